@@ -1,0 +1,60 @@
+//! `sigmix info`: which adapter, which limits.
+
+use sigmix::Gpu;
+
+/// Options of `sigmix info`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the adapter, backend, limits and features.
+pub fn run(args: Args) -> sigmix::Result<()> {
+    let gpu = Gpu::new()?;
+    let info = gpu.info();
+    let l = gpu.limits();
+    if args.json {
+        let v = serde_json::json!({
+            "adapter": info,
+            "software": gpu.is_software(),
+            "limits": {
+                "max_buffer_size": l.max_buffer_size,
+                "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,
+                "max_compute_workgroup_storage_size": l.max_compute_workgroup_storage_size,
+                "max_compute_invocations_per_workgroup": l.max_compute_invocations_per_workgroup,
+                "max_compute_workgroups_per_dimension": l.max_compute_workgroups_per_dimension,
+                "max_storage_buffers_per_shader_stage": l.max_storage_buffers_per_shader_stage,
+            },
+            "features": format!("{:?}", gpu.features()),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+    println!("adapter   {}", info.name);
+    println!("backend   {}", info.backend);
+    println!(
+        "type      {}{}",
+        info.device_type,
+        if gpu.is_software() {
+            " (software: correct, slow)"
+        } else {
+            ""
+        }
+    );
+    println!("driver    {}", info.driver);
+    println!(
+        "limits    max buffer {} MiB, max storage binding {} MiB",
+        l.max_buffer_size >> 20,
+        l.max_storage_buffer_binding_size >> 20
+    );
+    println!(
+        "          workgroup memory {} KiB, {} invocations per workgroup, {} workgroups per dimension",
+        l.max_compute_workgroup_storage_size >> 10,
+        l.max_compute_invocations_per_workgroup,
+        l.max_compute_workgroups_per_dimension
+    );
+    println!("features  {:?}", gpu.features());
+    Ok(())
+}

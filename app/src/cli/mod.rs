@@ -1,0 +1,46 @@
+//! The command line: `info`, `train`, `selftest`, `bench`.
+
+mod bench;
+mod info;
+mod selftest;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+/// sigmix — train small models on any GPU (or none) and watch scaling laws at work.
+#[derive(Parser, Debug)]
+#[command(name = "sigmix", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show the adapter sigmix would use, its limits and features.
+    Info(info::Args),
+    /// Train a small GPT on the built-in procedural domains.
+    Train(train::Args),
+    /// Check every kernel against the f64 reference on random inputs.
+    Selftest(selftest::Args),
+    /// Time kernels and training (GFLOP/s, tokens/s).
+    Bench(bench::Args),
+}
+
+/// Parses the command line and runs the chosen command.
+pub fn run() -> sigmix::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Info(a)) => info::run(a),
+        Some(Command::Train(a)) => train::run(a),
+        Some(Command::Selftest(a)) => selftest::run(a),
+        Some(Command::Bench(a)) => bench::run(a),
+        None => {
+            // The lab app will open here; until it lands, show what the CLI offers.
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            println!();
+            Ok(())
+        }
+    }
+}

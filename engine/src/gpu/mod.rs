@@ -1,0 +1,31 @@
+//! The GPU core: one adapter, device and queue, their limits and features, the pipeline
+//! cache, and the recorder that turns launcher calls into one command buffer.
+
+mod adapter;
+mod pipelines;
+mod readback;
+mod recorder;
+
+pub use adapter::{AdapterChoice, Gpu, GpuInfo};
+pub use pipelines::{Access, KernelSpec};
+pub(crate) use readback::read_bytes;
+pub use recorder::{Binding, Recorder, grid_1d};
+
+use crate::error::{Error, Result};
+
+/// Pops a validation error scope and turns a captured error into `Error::Gpu`.
+///
+/// On the web the scope's future resolves only through the browser's event loop, so there
+/// errors surface through the device's uncaptured-error handler instead.
+pub(crate) fn check_scope(scope: wgpu::ErrorScopeGuard, what: &str) -> Result<()> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(Error::Gpu {
+            what: what.to_string(),
+            reason: e.to_string(),
+        });
+    }
+    #[cfg(target_arch = "wasm32")]
+    drop((scope, what));
+    Ok(())
+}

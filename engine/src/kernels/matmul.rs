@@ -1,0 +1,262 @@
+//! Launchers for `shaders/matmul.wgsl`: plain, transposed, batched and fully strided products.
+
+use crate::error::{Error, Result};
+use crate::gpu::{Access, KernelSpec, Recorder};
+use crate::kernels::{common_gpu, expect_dtype, u32_of};
+use crate::tensor::{DType, Tensor};
+
+const MATMUL: KernelSpec = KernelSpec {
+    shader: "matmul",
+    entry: "matmul",
+    storage: &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite)],
+};
+
+/// Outputs per workgroup along each axis (8 invocations × 4 outputs).
+const TILE: usize = 32;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    batch2: u32,
+    a: [u32; 4],
+    b: [u32; 4],
+    c_rs: u32,
+    c_bs1: u32,
+    c_bs2: u32,
+    accumulate: u32,
+    alpha: f32,
+    _pad: [u32; 3],
+}
+
+/// Element strides of one operand: row, column, and the two batch levels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Strides {
+    /// Step between rows.
+    pub row: usize,
+    /// Step between columns.
+    pub col: usize,
+    /// Step per outer batch index.
+    pub batch1: usize,
+    /// Step per inner batch index.
+    pub batch2: usize,
+}
+
+/// A fully described product: `C[z] = alpha · A[z] · B[z] (+ C[z])` over `batch.0 × batch.1`
+/// batches, each A[z] m×k, B[z] k×n, C[z] m×n with unit column stride.
+#[derive(Clone, Copy, Debug)]
+pub struct MatmulLayout {
+    /// Rows of A and C.
+    pub m: usize,
+    /// Columns of B and C.
+    pub n: usize,
+    /// Shared dimension.
+    pub k: usize,
+    /// (outer, inner) batch counts; batch index z = z1·batch.1 + z2.
+    pub batch: (usize, usize),
+    /// Strides of A (m×k view).
+    pub a: Strides,
+    /// Strides of B (k×n view).
+    pub b: Strides,
+    /// Strides of C; `col` must be 1.
+    pub c: Strides,
+    /// Scale on the product.
+    pub alpha: f32,
+    /// Add into C instead of overwriting it.
+    pub accumulate: bool,
+}
+
+/// Options of the shaped `matmul`.
+#[derive(Clone, Copy, Debug)]
+pub struct MatmulOpts {
+    /// Use Aᵀ: `a` is stored (…, k, m).
+    pub trans_a: bool,
+    /// Use Bᵀ: `b` is stored (…, n, k).
+    pub trans_b: bool,
+    /// Scale on the product.
+    pub alpha: f32,
+    /// Add into `c` instead of overwriting it.
+    pub accumulate: bool,
+}
+
+impl Default for MatmulOpts {
+    fn default() -> Self {
+        MatmulOpts {
+            trans_a: false,
+            trans_b: false,
+            alpha: 1.0,
+            accumulate: false,
+        }
+    }
+}
+
+fn max_index(s: &Strides, rows: usize, cols: usize, batch: (usize, usize)) -> usize {
+    (batch.0 - 1) * s.batch1 + (batch.1 - 1) * s.batch2 + (rows - 1) * s.row + (cols - 1) * s.col
+}
+
+/// `C = alpha·op(A)·op(B) (+ C)` on shaped tensors: A (…, m, k), B (k, n) or (…, k, n), C (…, m, n)
+/// where the leading batch dimensions of A and C match and B either matches them or has none.
+pub fn matmul(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, o: MatmulOpts) -> Result<()> {
+    const OP: &str = "matmul";
+    let (sa, sb, sc) = (a.shape(), b.shape(), c.shape());
+    if sa.len() < 2 || sb.len() < 2 || sc.len() < 2 {
+        return Err(Error::Config(format!(
+            "{OP}: operands must be at least 2-D, got {sa:?}, {sb:?}, {sc:?}"
+        )));
+    }
+    let batch_dims = &sa[..sa.len() - 2];
+    let batch: usize = batch_dims.iter().product();
+    let (ra, ca) = (sa[sa.len() - 2], sa[sa.len() - 1]);
+    let (m, k) = if o.trans_a { (ca, ra) } else { (ra, ca) };
+    let (rb, cb) = (sb[sb.len() - 2], sb[sb.len() - 1]);
+    let n = if o.trans_b { rb } else { cb };
+    let want_b_mat = if o.trans_b { [n, k] } else { [k, n] };
+    let b_batched = sb.len() > 2;
+    let mut want_b: Vec<usize> = if b_batched {
+        batch_dims.to_vec()
+    } else {
+        vec![]
+    };
+    want_b.extend_from_slice(&want_b_mat);
+    if sb != want_b.as_slice() {
+        return Err(Error::shape(OP, "b", &want_b, sb));
+    }
+    let mut want_c = batch_dims.to_vec();
+    want_c.extend_from_slice(&[m, n]);
+    if sc != want_c.as_slice() {
+        return Err(Error::shape(OP, "c", &want_c, sc));
+    }
+    let a_str = if o.trans_a {
+        Strides {
+            row: 1,
+            col: m,
+            batch1: m * k,
+            batch2: 0,
+        }
+    } else {
+        Strides {
+            row: k,
+            col: 1,
+            batch1: m * k,
+            batch2: 0,
+        }
+    };
+    let b_mat = if b_batched { k * n } else { 0 };
+    let b_str = if o.trans_b {
+        Strides {
+            row: 1,
+            col: k,
+            batch1: b_mat,
+            batch2: 0,
+        }
+    } else {
+        Strides {
+            row: n,
+            col: 1,
+            batch1: b_mat,
+            batch2: 0,
+        }
+    };
+    let c_str = Strides {
+        row: n,
+        col: 1,
+        batch1: m * n,
+        batch2: 0,
+    };
+    let layout = MatmulLayout {
+        m,
+        n,
+        k,
+        batch: (batch, 1),
+        a: a_str,
+        b: b_str,
+        c: c_str,
+        alpha: o.alpha,
+        accumulate: o.accumulate,
+    };
+    matmul_strided(rec, a, b, c, &layout)
+}
+
+/// The general strided product; checks that every addressed element lies inside its tensor.
+pub fn matmul_strided(
+    rec: &mut Recorder,
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    l: &MatmulLayout,
+) -> Result<()> {
+    const OP: &str = "matmul";
+    let gpu = common_gpu(OP, &[a, b, c])?;
+    for (what, t) in [("a", a), ("b", b), ("c", c)] {
+        expect_dtype(OP, what, t, DType::F32)?;
+    }
+    if l.c.col != 1 {
+        return Err(Error::Config(format!(
+            "{OP}: the output's column stride must be 1, got {}",
+            l.c.col
+        )));
+    }
+    if l.m == 0 || l.n == 0 || l.batch.0 == 0 || l.batch.1 == 0 {
+        return Ok(());
+    }
+    if l.k == 0 {
+        return Err(Error::Config(format!("{OP}: the shared dimension k is 0")));
+    }
+    for (what, t, s, rows, cols) in [
+        ("a", a, &l.a, l.m, l.k),
+        ("b", b, &l.b, l.k, l.n),
+        ("c", c, &l.c, l.m, l.n),
+    ] {
+        let need = max_index(s, rows, cols, l.batch) + 1;
+        if need > t.len() {
+            return Err(Error::shape(
+                OP,
+                format!("{what} (addresses {need} elements)"),
+                &[need],
+                t.shape(),
+            ));
+        }
+    }
+    let batches = l.batch.0 * l.batch.1;
+    let p = Params {
+        m: u32_of(OP, "m", l.m)?,
+        n: u32_of(OP, "n", l.n)?,
+        k: u32_of(OP, "k", l.k)?,
+        batch2: u32_of(OP, "batch", l.batch.1)?,
+        a: [
+            l.a.row as u32,
+            l.a.col as u32,
+            l.a.batch1 as u32,
+            l.a.batch2 as u32,
+        ],
+        b: [
+            l.b.row as u32,
+            l.b.col as u32,
+            l.b.batch1 as u32,
+            l.b.batch2 as u32,
+        ],
+        c_rs: l.c.row as u32,
+        c_bs1: l.c.batch1 as u32,
+        c_bs2: l.c.batch2 as u32,
+        accumulate: l.accumulate as u32,
+        alpha: l.alpha,
+        _pad: [0; 3],
+    };
+    let max_wg = gpu.limits().max_compute_workgroups_per_dimension as usize;
+    let groups = [l.n.div_ceil(TILE), l.m.div_ceil(TILE), batches];
+    if groups.iter().any(|g| *g > max_wg) {
+        return Err(Error::Config(format!(
+            "{OP}: {}×{}×{} batches needs {groups:?} workgroups, over the adapter's {max_wg} per dimension",
+            l.m, l.n, batches
+        )));
+    }
+    rec.dispatch(
+        &MATMUL,
+        &[],
+        &p,
+        &[a.binding(), b.binding(), c.binding()],
+        [groups[0] as u32, groups[1] as u32, groups[2] as u32],
+    )
+}

@@ -1,0 +1,65 @@
+//! Typed launchers, one module per shader file.
+//!
+//! A launcher checks shapes and devices in Rust (returning an error that names the operand
+//! and both shapes), packs the uniform parameters, and records the dispatch. It picks the
+//! implementation by the tensors' device, so layers call launchers and never wgpu.
+
+pub mod cross_entropy;
+pub mod elementwise;
+pub mod embedding;
+pub mod matmul;
+pub mod norm;
+pub mod optim;
+pub mod shaders;
+pub mod softmax;
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::tensor::{DType, Tensor};
+
+/// Fails unless `t` has exactly `expected` shape.
+pub(crate) fn expect_shape(
+    op: &'static str,
+    what: &str,
+    t: &Tensor,
+    expected: &[usize],
+) -> Result<()> {
+    if t.shape() != expected {
+        return Err(Error::shape(op, what, expected, t.shape()));
+    }
+    Ok(())
+}
+
+/// Fails unless `t` holds `dtype`.
+pub(crate) fn expect_dtype(op: &'static str, what: &str, t: &Tensor, dtype: DType) -> Result<()> {
+    if t.dtype() != dtype {
+        return Err(Error::Config(format!(
+            "{op}: {what} must be {dtype:?}, it is {:?}",
+            t.dtype()
+        )));
+    }
+    Ok(())
+}
+
+/// The GPU all `tensors` live on, or an error when they live on different devices.
+pub(crate) fn common_gpu(op: &'static str, tensors: &[&Tensor]) -> Result<Arc<Gpu>> {
+    let first = tensors[0].device();
+    if tensors.iter().any(|t| !t.device().same(first)) {
+        return Err(Error::Config(format!(
+            "{op}: operands live on different devices"
+        )));
+    }
+    Ok(first.gpu().clone())
+}
+
+/// Converts a size to the u32 a shader expects, or says it is too large.
+pub(crate) fn u32_of(op: &'static str, what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::Config(format!("{op}: {what} = {v} exceeds 2^32 − 1")))
+}
+
+/// Workgroups for `n` elements at `per_group` elements each, folded into a legal grid.
+pub(crate) fn groups_for(gpu: &Gpu, n: usize, per_group: usize) -> [u32; 3] {
+    crate::gpu::grid_1d(gpu, n.div_ceil(per_group).min(u32::MAX as usize) as u32)
+}

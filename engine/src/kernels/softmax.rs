@@ -1,0 +1,100 @@
+//! Launchers for `shaders/softmax.wgsl`: scaled, optionally causal row softmax and backward.
+
+use crate::error::{Error, Result};
+use crate::gpu::{Access, KernelSpec, Recorder};
+use crate::kernels::{common_gpu, expect_shape, groups_for, u32_of};
+use crate::tensor::Tensor;
+
+const FORWARD: KernelSpec = KernelSpec {
+    shader: "softmax",
+    entry: "softmax_forward",
+    storage: &[(1, Access::Read), (2, Access::ReadWrite)],
+};
+const BACKWARD: KernelSpec = KernelSpec {
+    shader: "softmax",
+    entry: "softmax_backward",
+    storage: &[(3, Access::Read), (4, Access::Read), (5, Access::ReadWrite)],
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    cols: u32,
+    q_len: u32,
+    causal: u32,
+    scale: f32,
+    _pad: [u32; 3],
+}
+
+/// Row softmax settings.
+#[derive(Clone, Copy, Debug)]
+pub struct SoftmaxOpts {
+    /// Multiplies the inputs before the softmax.
+    pub scale: f32,
+    /// Causal mask: rows are queries (row mod `q_len`), keys aligned to the end.
+    pub causal: bool,
+    /// Queries per block of rows (the sequence length for attention scores).
+    pub q_len: usize,
+}
+
+fn params(op: &'static str, x: &Tensor, o: &SoftmaxOpts) -> Result<Params> {
+    let cols = *x.shape().last().unwrap_or(&0);
+    if cols == 0 {
+        return Err(Error::Config(format!(
+            "{op}: rows must not be empty (shape {:?})",
+            x.shape()
+        )));
+    }
+    if o.causal && (o.q_len == 0 || o.q_len > cols) {
+        return Err(Error::Config(format!(
+            "{op}: causal q_len {} must be in 1..={cols}",
+            o.q_len
+        )));
+    }
+    Ok(Params {
+        rows: u32_of(op, "rows", x.len() / cols)?,
+        cols: u32_of(op, "cols", cols)?,
+        q_len: o.q_len.max(1) as u32,
+        causal: o.causal as u32,
+        scale: o.scale,
+        _pad: [0; 3],
+    })
+}
+
+/// `y = softmax(scale·x)` over the last dimension (masked keys get exactly 0).
+pub fn softmax_forward(rec: &mut Recorder, x: &Tensor, y: &Tensor, o: SoftmaxOpts) -> Result<()> {
+    const OP: &str = "softmax_forward";
+    let gpu = common_gpu(OP, &[x, y])?;
+    expect_shape(OP, "y", y, x.shape())?;
+    let p = params(OP, x, &o)?;
+    rec.dispatch(
+        &FORWARD,
+        &[],
+        &p,
+        &[x.binding(), y.binding()],
+        groups_for(&gpu, p.rows as usize, 1),
+    )
+}
+
+/// `dx = scale · y ⊙ (dy − rowsum(y ⊙ dy))`, the gradient through `softmax_forward`.
+pub fn softmax_backward(
+    rec: &mut Recorder,
+    y: &Tensor,
+    dy: &Tensor,
+    dx: &Tensor,
+    o: SoftmaxOpts,
+) -> Result<()> {
+    const OP: &str = "softmax_backward";
+    let gpu = common_gpu(OP, &[y, dy, dx])?;
+    expect_shape(OP, "dy", dy, y.shape())?;
+    expect_shape(OP, "dx", dx, y.shape())?;
+    let p = params(OP, y, &o)?;
+    rec.dispatch(
+        &BACKWARD,
+        &[],
+        &p,
+        &[y.binding(), dy.binding(), dx.binding()],
+        groups_for(&gpu, p.rows as usize, 1),
+    )
+}

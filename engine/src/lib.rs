@@ -1,0 +1,23 @@
+//! sigmix: a portable GPU compute engine on wgpu with hand-written WGSL kernels for
+//! efficient-training research, a small GPT trainer, and the scaling-law tools around it.
+//!
+//! Layout (one folder per concern): `gpu` (adapter, pipelines, recorder), `tensor`
+//! (shaped device buffers), `kernels` (typed launchers), `reference` (the f64 oracle),
+//! `nn` (layers with explicit backward), `models`, `optim`, `data`, `train`.
+
+pub mod data;
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod models;
+pub mod nn;
+pub mod optim;
+pub mod reference;
+pub mod rng;
+pub mod selftest;
+pub mod tensor;
+pub mod train;
+
+pub use error::{Error, Result};
+pub use gpu::Gpu;
+pub use tensor::{DType, Device, Tensor};

@@ -1,0 +1,433 @@
+//! Every kernel against the f64 reference on fresh random inputs of awkward shapes.
+//!
+//! Shared by `sigmix selftest` (prints a table) and the test suite (asserts each row).
+//! Outputs are poisoned with NaN before each run, so an element a kernel forgets to write
+//! makes the check fail rather than pass on stale data.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::gpu::{Gpu, Recorder};
+use crate::kernels::{
+    cross_entropy as ce, elementwise as ew, embedding as emb, matmul as mm, norm, optim,
+    softmax as sm,
+};
+use crate::reference::{self as refr, rel_err, to_f64};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
+
+/// Relative-error bar for f32 kernels against the f64 reference.
+pub const TOLERANCE: f64 = 1e-5;
+
+/// One kernel output compared with the reference.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Check {
+    /// Kernel and output, e.g. "matmul (Aᵀ·B, accumulate)".
+    pub kernel: String,
+    /// Shape description.
+    pub shape: String,
+    /// ‖out − ref‖ / ‖ref‖.
+    pub rel_err: f64,
+    /// The bar it must stay under.
+    pub tolerance: f64,
+}
+
+impl Check {
+    /// Whether the kernel met its bar.
+    pub fn passed(&self) -> bool {
+        self.rel_err < self.tolerance
+    }
+}
+
+fn check(
+    kernel: impl Into<String>,
+    shape: impl Into<String>,
+    out: &[f32],
+    reference: &[f64],
+) -> Check {
+    Check {
+        kernel: kernel.into(),
+        shape: shape.into(),
+        rel_err: rel_err(out, reference),
+        tolerance: TOLERANCE,
+    }
+}
+
+/// A tensor filled with NaN, so unwritten elements are caught.
+pub fn poisoned(gpu: &Arc<Gpu>, shape: &[usize]) -> Result<Tensor> {
+    let n = shape.iter().product();
+    Tensor::from_f32(gpu, "poisoned output", shape, &vec![f32::NAN; n])
+}
+
+fn random(gpu: &Arc<Gpu>, rng: &mut Rng, shape: &[usize]) -> Result<(Tensor, Vec<f32>)> {
+    let n = shape.iter().product();
+    let data = rng.uniform_vec(n, -1.0, 1.0);
+    Ok((Tensor::from_f32(gpu, "random input", shape, &data)?, data))
+}
+
+/// A product with every combination the launcher offers: transposes, batching, accumulate.
+#[allow(clippy::too_many_arguments)]
+pub fn check_matmul(
+    gpu: &Arc<Gpu>,
+    rng: &mut Rng,
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+    accumulate: bool,
+) -> Result<Check> {
+    let a_shape = if ta { [batch, k, m] } else { [batch, m, k] };
+    let b_shape = if tb { [batch, n, k] } else { [batch, k, n] };
+    let (a, ad) = random(gpu, rng, &a_shape)?;
+    let (b, bd) = random(gpu, rng, &b_shape)?;
+    let (c, mut cd) = if accumulate {
+        random(gpu, rng, &[batch, m, n]).map(|(t, d)| (t, to_f64(&d)))?
+    } else {
+        (poisoned(gpu, &[batch, m, n])?, vec![0.0; batch * m * n])
+    };
+    let alpha = 0.75;
+    let mut rec = Recorder::new(gpu);
+    mm::matmul(
+        &mut rec,
+        &a,
+        &b,
+        &c,
+        mm::MatmulOpts {
+            trans_a: ta,
+            trans_b: tb,
+            alpha,
+            accumulate,
+        },
+    )?;
+    rec.submit()?;
+    let (ad, bd) = (to_f64(&ad), to_f64(&bd));
+    for z in 0..batch {
+        let cz = &mut cd[z * m * n..(z + 1) * m * n];
+        refr::matmul::matmul(
+            &ad[z * m * k..],
+            &bd[z * k * n..],
+            cz,
+            m,
+            n,
+            k,
+            ta,
+            tb,
+            alpha as f64,
+            accumulate,
+        );
+    }
+    let name = format!(
+        "matmul ({}·{}{})",
+        if ta { "Aᵀ" } else { "A" },
+        if tb { "Bᵀ" } else { "B" },
+        if accumulate { ", +C" } else { "" }
+    );
+    Ok(check(
+        name,
+        format!("{batch}×{m}×{n}×{k}"),
+        &c.to_f32()?,
+        &cd,
+    ))
+}
+
+/// Residual add, bias add, fused bias+GELU (both outputs), GELU backward, bias gradient.
+pub fn check_elementwise(
+    gpu: &Arc<Gpu>,
+    rng: &mut Rng,
+    rows: usize,
+    cols: usize,
+) -> Result<Vec<Check>> {
+    let shape = [rows, cols];
+    let (x, xd) = random(gpu, rng, &shape)?;
+    let (y, yd) = random(gpu, rng, &shape)?;
+    let (bias, bd) = random(gpu, rng, &[cols])?;
+    let (dbias, dbias0) = random(gpu, rng, &[cols])?;
+    let outs: Vec<Tensor> = (0..5)
+        .map(|_| poisoned(gpu, &shape))
+        .collect::<Result<_>>()?;
+    let mut rec = Recorder::new(gpu);
+    ew::add(&mut rec, &x, &y, &outs[0])?;
+    ew::bias_add(&mut rec, &x, &bias, &outs[1])?;
+    ew::bias_gelu(&mut rec, &x, &bias, &outs[2], &outs[3])?;
+    ew::gelu_backward(&mut rec, &x, &y, &outs[4])?;
+    ew::bias_grad(&mut rec, &y, &dbias)?;
+    rec.submit()?;
+    let (xd, yd, bd) = (to_f64(&xd), to_f64(&yd), to_f64(&bd));
+    let pre = refr::elementwise::bias_add(&xd, &bd);
+    let s = format!("{rows}×{cols}");
+    let sums = refr::elementwise::column_sums(&yd, cols);
+    Ok(vec![
+        check(
+            "add",
+            &s,
+            &outs[0].to_f32()?,
+            &xd.iter().zip(&yd).map(|(a, b)| a + b).collect::<Vec<_>>(),
+        ),
+        check("bias_add", &s, &outs[1].to_f32()?, &pre),
+        check(
+            "bias_gelu (out)",
+            &s,
+            &outs[2].to_f32()?,
+            &pre.iter()
+                .map(|v| refr::elementwise::gelu(*v))
+                .collect::<Vec<_>>(),
+        ),
+        check("bias_gelu (pre)", &s, &outs[3].to_f32()?, &pre),
+        check(
+            "gelu_backward",
+            &s,
+            &outs[4].to_f32()?,
+            &xd.iter()
+                .zip(&yd)
+                .map(|(v, d)| d * refr::elementwise::gelu_grad(*v))
+                .collect::<Vec<_>>(),
+        ),
+        check(
+            "bias_grad (+=)",
+            &s,
+            &dbias.to_f32()?,
+            &sums
+                .iter()
+                .zip(&dbias0)
+                .map(|(a, b)| a + *b as f64)
+                .collect::<Vec<_>>(),
+        ),
+    ])
+}
+
+/// Scaled (optionally causal) softmax forward and backward.
+pub fn check_softmax(
+    gpu: &Arc<Gpu>,
+    rng: &mut Rng,
+    blocks: usize,
+    q_len: usize,
+    cols: usize,
+    causal: bool,
+) -> Result<Vec<Check>> {
+    let shape = [blocks * q_len, cols];
+    let (x, xd) = random(gpu, rng, &shape)?;
+    let (dy, dyd) = random(gpu, rng, &shape)?;
+    let (y, dx) = (poisoned(gpu, &shape)?, poisoned(gpu, &shape)?);
+    let o = sm::SoftmaxOpts {
+        scale: 1.7,
+        causal,
+        q_len,
+    };
+    let mut rec = Recorder::new(gpu);
+    sm::softmax_forward(&mut rec, &x, &y, o)?;
+    sm::softmax_backward(&mut rec, &y, &dy, &dx, o)?;
+    rec.submit()?;
+    let yr = refr::softmax::softmax_forward(&to_f64(&xd), cols, 1.7, causal, q_len);
+    // The backward is checked on the kernel's own y so the two checks stay independent.
+    let dxr = refr::softmax::softmax_backward(&to_f64(&y.to_f32()?), &to_f64(&dyd), cols, 1.7);
+    let s = format!(
+        "{}×{cols}{}",
+        blocks * q_len,
+        if causal { " causal" } else { "" }
+    );
+    Ok(vec![
+        check("softmax_forward", &s, &y.to_f32()?, &yr),
+        check("softmax_backward", &s, &dx.to_f32()?, &dxr),
+    ])
+}
+
+/// LayerNorm or RMSNorm forward (y, stats) and backward (dx accumulated, dγ, dβ).
+pub fn check_norm(
+    gpu: &Arc<Gpu>,
+    rng: &mut Rng,
+    kind: norm::NormKind,
+    rows: usize,
+    cols: usize,
+) -> Result<Vec<Check>> {
+    let rms = kind == norm::NormKind::RmsNorm;
+    let shape = [rows, cols];
+    let (x, xd) = random(gpu, rng, &shape)?;
+    let (gamma, gd) = random(gpu, rng, &[cols])?;
+    let (beta, bd) = random(gpu, rng, &[cols])?;
+    let (dy, dyd) = random(gpu, rng, &shape)?;
+    let (dx, dx0) = random(gpu, rng, &shape)?;
+    let (y, stats) = (poisoned(gpu, &shape)?, poisoned(gpu, &[rows, 2])?);
+    let dg = Tensor::from_f32(gpu, "dgamma", &[cols], &vec![0.0; cols])?;
+    let db = Tensor::from_f32(gpu, "dbeta", &[cols], &vec![0.0; cols])?;
+    let mut rec = Recorder::new(gpu);
+    norm::norm_forward(&mut rec, kind, &x, &gamma, &beta, &y, &stats, 1e-5)?;
+    norm::norm_backward(&mut rec, kind, &x, &gamma, &stats, &dy, &dx, &dg, &db, true)?;
+    rec.submit()?;
+    let (yr, sr) = refr::norm::norm_forward(&to_f64(&xd), &to_f64(&gd), &to_f64(&bd), rms, 1e-5);
+    let (dxr, dgr, dbr) =
+        refr::norm::norm_backward(&to_f64(&xd), &to_f64(&gd), &sr, &to_f64(&dyd), rms);
+    let dxr: Vec<f64> = dxr.iter().zip(&dx0).map(|(a, b)| a + *b as f64).collect();
+    let name = if rms { "rmsnorm" } else { "layernorm" };
+    let s = format!("{rows}×{cols}");
+    let mut out = vec![
+        check(format!("{name}_forward"), &s, &y.to_f32()?, &yr),
+        check(format!("{name}_forward (stats)"), &s, &stats.to_f32()?, &sr),
+        check(format!("{name}_backward (dx, +=)"), &s, &dx.to_f32()?, &dxr),
+        check(format!("{name}_backward (dγ)"), &s, &dg.to_f32()?, &dgr),
+    ];
+    if !rms {
+        out.push(check(
+            format!("{name}_backward (dβ)"),
+            &s,
+            &db.to_f32()?,
+            &dbr,
+        ));
+    }
+    Ok(out)
+}
+
+/// Lookup (with accumulate) and gradient scatter, with repeated and unused ids.
+pub fn check_embedding(
+    gpu: &Arc<Gpu>,
+    rng: &mut Rng,
+    rows: usize,
+    vocab: usize,
+    dim: usize,
+) -> Result<Vec<Check>> {
+    let ids: Vec<u32> = (0..rows).map(|_| rng.below(vocab) as u32).collect();
+    let idt = Tensor::from_u32(gpu, "ids", &[rows], &ids)?;
+    let (table, td) = random(gpu, rng, &[vocab, dim])?;
+    let (out, out0) = random(gpu, rng, &[rows, dim])?;
+    let (dout, dod) = random(gpu, rng, &[rows, dim])?;
+    let (dtable, dt0) = random(gpu, rng, &[vocab, dim])?;
+    let mut rec = Recorder::new(gpu);
+    emb::embedding_forward(&mut rec, &idt, &table, &out, true)?;
+    emb::embedding_backward(&mut rec, &idt, &dout, &dtable)?;
+    rec.submit()?;
+    let fr: Vec<f64> = refr::embedding::embedding_forward(&ids, &to_f64(&td), dim)
+        .iter()
+        .zip(&out0)
+        .map(|(a, b)| a + *b as f64)
+        .collect();
+    let br: Vec<f64> = refr::embedding::embedding_backward(&ids, &to_f64(&dod), vocab, dim)
+        .iter()
+        .zip(&dt0)
+        .map(|(a, b)| a + *b as f64)
+        .collect();
+    let s = format!("{rows} ids, {vocab}×{dim}");
+    Ok(vec![
+        check("embedding_forward (+=)", &s, &out.to_f32()?, &fr),
+        check("embedding_backward (+=)", &s, &dtable.to_f32()?, &br),
+    ])
+}
+
+/// Loss and gradient, with some rows ignored.
+pub fn check_cross_entropy(
+    gpu: &Arc<Gpu>,
+    rng: &mut Rng,
+    rows: usize,
+    vocab: usize,
+) -> Result<Vec<Check>> {
+    let targets: Vec<u32> = (0..rows)
+        .map(|r| {
+            if r % 7 == 3 {
+                ce::IGNORE
+            } else {
+                rng.below(vocab) as u32
+            }
+        })
+        .collect();
+    let logits_d: Vec<f32> = rng.uniform_vec(rows * vocab, -4.0, 4.0);
+    let logits = Tensor::from_f32(gpu, "logits", &[rows, vocab], &logits_d)?;
+    let tt = Tensor::from_u32(gpu, "targets", &[rows], &targets)?;
+    let (losses, grad, eval_losses) = (
+        poisoned(gpu, &[rows])?,
+        poisoned(gpu, &[rows, vocab])?,
+        poisoned(gpu, &[rows])?,
+    );
+    let scale = 1.0 / rows as f32;
+    let mut rec = Recorder::new(gpu);
+    ce::cross_entropy(&mut rec, &logits, &tt, &losses, Some(&grad), scale)?;
+    ce::cross_entropy(&mut rec, &logits, &tt, &eval_losses, None, scale)?;
+    rec.submit()?;
+    let (lr, gr) =
+        refr::cross_entropy::cross_entropy(&to_f64(&logits_d), &targets, vocab, scale as f64);
+    let s = format!("{rows}×{vocab}");
+    Ok(vec![
+        check("cross_entropy (loss)", &s, &losses.to_f32()?, &lr),
+        check("cross_entropy (dlogits)", &s, &grad.to_f32()?, &gr),
+        check("cross_entropy_loss (eval)", &s, &eval_losses.to_f32()?, &lr),
+    ])
+}
+
+/// Global norm, AdamW with clipping and decay on a prefix, and EMA, over `n` elements.
+pub fn check_optim(gpu: &Arc<Gpu>, rng: &mut Rng, n: usize) -> Result<Vec<Check>> {
+    let (param, pd) = random(gpu, rng, &[n])?;
+    let (grad, gd) = random(gpu, rng, &[n])?;
+    let (m, md) = random(gpu, rng, &[n])?;
+    let vd: Vec<f32> = rng.uniform_vec(n, 0.0, 1.0);
+    let v = Tensor::from_f32(gpu, "v", &[n], &vd)?;
+    let (ema, ed) = random(gpu, rng, &[n])?;
+    let partials = poisoned(gpu, &[optim::NORM_PARTIALS])?;
+    let norm_t = poisoned(gpu, &[1])?;
+    let step = optim::AdamWStep {
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weight_decay: 0.1,
+        clip: 1.0,
+        t: 3,
+        n_decay: n / 3,
+    };
+    let mut rec = Recorder::new(gpu);
+    optim::global_norm(&mut rec, &grad, &partials, &norm_t)?;
+    optim::adamw(&mut rec, &param, &grad, &m, &v, &norm_t, &step)?;
+    optim::ema(&mut rec, &param, &ema, 0.99)?;
+    rec.submit()?;
+    let (mut p, mut mr, mut vr) = (to_f64(&pd), to_f64(&md), to_f64(&vd));
+    let norm = refr::optim::adamw(
+        &mut p,
+        &to_f64(&gd),
+        &mut mr,
+        &mut vr,
+        0.01,
+        0.9,
+        0.95,
+        1e-8,
+        0.1,
+        1.0,
+        3,
+        n / 3,
+    );
+    let mut er = to_f64(&ed);
+    refr::optim::ema(&p, &mut er, 0.99);
+    let s = format!("{n}");
+    Ok(vec![
+        check("global_norm", &s, &norm_t.to_f32()?, &[norm]),
+        check("adamw (θ)", &s, &param.to_f32()?, &p),
+        check("adamw (m)", &s, &m.to_f32()?, &mr),
+        check("adamw (v)", &s, &v.to_f32()?, &vr),
+        check("ema", &s, &ema.to_f32()?, &er),
+    ])
+}
+
+/// The full selftest: every kernel on a few awkward shapes drawn from `seed`.
+pub fn run_all(gpu: &Arc<Gpu>, seed: u64) -> Result<Vec<Check>> {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::new();
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (m, n, k) = (rng.range(1, 70), rng.range(1, 70), rng.range(1, 70));
+        out.push(check_matmul(gpu, &mut rng, 1, m, n, k, ta, tb, false)?);
+    }
+    out.push(check_matmul(
+        gpu, &mut rng, 3, 33, 17, 45, false, true, true,
+    )?);
+    out.extend(check_elementwise(gpu, &mut rng, 37, 53)?);
+    out.extend(check_softmax(gpu, &mut rng, 3, 13, 13, true)?);
+    out.extend(check_softmax(gpu, &mut rng, 1, 5, 131, false)?);
+    out.extend(check_norm(
+        gpu,
+        &mut rng,
+        norm::NormKind::LayerNorm,
+        29,
+        83,
+    )?);
+    out.extend(check_norm(gpu, &mut rng, norm::NormKind::RmsNorm, 29, 83)?);
+    out.extend(check_embedding(gpu, &mut rng, 61, 19, 23)?);
+    out.extend(check_cross_entropy(gpu, &mut rng, 45, 259)?);
+    out.extend(check_optim(gpu, &mut rng, 3001)?);
+    Ok(out)
+}

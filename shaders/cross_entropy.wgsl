@@ -1,0 +1,108 @@
+// cross_entropy.wgsl — softmax cross-entropy over logits, loss and gradient in one pass.
+//
+//   cross_entropy       per row r with target t = targets[r]:
+//                  loss[r]       = logsumexp(logits[r]) − logits[r, t]
+//                  dlogits[r, j] = grad_scale · (softmax(logits[r])_j − [j = t])
+//                  t = 0xFFFFFFFF marks a row to ignore: loss 0, gradient 0.
+//                  A target ≥ vocab is treated the same way (never reads out of bounds).
+//   cross_entropy_loss  the loss alone (evaluation), no gradient buffer bound.
+// grad_scale is usually 1/(number of counted rows), making dlogits the gradient of the mean.
+// One workgroup of 64 invocations per row.
+
+struct Params {
+    rows: u32,
+    vocab: u32,
+    _pad0: u32,
+    _pad4: u32,
+    grad_scale: f32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> targets: array<u32>;
+@group(0) @binding(3) var<storage, read_write> losses: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
+
+const WG: u32 = 64u;
+var<workgroup> scratch: array<f32, 64>;
+
+fn reduce(v: f32, lid: u32, is_max: bool) -> f32 {
+    scratch[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            if (is_max) {
+                scratch[lid] = max(scratch[lid], scratch[lid + s]);
+            } else {
+                scratch[lid] = scratch[lid] + scratch[lid + s];
+            }
+        }
+        workgroupBarrier();
+    }
+    let r = scratch[0];
+    workgroupBarrier();
+    return r;
+}
+
+// (max, Σ exp(x − max)) of one row, reduced over the workgroup.
+fn row_stats(base: u32, lid: u32) -> vec2<f32> {
+    var m = -3.4e38;
+    for (var j = lid; j < p.vocab; j += WG) {
+        m = max(m, logits[base + j]);
+    }
+    m = reduce(m, lid, true);
+    var s = 0.0;
+    for (var j = lid; j < p.vocab; j += WG) {
+        s += exp(logits[base + j] - m);
+    }
+    s = reduce(s, lid, false);
+    return vec2<f32>(m, s);
+}
+
+fn write_loss(row: u32, base: u32, lid: u32, st: vec2<f32>) {
+    let t = targets[row];
+    if (lid == 0u) {
+        var l = 0.0;
+        if (t < p.vocab) {
+            l = log(st.y) + st.x - logits[base + t];
+        }
+        losses[row] = l;
+    }
+}
+
+@compute @workgroup_size(64)
+fn cross_entropy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let row = wg.x + wg.y * nwg.x;
+    if (row >= p.rows) {
+        return;
+    }
+    let lid = lid3.x;
+    let base = row * p.vocab;
+    let st = row_stats(base, lid);
+    write_loss(row, base, lid, st);
+    let t = targets[row];
+    let inv = 1.0 / st.y;
+    for (var j = lid; j < p.vocab; j += WG) {
+        var g = 0.0;
+        if (t < p.vocab) {
+            g = exp(logits[base + j] - st.x) * inv;
+            if (j == t) {
+                g -= 1.0;
+            }
+        }
+        dlogits[base + j] = p.grad_scale * g;
+    }
+}
+
+@compute @workgroup_size(64)
+fn cross_entropy_loss(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let row = wg.x + wg.y * nwg.x;
+    if (row >= p.rows) {
+        return;
+    }
+    let base = row * p.vocab;
+    write_loss(row, base, lid3.x, row_stats(base, lid3.x));
+}
