@@ -4,7 +4,7 @@
 // pairs and reading one head's slice out of a fused QKV buffer cost nothing:
 //   A(i, kk) = a[a_base + i·a_rs + kk·a_cs]      B(kk, j) = b[b_base + kk·b_rs + j·b_cs]
 //   C(i, j)  = c[c_base + i·c_rs + j]
-// with batch index z = z1·batch2 + z2 and x_base = z1·x_bs1 + z2·x_bs2.
+// with batch index z = z1·batch2 + z2 and x_base = x_off + z1·x_bs1 + z2·x_bs2.
 //
 // Entry point `matmul`: workgroup 8×8, each invocation a 4×4 register tile, so a
 // workgroup owns a 32×32 block of C.
@@ -22,7 +22,7 @@ struct Params {
     a_rs: u32, a_cs: u32, a_bs1: u32, a_bs2: u32,
     b_rs: u32, b_cs: u32, b_bs1: u32, b_bs2: u32,
     c_rs: u32, c_bs1: u32, c_bs2: u32, accumulate: u32,
-    alpha: f32, _pad0: u32, _pad1: u32, _pad2: u32,
+    alpha: f32, a_off: u32, b_off: u32, c_off: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,9 +34,9 @@ struct Params {
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let z1 = wg.z / p.batch2;
     let z2 = wg.z % p.batch2;
-    let a_base = z1 * p.a_bs1 + z2 * p.a_bs2;
-    let b_base = z1 * p.b_bs1 + z2 * p.b_bs2;
-    let c_base = z1 * p.c_bs1 + z2 * p.c_bs2;
+    let a_base = p.a_off + z1 * p.a_bs1 + z2 * p.a_bs2;
+    let b_base = p.b_off + z1 * p.b_bs1 + z2 * p.b_bs2;
+    let c_base = p.c_off + z1 * p.c_bs1 + z2 * p.c_bs2;
     let row0 = (wg.y * 8u + lid.y) * 4u;
     let col0 = (wg.x * 8u + lid.x) * 4u;
     if (row0 >= p.m || col0 >= p.n) {

@@ -63,9 +63,7 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
     /// Training diverged.
-    #[error(
-        "the loss became {value} at step {step}; lower the learning rate (--lr) or raise warmup"
-    )]
+    #[error("the loss became {value} at step {step}; lower the learning rate (--lr) or raise warmup")]
     NonFinite {
         /// The step at which it happened.
         step: usize,
@@ -95,17 +93,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// A shape mismatch, named by operation and operand.
-    pub fn shape(
-        op: &'static str,
-        what: impl Into<String>,
-        expected: &[usize],
-        got: &[usize],
-    ) -> Self {
-        Error::Shape {
-            op,
-            what: what.into(),
-            expected: expected.to_vec(),
-            got: got.to_vec(),
-        }
+    pub fn shape(op: &'static str, what: impl Into<String>, expected: &[usize], got: &[usize]) -> Self {
+        Error::Shape { op, what: what.into(), expected: expected.to_vec(), got: got.to_vec() }
     }
 }

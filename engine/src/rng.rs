@@ -54,9 +54,7 @@ impl Rng {
 
     /// `n` floats uniform in [lo, hi).
     pub fn uniform_vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-        (0..n)
-            .map(|_| lo + (hi - lo) * self.uniform() as f32)
-            .collect()
+        (0..n).map(|_| lo + (hi - lo) * self.uniform() as f32).collect()
     }
 
     /// An index drawn with probability proportional to `weights` (non-negative, not all 0).

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::gpu::{Gpu, Recorder};
 use crate::kernels::{
-    cross_entropy as ce, elementwise as ew, embedding as emb, matmul as mm, norm, optim,
-    softmax as sm,
+    cross_entropy as ce, elementwise as ew, embedding as emb, matmul as mm, norm, optim, softmax as sm,
 };
 use crate::reference::{self as refr, rel_err, to_f64};
 use crate::rng::Rng;
@@ -39,18 +38,8 @@ impl Check {
     }
 }
 
-fn check(
-    kernel: impl Into<String>,
-    shape: impl Into<String>,
-    out: &[f32],
-    reference: &[f64],
-) -> Check {
-    Check {
-        kernel: kernel.into(),
-        shape: shape.into(),
-        rel_err: rel_err(out, reference),
-        tolerance: TOLERANCE,
-    }
+fn check(kernel: impl Into<String>, shape: impl Into<String>, out: &[f32], reference: &[f64]) -> Check {
+    Check { kernel: kernel.into(), shape: shape.into(), rel_err: rel_err(out, reference), tolerance: TOLERANCE }
 }
 
 /// A tensor filled with NaN, so unwritten elements are caught.
@@ -89,34 +78,12 @@ pub fn check_matmul(
     };
     let alpha = 0.75;
     let mut rec = Recorder::new(gpu);
-    mm::matmul(
-        &mut rec,
-        &a,
-        &b,
-        &c,
-        mm::MatmulOpts {
-            trans_a: ta,
-            trans_b: tb,
-            alpha,
-            accumulate,
-        },
-    )?;
+    mm::matmul(&mut rec, &a, &b, &c, mm::MatmulOpts { trans_a: ta, trans_b: tb, alpha, accumulate })?;
     rec.submit()?;
     let (ad, bd) = (to_f64(&ad), to_f64(&bd));
     for z in 0..batch {
         let cz = &mut cd[z * m * n..(z + 1) * m * n];
-        refr::matmul::matmul(
-            &ad[z * m * k..],
-            &bd[z * k * n..],
-            cz,
-            m,
-            n,
-            k,
-            ta,
-            tb,
-            alpha as f64,
-            accumulate,
-        );
+        refr::matmul::matmul(&ad[z * m * k..], &bd[z * k * n..], cz, m, n, k, ta, tb, alpha as f64, accumulate);
     }
     let name = format!(
         "matmul ({}·{}{})",
@@ -124,29 +91,17 @@ pub fn check_matmul(
         if tb { "Bᵀ" } else { "B" },
         if accumulate { ", +C" } else { "" }
     );
-    Ok(check(
-        name,
-        format!("{batch}×{m}×{n}×{k}"),
-        &c.to_f32()?,
-        &cd,
-    ))
+    Ok(check(name, format!("{batch}×{m}×{n}×{k}"), &c.to_f32()?, &cd))
 }
 
 /// Residual add, bias add, fused bias+GELU (both outputs), GELU backward, bias gradient.
-pub fn check_elementwise(
-    gpu: &Arc<Gpu>,
-    rng: &mut Rng,
-    rows: usize,
-    cols: usize,
-) -> Result<Vec<Check>> {
+pub fn check_elementwise(gpu: &Arc<Gpu>, rng: &mut Rng, rows: usize, cols: usize) -> Result<Vec<Check>> {
     let shape = [rows, cols];
     let (x, xd) = random(gpu, rng, &shape)?;
     let (y, yd) = random(gpu, rng, &shape)?;
     let (bias, bd) = random(gpu, rng, &[cols])?;
     let (dbias, dbias0) = random(gpu, rng, &[cols])?;
-    let outs: Vec<Tensor> = (0..5)
-        .map(|_| poisoned(gpu, &shape))
-        .collect::<Result<_>>()?;
+    let outs: Vec<Tensor> = (0..5).map(|_| poisoned(gpu, &shape)).collect::<Result<_>>()?;
     let mut rec = Recorder::new(gpu);
     ew::add(&mut rec, &x, &y, &outs[0])?;
     ew::bias_add(&mut rec, &x, &bias, &outs[1])?;
@@ -159,40 +114,26 @@ pub fn check_elementwise(
     let s = format!("{rows}×{cols}");
     let sums = refr::elementwise::column_sums(&yd, cols);
     Ok(vec![
-        check(
-            "add",
-            &s,
-            &outs[0].to_f32()?,
-            &xd.iter().zip(&yd).map(|(a, b)| a + b).collect::<Vec<_>>(),
-        ),
+        check("add", &s, &outs[0].to_f32()?, &xd.iter().zip(&yd).map(|(a, b)| a + b).collect::<Vec<_>>()),
         check("bias_add", &s, &outs[1].to_f32()?, &pre),
         check(
             "bias_gelu (out)",
             &s,
             &outs[2].to_f32()?,
-            &pre.iter()
-                .map(|v| refr::elementwise::gelu(*v))
-                .collect::<Vec<_>>(),
+            &pre.iter().map(|v| refr::elementwise::gelu(*v)).collect::<Vec<_>>(),
         ),
         check("bias_gelu (pre)", &s, &outs[3].to_f32()?, &pre),
         check(
             "gelu_backward",
             &s,
             &outs[4].to_f32()?,
-            &xd.iter()
-                .zip(&yd)
-                .map(|(v, d)| d * refr::elementwise::gelu_grad(*v))
-                .collect::<Vec<_>>(),
+            &xd.iter().zip(&yd).map(|(v, d)| d * refr::elementwise::gelu_grad(*v)).collect::<Vec<_>>(),
         ),
         check(
             "bias_grad (+=)",
             &s,
             &dbias.to_f32()?,
-            &sums
-                .iter()
-                .zip(&dbias0)
-                .map(|(a, b)| a + *b as f64)
-                .collect::<Vec<_>>(),
+            &sums.iter().zip(&dbias0).map(|(a, b)| a + *b as f64).collect::<Vec<_>>(),
         ),
     ])
 }
@@ -210,11 +151,7 @@ pub fn check_softmax(
     let (x, xd) = random(gpu, rng, &shape)?;
     let (dy, dyd) = random(gpu, rng, &shape)?;
     let (y, dx) = (poisoned(gpu, &shape)?, poisoned(gpu, &shape)?);
-    let o = sm::SoftmaxOpts {
-        scale: 1.7,
-        causal,
-        q_len,
-    };
+    let o = sm::SoftmaxOpts { scale: 1.7, causal, q_len };
     let mut rec = Recorder::new(gpu);
     sm::softmax_forward(&mut rec, &x, &y, o)?;
     sm::softmax_backward(&mut rec, &y, &dy, &dx, o)?;
@@ -222,25 +159,12 @@ pub fn check_softmax(
     let yr = refr::softmax::softmax_forward(&to_f64(&xd), cols, 1.7, causal, q_len);
     // The backward is checked on the kernel's own y so the two checks stay independent.
     let dxr = refr::softmax::softmax_backward(&to_f64(&y.to_f32()?), &to_f64(&dyd), cols, 1.7);
-    let s = format!(
-        "{}×{cols}{}",
-        blocks * q_len,
-        if causal { " causal" } else { "" }
-    );
-    Ok(vec![
-        check("softmax_forward", &s, &y.to_f32()?, &yr),
-        check("softmax_backward", &s, &dx.to_f32()?, &dxr),
-    ])
+    let s = format!("{}×{cols}{}", blocks * q_len, if causal { " causal" } else { "" });
+    Ok(vec![check("softmax_forward", &s, &y.to_f32()?, &yr), check("softmax_backward", &s, &dx.to_f32()?, &dxr)])
 }
 
 /// LayerNorm or RMSNorm forward (y, stats) and backward (dx accumulated, dγ, dβ).
-pub fn check_norm(
-    gpu: &Arc<Gpu>,
-    rng: &mut Rng,
-    kind: norm::NormKind,
-    rows: usize,
-    cols: usize,
-) -> Result<Vec<Check>> {
+pub fn check_norm(gpu: &Arc<Gpu>, rng: &mut Rng, kind: norm::NormKind, rows: usize, cols: usize) -> Result<Vec<Check>> {
     let rms = kind == norm::NormKind::RmsNorm;
     let shape = [rows, cols];
     let (x, xd) = random(gpu, rng, &shape)?;
@@ -256,8 +180,7 @@ pub fn check_norm(
     norm::norm_backward(&mut rec, kind, &x, &gamma, &stats, &dy, &dx, &dg, &db, true)?;
     rec.submit()?;
     let (yr, sr) = refr::norm::norm_forward(&to_f64(&xd), &to_f64(&gd), &to_f64(&bd), rms, 1e-5);
-    let (dxr, dgr, dbr) =
-        refr::norm::norm_backward(&to_f64(&xd), &to_f64(&gd), &sr, &to_f64(&dyd), rms);
+    let (dxr, dgr, dbr) = refr::norm::norm_backward(&to_f64(&xd), &to_f64(&gd), &sr, &to_f64(&dyd), rms);
     let dxr: Vec<f64> = dxr.iter().zip(&dx0).map(|(a, b)| a + *b as f64).collect();
     let name = if rms { "rmsnorm" } else { "layernorm" };
     let s = format!("{rows}×{cols}");
@@ -268,24 +191,13 @@ pub fn check_norm(
         check(format!("{name}_backward (dγ)"), &s, &dg.to_f32()?, &dgr),
     ];
     if !rms {
-        out.push(check(
-            format!("{name}_backward (dβ)"),
-            &s,
-            &db.to_f32()?,
-            &dbr,
-        ));
+        out.push(check(format!("{name}_backward (dβ)"), &s, &db.to_f32()?, &dbr));
     }
     Ok(out)
 }
 
 /// Lookup (with accumulate) and gradient scatter, with repeated and unused ids.
-pub fn check_embedding(
-    gpu: &Arc<Gpu>,
-    rng: &mut Rng,
-    rows: usize,
-    vocab: usize,
-    dim: usize,
-) -> Result<Vec<Check>> {
+pub fn check_embedding(gpu: &Arc<Gpu>, rng: &mut Rng, rows: usize, vocab: usize, dim: usize) -> Result<Vec<Check>> {
     let ids: Vec<u32> = (0..rows).map(|_| rng.below(vocab) as u32).collect();
     let idt = Tensor::from_u32(gpu, "ids", &[rows], &ids)?;
     let (table, td) = random(gpu, rng, &[vocab, dim])?;
@@ -314,36 +226,19 @@ pub fn check_embedding(
 }
 
 /// Loss and gradient, with some rows ignored.
-pub fn check_cross_entropy(
-    gpu: &Arc<Gpu>,
-    rng: &mut Rng,
-    rows: usize,
-    vocab: usize,
-) -> Result<Vec<Check>> {
-    let targets: Vec<u32> = (0..rows)
-        .map(|r| {
-            if r % 7 == 3 {
-                ce::IGNORE
-            } else {
-                rng.below(vocab) as u32
-            }
-        })
-        .collect();
+pub fn check_cross_entropy(gpu: &Arc<Gpu>, rng: &mut Rng, rows: usize, vocab: usize) -> Result<Vec<Check>> {
+    let targets: Vec<u32> = (0..rows).map(|r| if r % 7 == 3 { ce::IGNORE } else { rng.below(vocab) as u32 }).collect();
     let logits_d: Vec<f32> = rng.uniform_vec(rows * vocab, -4.0, 4.0);
     let logits = Tensor::from_f32(gpu, "logits", &[rows, vocab], &logits_d)?;
     let tt = Tensor::from_u32(gpu, "targets", &[rows], &targets)?;
-    let (losses, grad, eval_losses) = (
-        poisoned(gpu, &[rows])?,
-        poisoned(gpu, &[rows, vocab])?,
-        poisoned(gpu, &[rows])?,
-    );
+    let (losses, grad, eval_losses) =
+        (poisoned(gpu, &[rows])?, poisoned(gpu, &[rows, vocab])?, poisoned(gpu, &[rows])?);
     let scale = 1.0 / rows as f32;
     let mut rec = Recorder::new(gpu);
     ce::cross_entropy(&mut rec, &logits, &tt, &losses, Some(&grad), scale)?;
     ce::cross_entropy(&mut rec, &logits, &tt, &eval_losses, None, scale)?;
     rec.submit()?;
-    let (lr, gr) =
-        refr::cross_entropy::cross_entropy(&to_f64(&logits_d), &targets, vocab, scale as f64);
+    let (lr, gr) = refr::cross_entropy::cross_entropy(&to_f64(&logits_d), &targets, vocab, scale as f64);
     let s = format!("{rows}×{vocab}");
     Ok(vec![
         check("cross_entropy (loss)", &s, &losses.to_f32()?, &lr),
@@ -378,20 +273,7 @@ pub fn check_optim(gpu: &Arc<Gpu>, rng: &mut Rng, n: usize) -> Result<Vec<Check>
     optim::ema(&mut rec, &param, &ema, 0.99)?;
     rec.submit()?;
     let (mut p, mut mr, mut vr) = (to_f64(&pd), to_f64(&md), to_f64(&vd));
-    let norm = refr::optim::adamw(
-        &mut p,
-        &to_f64(&gd),
-        &mut mr,
-        &mut vr,
-        0.01,
-        0.9,
-        0.95,
-        1e-8,
-        0.1,
-        1.0,
-        3,
-        n / 3,
-    );
+    let norm = refr::optim::adamw(&mut p, &to_f64(&gd), &mut mr, &mut vr, 0.01, 0.9, 0.95, 1e-8, 0.1, 1.0, 3, n / 3);
     let mut er = to_f64(&ed);
     refr::optim::ema(&p, &mut er, 0.99);
     let s = format!("{n}");
@@ -412,19 +294,11 @@ pub fn run_all(gpu: &Arc<Gpu>, seed: u64) -> Result<Vec<Check>> {
         let (m, n, k) = (rng.range(1, 70), rng.range(1, 70), rng.range(1, 70));
         out.push(check_matmul(gpu, &mut rng, 1, m, n, k, ta, tb, false)?);
     }
-    out.push(check_matmul(
-        gpu, &mut rng, 3, 33, 17, 45, false, true, true,
-    )?);
+    out.push(check_matmul(gpu, &mut rng, 3, 33, 17, 45, false, true, true)?);
     out.extend(check_elementwise(gpu, &mut rng, 37, 53)?);
     out.extend(check_softmax(gpu, &mut rng, 3, 13, 13, true)?);
     out.extend(check_softmax(gpu, &mut rng, 1, 5, 131, false)?);
-    out.extend(check_norm(
-        gpu,
-        &mut rng,
-        norm::NormKind::LayerNorm,
-        29,
-        83,
-    )?);
+    out.extend(check_norm(gpu, &mut rng, norm::NormKind::LayerNorm, 29, 83)?);
     out.extend(check_norm(gpu, &mut rng, norm::NormKind::RmsNorm, 29, 83)?);
     out.extend(check_embedding(gpu, &mut rng, 61, 19, 23)?);
     out.extend(check_cross_entropy(gpu, &mut rng, 45, 259)?);

@@ -34,15 +34,7 @@ pub fn run(args: Args) -> sigmix::Result<()> {
     }
     println!("adapter   {}", info.name);
     println!("backend   {}", info.backend);
-    println!(
-        "type      {}{}",
-        info.device_type,
-        if gpu.is_software() {
-            " (software: correct, slow)"
-        } else {
-            ""
-        }
-    );
+    println!("type      {}{}", info.device_type, if gpu.is_software() { " (software: correct, slow)" } else { "" });
     println!("driver    {}", info.driver);
     println!(
         "limits    max buffer {} MiB, max storage binding {} MiB",

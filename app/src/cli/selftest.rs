@@ -17,28 +17,15 @@ pub struct Args {
 pub fn run(args: Args) -> sigmix::Result<()> {
     let gpu = Gpu::new()?;
     let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
     });
     let checks = sigmix::selftest::run_all(&gpu, seed)?;
     let failed = checks.iter().filter(|c| !c.passed()).count();
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&checks).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&checks).unwrap_or_default());
     } else {
-        println!(
-            "adapter: {} ({}), seed {seed}",
-            gpu.info().name,
-            gpu.info().backend
-        );
-        println!(
-            "{:<32} {:<18} {:>10}  result",
-            "kernel", "shape", "rel. error"
-        );
+        println!("adapter: {} ({}), seed {seed}", gpu.info().name, gpu.info().backend);
+        println!("{:<32} {:<18} {:>10}  result", "kernel", "shape", "rel. error");
         for c in &checks {
             println!(
                 "{:<32} {:<18} {:>10.2e}  {}",

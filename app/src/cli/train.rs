@@ -1,10 +1,117 @@
-//! `sigmix train`.
+//! `sigmix train`: one training run with a progress bar and a summary.
+
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sigmix::Gpu;
+use sigmix::train::{Event, PRESETS, RunConfig, train, write_json_atomic};
 
 /// Options of `sigmix train`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// A named preset (see --list-presets).
+    #[arg(long, default_value = "tiny", conflicts_with = "config")]
+    preset: String,
+    /// A JSON run config instead of a preset (missing fields take the `tiny` defaults).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override the number of steps.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Override the seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the peak learning rate.
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Override the batch size (sequences per step).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Mixture weights over prose,code,arithmetic,records, e.g. 0.4,0.2,0.2,0.2.
+    #[arg(long, value_delimiter = ',')]
+    mixture: Option<Vec<f64>>,
+    /// Write the run record (config, curves, evaluations, speed) to this JSON file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// List the presets and exit.
+    #[arg(long)]
+    list_presets: bool,
+}
 
-/// Trains.
-pub fn run(_args: Args) -> sigmix::Result<()> {
+fn config(args: &Args) -> sigmix::Result<RunConfig> {
+    let mut cfg = match &args.config {
+        Some(path) => RunConfig::from_file(path)?,
+        None => RunConfig::preset(&args.preset)?,
+    };
+    if let Some(s) = args.steps {
+        cfg.steps = s;
+    }
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    if let Some(lr) = args.lr {
+        cfg.schedule.lr = lr;
+    }
+    if let Some(b) = args.batch {
+        cfg.batch = b;
+    }
+    if let Some(m) = &args.mixture {
+        cfg.mixture = m.clone();
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Trains and prints a summary; writes the record when asked.
+pub fn run(args: Args) -> sigmix::Result<()> {
+    if args.list_presets {
+        for (name, what) in PRESETS {
+            println!("{name:<8} {what}");
+        }
+        return Ok(());
+    }
+    let cfg = config(&args)?;
+    let gpu = Gpu::new()?;
+    println!("adapter: {} ({})", gpu.info().name, gpu.info().backend);
+    let bar = ProgressBar::new(cfg.steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut last_loss = f32::NAN;
+    let record = train(&gpu, &cfg, &mut |e| match e {
+        Event::Started { params, steps, unigram_entropy } => {
+            bar.println(format!(
+                "model: {params} parameters, {steps} steps of {} tokens; unigram entropy of the mixture {unigram_entropy:.3} nats",
+                cfg.batch * cfg.model.context
+            ));
+        }
+        Event::Step { step, loss, tokens_per_sec } => {
+            if let Some(l) = loss {
+                last_loss = *l;
+            }
+            bar.set_position(*step as u64);
+            bar.set_message(format!("loss {last_loss:.3}  {tokens_per_sec:.0} tok/s"));
+        }
+        Event::Eval(e) => bar.println(format!("step {:>5}: eval loss {:.3} (mean over domains)", e.step, e.mean())),
+    })?;
+    bar.finish_and_clear();
+    println!("finished {} steps in {:.1} s, {:.0} tokens/s", cfg.steps, record.seconds, record.tokens_per_sec);
+    if let Some(e) = record.final_eval() {
+        println!("{:<12} {:>10}", "domain", "eval loss");
+        for (name, l) in record.domains.iter().zip(&e.per_domain) {
+            println!("{name:<12} {l:>10.3}");
+        }
+        println!(
+            "{:<12} {:>10.3}   (unigram entropy of the mixture: {:.3} nats)",
+            "mean",
+            e.mean(),
+            record.unigram_entropy
+        );
+    }
+    if let Some(path) = &args.out {
+        write_json_atomic(path, &record)?;
+        println!("run record written to {}", path.display());
+    }
     Ok(())
 }

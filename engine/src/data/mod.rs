@@ -1,1 +1,24 @@
-//! placeholder
+//! Training data: procedural text domains generated from a seed (the embedded default), a
+//! byte-level tokenizer, and a sampler that draws each batch's sequences by mixture weights.
+
+mod corpus;
+mod domains;
+mod sampler;
+
+pub use corpus::Corpus;
+pub use domains::{DOMAINS, Domain};
+pub use sampler::{Batch, MixtureSampler, eval_batch};
+
+/// The byte-level tokenizer's vocabulary size: every byte is a token.
+pub const VOCAB: usize = 256;
+
+/// Text → token ids (its UTF-8 bytes).
+pub fn encode(text: &str) -> Vec<u32> {
+    text.bytes().map(u32::from).collect()
+}
+
+/// Token ids → text (invalid UTF-8 replaced).
+pub fn decode(ids: &[u32]) -> String {
+    let bytes: Vec<u8> = ids.iter().map(|&i| i.min(255) as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}

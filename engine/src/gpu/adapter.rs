@@ -20,10 +20,7 @@ impl AdapterChoice {
     /// The choice given by the environment (`SIGMIX_ADAPTER`, `SIGMIX_BACKEND`).
     pub fn from_env() -> Self {
         let read = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        Self {
-            name: read("SIGMIX_ADAPTER"),
-            backend: read("SIGMIX_BACKEND"),
-        }
+        Self { name: read("SIGMIX_ADAPTER"), backend: read("SIGMIX_BACKEND") }
     }
 
     fn backends(&self) -> Result<wgpu::Backends> {
@@ -36,9 +33,9 @@ impl AdapterChoice {
             "dx12" | "d3d12" => Ok(wgpu::Backends::DX12),
             "gl" | "gles" | "opengl" => Ok(wgpu::Backends::GL),
             "webgpu" | "browser" => Ok(wgpu::Backends::BROWSER_WEBGPU),
-            other => Err(Error::Config(format!(
-                "SIGMIX_BACKEND={other} is not a backend; use vulkan, metal, dx12 or gl"
-            ))),
+            other => {
+                Err(Error::Config(format!("SIGMIX_BACKEND={other} is not a backend; use vulkan, metal, dx12 or gl")))
+            }
         }
     }
 }
@@ -75,9 +72,7 @@ pub struct Gpu {
 
 impl std::fmt::Debug for Gpu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gpu")
-            .field("adapter", &self.info.name)
-            .finish()
+        f.debug_struct("Gpu").field("adapter", &self.info.name).finish()
     }
 }
 
@@ -135,9 +130,7 @@ impl Gpu {
             let want = want.to_lowercase();
             adapters.retain(|a| a.get_info().name.to_lowercase().contains(&want));
             if adapters.is_empty() {
-                return Err(Error::NoAdapter {
-                    detail: format!(": SIGMIX_ADAPTER={want} matched none of {names:?}"),
-                });
+                return Err(Error::NoAdapter { detail: format!(": SIGMIX_ADAPTER={want} matched none of {names:?}") });
             }
         }
         adapters.sort_by_key(|a| {
@@ -167,14 +160,10 @@ impl Gpu {
             required_limits: limits.clone(),
             ..Default::default()
         };
-        let (device, queue) =
-            adapter
-                .request_device(&desc)
-                .await
-                .map_err(|e| Error::DeviceRequest {
-                    adapter: info.name.clone(),
-                    reason: e.to_string(),
-                })?;
+        let (device, queue) = adapter
+            .request_device(&desc)
+            .await
+            .map_err(|e| Error::DeviceRequest { adapter: info.name.clone(), reason: e.to_string() })?;
         Ok(Arc::new(Gpu {
             device,
             queue,
@@ -195,9 +184,7 @@ impl Gpu {
             name: self.info.name.clone(),
             backend: format!("{:?}", self.info.backend),
             device_type: format!("{:?}", self.info.device_type),
-            driver: format!("{} {}", self.info.driver, self.info.driver_info)
-                .trim()
-                .to_string(),
+            driver: format!("{} {}", self.info.driver, self.info.driver_info).trim().to_string(),
         }
     }
 
@@ -218,26 +205,14 @@ impl Gpu {
 
     /// Largest buffer a single tensor may occupy (the smaller of buffer and binding limits).
     pub fn max_tensor_bytes(&self) -> u64 {
-        self.limits
-            .max_buffer_size
-            .min(self.limits.max_storage_buffer_binding_size as u64)
+        self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size as u64)
     }
 
     /// Creates a storage buffer, refusing sizes over the adapter's limits with a clear error.
-    pub(crate) fn create_buffer(
-        &self,
-        what: &str,
-        bytes: u64,
-        usage: wgpu::BufferUsages,
-    ) -> Result<wgpu::Buffer> {
+    pub(crate) fn create_buffer(&self, what: &str, bytes: u64, usage: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
         let limit = self.max_tensor_bytes();
         if bytes > limit {
-            return Err(Error::TooLarge {
-                what: what.to_string(),
-                bytes,
-                limit,
-                adapter: self.info.name.clone(),
-            });
+            return Err(Error::TooLarge { what: what.to_string(), bytes, limit, adapter: self.info.name.clone() });
         }
         self.buffers_created.fetch_add(1, Ordering::Relaxed);
         self.bytes_created.fetch_add(bytes, Ordering::Relaxed);

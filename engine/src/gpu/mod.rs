@@ -20,10 +20,7 @@ use crate::error::{Error, Result};
 pub(crate) fn check_scope(scope: wgpu::ErrorScopeGuard, what: &str) -> Result<()> {
     #[cfg(not(target_arch = "wasm32"))]
     if let Some(e) = pollster::block_on(scope.pop()) {
-        return Err(Error::Gpu {
-            what: what.to_string(),
-            reason: e.to_string(),
-        });
+        return Err(Error::Gpu { what: what.to_string(), reason: e.to_string() });
     }
     #[cfg(target_arch = "wasm32")]
     drop((scope, what));

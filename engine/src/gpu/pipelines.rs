@@ -48,11 +48,7 @@ pub(crate) struct Kernel {
 
 impl Gpu {
     /// Returns the cached pipeline for `spec` with `overrides`, building it on first use.
-    pub(crate) fn kernel(
-        &self,
-        spec: &KernelSpec,
-        overrides: &[(&'static str, f64)],
-    ) -> Result<Arc<Kernel>> {
+    pub(crate) fn kernel(&self, spec: &KernelSpec, overrides: &[(&'static str, f64)]) -> Result<Arc<Kernel>> {
         let key = PipelineKey {
             shader: spec.shader,
             entry: spec.entry,
@@ -62,10 +58,7 @@ impl Gpu {
             return Ok(k.clone());
         }
         let kernel = Arc::new(self.build_kernel(spec, overrides)?);
-        self.pipelines
-            .lock()
-            .map_err(poisoned)?
-            .insert(key, kernel.clone());
+        self.pipelines.lock().map_err(poisoned)?.insert(key, kernel.clone());
         Ok(kernel)
     }
 
@@ -78,17 +71,12 @@ impl Gpu {
             reason: "no such shader is registered in kernels::shaders".into(),
         })?;
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(shader),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
-            });
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(shader),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
         crate::gpu::check_scope(scope, &format!("shader `{shader}.wgsl`"))?;
-        self.modules
-            .lock()
-            .map_err(poisoned)?
-            .insert(shader, module.clone());
+        self.modules.lock().map_err(poisoned)?.insert(shader, module.clone());
         Ok(module)
     }
 
@@ -109,9 +97,7 @@ impl Gpu {
                 binding: *binding,
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage {
-                        read_only: *access == Access::Read,
-                    },
+                    ty: wgpu::BufferBindingType::Storage { read_only: *access == Access::Read },
                     has_dynamic_offset: false,
                     min_binding_size: None,
                 },
@@ -122,40 +108,30 @@ impl Gpu {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let layout = self
             .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some(&label),
-                entries: &entries,
-            });
-        let pipeline_layout = self
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(&label),
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-        let pipeline = self
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&label),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(spec.entry),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: overrides,
-                    // Kernels initialise the workgroup memory they read; skipping the zero fill
-                    // saves a pass over it on every dispatch.
-                    zero_initialize_workgroup_memory: false,
-                },
-                cache: None,
-            });
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&label), entries: &entries });
+        let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&label),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&label),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(spec.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: overrides,
+                // Kernels initialise the workgroup memory they read; skipping the zero fill
+                // saves a pass over it on every dispatch.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
         crate::gpu::check_scope(scope, &format!("kernel `{label}`"))?;
         Ok(Kernel { pipeline, layout })
     }
 }
 
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
-    Error::Gpu {
-        what: "the pipeline cache".into(),
-        reason: "a thread panicked while holding it".into(),
-    }
+    Error::Gpu { what: "the pipeline cache".into(), reason: "a thread panicked while holding it".into() }
 }

@@ -18,15 +18,10 @@ fn blocking_wait() -> bool {
 
 /// Polls the device until `done()` holds, sleeping between polls unless asked to block.
 fn poll_until(gpu: &Gpu, done: impl Fn() -> bool) -> Result<()> {
-    let err = |e: wgpu::PollError| Error::Gpu {
-        what: "a wait for results".into(),
-        reason: e.to_string(),
-    };
+    let err = |e: wgpu::PollError| Error::Gpu { what: "a wait for results".into(), reason: e.to_string() };
     if blocking_wait() {
         while !done() {
-            gpu.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(err)?;
+            gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(err)?;
         }
         return Ok(());
     }
@@ -45,20 +40,14 @@ fn poll_until(gpu: &Gpu, done: impl Fn() -> bool) -> Result<()> {
 pub(crate) fn wait_idle(gpu: &Gpu) -> Result<()> {
     let flag = Arc::new(AtomicU8::new(0));
     let f = flag.clone();
-    gpu.queue
-        .on_submitted_work_done(move || f.store(1, Ordering::Release));
+    gpu.queue.on_submitted_work_done(move || f.store(1, Ordering::Release));
     // An empty submit makes sure the callback is attached to a real submission.
     gpu.queue.submit([]);
     poll_until(gpu, || flag.load(Ordering::Acquire) != 0)
 }
 
 /// Copies `bytes` bytes at `offset` of `src` into host memory.
-pub(crate) fn read_bytes(
-    gpu: &Gpu,
-    src: &wgpu::Buffer,
-    offset: u64,
-    bytes: u64,
-) -> Result<Vec<u8>> {
+pub(crate) fn read_bytes(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
     let size = bytes.div_ceil(4) * 4;
     let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("readback staging"),
@@ -72,20 +61,16 @@ pub(crate) fn read_bytes(
     // 0 = pending, 1 = mapped, 2 = failed.
     let state = Arc::new(AtomicU8::new(0));
     let s = state.clone();
-    staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-        s.store(if r.is_ok() { 1 } else { 2 }, Ordering::Release)
-    });
+    staging
+        .slice(..)
+        .map_async(wgpu::MapMode::Read, move |r| s.store(if r.is_ok() { 1 } else { 2 }, Ordering::Release));
     poll_until(gpu, || state.load(Ordering::Acquire) != 0)?;
     if state.load(Ordering::Acquire) != 1 {
-        return Err(Error::Gpu {
-            what: "a buffer read-back".into(),
-            reason: "mapping failed (device lost?)".into(),
-        });
+        return Err(Error::Gpu { what: "a buffer read-back".into(), reason: "mapping failed (device lost?)".into() });
     }
-    let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu {
-        what: "a buffer read-back".into(),
-        reason: e.to_string(),
-    })?;
+    let view = staging
+        .get_mapped_range(..)
+        .map_err(|e| Error::Gpu { what: "a buffer read-back".into(), reason: e.to_string() })?;
     let out = view[..bytes as usize].to_vec();
     drop(view);
     staging.unmap();

@@ -47,11 +47,7 @@ pub fn grid_1d(gpu: &Gpu, groups: u32) -> [u32; 3] {
 impl Recorder {
     /// Starts an empty recording on `gpu`.
     pub fn new(gpu: &Arc<Gpu>) -> Recorder {
-        let encoder = gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("sigmix step"),
-            });
+        let encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sigmix step") });
         let arena = gpu.arenas.lock().ok().and_then(|mut a| a.pop());
         Recorder {
             gpu: gpu.clone(),
@@ -98,11 +94,7 @@ impl Recorder {
         if buffers.len() != spec.storage.len() {
             return Err(Error::Gpu {
                 what: format!("{}::{}", spec.shader, spec.entry),
-                reason: format!(
-                    "{} buffers bound, the kernel declares {}",
-                    buffers.len(),
-                    spec.storage.len()
-                ),
+                reason: format!("{} buffers bound, the kernel declares {}", buffers.len(), spec.storage.len()),
             });
         }
         let bytes = bytemuck::bytes_of(params);
@@ -133,20 +125,14 @@ impl Recorder {
                 }),
             });
         }
-        let bind_group = self
-            .gpu
-            .device
-            .create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(spec.entry),
-                layout: &kernel.layout,
-                entries: &entries,
-            });
+        let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(spec.entry),
+            layout: &kernel.layout,
+            entries: &entries,
+        });
         let mut pass = self
             .encoder
-            .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(spec.entry),
-                timestamp_writes: None,
-            });
+            .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(spec.entry), timestamp_writes: None });
         pass.set_pipeline(&kernel.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
@@ -157,8 +143,7 @@ impl Recorder {
 
     /// Fills `bytes` bytes of a buffer with zeros (gradient buffers before a backward pass).
     pub fn clear(&mut self, b: Binding<'_>) {
-        self.encoder
-            .clear_buffer(b.buffer, b.offset, Some(b.size.div_ceil(4) * 4));
+        self.encoder.clear_buffer(b.buffer, b.offset, Some(b.size.div_ceil(4) * 4));
     }
 
     /// Copies one view into another of the same size.
@@ -194,14 +179,8 @@ impl Recorder {
     /// Submits the recording; the work runs asynchronously (reads wait for it).
     pub fn submit(mut self) -> Result<()> {
         self.write_params()?;
-        let encoder = std::mem::replace(
-            &mut self.encoder,
-            self.gpu.device.create_command_encoder(&Default::default()),
-        );
-        let scope = self
-            .gpu
-            .device
-            .push_error_scope(wgpu::ErrorFilter::Validation);
+        let encoder = std::mem::replace(&mut self.encoder, self.gpu.device.create_command_encoder(&Default::default()));
+        let scope = self.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
         self.gpu.queue.submit([encoder.finish()]);
         crate::gpu::check_scope(scope, "a recorded step")
     }

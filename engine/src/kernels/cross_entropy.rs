@@ -7,16 +7,10 @@ use crate::tensor::{DType, Tensor};
 
 const R: Access = Access::Read;
 const W: Access = Access::ReadWrite;
-const WITH_GRAD: KernelSpec = KernelSpec {
-    shader: "cross_entropy",
-    entry: "cross_entropy",
-    storage: &[(1, R), (2, R), (3, W), (4, W)],
-};
-const LOSS_ONLY: KernelSpec = KernelSpec {
-    shader: "cross_entropy",
-    entry: "cross_entropy_loss",
-    storage: &[(1, R), (2, R), (3, W)],
-};
+const WITH_GRAD: KernelSpec =
+    KernelSpec { shader: "cross_entropy", entry: "cross_entropy", storage: &[(1, R), (2, R), (3, W), (4, W)] };
+const LOSS_ONLY: KernelSpec =
+    KernelSpec { shader: "cross_entropy", entry: "cross_entropy_loss", storage: &[(1, R), (2, R), (3, W)] };
 
 /// Target id that marks a row to skip (padding).
 pub const IGNORE: u32 = u32::MAX;
@@ -64,21 +58,10 @@ pub fn cross_entropy(
                 &WITH_GRAD,
                 &[],
                 &p,
-                &[
-                    logits.binding(),
-                    targets.binding(),
-                    losses.binding(),
-                    d.binding(),
-                ],
+                &[logits.binding(), targets.binding(), losses.binding(), d.binding()],
                 groups,
             )
         }
-        None => rec.dispatch(
-            &LOSS_ONLY,
-            &[],
-            &p,
-            &[logits.binding(), targets.binding(), losses.binding()],
-            groups,
-        ),
+        None => rec.dispatch(&LOSS_ONLY, &[], &p, &[logits.binding(), targets.binding(), losses.binding()], groups),
     }
 }

@@ -8,31 +8,14 @@ use crate::tensor::Tensor;
 
 const R: Access = Access::Read;
 const W: Access = Access::ReadWrite;
-const ADD: KernelSpec = KernelSpec {
-    shader: "elementwise",
-    entry: "add",
-    storage: &[(1, R), (2, R), (4, W)],
-};
-const BIAS_ADD: KernelSpec = KernelSpec {
-    shader: "elementwise",
-    entry: "bias_add",
-    storage: &[(1, R), (3, R), (4, W)],
-};
-const BIAS_GELU: KernelSpec = KernelSpec {
-    shader: "elementwise",
-    entry: "bias_gelu",
-    storage: &[(1, R), (3, R), (4, W), (5, W)],
-};
-const GELU_BACKWARD: KernelSpec = KernelSpec {
-    shader: "elementwise",
-    entry: "gelu_backward",
-    storage: &[(6, R), (7, R), (8, W)],
-};
-const BIAS_GRAD: KernelSpec = KernelSpec {
-    shader: "elementwise",
-    entry: "bias_grad",
-    storage: &[(7, R), (9, W)],
-};
+const ADD: KernelSpec = KernelSpec { shader: "elementwise", entry: "add", storage: &[(1, R), (2, R), (4, W)] };
+const BIAS_ADD: KernelSpec =
+    KernelSpec { shader: "elementwise", entry: "bias_add", storage: &[(1, R), (3, R), (4, W)] };
+const BIAS_GELU: KernelSpec =
+    KernelSpec { shader: "elementwise", entry: "bias_gelu", storage: &[(1, R), (3, R), (4, W), (5, W)] };
+const GELU_BACKWARD: KernelSpec =
+    KernelSpec { shader: "elementwise", entry: "gelu_backward", storage: &[(6, R), (7, R), (8, W)] };
+const BIAS_GRAD: KernelSpec = KernelSpec { shader: "elementwise", entry: "bias_grad", storage: &[(7, R), (9, W)] };
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -67,13 +50,7 @@ pub fn add(rec: &mut Recorder, x: &Tensor, y: &Tensor, out: &Tensor) -> Result<(
     expect_shape(OP, "y", y, x.shape())?;
     expect_shape(OP, "out", out, x.shape())?;
     let p = params(OP, x.len(), 1, 1)?;
-    rec.dispatch(
-        &ADD,
-        &[],
-        &p,
-        &[x.binding(), y.binding(), out.binding()],
-        groups_for(&gpu, x.len(), 256),
-    )
+    rec.dispatch(&ADD, &[], &p, &[x.binding(), y.binding(), out.binding()], groups_for(&gpu, x.len(), 256))
 }
 
 /// `out[r, c] = x[r, c] + bias[c]` with `bias` of the last dimension's length.
@@ -84,23 +61,11 @@ pub fn bias_add(rec: &mut Recorder, x: &Tensor, bias: &Tensor, out: &Tensor) -> 
     expect_shape(OP, "bias", bias, &[cols])?;
     expect_shape(OP, "out", out, x.shape())?;
     let p = params(OP, x.len(), rows, cols)?;
-    rec.dispatch(
-        &BIAS_ADD,
-        &[],
-        &p,
-        &[x.binding(), bias.binding(), out.binding()],
-        groups_for(&gpu, x.len(), 256),
-    )
+    rec.dispatch(&BIAS_ADD, &[], &p, &[x.binding(), bias.binding(), out.binding()], groups_for(&gpu, x.len(), 256))
 }
 
 /// Fused `pre = x + bias`, `out = gelu(pre)`; `pre` is kept for the backward pass.
-pub fn bias_gelu(
-    rec: &mut Recorder,
-    x: &Tensor,
-    bias: &Tensor,
-    out: &Tensor,
-    pre: &Tensor,
-) -> Result<()> {
+pub fn bias_gelu(rec: &mut Recorder, x: &Tensor, bias: &Tensor, out: &Tensor, pre: &Tensor) -> Result<()> {
     const OP: &str = "bias_gelu";
     let gpu = common_gpu(OP, &[x, bias, out, pre])?;
     let (rows, cols) = rows_cols(OP, x)?;
@@ -140,11 +105,5 @@ pub fn bias_grad(rec: &mut Recorder, dy: &Tensor, dbias: &Tensor) -> Result<()> 
     let (rows, cols) = rows_cols(OP, dy)?;
     expect_shape(OP, "dbias", dbias, &[cols])?;
     let p = params(OP, dy.len(), rows, cols)?;
-    rec.dispatch(
-        &BIAS_GRAD,
-        &[],
-        &p,
-        &[dy.binding(), dbias.binding()],
-        groups_for(&gpu, cols, 256),
-    )
+    rec.dispatch(&BIAS_GRAD, &[], &p, &[dy.binding(), dbias.binding()], groups_for(&gpu, cols, 256))
 }

@@ -25,13 +25,7 @@ struct Params {
     accumulate: u32,
 }
 
-fn setup(
-    op: &'static str,
-    ids: &Tensor,
-    table: &Tensor,
-    rows_t: &Tensor,
-    accumulate: bool,
-) -> Result<Params> {
+fn setup(op: &'static str, ids: &Tensor, table: &Tensor, rows_t: &Tensor, accumulate: bool) -> Result<Params> {
     expect_dtype(op, "ids", ids, DType::U32)?;
     let (vocab, dim) = match table.shape() {
         [v, d] => (*v, *d),
@@ -57,22 +51,11 @@ pub fn embedding_forward(
     const OP: &str = "embedding_forward";
     let gpu = common_gpu(OP, &[ids, table, out])?;
     let p = setup(OP, ids, table, out, accumulate)?;
-    rec.dispatch(
-        &FORWARD,
-        &[],
-        &p,
-        &[ids.binding(), table.binding(), out.binding()],
-        groups_for(&gpu, out.len(), 256),
-    )
+    rec.dispatch(&FORWARD, &[], &p, &[ids.binding(), table.binding(), out.binding()], groups_for(&gpu, out.len(), 256))
 }
 
 /// `dtable[ids[r]] += dout[r]` for every row, deterministic.
-pub fn embedding_backward(
-    rec: &mut Recorder,
-    ids: &Tensor,
-    dout: &Tensor,
-    dtable: &Tensor,
-) -> Result<()> {
+pub fn embedding_backward(rec: &mut Recorder, ids: &Tensor, dout: &Tensor, dtable: &Tensor) -> Result<()> {
     const OP: &str = "embedding_backward";
     let gpu = common_gpu(OP, &[ids, dout, dtable])?;
     let p = setup(OP, ids, dtable, dout, true)?;

@@ -28,12 +28,15 @@ struct Params {
     c_bs2: u32,
     accumulate: u32,
     alpha: f32,
-    _pad: [u32; 3],
+    offsets: [u32; 3],
 }
 
-/// Element strides of one operand: row, column, and the two batch levels.
+/// Where one operand's elements are: a base offset and the steps per row, column and the
+/// two batch levels (all in elements).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Strides {
+    /// First element of batch 0.
+    pub offset: usize,
     /// Step between rows.
     pub row: usize,
     /// Step between columns.
@@ -83,17 +86,12 @@ pub struct MatmulOpts {
 
 impl Default for MatmulOpts {
     fn default() -> Self {
-        MatmulOpts {
-            trans_a: false,
-            trans_b: false,
-            alpha: 1.0,
-            accumulate: false,
-        }
+        MatmulOpts { trans_a: false, trans_b: false, alpha: 1.0, accumulate: false }
     }
 }
 
 fn max_index(s: &Strides, rows: usize, cols: usize, batch: (usize, usize)) -> usize {
-    (batch.0 - 1) * s.batch1 + (batch.1 - 1) * s.batch2 + (rows - 1) * s.row + (cols - 1) * s.col
+    s.offset + (batch.0 - 1) * s.batch1 + (batch.1 - 1) * s.batch2 + (rows - 1) * s.row + (cols - 1) * s.col
 }
 
 /// `C = alpha·op(A)·op(B) (+ C)` on shaped tensors: A (…, m, k), B (k, n) or (…, k, n), C (…, m, n)
@@ -102,9 +100,7 @@ pub fn matmul(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, o: MatmulO
     const OP: &str = "matmul";
     let (sa, sb, sc) = (a.shape(), b.shape(), c.shape());
     if sa.len() < 2 || sb.len() < 2 || sc.len() < 2 {
-        return Err(Error::Config(format!(
-            "{OP}: operands must be at least 2-D, got {sa:?}, {sb:?}, {sc:?}"
-        )));
+        return Err(Error::Config(format!("{OP}: operands must be at least 2-D, got {sa:?}, {sb:?}, {sc:?}")));
     }
     let batch_dims = &sa[..sa.len() - 2];
     let batch: usize = batch_dims.iter().product();
@@ -114,11 +110,7 @@ pub fn matmul(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, o: MatmulO
     let n = if o.trans_b { rb } else { cb };
     let want_b_mat = if o.trans_b { [n, k] } else { [k, n] };
     let b_batched = sb.len() > 2;
-    let mut want_b: Vec<usize> = if b_batched {
-        batch_dims.to_vec()
-    } else {
-        vec![]
-    };
+    let mut want_b: Vec<usize> = if b_batched { batch_dims.to_vec() } else { vec![] };
     want_b.extend_from_slice(&want_b_mat);
     if sb != want_b.as_slice() {
         return Err(Error::shape(OP, "b", &want_b, sb));
@@ -129,42 +121,17 @@ pub fn matmul(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, o: MatmulO
         return Err(Error::shape(OP, "c", &want_c, sc));
     }
     let a_str = if o.trans_a {
-        Strides {
-            row: 1,
-            col: m,
-            batch1: m * k,
-            batch2: 0,
-        }
+        Strides { row: 1, col: m, batch1: m * k, batch2: 0, offset: 0 }
     } else {
-        Strides {
-            row: k,
-            col: 1,
-            batch1: m * k,
-            batch2: 0,
-        }
+        Strides { row: k, col: 1, batch1: m * k, batch2: 0, offset: 0 }
     };
     let b_mat = if b_batched { k * n } else { 0 };
     let b_str = if o.trans_b {
-        Strides {
-            row: 1,
-            col: k,
-            batch1: b_mat,
-            batch2: 0,
-        }
+        Strides { row: 1, col: k, batch1: b_mat, batch2: 0, offset: 0 }
     } else {
-        Strides {
-            row: n,
-            col: 1,
-            batch1: b_mat,
-            batch2: 0,
-        }
+        Strides { row: n, col: 1, batch1: b_mat, batch2: 0, offset: 0 }
     };
-    let c_str = Strides {
-        row: n,
-        col: 1,
-        batch1: m * n,
-        batch2: 0,
-    };
+    let c_str = Strides { row: n, col: 1, batch1: m * n, batch2: 0, offset: 0 };
     let layout = MatmulLayout {
         m,
         n,
@@ -180,23 +147,14 @@ pub fn matmul(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, o: MatmulO
 }
 
 /// The general strided product; checks that every addressed element lies inside its tensor.
-pub fn matmul_strided(
-    rec: &mut Recorder,
-    a: &Tensor,
-    b: &Tensor,
-    c: &Tensor,
-    l: &MatmulLayout,
-) -> Result<()> {
+pub fn matmul_strided(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, l: &MatmulLayout) -> Result<()> {
     const OP: &str = "matmul";
     let gpu = common_gpu(OP, &[a, b, c])?;
     for (what, t) in [("a", a), ("b", b), ("c", c)] {
         expect_dtype(OP, what, t, DType::F32)?;
     }
     if l.c.col != 1 {
-        return Err(Error::Config(format!(
-            "{OP}: the output's column stride must be 1, got {}",
-            l.c.col
-        )));
+        return Err(Error::Config(format!("{OP}: the output's column stride must be 1, got {}", l.c.col)));
     }
     if l.m == 0 || l.n == 0 || l.batch.0 == 0 || l.batch.1 == 0 {
         return Ok(());
@@ -204,19 +162,10 @@ pub fn matmul_strided(
     if l.k == 0 {
         return Err(Error::Config(format!("{OP}: the shared dimension k is 0")));
     }
-    for (what, t, s, rows, cols) in [
-        ("a", a, &l.a, l.m, l.k),
-        ("b", b, &l.b, l.k, l.n),
-        ("c", c, &l.c, l.m, l.n),
-    ] {
+    for (what, t, s, rows, cols) in [("a", a, &l.a, l.m, l.k), ("b", b, &l.b, l.k, l.n), ("c", c, &l.c, l.m, l.n)] {
         let need = max_index(s, rows, cols, l.batch) + 1;
         if need > t.len() {
-            return Err(Error::shape(
-                OP,
-                format!("{what} (addresses {need} elements)"),
-                &[need],
-                t.shape(),
-            ));
+            return Err(Error::shape(OP, format!("{what} (addresses {need} elements)"), &[need], t.shape()));
         }
     }
     let batches = l.batch.0 * l.batch.1;
@@ -225,24 +174,14 @@ pub fn matmul_strided(
         n: u32_of(OP, "n", l.n)?,
         k: u32_of(OP, "k", l.k)?,
         batch2: u32_of(OP, "batch", l.batch.1)?,
-        a: [
-            l.a.row as u32,
-            l.a.col as u32,
-            l.a.batch1 as u32,
-            l.a.batch2 as u32,
-        ],
-        b: [
-            l.b.row as u32,
-            l.b.col as u32,
-            l.b.batch1 as u32,
-            l.b.batch2 as u32,
-        ],
+        a: [l.a.row as u32, l.a.col as u32, l.a.batch1 as u32, l.a.batch2 as u32],
+        b: [l.b.row as u32, l.b.col as u32, l.b.batch1 as u32, l.b.batch2 as u32],
         c_rs: l.c.row as u32,
         c_bs1: l.c.batch1 as u32,
         c_bs2: l.c.batch2 as u32,
         accumulate: l.accumulate as u32,
         alpha: l.alpha,
-        _pad: [0; 3],
+        offsets: [l.a.offset as u32, l.b.offset as u32, l.c.offset as u32],
     };
     let max_wg = gpu.limits().max_compute_workgroups_per_dimension as usize;
     let groups = [l.n.div_ceil(TILE), l.m.div_ceil(TILE), batches];

@@ -20,12 +20,7 @@ use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 
 /// Fails unless `t` has exactly `expected` shape.
-pub(crate) fn expect_shape(
-    op: &'static str,
-    what: &str,
-    t: &Tensor,
-    expected: &[usize],
-) -> Result<()> {
+pub(crate) fn expect_shape(op: &'static str, what: &str, t: &Tensor, expected: &[usize]) -> Result<()> {
     if t.shape() != expected {
         return Err(Error::shape(op, what, expected, t.shape()));
     }
@@ -35,10 +30,7 @@ pub(crate) fn expect_shape(
 /// Fails unless `t` holds `dtype`.
 pub(crate) fn expect_dtype(op: &'static str, what: &str, t: &Tensor, dtype: DType) -> Result<()> {
     if t.dtype() != dtype {
-        return Err(Error::Config(format!(
-            "{op}: {what} must be {dtype:?}, it is {:?}",
-            t.dtype()
-        )));
+        return Err(Error::Config(format!("{op}: {what} must be {dtype:?}, it is {:?}", t.dtype())));
     }
     Ok(())
 }
@@ -47,9 +39,7 @@ pub(crate) fn expect_dtype(op: &'static str, what: &str, t: &Tensor, dtype: DTyp
 pub(crate) fn common_gpu(op: &'static str, tensors: &[&Tensor]) -> Result<Arc<Gpu>> {
     let first = tensors[0].device();
     if tensors.iter().any(|t| !t.device().same(first)) {
-        return Err(Error::Config(format!(
-            "{op}: operands live on different devices"
-        )));
+        return Err(Error::Config(format!("{op}: operands live on different devices")));
     }
     Ok(first.gpu().clone())
 }

@@ -7,31 +7,19 @@ use crate::tensor::Tensor;
 
 const R: Access = Access::Read;
 const W: Access = Access::ReadWrite;
-const LN_FORWARD: KernelSpec = KernelSpec {
-    shader: "norm",
-    entry: "layernorm_forward",
-    storage: &[(1, R), (2, R), (3, R), (4, W), (5, W)],
-};
-const RMS_FORWARD: KernelSpec = KernelSpec {
-    shader: "norm",
-    entry: "rmsnorm_forward",
-    storage: &[(1, R), (2, R), (4, W), (5, W)],
-};
-const BACKWARD_INPUT: KernelSpec = KernelSpec {
-    shader: "norm",
-    entry: "norm_backward_input",
-    storage: &[(1, R), (2, R), (6, R), (7, R), (8, W)],
-};
+const LN_FORWARD: KernelSpec =
+    KernelSpec { shader: "norm", entry: "layernorm_forward", storage: &[(1, R), (2, R), (3, R), (4, W), (5, W)] };
+const RMS_FORWARD: KernelSpec =
+    KernelSpec { shader: "norm", entry: "rmsnorm_forward", storage: &[(1, R), (2, R), (4, W), (5, W)] };
+const BACKWARD_INPUT: KernelSpec =
+    KernelSpec { shader: "norm", entry: "norm_backward_input", storage: &[(1, R), (2, R), (6, R), (7, R), (8, W)] };
 const LN_BACKWARD_PARAMS: KernelSpec = KernelSpec {
     shader: "norm",
     entry: "layernorm_backward_params",
     storage: &[(1, R), (6, R), (7, R), (9, W), (10, W)],
 };
-const RMS_BACKWARD_PARAMS: KernelSpec = KernelSpec {
-    shader: "norm",
-    entry: "rmsnorm_backward_params",
-    storage: &[(1, R), (6, R), (7, R), (9, W)],
-};
+const RMS_BACKWARD_PARAMS: KernelSpec =
+    KernelSpec { shader: "norm", entry: "rmsnorm_backward_params", storage: &[(1, R), (6, R), (7, R), (9, W)] };
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -64,9 +52,7 @@ fn setup(
     accumulate: bool,
 ) -> Result<Params> {
     let Some(&cols) = x.shape().last() else {
-        return Err(Error::Config(format!(
-            "{op}: x must have at least one dimension"
-        )));
+        return Err(Error::Config(format!("{op}: x must have at least one dimension")));
     };
     let rows = x.len() / cols.max(1);
     expect_shape(op, "gamma", gamma, &[cols])?;
@@ -106,23 +92,13 @@ pub fn norm_forward(
                 &LN_FORWARD,
                 &[],
                 &p,
-                &[
-                    x.binding(),
-                    gamma.binding(),
-                    beta.binding(),
-                    y.binding(),
-                    stats.binding(),
-                ],
+                &[x.binding(), gamma.binding(), beta.binding(), y.binding(), stats.binding()],
                 groups,
             )
         }
-        NormKind::RmsNorm => rec.dispatch(
-            &RMS_FORWARD,
-            &[],
-            &p,
-            &[x.binding(), gamma.binding(), y.binding(), stats.binding()],
-            groups,
-        ),
+        NormKind::RmsNorm => {
+            rec.dispatch(&RMS_FORWARD, &[], &p, &[x.binding(), gamma.binding(), y.binding(), stats.binding()], groups)
+        }
     }
 }
 
@@ -152,26 +128,14 @@ pub fn norm_backward(
         &BACKWARD_INPUT,
         &[],
         &p,
-        &[
-            x.binding(),
-            gamma.binding(),
-            stats.binding(),
-            dy.binding(),
-            dx.binding(),
-        ],
+        &[x.binding(), gamma.binding(), stats.binding(), dy.binding(), dx.binding()],
         groups_for(&gpu, p.rows as usize, 1),
     )?;
     let col_groups = groups_for(&gpu, p.cols as usize, 64);
     match kind {
         NormKind::LayerNorm => {
             expect_shape(OP, "dbeta", dbeta, gamma.shape())?;
-            let b = [
-                x.binding(),
-                stats.binding(),
-                dy.binding(),
-                dgamma.binding(),
-                dbeta.binding(),
-            ];
+            let b = [x.binding(), stats.binding(), dy.binding(), dgamma.binding(), dbeta.binding()];
             rec.dispatch(&LN_BACKWARD_PARAMS, &[], &p, &b, col_groups)
         }
         NormKind::RmsNorm => rec.dispatch(

@@ -7,26 +7,11 @@ use crate::tensor::Tensor;
 
 const R: Access = Access::Read;
 const W: Access = Access::ReadWrite;
-const SUMSQ_PARTIAL: KernelSpec = KernelSpec {
-    shader: "optim",
-    entry: "sumsq_partial",
-    storage: &[(1, R), (2, W)],
-};
-const SUMSQ_FINISH: KernelSpec = KernelSpec {
-    shader: "optim",
-    entry: "sumsq_finish",
-    storage: &[(3, R), (4, W)],
-};
-const ADAMW: KernelSpec = KernelSpec {
-    shader: "optim",
-    entry: "adamw",
-    storage: &[(5, W), (6, R), (7, W), (8, W), (9, R)],
-};
-const EMA: KernelSpec = KernelSpec {
-    shader: "optim",
-    entry: "ema",
-    storage: &[(1, R), (10, W)],
-};
+const SUMSQ_PARTIAL: KernelSpec = KernelSpec { shader: "optim", entry: "sumsq_partial", storage: &[(1, R), (2, W)] };
+const SUMSQ_FINISH: KernelSpec = KernelSpec { shader: "optim", entry: "sumsq_finish", storage: &[(3, R), (4, W)] };
+const ADAMW: KernelSpec =
+    KernelSpec { shader: "optim", entry: "adamw", storage: &[(5, W), (6, R), (7, W), (8, W), (9, R)] };
+const EMA: KernelSpec = KernelSpec { shader: "optim", entry: "ema", storage: &[(1, R), (10, W)] };
 
 /// Workgroups of the first norm pass; the partials tensor must hold this many floats.
 pub const NORM_PARTIALS: usize = 256;
@@ -57,25 +42,9 @@ pub fn global_norm(rec: &mut Recorder, x: &Tensor, partials: &Tensor, norm: &Ten
     expect_shape(OP, "partials", partials, &[NORM_PARTIALS])?;
     expect_shape(OP, "norm", norm, &[1])?;
     let groups = x.len().div_ceil(1024).clamp(1, NORM_PARTIALS);
-    let p = Params {
-        n: u32_of(OP, "elements", x.len())?,
-        groups: groups as u32,
-        ..Default::default()
-    };
-    rec.dispatch(
-        &SUMSQ_PARTIAL,
-        &[],
-        &p,
-        &[x.binding(), partials.binding()],
-        [groups as u32, 1, 1],
-    )?;
-    rec.dispatch(
-        &SUMSQ_FINISH,
-        &[],
-        &p,
-        &[partials.binding(), norm.binding()],
-        [1, 1, 1],
-    )
+    let p = Params { n: u32_of(OP, "elements", x.len())?, groups: groups as u32, ..Default::default() };
+    rec.dispatch(&SUMSQ_PARTIAL, &[], &p, &[x.binding(), partials.binding()], [groups as u32, 1, 1])?;
+    rec.dispatch(&SUMSQ_FINISH, &[], &p, &[partials.binding(), norm.binding()], [1, 1, 1])
 }
 
 /// One AdamW step's hyper-parameters (bias corrections included).
@@ -131,13 +100,7 @@ pub fn adamw(
         bc2: 1.0 - s.beta2.powi(s.t as i32),
         ..Default::default()
     };
-    let b = [
-        param.binding(),
-        grad.binding(),
-        m.binding(),
-        v.binding(),
-        norm.binding(),
-    ];
+    let b = [param.binding(), grad.binding(), m.binding(), v.binding(), norm.binding()];
     rec.dispatch(&ADAMW, &[], &p, &b, groups_for(&gpu, param.len(), 256))
 }
 
@@ -146,16 +109,6 @@ pub fn ema(rec: &mut Recorder, x: &Tensor, ema: &Tensor, rho: f32) -> Result<()>
     const OP: &str = "ema";
     let gpu = common_gpu(OP, &[x, ema])?;
     expect_shape(OP, "ema", ema, x.shape())?;
-    let p = Params {
-        n: u32_of(OP, "elements", x.len())?,
-        rho,
-        ..Default::default()
-    };
-    rec.dispatch(
-        &EMA,
-        &[],
-        &p,
-        &[x.binding(), ema.binding()],
-        groups_for(&gpu, x.len(), 256),
-    )
+    let p = Params { n: u32_of(OP, "elements", x.len())?, rho, ..Default::default() };
+    rec.dispatch(&EMA, &[], &p, &[x.binding(), ema.binding()], groups_for(&gpu, x.len(), 256))
 }

@@ -3,17 +3,11 @@
 /// (name, source) of every shader in `shaders/`; the naga test walks this list too.
 pub const ALL: &[(&str, &str)] = &[
     ("matmul", include_str!("../../../shaders/matmul.wgsl")),
-    (
-        "elementwise",
-        include_str!("../../../shaders/elementwise.wgsl"),
-    ),
+    ("elementwise", include_str!("../../../shaders/elementwise.wgsl")),
     ("softmax", include_str!("../../../shaders/softmax.wgsl")),
     ("norm", include_str!("../../../shaders/norm.wgsl")),
     ("embedding", include_str!("../../../shaders/embedding.wgsl")),
-    (
-        "cross_entropy",
-        include_str!("../../../shaders/cross_entropy.wgsl"),
-    ),
+    ("cross_entropy", include_str!("../../../shaders/cross_entropy.wgsl")),
     ("optim", include_str!("../../../shaders/optim.wgsl")),
 ];
 

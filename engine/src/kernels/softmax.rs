@@ -5,11 +5,8 @@ use crate::gpu::{Access, KernelSpec, Recorder};
 use crate::kernels::{common_gpu, expect_shape, groups_for, u32_of};
 use crate::tensor::Tensor;
 
-const FORWARD: KernelSpec = KernelSpec {
-    shader: "softmax",
-    entry: "softmax_forward",
-    storage: &[(1, Access::Read), (2, Access::ReadWrite)],
-};
+const FORWARD: KernelSpec =
+    KernelSpec { shader: "softmax", entry: "softmax_forward", storage: &[(1, Access::Read), (2, Access::ReadWrite)] };
 const BACKWARD: KernelSpec = KernelSpec {
     shader: "softmax",
     entry: "softmax_backward",
@@ -41,16 +38,10 @@ pub struct SoftmaxOpts {
 fn params(op: &'static str, x: &Tensor, o: &SoftmaxOpts) -> Result<Params> {
     let cols = *x.shape().last().unwrap_or(&0);
     if cols == 0 {
-        return Err(Error::Config(format!(
-            "{op}: rows must not be empty (shape {:?})",
-            x.shape()
-        )));
+        return Err(Error::Config(format!("{op}: rows must not be empty (shape {:?})", x.shape())));
     }
     if o.causal && (o.q_len == 0 || o.q_len > cols) {
-        return Err(Error::Config(format!(
-            "{op}: causal q_len {} must be in 1..={cols}",
-            o.q_len
-        )));
+        return Err(Error::Config(format!("{op}: causal q_len {} must be in 1..={cols}", o.q_len)));
     }
     Ok(Params {
         rows: u32_of(op, "rows", x.len() / cols)?,
@@ -68,33 +59,15 @@ pub fn softmax_forward(rec: &mut Recorder, x: &Tensor, y: &Tensor, o: SoftmaxOpt
     let gpu = common_gpu(OP, &[x, y])?;
     expect_shape(OP, "y", y, x.shape())?;
     let p = params(OP, x, &o)?;
-    rec.dispatch(
-        &FORWARD,
-        &[],
-        &p,
-        &[x.binding(), y.binding()],
-        groups_for(&gpu, p.rows as usize, 1),
-    )
+    rec.dispatch(&FORWARD, &[], &p, &[x.binding(), y.binding()], groups_for(&gpu, p.rows as usize, 1))
 }
 
 /// `dx = scale · y ⊙ (dy − rowsum(y ⊙ dy))`, the gradient through `softmax_forward`.
-pub fn softmax_backward(
-    rec: &mut Recorder,
-    y: &Tensor,
-    dy: &Tensor,
-    dx: &Tensor,
-    o: SoftmaxOpts,
-) -> Result<()> {
+pub fn softmax_backward(rec: &mut Recorder, y: &Tensor, dy: &Tensor, dx: &Tensor, o: SoftmaxOpts) -> Result<()> {
     const OP: &str = "softmax_backward";
     let gpu = common_gpu(OP, &[y, dy, dx])?;
     expect_shape(OP, "dy", dy, y.shape())?;
     expect_shape(OP, "dx", dx, y.shape())?;
     let p = params(OP, y, &o)?;
-    rec.dispatch(
-        &BACKWARD,
-        &[],
-        &p,
-        &[y.binding(), dy.binding(), dx.binding()],
-        groups_for(&gpu, p.rows as usize, 1),
-    )
+    rec.dispatch(&BACKWARD, &[], &p, &[y.binding(), dy.binding(), dx.binding()], groups_for(&gpu, p.rows as usize, 1))
 }

@@ -1,1 +1,5 @@
-//! placeholder
+//! Models assembled from `nn` layers.
+
+mod gpt;
+
+pub use gpt::{Gpt, GptConfig};

@@ -16,18 +16,7 @@ pub fn attention_forward(
     let mut s = vec![0.0; bh * t * t];
     for z in 0..bh {
         let (qz, kz) = (&q[z * t * d..], &k[z * t * d..]);
-        super::matmul::matmul(
-            qz,
-            kz,
-            &mut s[z * t * t..(z + 1) * t * t],
-            t,
-            t,
-            d,
-            false,
-            true,
-            1.0,
-            false,
-        );
+        super::matmul::matmul(qz, kz, &mut s[z * t * t..(z + 1) * t * t], t, t, d, false, true, 1.0, false);
     }
     let p = super::softmax::softmax_forward(&s, t, scale, causal, t);
     let mut o = vec![0.0; bh * t * d];
@@ -64,10 +53,7 @@ pub fn attention_backward(
     let (mut dq, mut dk, mut dv) = (vec![0.0; q.len()], vec![0.0; k.len()], vec![0.0; v.len()]);
     let mut dp = vec![0.0; p.len()];
     for z in 0..bh {
-        let (pz, dz) = (
-            &p[z * t * t..(z + 1) * t * t],
-            &dout[z * t * d..(z + 1) * t * d],
-        );
+        let (pz, dz) = (&p[z * t * t..(z + 1) * t * t], &dout[z * t * d..(z + 1) * t * d]);
         super::matmul::matmul(
             dz,
             &v[z * t * d..],
@@ -80,18 +66,7 @@ pub fn attention_backward(
             1.0,
             false,
         );
-        super::matmul::matmul(
-            pz,
-            dz,
-            &mut dv[z * t * d..(z + 1) * t * d],
-            t,
-            d,
-            t,
-            true,
-            false,
-            1.0,
-            false,
-        );
+        super::matmul::matmul(pz, dz, &mut dv[z * t * d..(z + 1) * t * d], t, d, t, true, false, 1.0, false);
     }
     let ds = super::softmax::softmax_backward(p, &dp, t, scale);
     for z in 0..bh {

@@ -16,10 +16,7 @@ pub fn gelu_grad(v: f64) -> f64 {
 
 /// `x + bias[c]` over rows of length `bias.len()`.
 pub fn bias_add(x: &[f64], bias: &[f64]) -> Vec<f64> {
-    x.iter()
-        .enumerate()
-        .map(|(i, v)| v + bias[i % bias.len()])
-        .collect()
+    x.iter().enumerate().map(|(i, v)| v + bias[i % bias.len()]).collect()
 }
 
 /// Column sums of a rows×cols matrix.

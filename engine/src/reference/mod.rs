@@ -27,9 +27,5 @@ pub fn rel_err(out: &[f32], reference: &[f64]) -> f64 {
         num += (*o as f64 - r).powi(2);
         den += r * r;
     }
-    if den == 0.0 {
-        num.sqrt()
-    } else {
-        (num / den).sqrt()
-    }
+    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
 }

@@ -1,13 +1,7 @@
 //! Reference LayerNorm / RMSNorm forward and backward.
 
 /// y, and per-row (mean, rstd).
-pub fn norm_forward(
-    x: &[f64],
-    gamma: &[f64],
-    beta: &[f64],
-    rms: bool,
-    eps: f64,
-) -> (Vec<f64>, Vec<f64>) {
+pub fn norm_forward(x: &[f64], gamma: &[f64], beta: &[f64], rms: bool, eps: f64) -> (Vec<f64>, Vec<f64>) {
     let cols = gamma.len();
     let mut y = vec![0.0; x.len()];
     let mut stats = Vec::new();
@@ -26,23 +20,12 @@ pub fn norm_forward(
 }
 
 /// (dx, dgamma, dbeta) given the forward's stats.
-pub fn norm_backward(
-    x: &[f64],
-    gamma: &[f64],
-    stats: &[f64],
-    dy: &[f64],
-    rms: bool,
-) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+pub fn norm_backward(x: &[f64], gamma: &[f64], stats: &[f64], dy: &[f64], rms: bool) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let cols = gamma.len();
     let mut dx = vec![0.0; x.len()];
     let mut dg = vec![0.0; cols];
     let mut db = vec![0.0; cols];
-    for (r, ((xr, dyr), dxr)) in x
-        .chunks(cols)
-        .zip(dy.chunks(cols))
-        .zip(dx.chunks_mut(cols))
-        .enumerate()
-    {
+    for (r, ((xr, dyr), dxr)) in x.chunks(cols).zip(dy.chunks(cols)).zip(dx.chunks_mut(cols)).enumerate() {
         let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
         let xh: Vec<f64> = xr.iter().map(|v| (v - mean) * rstd).collect();
         let g: Vec<f64> = (0..cols).map(|j| gamma[j] * dyr[j]).collect();

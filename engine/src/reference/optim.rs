@@ -17,11 +17,7 @@ pub fn adamw(
     n_decay: usize,
 ) -> f64 {
     let norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
-    let scale = if clip > 0.0 && norm > clip {
-        clip / norm
-    } else {
-        1.0
-    };
+    let scale = if clip > 0.0 && norm > clip { clip / norm } else { 1.0 };
     let (bc1, bc2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
     for i in 0..param.len() {
         let g = grad[i] * scale;

@@ -2,11 +2,7 @@
 
 /// Keys visible to row `r` (see shaders/softmax.wgsl).
 pub fn visible(r: usize, cols: usize, q_len: usize, causal: bool) -> usize {
-    if causal {
-        cols.min(r % q_len + 1 + (cols - q_len))
-    } else {
-        cols
-    }
+    if causal { cols.min(r % q_len + 1 + (cols - q_len)) } else { cols }
 }
 
 /// y = softmax(scale·x) per row; masked entries 0.
@@ -14,10 +10,7 @@ pub fn softmax_forward(x: &[f64], cols: usize, scale: f64, causal: bool, q_len: 
     let mut y = vec![0.0; x.len()];
     for (r, (xr, yr)) in x.chunks(cols).zip(y.chunks_mut(cols)).enumerate() {
         let n = visible(r, cols, q_len, causal);
-        let m = xr[..n]
-            .iter()
-            .map(|v| scale * v)
-            .fold(f64::NEG_INFINITY, f64::max);
+        let m = xr[..n].iter().map(|v| scale * v).fold(f64::NEG_INFINITY, f64::max);
         let s: f64 = xr[..n].iter().map(|v| (scale * v - m).exp()).sum();
         for j in 0..n {
             yr[j] = (scale * xr[j] - m).exp() / s;

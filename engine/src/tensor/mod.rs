@@ -64,17 +64,9 @@ impl Tensor {
     /// Allocates an uninitialised tensor (contents unspecified until written).
     pub fn empty(gpu: &Arc<Gpu>, what: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
         let bytes = (numel(shape) * 4) as u64;
-        let usage = wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST;
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
         let buffer = Arc::new(gpu.create_buffer(what, bytes, usage)?);
-        Ok(Tensor {
-            device: Device::Gpu(gpu.clone()),
-            buffer,
-            offset: 0,
-            shape: shape.to_vec(),
-            dtype,
-        })
+        Ok(Tensor { device: Device::Gpu(gpu.clone()), buffer, offset: 0, shape: shape.to_vec(), dtype })
     }
 
     /// Allocates an f32 tensor and uploads `data` (length must match the shape).
@@ -99,13 +91,7 @@ impl Tensor {
         shape: &[usize],
         dtype: DType,
     ) -> Tensor {
-        Tensor {
-            device,
-            buffer,
-            offset: (offset_elems * 4) as u64,
-            shape: shape.to_vec(),
-            dtype,
-        }
+        Tensor { device, buffer, offset: (offset_elems * 4) as u64, shape: shape.to_vec(), dtype }
     }
 
     /// The same data under another shape with the same number of elements.
@@ -113,10 +99,7 @@ impl Tensor {
         if numel(shape) != self.len() {
             return Err(Error::shape("reshape", "tensor", shape, &self.shape));
         }
-        Ok(Tensor {
-            shape: shape.to_vec(),
-            ..self.clone()
-        })
+        Ok(Tensor { shape: shape.to_vec(), ..self.clone() })
     }
 
     /// The device this tensor lives on.
@@ -146,31 +129,19 @@ impl Tensor {
 
     /// The bytes this view covers, for binding to a kernel.
     pub fn binding(&self) -> Binding<'_> {
-        Binding {
-            buffer: &self.buffer,
-            offset: self.offset,
-            size: (self.len() * 4) as u64,
-        }
+        Binding { buffer: &self.buffer, offset: self.offset, size: (self.len() * 4) as u64 }
     }
 
     fn check_len(&self, op: &'static str, n: usize) -> Result<()> {
         if n != self.len() {
-            return Err(Error::shape(
-                op,
-                format!("data of {n} elements"),
-                &self.shape,
-                &[n],
-            ));
+            return Err(Error::shape(op, format!("data of {n} elements"), &self.shape, &[n]));
         }
         Ok(())
     }
 
     fn write_bytes(&self, bytes: &[u8]) {
         if !bytes.is_empty() {
-            self.device
-                .gpu()
-                .queue
-                .write_buffer(&self.buffer, self.offset, bytes);
+            self.device.gpu().queue.write_buffer(&self.buffer, self.offset, bytes);
         }
     }
 
@@ -189,12 +160,7 @@ impl Tensor {
     }
 
     fn read_bytes(&self) -> Result<Vec<u8>> {
-        crate::gpu::read_bytes(
-            self.device.gpu(),
-            &self.buffer,
-            self.offset,
-            (self.len() * 4) as u64,
-        )
+        crate::gpu::read_bytes(self.device.gpu(), &self.buffer, self.offset, (self.len() * 4) as u64)
     }
 
     /// Downloads the tensor as f32 (waits for all submitted work).

@@ -22,19 +22,14 @@ impl SlabLayout {
     /// An empty layout aligned for `gpu`.
     pub fn new(gpu: &Gpu) -> SlabLayout {
         let align = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(1);
-        SlabLayout {
-            entries: Vec::new(),
-            len: 0,
-            align,
-        }
+        SlabLayout { entries: Vec::new(), len: 0, align }
     }
 
     /// Reserves a tensor of `shape`; returns its index in the layout.
     pub fn reserve(&mut self, name: &str, shape: &[usize]) -> usize {
         let offset = self.len.div_ceil(self.align) * self.align;
         let n: usize = shape.iter().product();
-        self.entries
-            .push((name.to_string(), offset, shape.to_vec()));
+        self.entries.push((name.to_string(), offset, shape.to_vec()));
         self.len = offset + n;
         self.entries.len() - 1
     }
@@ -51,17 +46,12 @@ impl SlabLayout {
 
     /// Element count of the reserved tensors, gaps excluded (the model's parameter count).
     pub fn numel(&self) -> usize {
-        self.entries
-            .iter()
-            .map(|(_, _, s)| s.iter().product::<usize>())
-            .sum()
+        self.entries.iter().map(|(_, _, s)| s.iter().product::<usize>()).sum()
     }
 
     /// Name, element offset and shape of each reserved tensor, in order.
     pub fn entries(&self) -> impl Iterator<Item = (&str, usize, &[usize])> {
-        self.entries
-            .iter()
-            .map(|(n, o, s)| (n.as_str(), *o, s.as_slice()))
+        self.entries.iter().map(|(n, o, s)| (n.as_str(), *o, s.as_slice()))
     }
 }
 
@@ -76,10 +66,7 @@ impl Slab {
     /// Allocates a zero-filled slab for `layout`.
     pub fn zeros(gpu: &Arc<Gpu>, what: &str, layout: &SlabLayout) -> Result<Slab> {
         let whole = Tensor::from_f32(gpu, what, &[layout.len()], &vec![0.0; layout.len()])?;
-        Ok(Slab {
-            layout: layout.clone(),
-            whole,
-        })
+        Ok(Slab { layout: layout.clone(), whole })
     }
 
     /// The tensor reserved as entry `index`.

@@ -1,1 +1,9 @@
-//! placeholder
+//! The training loop: `RunConfig` → `RunRecord`, with progress events for a CLI bar or the app.
+
+mod config;
+mod record;
+mod run;
+
+pub use config::{PRESETS, RunConfig};
+pub use record::{CurvePoint, EvalPoint, RunRecord, write_json_atomic};
+pub use run::{Event, train};

@@ -1,0 +1,141 @@
+//! What a run trains: model, batch, steps, schedule, optimiser, seed and data mixture.
+
+use std::path::Path;
+
+use crate::data::DOMAINS;
+use crate::error::{Error, Result};
+use crate::models::GptConfig;
+use crate::optim::{AdamWConfig, LrSchedule};
+
+/// A training run's full description; serialisable so runs can be repeated from their record.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// A label for the run.
+    pub name: String,
+    /// The model.
+    pub model: GptConfig,
+    /// Sequences per step.
+    pub batch: usize,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// AdamW settings.
+    pub optim: AdamWConfig,
+    /// Seed for data, initialisation and sampling.
+    pub seed: u64,
+    /// Mixture weights h over the built-in domains (prose, code, arithmetic, records).
+    pub mixture: Vec<f64>,
+    /// Bytes of generated training text per domain.
+    pub train_bytes: usize,
+    /// Evaluate every this many steps (and at the end); 0 = only at the end.
+    pub eval_every: usize,
+    /// Held-out batches per domain in each evaluation.
+    pub eval_batches: usize,
+    /// Read the training loss back every this many steps (reading waits for the GPU).
+    pub log_every: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            name: "tiny".into(),
+            model: GptConfig::default(),
+            batch: 16,
+            steps: 300,
+            schedule: LrSchedule::default(),
+            optim: AdamWConfig::default(),
+            seed: 1,
+            mixture: vec![1.0; DOMAINS.len()],
+            train_bytes: 200_000,
+            eval_every: 100,
+            eval_batches: 2,
+            log_every: 10,
+        }
+    }
+}
+
+/// Named presets: (name, what it is for).
+pub const PRESETS: &[(&str, &str)] = &[
+    ("tiny", "≈120K-parameter GPT (2 layers, width 64, context 64), 300 steps: the default demo"),
+    ("smoke", "a 1-layer width-32 GPT for 60 steps: seconds, used by the tests"),
+    ("small", "≈0.8M-parameter GPT (4 layers, width 128, context 128), 1000 steps: wants a real GPU"),
+];
+
+impl RunConfig {
+    /// The preset called `name`.
+    pub fn preset(name: &str) -> Result<RunConfig> {
+        let base = RunConfig::default();
+        match name {
+            "tiny" => Ok(base),
+            "smoke" => Ok(RunConfig {
+                name: "smoke".into(),
+                model: GptConfig { context: 32, d_model: 32, n_layers: 1, n_heads: 2, ..GptConfig::default() },
+                batch: 8,
+                steps: 60,
+                schedule: LrSchedule { lr: 1e-2, warmup: 5, min_ratio: 0.1 },
+                train_bytes: 50_000,
+                eval_every: 0,
+                eval_batches: 1,
+                log_every: 5,
+                ..base
+            }),
+            "small" => Ok(RunConfig {
+                name: "small".into(),
+                model: GptConfig { context: 128, d_model: 128, n_layers: 4, n_heads: 4, ..GptConfig::default() },
+                batch: 16,
+                steps: 1000,
+                schedule: LrSchedule { lr: 2e-3, warmup: 50, min_ratio: 0.1 },
+                train_bytes: 1_000_000,
+                eval_every: 250,
+                ..base
+            }),
+            other => {
+                let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+                Err(Error::Config(format!("no preset named `{other}`; choose one of {}", names.join(", "))))
+            }
+        }
+    }
+
+    /// Reads a JSON config; fields left out take the defaults of the `tiny` preset.
+    pub fn from_file(path: &Path) -> Result<RunConfig> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        let cfg: RunConfig = serde_json::from_str(&text).map_err(|e| Error::Parse {
+            path: path.into(),
+            message: format!("line {}, column {}: {e}", e.line(), e.column()),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks the run can start.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        if self.batch == 0 || self.steps == 0 {
+            return Err(Error::Config(format!("batch ({}) and steps ({}) must be positive", self.batch, self.steps)));
+        }
+        if self.mixture.len() != DOMAINS.len() {
+            return Err(Error::Config(format!(
+                "mixture has {} weights; there are {} domains",
+                self.mixture.len(),
+                DOMAINS.len()
+            )));
+        }
+        if !(self.schedule.lr.is_finite() && self.schedule.lr > 0.0) {
+            return Err(Error::Config(format!("learning rate must be positive, got {}", self.schedule.lr)));
+        }
+        if self.train_bytes < 4 * (self.model.context + 1) {
+            return Err(Error::Config(format!(
+                "train_bytes {} is too small for context {}",
+                self.train_bytes, self.model.context
+            )));
+        }
+        Ok(())
+    }
+
+    /// Tokens seen by the whole run.
+    pub fn total_tokens(&self) -> usize {
+        self.steps * self.batch * self.model.context
+    }
+}

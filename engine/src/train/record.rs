@@ -1,0 +1,83 @@
+//! What a run produced: the loss curve, per-domain evaluations, speed and the adapter.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::gpu::GpuInfo;
+use crate::train::RunConfig;
+
+/// One point of the training-loss curve.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CurvePoint {
+    /// 1-based step.
+    pub step: usize,
+    /// Tokens seen so far.
+    pub tokens: usize,
+    /// Mean training loss of this step's batch (nats/token).
+    pub loss: f32,
+    /// Learning rate used.
+    pub lr: f32,
+}
+
+/// Held-out losses at one step.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EvalPoint {
+    /// Step after which the evaluation ran.
+    pub step: usize,
+    /// Loss per domain, in mixture order (nats/token).
+    pub per_domain: Vec<f32>,
+}
+
+impl EvalPoint {
+    /// Unweighted mean over domains.
+    pub fn mean(&self) -> f32 {
+        self.per_domain.iter().sum::<f32>() / self.per_domain.len().max(1) as f32
+    }
+}
+
+/// Everything a finished run reports.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    /// The configuration, enough to repeat the run.
+    pub config: RunConfig,
+    /// Adapter that ran it.
+    pub adapter: GpuInfo,
+    /// Parameter count N.
+    pub params: usize,
+    /// Tokens trained on, D.
+    pub tokens: usize,
+    /// Domain names, in mixture order.
+    pub domains: Vec<String>,
+    /// Training loss curve.
+    pub curve: Vec<CurvePoint>,
+    /// Held-out evaluations; the last one is the final result.
+    pub evals: Vec<EvalPoint>,
+    /// Entropy of the mixture's byte unigram distribution (nats): the context-free baseline.
+    pub unigram_entropy: f64,
+    /// Training throughput.
+    pub tokens_per_sec: f64,
+    /// Wall-clock seconds of the training loop (evaluations included).
+    pub seconds: f64,
+}
+
+impl RunRecord {
+    /// The last evaluation.
+    pub fn final_eval(&self) -> Option<&EvalPoint> {
+        self.evals.last()
+    }
+}
+
+/// Writes `value` as pretty JSON to `path` atomically (temp file + rename), so a crash
+/// never leaves a half-written file where a good one was.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let io = |source| Error::Io { path: path.into(), source };
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::Parse { path: path.into(), message: e.to_string() })?;
+    let tmp = path.with_extension("json.partial");
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(text.as_bytes()).map_err(io)?;
+    f.write_all(b"\n").map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
