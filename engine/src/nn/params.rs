@@ -117,8 +117,8 @@ impl Weights {
         self.params.layout().numel()
     }
 
-    /// Name and shape of every parameter, in slab order.
-    pub fn names(&self) -> Vec<(String, Vec<usize>)> {
-        self.params.layout().entries().map(|(n, _, s)| (n.to_string(), s.to_vec())).collect()
+    /// Where every parameter sits in the flat `params()` / `grads()` tensors.
+    pub fn layout(&self) -> &SlabLayout {
+        self.params.layout()
     }
 }

@@ -29,3 +29,8 @@ pub fn rel_err(out: &[f32], reference: &[f64]) -> f64 {
     }
     if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
 }
+
+pub mod gpt;
+
+#[cfg(test)]
+mod tests;

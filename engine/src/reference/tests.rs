@@ -1,0 +1,145 @@
+//! The reference backward passes against central finite differences of their forwards.
+
+use super::*;
+use crate::rng::Rng;
+
+const H: f64 = 1e-6;
+
+fn randn(rng: &mut Rng, n: usize) -> Vec<f64> {
+    (0..n).map(|_| rng.normal()).collect()
+}
+
+/// ∂/∂x_i of f by central differences, for every i.
+fn numeric_grad(x: &[f64], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    let mut g = vec![0.0; x.len()];
+    let mut xp = x.to_vec();
+    for i in 0..x.len() {
+        xp[i] = x[i] + H;
+        let up = f(&xp);
+        xp[i] = x[i] - H;
+        let down = f(&xp);
+        xp[i] = x[i];
+        g[i] = (up - down) / (2.0 * H);
+    }
+    g
+}
+
+fn close(analytic: &[f64], numeric: &[f64]) {
+    let num: f64 = analytic.iter().zip(numeric).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let den: f64 = numeric.iter().map(|b| b * b).sum::<f64>().sqrt().max(1e-12);
+    assert!(num / den < 1e-6, "analytic vs numeric gradient: rel. error {:.3e}", num / den);
+}
+
+/// Σ w ⊙ y: a random linear functional makes every output matter.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn gelu_gradient() {
+    let mut rng = Rng::new(1);
+    let x = randn(&mut rng, 50);
+    let w = randn(&mut rng, 50);
+    let analytic: Vec<f64> = x.iter().zip(&w).map(|(v, wi)| wi * elementwise::gelu_grad(*v)).collect();
+    close(&analytic, &numeric_grad(&x, |x| dot(&x.iter().map(|v| elementwise::gelu(*v)).collect::<Vec<_>>(), &w)));
+}
+
+#[test]
+fn softmax_gradient_full_and_causal() {
+    let mut rng = Rng::new(2);
+    for causal in [false, true] {
+        let (q, cols) = (5, 7);
+        let x = randn(&mut rng, 2 * q * cols);
+        let w = randn(&mut rng, x.len());
+        let y = softmax::softmax_forward(&x, cols, 0.7, causal, q);
+        let analytic = softmax::softmax_backward(&y, &w, cols, 0.7);
+        close(&analytic, &numeric_grad(&x, |x| dot(&softmax::softmax_forward(x, cols, 0.7, causal, q), &w)));
+    }
+}
+
+#[test]
+fn norm_gradients_input_gamma_beta() {
+    let mut rng = Rng::new(3);
+    for rms in [false, true] {
+        let (rows, cols) = (3, 9);
+        let (x, g, b, w) =
+            (randn(&mut rng, rows * cols), randn(&mut rng, cols), randn(&mut rng, cols), randn(&mut rng, rows * cols));
+        let (_, stats) = norm::norm_forward(&x, &g, &b, rms, 1e-5);
+        let (dx, dg, db) = norm::norm_backward(&x, &g, &stats, &w, rms);
+        close(&dx, &numeric_grad(&x, |x| dot(&norm::norm_forward(x, &g, &b, rms, 1e-5).0, &w)));
+        close(&dg, &numeric_grad(&g, |g| dot(&norm::norm_forward(&x, g, &b, rms, 1e-5).0, &w)));
+        if !rms {
+            close(&db, &numeric_grad(&b, |b| dot(&norm::norm_forward(&x, &g, b, rms, 1e-5).0, &w)));
+        }
+    }
+}
+
+#[test]
+fn cross_entropy_gradient() {
+    let mut rng = Rng::new(4);
+    let (rows, vocab) = (4, 6);
+    let logits = randn(&mut rng, rows * vocab);
+    let targets = [1u32, 5, u32::MAX, 0];
+    let (_, grad) = cross_entropy::cross_entropy(&logits, &targets, vocab, 0.25);
+    close(
+        &grad,
+        &numeric_grad(&logits, |l| cross_entropy::cross_entropy(l, &targets, vocab, 0.25).0.iter().sum::<f64>() * 0.25),
+    );
+}
+
+#[test]
+fn embedding_gradient() {
+    let mut rng = Rng::new(5);
+    let (vocab, dim) = (5, 3);
+    let ids = [0u32, 3, 3, 4, 1, 3];
+    let table = randn(&mut rng, vocab * dim);
+    let w = randn(&mut rng, ids.len() * dim);
+    let analytic = embedding::embedding_backward(&ids, &w, vocab, dim);
+    close(&analytic, &numeric_grad(&table, |t| dot(&embedding::embedding_forward(&ids, t, dim), &w)));
+}
+
+#[test]
+fn matmul_gradients() {
+    let mut rng = Rng::new(6);
+    let (m, n, k) = (3, 4, 5);
+    let (a, b, w) = (randn(&mut rng, m * k), randn(&mut rng, k * n), randn(&mut rng, m * n));
+    let f = |a: &[f64], b: &[f64]| {
+        let mut c = vec![0.0; m * n];
+        matmul::matmul(a, b, &mut c, m, n, k, false, false, 1.0, false);
+        dot(&c, &w)
+    };
+    // dA = W·Bᵀ, dB = Aᵀ·W: the products the Linear backward records.
+    let mut da = vec![0.0; m * k];
+    matmul::matmul(&w, &b, &mut da, m, k, n, false, true, 1.0, false);
+    let mut dbm = vec![0.0; k * n];
+    matmul::matmul(&a, &w, &mut dbm, k, n, m, true, false, 1.0, false);
+    close(&da, &numeric_grad(&a, |a| f(a, &b)));
+    close(&dbm, &numeric_grad(&b, |b| f(&a, b)));
+}
+
+#[test]
+fn attention_gradients() {
+    let mut rng = Rng::new(7);
+    let (bh, t, d) = (2, 5, 3);
+    let (q, k, v, w) = (
+        randn(&mut rng, bh * t * d),
+        randn(&mut rng, bh * t * d),
+        randn(&mut rng, bh * t * d),
+        randn(&mut rng, bh * t * d),
+    );
+    let (_, p) = attention::attention_forward(&q, &k, &v, bh, t, d, true);
+    let (dq, dk, dv) = attention::attention_backward(&q, &k, &v, &p, &w, bh, t, d);
+    close(&dq, &numeric_grad(&q, |q| dot(&attention::attention_forward(q, &k, &v, bh, t, d, true).0, &w)));
+    close(&dk, &numeric_grad(&k, |k| dot(&attention::attention_forward(&q, k, &v, bh, t, d, true).0, &w)));
+    close(&dv, &numeric_grad(&v, |v| dot(&attention::attention_forward(&q, &k, v, bh, t, d, true).0, &w)));
+}
+
+#[test]
+fn adamw_clips_to_the_global_norm() {
+    let (mut p, g, mut m, mut v) = (vec![1.0, 1.0], vec![3.0, 4.0], vec![0.0; 2], vec![0.0; 2]);
+    let norm = optim::adamw(&mut p, &g, &mut m, &mut v, 0.1, 0.9, 0.999, 1e-8, 0.0, 1.0, 1, 0);
+    assert!((norm - 5.0).abs() < 1e-12);
+    // First step of Adam moves each coordinate by lr·sign(g) regardless of scale.
+    assert!((p[0] - 0.9).abs() < 1e-6 && (p[1] - 0.9).abs() < 1e-6);
+    assert!((m[0] - 0.1 * 0.6).abs() < 1e-12, "m uses the clipped gradient");
+}

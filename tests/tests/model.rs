@@ -1,0 +1,139 @@
+//! The GPT's GPU backward pass against finite differences of the f64 reference model, and
+//! the guarantees a training step makes (no allocation, clear shape errors).
+
+use std::collections::HashMap;
+
+use sigmix::gpu::Recorder;
+use sigmix::kernels::norm::NormKind;
+use sigmix::models::{Gpt, GptConfig};
+use sigmix::reference::{self, gpt::Params};
+use sigmix::rng::Rng;
+use sigmix_tests::gpu;
+
+fn named(model: &Gpt, flat: &[f32]) -> Params {
+    let mut map = HashMap::new();
+    for (name, offset, shape) in model.weights().layout().entries() {
+        let n: usize = shape.iter().product();
+        map.insert(name.to_string(), reference::to_f64(&flat[offset..offset + n]));
+    }
+    map
+}
+
+fn check_model_gradient(cfg: GptConfig) {
+    let gpu = gpu();
+    let batch = 2;
+    let model = Gpt::new(&gpu, &cfg, batch, 7).expect("model builds");
+    let mut rng = Rng::new(3);
+    let rows = batch * cfg.context;
+    let tokens: Vec<u32> = (0..rows).map(|_| rng.below(cfg.vocab) as u32).collect();
+    let targets: Vec<u32> = (0..rows).map(|_| rng.below(cfg.vocab) as u32).collect();
+    model.set_batch(&tokens, &targets).expect("upload");
+    let mut rec = Recorder::new(&gpu);
+    rec.clear(model.weights().grads().binding());
+    model.forward(&mut rec, true).expect("forward");
+    model.backward(&mut rec).expect("backward");
+    rec.submit().expect("submit");
+    let gpu_loss = model.read_mean_loss().expect("loss") as f64;
+    let params = model.weights().params().to_f32().expect("params");
+    let grads = named(&model, &model.weights().grads().to_f32().expect("grads"));
+    let mut p = named(&model, &params);
+
+    let ref_loss = reference::gpt::loss(&cfg, &p, &tokens, &targets, batch);
+    assert!(((gpu_loss - ref_loss) / ref_loss).abs() < 1e-5, "loss: GPU {gpu_loss} vs reference {ref_loss}");
+
+    let h = 1e-5;
+    let names: Vec<String> = grads.keys().cloned().collect();
+    for name in names {
+        let n = p[&name].len();
+        let mut numeric = vec![0.0; n];
+        for i in 0..n {
+            let orig = p[&name][i];
+            p.get_mut(&name).expect("present")[i] = orig + h;
+            let up = reference::gpt::loss(&cfg, &p, &tokens, &targets, batch);
+            p.get_mut(&name).expect("present")[i] = orig - h;
+            let down = reference::gpt::loss(&cfg, &p, &tokens, &targets, batch);
+            p.get_mut(&name).expect("present")[i] = orig;
+            numeric[i] = (up - down) / (2.0 * h);
+        }
+        let analytic: Vec<f32> = grads[&name].iter().map(|v| *v as f32).collect();
+        let norm: f64 = numeric.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let err = if norm < 1e-9 {
+            analytic.iter().map(|v| v.abs() as f64).fold(0.0, f64::max)
+        } else {
+            reference::rel_err(&analytic, &numeric)
+        };
+        assert!(err < 1e-3, "{name}: GPU gradient vs finite differences of the reference, rel. error {err:.2e}");
+    }
+}
+
+fn tiny() -> GptConfig {
+    GptConfig { vocab: 13, context: 5, d_model: 8, n_layers: 2, n_heads: 2, mlp_ratio: 2, ..GptConfig::default() }
+}
+
+#[test]
+fn gpt_gradients_match_finite_differences_layernorm_tied() {
+    check_model_gradient(tiny());
+}
+
+#[test]
+fn gpt_gradients_match_finite_differences_rmsnorm_untied() {
+    check_model_gradient(GptConfig { norm: NormKind::RmsNorm, tied_head: false, context: 7, ..tiny() });
+}
+
+#[test]
+fn a_training_step_allocates_no_buffers() {
+    // A device of its own: other tests allocate on the shared one concurrently.
+    let gpu = sigmix::Gpu::new().expect("adapter");
+    let cfg = tiny();
+    let model = Gpt::new(&gpu, &cfg, 3, 1).expect("model");
+    let mut opt = sigmix::optim::AdamW::new(&gpu, model.weights(), Default::default()).expect("optimiser");
+    let tokens = vec![1u32; 3 * cfg.context];
+    let step = |opt: &mut sigmix::optim::AdamW| {
+        model.set_batch(&tokens, &tokens).expect("upload");
+        let mut rec = Recorder::new(&gpu);
+        rec.clear(model.weights().grads().binding());
+        model.forward(&mut rec, true).expect("forward");
+        model.backward(&mut rec).expect("backward");
+        opt.step(&mut rec, model.weights(), 1e-3).expect("step");
+        rec.submit().expect("submit");
+        gpu.wait().expect("wait");
+    };
+    step(&mut opt); // the first step may create the uniform arena
+    let before = gpu.buffers_created();
+    for _ in 0..3 {
+        step(&mut opt);
+    }
+    assert_eq!(gpu.buffers_created(), before, "training steps created buffers");
+}
+
+#[test]
+fn a_wrong_shape_names_both_shapes() {
+    let gpu = gpu();
+    let a = sigmix::Tensor::from_f32(&gpu, "a", &[2, 3], &[0.0; 6]).expect("a");
+    let b = sigmix::Tensor::from_f32(&gpu, "b", &[4, 5], &[0.0; 20]).expect("b");
+    let c = sigmix::Tensor::from_f32(&gpu, "c", &[2, 5], &[0.0; 10]).expect("c");
+    let mut rec = Recorder::new(&gpu);
+    let err =
+        sigmix::kernels::matmul::matmul(&mut rec, &a, &b, &c, Default::default()).expect_err("must fail").to_string();
+    assert!(err.contains("[4, 5]") && err.contains("[3, 5]"), "{err}");
+}
+
+#[test]
+fn a_model_too_large_for_the_adapter_fails_before_allocating() {
+    let gpu = sigmix::Gpu::new().expect("adapter");
+    let before = gpu.buffers_created();
+    let cfg = GptConfig { context: 4096, n_heads: 16, d_model: 64, ..GptConfig::default() };
+    let err = Gpt::new(&gpu, &cfg, 64, 1).err().expect("must fail").to_string();
+    assert!(err.contains("needs") && err.contains("allows at most"), "{err}");
+    assert_eq!(gpu.buffers_created(), before, "buffers were allocated before the size check");
+}
+
+#[test]
+fn out_of_vocabulary_tokens_are_refused() {
+    let gpu = gpu();
+    let cfg = tiny();
+    let model = Gpt::new(&gpu, &cfg, 1, 1).expect("model");
+    let bad = vec![cfg.vocab as u32; cfg.context];
+    let err = model.set_batch(&bad, &bad).expect_err("must fail").to_string();
+    assert!(err.contains("vocabulary"), "{err}");
+}
