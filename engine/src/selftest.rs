@@ -55,7 +55,6 @@ fn random(gpu: &Arc<Gpu>, rng: &mut Rng, shape: &[usize]) -> Result<(Tensor, Vec
 }
 
 /// A product with every combination the launcher offers: transposes, batching, accumulate.
-#[allow(clippy::too_many_arguments)]
 pub fn check_matmul(
     gpu: &Arc<Gpu>,
     rng: &mut Rng,
@@ -273,7 +272,7 @@ pub fn check_optim(gpu: &Arc<Gpu>, rng: &mut Rng, n: usize) -> Result<Vec<Check>
     optim::ema(&mut rec, &param, &ema, 0.99)?;
     rec.submit()?;
     let (mut p, mut mr, mut vr) = (to_f64(&pd), to_f64(&md), to_f64(&vd));
-    let norm = refr::optim::adamw(&mut p, &to_f64(&gd), &mut mr, &mut vr, 0.01, 0.9, 0.95, 1e-8, 0.1, 1.0, 3, n / 3);
+    let norm = refr::optim::adamw(&mut p, &to_f64(&gd), &mut mr, &mut vr, &step);
     let mut er = to_f64(&ed);
     refr::optim::ema(&p, &mut er, 0.99);
     let s = format!("{n}");

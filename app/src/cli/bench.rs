@@ -1,10 +1,226 @@
-//! `sigmix bench`: kernel and training throughput.
+//! `sigmix bench`: kernel and training throughput on the chosen adapter, with the fraction
+//! of the device's peak where it is known (MFU in the llm.c sense).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sigmix::gpu::Recorder;
+use sigmix::kernels::{cross_entropy, elementwise, matmul, norm, optim, softmax};
+use sigmix::rng::Rng;
+use sigmix::train::{RunConfig, train};
+use sigmix::{Gpu, Result, Tensor};
+
+/// What to benchmark.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// Square matmuls of 256, 512 and 1024.
+    Matmul,
+    /// The memory-bound kernels (softmax, norms, GELU, cross-entropy, AdamW).
+    Kernels,
+    /// Training tokens/s of the tiny preset.
+    Train,
+    /// Everything.
+    All,
+}
 
 /// Options of `sigmix bench`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Which benchmarks to run.
+    #[arg(value_enum, default_value = "all")]
+    suite: Suite,
+    /// Print the rows as JSON.
+    #[arg(long)]
+    json: bool,
+}
 
-/// Runs the benchmarks.
-pub fn run(_args: Args) -> sigmix::Result<()> {
+/// One benchmark result.
+#[derive(serde::Serialize, Debug)]
+struct Row {
+    name: String,
+    shape: String,
+    ms: f64,
+    /// Useful work rate: GFLOP/s for compute-bound rows, GB/s moved for memory-bound ones.
+    rate: f64,
+    unit: &'static str,
+    /// Fraction of the device's f32 peak (compute rows only, when known).
+    peak_fraction: Option<f64>,
+}
+
+/// Known f32 (non-tensor-core) peaks in GFLOP/s, by adapter-name substring.
+const PEAKS: &[(&str, f64)] = &[
+    ("H200", 66_900.0),
+    ("H100", 66_900.0),
+    ("A100", 19_500.0),
+    ("4090", 82_600.0),
+    ("3090", 35_600.0),
+    ("L4", 30_300.0),
+    ("T4", 8_100.0),
+];
+
+/// The f32 peak of the adapter: the table for GPUs; for software adapters the CPU's,
+/// estimated as cores × clock × 32 FLOP/cycle (two 256-bit FMA units).
+fn peak_gflops(gpu: &Gpu) -> Option<(f64, String)> {
+    let name = gpu.info().name;
+    if let Some((_, p)) = PEAKS.iter().find(|(k, _)| name.contains(k)) {
+        return Some((*p, format!("{name} f32 peak {p:.0} GFLOP/s")));
+    }
+    if !gpu.is_software() {
+        return None;
+    }
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let mhz: f64 = cpuinfo.lines().find(|l| l.starts_with("cpu MHz"))?.split(':').nth(1)?.trim().parse().ok()?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let p = cores * mhz / 1000.0 * 32.0;
+    Some((p, format!("CPU peak estimated {p:.0} GFLOP/s ({cores} cores × {mhz:.0} MHz × 32 FLOP/cycle)")))
+}
+
+/// Seconds per run of `record`, timed over enough repetitions to take ~0.5 s.
+fn time(gpu: &Arc<Gpu>, mut record: impl FnMut(&mut Recorder) -> Result<()>) -> Result<f64> {
+    let mut run = |reps: usize| -> Result<f64> {
+        let t0 = Instant::now();
+        for _ in 0..reps {
+            let mut rec = Recorder::new(gpu);
+            record(&mut rec)?;
+            rec.submit()?;
+        }
+        gpu.wait()?;
+        Ok(t0.elapsed().as_secs_f64() / reps as f64)
+    };
+    let first = run(1)?; // warm-up: pipelines compile here
+    let reps = (0.5 / first.max(1e-6)).clamp(1.0, 50.0) as usize;
+    run(reps)
+}
+
+fn random(gpu: &Arc<Gpu>, rng: &mut Rng, shape: &[usize]) -> Result<Tensor> {
+    Tensor::from_f32(gpu, "bench input", shape, &rng.uniform_vec(shape.iter().product(), -1.0, 1.0))
+}
+
+fn bench_matmul(gpu: &Arc<Gpu>, peak: Option<f64>, rows: &mut Vec<Row>) -> Result<()> {
+    let mut rng = Rng::new(1);
+    for n in [256, 512, 1024] {
+        let (a, b, c) =
+            (random(gpu, &mut rng, &[n, n])?, random(gpu, &mut rng, &[n, n])?, random(gpu, &mut rng, &[n, n])?);
+        let s = time(gpu, |rec| matmul::matmul(rec, &a, &b, &c, Default::default()))?;
+        let gflops = 2.0 * (n as f64).powi(3) / s / 1e9;
+        rows.push(Row {
+            name: "matmul".into(),
+            shape: format!("{n}³"),
+            ms: s * 1e3,
+            rate: gflops,
+            unit: "GFLOP/s",
+            peak_fraction: peak.map(|p| gflops / p),
+        });
+    }
+    Ok(())
+}
+
+fn bench_kernels(gpu: &Arc<Gpu>, rows: &mut Vec<Row>) -> Result<()> {
+    let mut rng = Rng::new(2);
+    let (r, c) = (4096, 256);
+    let x = random(gpu, &mut rng, &[r, c])?;
+    let y = random(gpu, &mut rng, &[r, c])?;
+    let z = random(gpu, &mut rng, &[r, c])?;
+    let g = random(gpu, &mut rng, &[c])?;
+    let stats = random(gpu, &mut rng, &[r, 2])?;
+    let targets = Tensor::from_u32(gpu, "targets", &[r], &(0..r as u32).map(|i| i % c as u32).collect::<Vec<_>>())?;
+    let losses = random(gpu, &mut rng, &[r])?;
+    let mb = (r * c * 4) as f64;
+    let mut add_row = |name: &str, bytes: f64, s: f64| {
+        rows.push(Row {
+            name: name.into(),
+            shape: format!("{r}×{c}"),
+            ms: s * 1e3,
+            rate: bytes / s / 1e9,
+            unit: "GB/s",
+            peak_fraction: None,
+        })
+    };
+    let opts = softmax::SoftmaxOpts { scale: 1.0, causal: false, q_len: c };
+    add_row("softmax_forward", 2.0 * mb, time(gpu, |rec| softmax::softmax_forward(rec, &x, &y, opts))?);
+    add_row(
+        "layernorm_forward",
+        2.0 * mb,
+        time(gpu, |rec| norm::norm_forward(rec, norm::NormKind::LayerNorm, &x, &g, &g, &y, &stats, 1e-5))?,
+    );
+    add_row("bias_gelu", 3.0 * mb, time(gpu, |rec| elementwise::bias_gelu(rec, &x, &g, &y, &z))?);
+    add_row(
+        "cross_entropy",
+        2.0 * mb,
+        time(gpu, |rec| cross_entropy::cross_entropy(rec, &x, &targets, &losses, Some(&y), 1.0))?,
+    );
+    let n = r * c;
+    let flat = |t: &Tensor| t.reshape(&[n]);
+    let (p, gr, m) = (flat(&x)?, flat(&y)?, flat(&z)?);
+    let v = Tensor::from_f32(gpu, "v", &[n], &vec![0.5; n])?;
+    let partials = Tensor::from_f32(gpu, "partials", &[optim::NORM_PARTIALS], &[0.0; optim::NORM_PARTIALS])?;
+    let norm_t = Tensor::from_f32(gpu, "norm", &[1], &[0.0])?;
+    let step = optim::AdamWStep {
+        lr: 1e-9,
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        clip: 0.0,
+        t: 1,
+        n_decay: 0,
+    };
+    add_row(
+        "global_norm + adamw",
+        8.0 * mb,
+        time(gpu, |rec| {
+            optim::global_norm(rec, &gr, &partials, &norm_t)?;
+            optim::adamw(rec, &p, &gr, &m, &v, &norm_t, &step)
+        })?,
+    );
+    Ok(())
+}
+
+fn bench_train(gpu: &Arc<Gpu>, peak: Option<f64>, rows: &mut Vec<Row>) -> Result<()> {
+    let cfg = RunConfig { steps: 20, eval_every: 0, eval_batches: 1, log_every: 20, ..RunConfig::preset("tiny")? };
+    let r = train(gpu, &cfg, &mut |_| {})?;
+    // 6·N FLOPs per token for the weights, plus attention (≈ 6·L·T·C per token, causal halved).
+    let flops_per_token =
+        6.0 * r.params as f64 + 6.0 * (cfg.model.n_layers * cfg.model.context * cfg.model.d_model) as f64;
+    let gflops = r.tokens_per_sec * flops_per_token / 1e9;
+    rows.push(Row {
+        name: "train tiny (tokens/s)".into(),
+        shape: format!("{} params, batch {}×{}", r.params, cfg.batch, cfg.model.context),
+        ms: 1e3 * (cfg.batch * cfg.model.context) as f64 / r.tokens_per_sec,
+        rate: r.tokens_per_sec,
+        unit: "tokens/s",
+        peak_fraction: peak.map(|p| gflops / p),
+    });
+    Ok(())
+}
+
+/// Runs the chosen suite and prints a table (or JSON).
+pub fn run(args: Args) -> Result<()> {
+    let gpu = Gpu::new()?;
+    let peak = peak_gflops(&gpu);
+    let mut rows = Vec::new();
+    let all = args.suite == Suite::All;
+    if all || args.suite == Suite::Matmul {
+        bench_matmul(&gpu, peak.as_ref().map(|p| p.0), &mut rows)?;
+    }
+    if all || args.suite == Suite::Kernels {
+        bench_kernels(&gpu, &mut rows)?;
+    }
+    if all || args.suite == Suite::Train {
+        bench_train(&gpu, peak.as_ref().map(|p| p.0), &mut rows)?;
+    }
+    if args.json {
+        let v = serde_json::json!({ "adapter": gpu.info(), "peak": peak.as_ref().map(|p| &p.1), "rows": rows });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+    println!("adapter: {} ({}, {})", gpu.info().name, gpu.info().backend, gpu.info().driver);
+    println!("peak:    {}", peak.as_ref().map_or("unknown for this adapter".to_string(), |p| p.1.clone()));
+    println!("| kernel | shape | ms | rate | of peak |");
+    println!("|---|---|---:|---:|---:|");
+    for r in &rows {
+        let frac = r.peak_fraction.map_or("".to_string(), |f| format!("{:.1}%", 100.0 * f));
+        println!("| {} | {} | {:.3} | {:.2} {} | {} |", r.name, r.shape, r.ms, r.rate, r.unit, frac);
+    }
     Ok(())
 }

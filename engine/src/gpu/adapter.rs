@@ -205,7 +205,7 @@ impl Gpu {
 
     /// Largest buffer a single tensor may occupy (the smaller of buffer and binding limits).
     pub fn max_tensor_bytes(&self) -> u64 {
-        self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size as u64)
+        self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size)
     }
 
     /// Creates a storage buffer, refusing sizes over the adapter's limits with a clear error.

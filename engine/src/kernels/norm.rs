@@ -69,7 +69,6 @@ fn setup(
 
 /// Normalises each row of `x` into `y`; `stats` (rows, 2) receives (mean, rstd) per row.
 /// `beta` is used by LayerNorm only (pass any tensor of the right shape for RMSNorm).
-#[allow(clippy::too_many_arguments)]
 pub fn norm_forward(
     rec: &mut Recorder,
     kind: NormKind,
@@ -105,7 +104,6 @@ pub fn norm_forward(
 /// Gradient of a norm: `dx` (+)= ∂L/∂x, and `dgamma` (and LayerNorm's `dbeta`) += their
 /// gradients. With `accumulate`, `dx` is added into (the residual stream's gradient).
 /// `dbeta` is ignored by RMSNorm.
-#[allow(clippy::too_many_arguments)]
 pub fn norm_backward(
     rec: &mut Recorder,
     kind: NormKind,

@@ -60,7 +60,7 @@ impl GptConfig {
         if self.vocab == 0 || self.context == 0 || self.d_model == 0 || self.n_layers == 0 || self.mlp_ratio == 0 {
             return bad(format!("vocab, context, d_model, n_layers and mlp_ratio must be positive: {self:?}"));
         }
-        if self.n_heads == 0 || self.d_model % self.n_heads != 0 {
+        if self.n_heads == 0 || !self.d_model.is_multiple_of(self.n_heads) {
             return bad(format!("d_model {} must be divisible by n_heads {}", self.d_model, self.n_heads));
         }
         Ok(())

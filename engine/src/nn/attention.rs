@@ -67,8 +67,8 @@ impl Dims {
         Strides { row: s.col, col: s.row, ..s }
     }
 
-    fn layout(&self, m: usize, n: usize, k: usize, a: Strides, b: Strides, c: Strides, alpha: f32) -> MatmulLayout {
-        MatmulLayout { m, n, k, batch: (self.batch, self.heads), a, b, c, alpha, accumulate: false }
+    fn layout(&self, m: usize, n: usize, k: usize, a: Strides, b: Strides, c: Strides) -> MatmulLayout {
+        MatmulLayout { m, n, k, batch: (self.batch, self.heads), a, b, c, alpha: 1.0, accumulate: false }
     }
 }
 
@@ -88,7 +88,6 @@ pub struct Attention {
 
 impl Attention {
     /// Builds a layer for `batch` sequences of `seq` tokens, width `dim`, `heads` heads.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Arc<Gpu>,
         pb: &mut ParamBuilder,
@@ -100,7 +99,7 @@ impl Attention {
         std: f32,
         proj_std: f32,
     ) -> Result<Attention> {
-        if heads == 0 || dim % heads != 0 {
+        if heads == 0 || !dim.is_multiple_of(heads) {
             return Err(Error::Config(format!("{name}: width {dim} is not divisible by {heads} heads")));
         }
         let dims = Dims { batch, seq, heads, head_dim: dim / heads };
@@ -131,10 +130,10 @@ impl Attention {
         let (t, hd) = (d.seq, d.head_dim);
         self.qkv.forward(rec, w, x, &self.qkv_out)?;
         // S = Q·Kᵀ (scaled inside the softmax), P = softmax(S), O = P·V.
-        let s = d.layout(t, t, hd, d.qkv_part(0), d.qkv_part_t(1), d.scores(), 1.0);
+        let s = d.layout(t, t, hd, d.qkv_part(0), d.qkv_part_t(1), d.scores());
         matmul_strided(rec, &self.qkv_out, &self.qkv_out, &self.scores, &s)?;
         softmax_forward(rec, &self.scores, &self.probs, self.softmax_opts())?;
-        let o = d.layout(t, hd, t, d.scores(), d.qkv_part(2), d.heads_of_model(), 1.0);
+        let o = d.layout(t, hd, t, d.scores(), d.qkv_part(2), d.heads_of_model());
         matmul_strided(rec, &self.probs, &self.qkv_out, &self.att, &o)?;
         self.proj.forward(rec, w, &self.att, y)
     }
@@ -153,15 +152,15 @@ impl Attention {
         let (t, hd) = (d.seq, d.head_dim);
         self.proj.backward(rec, w, &self.att, dy, Some(&self.datt), false)?;
         // dP = dO·Vᵀ and dV = Pᵀ·dO.
-        let dp = d.layout(t, t, hd, d.heads_of_model(), d.qkv_part_t(2), d.scores(), 1.0);
+        let dp = d.layout(t, t, hd, d.heads_of_model(), d.qkv_part_t(2), d.scores());
         matmul_strided(rec, &self.datt, &self.qkv_out, &self.dprobs, &dp)?;
-        let dv = d.layout(t, hd, t, d.scores_t(), d.heads_of_model(), d.qkv_part(2), 1.0);
+        let dv = d.layout(t, hd, t, d.scores_t(), d.heads_of_model(), d.qkv_part(2));
         matmul_strided(rec, &self.probs, &self.datt, &self.dqkv, &dv)?;
         // dS = scale·P⊙(dP − rowsum(P⊙dP)); dQ = dS·K, dK = dSᵀ·Q.
         softmax_backward(rec, &self.probs, &self.dprobs, &self.scores, self.softmax_opts())?;
-        let dq = d.layout(t, hd, t, d.scores(), d.qkv_part(1), d.qkv_part(0), 1.0);
+        let dq = d.layout(t, hd, t, d.scores(), d.qkv_part(1), d.qkv_part(0));
         matmul_strided(rec, &self.scores, &self.qkv_out, &self.dqkv, &dq)?;
-        let dk = d.layout(t, hd, t, d.scores_t(), d.qkv_part(0), d.qkv_part(1), 1.0);
+        let dk = d.layout(t, hd, t, d.scores_t(), d.qkv_part(0), d.qkv_part(1));
         matmul_strided(rec, &self.scores, &self.qkv_out, &self.dqkv, &dk)?;
         self.qkv.backward(rec, w, x, &self.dqkv, Some(dx), accumulate)
     }

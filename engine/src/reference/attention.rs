@@ -38,7 +38,6 @@ pub fn attention_forward(
 }
 
 /// (dq, dk, dv) given p from the forward and the output gradient `dout`.
-#[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
     q: &[f64],
     k: &[f64],

@@ -1,7 +1,6 @@
 //! Reference matrix product.
 
 /// C (m×n) = alpha·op(A)·op(B) (+ C) for one matrix; `a` is m×k (k×m when `ta`), `b` k×n (n×k when `tb`).
-#[allow(clippy::too_many_arguments)]
 pub fn matmul(
     a: &[f64],
     b: &[f64],

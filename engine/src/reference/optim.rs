@@ -1,21 +1,12 @@
 //! Reference AdamW with global-norm clipping, and EMA.
 
-/// One AdamW step in place; returns the gradient norm before clipping.
-#[allow(clippy::too_many_arguments)]
-pub fn adamw(
-    param: &mut [f64],
-    grad: &[f64],
-    m: &mut [f64],
-    v: &mut [f64],
-    lr: f64,
-    beta1: f64,
-    beta2: f64,
-    eps: f64,
-    wd: f64,
-    clip: f64,
-    t: i32,
-    n_decay: usize,
-) -> f64 {
+use crate::kernels::optim::AdamWStep;
+
+/// One AdamW step in place (hyper-parameters as the kernel gets them); returns the gradient
+/// norm before clipping.
+pub fn adamw(param: &mut [f64], grad: &[f64], m: &mut [f64], v: &mut [f64], s: &AdamWStep) -> f64 {
+    let (lr, beta1, beta2, eps) = (s.lr as f64, s.beta1 as f64, s.beta2 as f64, s.eps as f64);
+    let (wd, clip, t) = (s.weight_decay as f64, s.clip as f64, s.t as i32);
     let norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
     let scale = if clip > 0.0 && norm > clip { clip / norm } else { 1.0 };
     let (bc1, bc2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
@@ -23,7 +14,7 @@ pub fn adamw(
         let g = grad[i] * scale;
         m[i] = beta1 * m[i] + (1.0 - beta1) * g;
         v[i] = beta2 * v[i] + (1.0 - beta2) * g * g;
-        let d = if i < n_decay { wd } else { 0.0 };
+        let d = if i < s.n_decay { wd } else { 0.0 };
         param[i] -= lr * ((m[i] / bc1) / ((v[i] / bc2).sqrt() + eps) + d * param[i]);
     }
     norm
