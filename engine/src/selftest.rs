@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::gpu::{Gpu, Recorder};
+use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
 use crate::kernels::{
     cross_entropy as ce, elementwise as ew, embedding as emb, matmul as mm, norm, optim, softmax as sm,
 };
@@ -285,6 +286,58 @@ pub fn check_optim(gpu: &Arc<Gpu>, rng: &mut Rng, n: usize) -> Result<Vec<Check>
     ])
 }
 
+/// Flash attention forward (O) and backward (dQ, dK, dV) against the materialised f64
+/// reference, for one kind, mask and ALiBi setting.
+#[allow(clippy::too_many_arguments)]
+pub fn check_attention(
+    gpu: &Arc<Gpu>,
+    rng: &mut Rng,
+    kind: AttnKind,
+    batch: usize,
+    heads: usize,
+    n: usize,
+    d: usize,
+    causal: bool,
+    alibi: bool,
+) -> Result<Vec<Check>> {
+    let l = AttnLayout::packed(batch, heads, n, d);
+    let one = batch * heads * n * d;
+    let (qkv, qkv_d) = random(gpu, rng, &[3 * one])?;
+    let (dout, dout_d) = random(gpu, rng, &[one])?;
+    let (o, dqkv) = (poisoned(gpu, &[one])?, poisoned(gpu, &[3 * one])?);
+    let (lse, delta) = (poisoned(gpu, &[l.stats_len()])?, poisoned(gpu, &[l.stats_len()])?);
+    let opts = AttnOpts { kind, causal, alibi, bias: None };
+    let mut rec = Recorder::new(gpu);
+    attention_forward(&mut rec, &qkv, &o, Some(&lse), &l, &opts)?;
+    let stats = (kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &lse, delta: &delta });
+    attention_backward(&mut rec, &qkv, &o, &dout, &dqkv, stats, &l, &opts)?;
+    rec.submit()?;
+    let spec = refr::flash::AttnSpec {
+        bh: batch * heads,
+        heads,
+        n,
+        d,
+        causal,
+        alibi,
+        sigmoid: kind == AttnKind::Sigmoid,
+        bias: -(n as f64).ln(),
+    };
+    let all = to_f64(&qkv_d);
+    let (q, k, v) = (&all[..one], &all[one..2 * one], &all[2 * one..]);
+    let (or, pr) = refr::flash::forward(&spec, q, k, v);
+    let (dq, dk, dv) = refr::flash::backward(&spec, q, k, v, &pr, &to_f64(&dout_d));
+    let got = dqkv.to_f32()?;
+    let name = |what: &str| format!("attention {kind:?} {what}").to_lowercase();
+    let sh =
+        format!("{batch}×{heads}×{n}×{d}{}{}", if causal { " causal" } else { "" }, if alibi { " alibi" } else { "" });
+    Ok(vec![
+        check(name("O"), &sh, &o.to_f32()?, &or),
+        check(name("dQ"), &sh, &got[..one], &dq),
+        check(name("dK"), &sh, &got[one..2 * one], &dk),
+        check(name("dV"), &sh, &got[2 * one..], &dv),
+    ])
+}
+
 /// The full selftest: every kernel on a few awkward shapes drawn from `seed`.
 pub fn run_all(gpu: &Arc<Gpu>, seed: u64) -> Result<Vec<Check>> {
     let mut rng = Rng::new(seed);
@@ -302,5 +355,9 @@ pub fn run_all(gpu: &Arc<Gpu>, seed: u64) -> Result<Vec<Check>> {
     out.extend(check_embedding(gpu, &mut rng, 61, 19, 23)?);
     out.extend(check_cross_entropy(gpu, &mut rng, 45, 259)?);
     out.extend(check_optim(gpu, &mut rng, 3001)?);
+    for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
+        out.extend(check_attention(gpu, &mut rng, kind, 2, 3, 65, 16, true, false)?);
+        out.extend(check_attention(gpu, &mut rng, kind, 1, 2, 7, 32, false, true)?);
+    }
     Ok(out)
 }

@@ -4,6 +4,7 @@
 //! and both shapes), packs the uniform parameters, and records the dispatch. It picks the
 //! implementation by the tensors' device, so layers call launchers and never wgpu.
 
+pub mod attention;
 pub mod cross_entropy;
 pub mod elementwise;
 pub mod embedding;

@@ -9,6 +9,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("embedding", include_str!("../../../shaders/embedding.wgsl")),
     ("cross_entropy", include_str!("../../../shaders/cross_entropy.wgsl")),
     ("optim", include_str!("../../../shaders/optim.wgsl")),
+    ("attention_sigmoid", include_str!("../../../shaders/attention_sigmoid.wgsl")),
+    ("attention_softmax", include_str!("../../../shaders/attention_softmax.wgsl")),
 ];
 
 /// The source of shader `name`, if registered.

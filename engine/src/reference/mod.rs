@@ -7,6 +7,7 @@ pub mod attention;
 pub mod cross_entropy;
 pub mod elementwise;
 pub mod embedding;
+pub mod flash;
 pub mod matmul;
 pub mod norm;
 pub mod optim;

@@ -153,3 +153,31 @@ fn adamw_clips_to_the_global_norm() {
     assert!((p[0] - 0.9).abs() < 1e-6 && (p[1] - 0.9).abs() < 1e-6);
     assert!((m[0] - 0.1 * 0.6).abs() < 1e-7, "m uses the clipped gradient");
 }
+
+#[test]
+fn flash_reference_gradients_sigmoid_softmax_alibi() {
+    let mut rng = Rng::new(8);
+    for (sigmoid, causal, alibi) in
+        [(true, true, false), (true, false, true), (false, true, true), (false, false, false)]
+    {
+        let s = flash::AttnSpec { bh: 2, heads: 2, n: 4, d: 3, causal, alibi, sigmoid, bias: -1.3 };
+        let len = s.bh * s.n * s.d;
+        let (q, k, v, w) = (randn(&mut rng, len), randn(&mut rng, len), randn(&mut rng, len), randn(&mut rng, len));
+        let (_, p) = flash::forward(&s, &q, &k, &v);
+        let (dq, dk, dv) = flash::backward(&s, &q, &k, &v, &p, &w);
+        close(&dq, &numeric_grad(&q, |q| dot(&flash::forward(&s, q, &k, &v).0, &w)));
+        close(&dk, &numeric_grad(&k, |k| dot(&flash::forward(&s, &q, k, &v).0, &w)));
+        close(&dv, &numeric_grad(&v, |v| dot(&flash::forward(&s, &q, &k, v).0, &w)));
+    }
+}
+
+#[test]
+fn flash_reference_softmax_matches_the_materialised_attention() {
+    let mut rng = Rng::new(9);
+    let s = flash::AttnSpec { bh: 3, heads: 3, n: 6, d: 4, causal: true, alibi: false, sigmoid: false, bias: 0.0 };
+    let len = s.bh * s.n * s.d;
+    let (q, k, v) = (randn(&mut rng, len), randn(&mut rng, len), randn(&mut rng, len));
+    let (a, _) = flash::forward(&s, &q, &k, &v);
+    let (b, _) = attention::attention_forward(&q, &k, &v, s.bh, s.n, s.d, true);
+    close(&a, &b);
+}

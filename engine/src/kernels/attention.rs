@@ -1,0 +1,280 @@
+//! Launchers for `shaders/attention_sigmoid.wgsl` and `shaders/attention_softmax.wgsl`:
+//! flash-style attention forward and backward, never materialising the n×n matrix.
+
+use crate::error::{Error, Result};
+use crate::gpu::{Access, KernelSpec, Recorder};
+use crate::kernels::{common_gpu, expect_shape, u32_of};
+use crate::tensor::Tensor;
+
+const R: Access = Access::Read;
+const W: Access = Access::ReadWrite;
+const SIG_FWD: KernelSpec =
+    KernelSpec { shader: "attention_sigmoid", entry: "sigmoid_forward", storage: &[(1, R), (2, W)] };
+const SIG_DQ: KernelSpec =
+    KernelSpec { shader: "attention_sigmoid", entry: "sigmoid_backward_dq", storage: &[(1, R), (4, R), (5, W)] };
+const SIG_DKDV: KernelSpec =
+    KernelSpec { shader: "attention_sigmoid", entry: "sigmoid_backward_dkdv", storage: &[(1, R), (4, R), (5, W)] };
+const SM_FWD: KernelSpec =
+    KernelSpec { shader: "attention_softmax", entry: "softmax_forward", storage: &[(1, R), (2, W), (6, W)] };
+const SM_PREP: KernelSpec =
+    KernelSpec { shader: "attention_softmax", entry: "softmax_backward_prep", storage: &[(3, R), (4, R), (8, W)] };
+const SM_DQ: KernelSpec = KernelSpec {
+    shader: "attention_softmax",
+    entry: "softmax_backward_dq",
+    storage: &[(1, R), (4, R), (5, W), (7, R), (9, R)],
+};
+const SM_DKDV: KernelSpec = KernelSpec {
+    shader: "attention_softmax",
+    entry: "softmax_backward_dkdv",
+    storage: &[(1, R), (4, R), (5, W), (7, R), (9, R)],
+};
+
+/// Rows per workgroup (the shaders' BQ).
+const BLOCK: usize = 32;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    d: u32,
+    heads: u32,
+    causal: u32,
+    alibi: u32,
+    _p0: [u32; 3],
+    scale: f32,
+    bias: f32,
+    _f: [f32; 2],
+    st: u32,
+    sh: u32,
+    sb: u32,
+    _p3: u32,
+    q_off: u32,
+    k_off: u32,
+    v_off: u32,
+    _p4: u32,
+    o_st: u32,
+    o_sh: u32,
+    o_sb: u32,
+    o_off: u32,
+}
+
+/// Which normalisation of the attention weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttnKind {
+    /// σ(logits + b), no row normalisation (FlashSigmoid).
+    Sigmoid,
+    /// softmax(logits) (FlashAttention-2).
+    Softmax,
+}
+
+/// Where Q, K, V (one buffer) and O live: element (b, h, t, j) at off + b·sb + h·sh + t·st + j.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttnLayout {
+    /// Batch size B.
+    pub batch: usize,
+    /// Heads H.
+    pub heads: usize,
+    /// Sequence length n.
+    pub n: usize,
+    /// Head dimension d.
+    pub d: usize,
+    /// Q/K/V (and dQ/dK/dV) strides: token, head, batch.
+    pub qkv_strides: [usize; 3],
+    /// Offsets of Q, K and V in the QKV buffer.
+    pub qkv_offsets: [usize; 3],
+    /// O (and dO) strides: token, head, batch.
+    pub o_strides: [usize; 3],
+}
+
+impl AttnLayout {
+    /// Q, K, V each (B, H, n, d) one after the other in one buffer; O (B, H, n, d).
+    pub fn packed(batch: usize, heads: usize, n: usize, d: usize) -> AttnLayout {
+        let one = batch * heads * n * d;
+        AttnLayout {
+            batch,
+            heads,
+            n,
+            d,
+            qkv_strides: [d, n * d, heads * n * d],
+            qkv_offsets: [0, one, 2 * one],
+            o_strides: [d, n * d, heads * n * d],
+        }
+    }
+
+    /// The GPT's fused activation: qkv (B·n, 3·H·d) rows of [q | k | v], O (B·n, H·d).
+    pub fn fused(batch: usize, heads: usize, n: usize, d: usize) -> AttnLayout {
+        let c = heads * d;
+        AttnLayout {
+            batch,
+            heads,
+            n,
+            d,
+            qkv_strides: [3 * c, d, n * 3 * c],
+            qkv_offsets: [0, c, 2 * c],
+            o_strides: [c, d, n * c],
+        }
+    }
+
+    fn max_index(&self, strides: [usize; 3], offset: usize) -> usize {
+        offset + (self.n - 1) * strides[0] + (self.heads - 1) * strides[1] + (self.batch - 1) * strides[2] + self.d - 1
+    }
+
+    /// Elements a (B·H·n) statistics tensor (softmax LSE, D) holds.
+    pub fn stats_len(&self) -> usize {
+        self.batch * self.heads * self.n
+    }
+}
+
+/// Attention settings.
+#[derive(Clone, Copy, Debug)]
+pub struct AttnOpts {
+    /// Sigmoid or softmax.
+    pub kind: AttnKind,
+    /// Causal mask.
+    pub causal: bool,
+    /// ALiBi position bias.
+    pub alibi: bool,
+    /// Sigmoid logit bias b; `None` = −ln n (the paper's default).
+    pub bias: Option<f32>,
+}
+
+fn params(op: &'static str, l: &AttnLayout, o: &AttnOpts) -> Result<Params> {
+    if l.d < 16 || l.d > 128 || !l.d.is_multiple_of(4) {
+        return Err(Error::Config(format!(
+            "{op}: head dimension {} unsupported; use a multiple of 4 in 16..=128",
+            l.d
+        )));
+    }
+    if l.n == 0 || l.batch == 0 || l.heads == 0 {
+        return Err(Error::Config(format!("{op}: empty problem {l:?}")));
+    }
+    let u = |what: &str, v: usize| u32_of(op, what, v);
+    Ok(Params {
+        n: u("n", l.n)?,
+        d: u("d", l.d)?,
+        heads: u("heads", l.heads)?,
+        causal: o.causal as u32,
+        alibi: o.alibi as u32,
+        scale: 1.0 / (l.d as f32).sqrt(),
+        bias: o.bias.unwrap_or(-(l.n as f32).ln()),
+        st: u("stride", l.qkv_strides[0])?,
+        sh: u("stride", l.qkv_strides[1])?,
+        sb: u("stride", l.qkv_strides[2])?,
+        q_off: u("offset", l.qkv_offsets[0])?,
+        k_off: u("offset", l.qkv_offsets[1])?,
+        v_off: u("offset", l.qkv_offsets[2])?,
+        o_st: u("stride", l.o_strides[0])?,
+        o_sh: u("stride", l.o_strides[1])?,
+        o_sb: u("stride", l.o_strides[2])?,
+        ..Default::default()
+    })
+}
+
+fn check_fits(op: &'static str, what: &str, t: &Tensor, need: usize) -> Result<()> {
+    if need + 1 > t.len() {
+        return Err(Error::shape(
+            op,
+            format!("{what} (layout addresses {} elements)", need + 1),
+            &[need + 1],
+            t.shape(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_layout(op: &'static str, l: &AttnLayout, qkv: &Tensor, os: &[(&str, &Tensor)]) -> Result<()> {
+    let need = l.qkv_offsets.iter().map(|off| l.max_index(l.qkv_strides, *off)).max().unwrap_or(0);
+    check_fits(op, "qkv", qkv, need)?;
+    for (what, t) in os {
+        check_fits(op, what, t, l.max_index(l.o_strides, 0))?;
+    }
+    Ok(())
+}
+
+fn grid(gpu: &crate::Gpu, l: &AttnLayout) -> Result<[u32; 3]> {
+    let bh = l.batch * l.heads;
+    let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
+    if bh > max {
+        return Err(Error::Config(format!(
+            "attention: batch × heads = {bh} exceeds the adapter's {max} workgroups per dimension"
+        )));
+    }
+    Ok([l.n.div_ceil(BLOCK) as u32, bh as u32, 1])
+}
+
+/// Forward pass: writes O; softmax also writes the row log-sum-exp `lse` (B·H·n), which
+/// its backward needs. Sigmoid needs no statistics (`lse` may be `None`).
+pub fn attention_forward(
+    rec: &mut Recorder,
+    qkv: &Tensor,
+    o: &Tensor,
+    lse: Option<&Tensor>,
+    l: &AttnLayout,
+    opts: &AttnOpts,
+) -> Result<()> {
+    const OP: &str = "attention_forward";
+    let gpu = common_gpu(OP, &[qkv, o])?;
+    let p = params(OP, l, opts)?;
+    check_layout(OP, l, qkv, &[("o", o)])?;
+    let g = grid(&gpu, l)?;
+    match opts.kind {
+        AttnKind::Sigmoid => rec.dispatch(&SIG_FWD, &[], &p, &[qkv.binding(), o.binding()], g),
+        AttnKind::Softmax => {
+            let Some(lse) = lse else {
+                return Err(Error::Config(format!(
+                    "{OP}: softmax attention needs an lse tensor of {} elements",
+                    l.stats_len()
+                )));
+            };
+            expect_shape(OP, "lse", lse, &[l.stats_len()])?;
+            rec.dispatch(&SM_FWD, &[], &p, &[qkv.binding(), o.binding(), lse.binding()], g)
+        }
+    }
+}
+
+/// Statistics the softmax backward needs: the forward's LSE and a D scratch, both (B·H·n).
+pub struct SoftmaxStats<'a> {
+    /// Row log-sum-exp written by the forward pass.
+    pub lse: &'a Tensor,
+    /// Scratch for D = rowsum(dO ∘ O).
+    pub delta: &'a Tensor,
+}
+
+/// Backward pass: writes dQ, dK, dV into `dqkv` (same layout as `qkv`, every Q/K/V element
+/// overwritten). Softmax needs `o` and its statistics; sigmoid needs neither.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward(
+    rec: &mut Recorder,
+    qkv: &Tensor,
+    o: &Tensor,
+    dout: &Tensor,
+    dqkv: &Tensor,
+    stats: Option<SoftmaxStats<'_>>,
+    l: &AttnLayout,
+    opts: &AttnOpts,
+) -> Result<()> {
+    const OP: &str = "attention_backward";
+    let gpu = common_gpu(OP, &[qkv, o, dout, dqkv])?;
+    let p = params(OP, l, opts)?;
+    check_layout(OP, l, qkv, &[("o", o), ("dout", dout)])?;
+    check_layout(OP, l, dqkv, &[])?;
+    let g = grid(&gpu, l)?;
+    match opts.kind {
+        AttnKind::Sigmoid => {
+            rec.dispatch(&SIG_DQ, &[], &p, &[qkv.binding(), dout.binding(), dqkv.binding()], g)?;
+            rec.dispatch(&SIG_DKDV, &[], &p, &[qkv.binding(), dout.binding(), dqkv.binding()], g)
+        }
+        AttnKind::Softmax => {
+            let Some(s) = stats else {
+                return Err(Error::Config(format!("{OP}: softmax attention needs its forward LSE and a D scratch")));
+            };
+            expect_shape(OP, "lse", s.lse, &[l.stats_len()])?;
+            expect_shape(OP, "delta", s.delta, &[l.stats_len()])?;
+            rec.dispatch(&SM_PREP, &[], &p, &[o.binding(), dout.binding(), s.delta.binding()], g)?;
+            let b = [qkv.binding(), dout.binding(), dqkv.binding(), s.lse.binding(), s.delta.binding()];
+            rec.dispatch(&SM_DQ, &[], &p, &b, g)?;
+            rec.dispatch(&SM_DKDV, &[], &p, &b, g)
+        }
+    }
+}
