@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use sigmix::gpu::Recorder;
 use sigmix::kernels::norm::NormKind;
 use sigmix::models::{Gpt, GptConfig};
+use sigmix::nn::AttentionKind;
 use sigmix::reference::{self, gpt::Params};
 use sigmix::rng::Rng;
 use sigmix_tests::gpu;
@@ -67,7 +68,21 @@ fn check_model_gradient(cfg: GptConfig) {
 }
 
 fn tiny() -> GptConfig {
-    GptConfig { vocab: 13, context: 5, d_model: 8, n_layers: 2, n_heads: 2, mlp_ratio: 2, ..GptConfig::default() }
+    GptConfig {
+        vocab: 13,
+        context: 5,
+        d_model: 8,
+        n_layers: 2,
+        n_heads: 2,
+        mlp_ratio: 2,
+        attention: AttentionKind::Naive,
+        ..GptConfig::default()
+    }
+}
+
+/// Flash kernels need head dimensions of at least 16: one wider layer.
+fn tiny_flash(attention: AttentionKind) -> GptConfig {
+    GptConfig { d_model: 32, n_layers: 1, mlp_ratio: 1, context: 6, attention, ..tiny() }
 }
 
 #[test]
@@ -78,6 +93,17 @@ fn gpt_gradients_match_finite_differences_layernorm_tied() {
 #[test]
 fn gpt_gradients_match_finite_differences_rmsnorm_untied() {
     check_model_gradient(GptConfig { norm: NormKind::RmsNorm, tied_head: false, context: 7, ..tiny() });
+}
+
+#[test]
+fn gpt_gradients_match_finite_differences_flash_softmax() {
+    check_model_gradient(tiny_flash(AttentionKind::Softmax));
+}
+
+#[test]
+fn gpt_gradients_match_finite_differences_flash_sigmoid() {
+    check_model_gradient(tiny_flash(AttentionKind::Sigmoid));
+    check_model_gradient(GptConfig { sigmoid_bias: Some(0.0), ..tiny_flash(AttentionKind::Sigmoid) });
 }
 
 #[test]
@@ -122,7 +148,8 @@ fn a_wrong_shape_names_both_shapes() {
 fn a_model_too_large_for_the_adapter_fails_before_allocating() {
     let gpu = sigmix::Gpu::new().expect("adapter");
     let before = gpu.buffers_created();
-    let cfg = GptConfig { context: 4096, n_heads: 16, d_model: 64, ..GptConfig::default() };
+    let cfg =
+        GptConfig { context: 4096, n_heads: 16, d_model: 64, attention: AttentionKind::Naive, ..GptConfig::default() };
     let err = Gpt::new(&gpu, &cfg, 64, 1).err().expect("must fail").to_string();
     assert!(err.contains("needs") && err.contains("allows at most"), "{err}");
     assert_eq!(gpu.buffers_created(), before, "buffers were allocated before the size check");

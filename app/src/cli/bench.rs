@@ -19,6 +19,8 @@ pub enum Suite {
     Kernels,
     /// Training tokens/s of the tiny preset.
     Train,
+    /// Flash sigmoid vs softmax attention, forward and backward, n ∈ {256, 1024, 4096}.
+    Attention,
     /// Everything.
     All,
 }
@@ -32,6 +34,9 @@ pub struct Args {
     /// Print the rows as JSON.
     #[arg(long)]
     json: bool,
+    /// Sequence lengths for the attention suite.
+    #[arg(long, value_delimiter = ',', default_value = "256,1024,4096")]
+    n: Vec<usize>,
 }
 
 /// One benchmark result.
@@ -75,8 +80,8 @@ fn peak_gflops(gpu: &Gpu) -> Option<(f64, String)> {
     Some((p, format!("CPU peak estimated {p:.0} GFLOP/s ({cores} cores × {mhz:.0} MHz × 32 FLOP/cycle)")))
 }
 
-/// Seconds per run of `record`, timed over enough repetitions to take ~0.5 s.
-fn time(gpu: &Arc<Gpu>, mut record: impl FnMut(&mut Recorder) -> Result<()>) -> Result<f64> {
+/// Seconds per run of `record`,, timed over enough repetitions to take ~0.5 s.
+pub fn time(gpu: &Arc<Gpu>, mut record: impl FnMut(&mut Recorder) -> Result<()>) -> Result<f64> {
     let mut run = |reps: usize| -> Result<f64> {
         let t0 = Instant::now();
         for _ in 0..reps {
@@ -209,13 +214,23 @@ pub fn run(args: Args) -> Result<()> {
     if all || args.suite == Suite::Train {
         bench_train(&gpu, peak.as_ref().map(|p| p.0), &mut rows)?;
     }
+    // Attention is a suite of its own (minutes on software adapters): run it when named.
+    let attention = if args.suite == Suite::Attention {
+        super::bench_attention::bench_attention(&gpu, &args.n)?
+    } else {
+        Vec::new()
+    };
     if args.json {
-        let v = serde_json::json!({ "adapter": gpu.info(), "peak": peak.as_ref().map(|p| &p.1), "rows": rows });
+        let v = serde_json::json!({ "adapter": gpu.info(), "peak": peak.as_ref().map(|p| &p.1), "rows": rows, "attention": attention });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(());
     }
     println!("adapter: {} ({}, {})", gpu.info().name, gpu.info().backend, gpu.info().driver);
     println!("peak:    {}", peak.as_ref().map_or("unknown for this adapter".to_string(), |p| p.1.clone()));
+    if !attention.is_empty() {
+        super::bench_attention::print_table(&attention);
+        return Ok(());
+    }
     println!("| kernel | shape | ms | rate | of peak |");
     println!("|---|---|---:|---:|---:|");
     for r in &rows {

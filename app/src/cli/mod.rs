@@ -1,6 +1,8 @@
 //! The command line: `info`, `train`, `selftest`, `bench`.
 
+mod attn_compare;
 mod bench;
+mod bench_attention;
 mod info;
 mod selftest;
 mod train;

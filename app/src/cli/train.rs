@@ -33,15 +33,18 @@ pub struct Args {
     /// Write the run record (config, curves, evaluations, speed) to this JSON file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// With `--preset attn-compare`: where to write the three loss curves as CSV.
+    #[arg(long, default_value = "attn-compare.csv")]
+    csv: PathBuf,
     /// List the presets and exit.
     #[arg(long)]
     list_presets: bool,
 }
 
-fn config(args: &Args) -> sigmix::Result<RunConfig> {
+fn config(args: &Args, preset: &str) -> sigmix::Result<RunConfig> {
     let mut cfg = match &args.config {
         Some(path) => RunConfig::from_file(path)?,
-        None => RunConfig::preset(&args.preset)?,
+        None => RunConfig::preset(preset)?,
     };
     if let Some(s) = args.steps {
         cfg.steps = s;
@@ -66,20 +69,37 @@ fn config(args: &Args) -> sigmix::Result<RunConfig> {
 pub fn run(args: Args) -> sigmix::Result<()> {
     if args.list_presets {
         for (name, what) in PRESETS {
-            println!("{name:<8} {what}");
+            println!("{name:<13} {what}");
         }
+        println!(
+            "{:<13} the tiny GPT three times: softmax, sigmoid b = −ln n, sigmoid b = 0; curves to CSV",
+            "attn-compare"
+        );
         return Ok(());
     }
-    let cfg = config(&args)?;
+    if args.preset == "attn-compare" && args.config.is_none() {
+        return super::attn_compare::run(&config(&args, "tiny")?, &args.csv);
+    }
+    let cfg = config(&args, &args.preset)?;
     let gpu = Gpu::new()?;
     println!("adapter: {} ({})", gpu.info().name, gpu.info().backend);
+    let record = train_with_bar(&gpu, &cfg)?;
+    if let Some(path) = &args.out {
+        write_json_atomic(path, &record)?;
+        println!("run record written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Trains `cfg` with a progress bar and prints the summary table.
+pub fn train_with_bar(gpu: &std::sync::Arc<Gpu>, cfg: &RunConfig) -> sigmix::Result<sigmix::train::RunRecord> {
     let bar = ProgressBar::new(cfg.steps as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut last_loss = f32::NAN;
-    let record = train(&gpu, &cfg, &mut |e| match e {
+    let record = train(gpu, cfg, &mut |e| match e {
         Event::Started { params, steps, unigram_entropy } => {
             bar.println(format!(
                 "model: {params} parameters, {steps} steps of {} tokens; unigram entropy of the mixture {unigram_entropy:.3} nats",
@@ -109,9 +129,5 @@ pub fn run(args: Args) -> sigmix::Result<()> {
             record.unigram_entropy
         );
     }
-    if let Some(path) = &args.out {
-        write_json_atomic(path, &record)?;
-        println!("run record written to {}", path.display());
-    }
-    Ok(())
+    Ok(record)
 }

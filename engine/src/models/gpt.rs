@@ -33,6 +33,8 @@ pub struct GptConfig {
     pub norm: NormKind,
     /// Attention implementation.
     pub attention: AttentionKind,
+    /// Sigmoid attention's logit bias b; `None` = −ln(context), the paper's default.
+    pub sigmoid_bias: Option<f32>,
     /// Share the token embedding with the output head.
     pub tied_head: bool,
 }
@@ -47,7 +49,8 @@ impl Default for GptConfig {
             n_heads: 4,
             mlp_ratio: 4,
             norm: NormKind::LayerNorm,
-            attention: AttentionKind::Naive,
+            attention: AttentionKind::Softmax,
+            sigmoid_bias: None,
             tied_head: true,
         }
     }
@@ -62,6 +65,12 @@ impl GptConfig {
         }
         if self.n_heads == 0 || !self.d_model.is_multiple_of(self.n_heads) {
             return bad(format!("d_model {} must be divisible by n_heads {}", self.d_model, self.n_heads));
+        }
+        let hd = self.d_model / self.n_heads;
+        if self.attention != AttentionKind::Naive && (hd < 16 || hd > 128 || !hd.is_multiple_of(4)) {
+            return bad(format!(
+                "flash attention needs a head dimension that is a multiple of 4 in 16..=128, got d_model/n_heads = {hd}; change n_heads or use attention = \"naive\""
+            ));
         }
         Ok(())
     }
@@ -79,7 +88,10 @@ impl GptConfig {
         let t = self.context as u64;
         vec![
             ("logits".into(), rows * self.vocab as u64 * 4),
-            ("attention probabilities".into(), batch as u64 * self.n_heads as u64 * t * t * 4),
+            (
+                "attention probabilities".into(),
+                if self.attention == AttentionKind::Naive { batch as u64 * self.n_heads as u64 * t * t * 4 } else { 0 },
+            ),
             ("MLP activations".into(), rows * (self.d_model * self.mlp_ratio) as u64 * 4),
             ("parameters".into(), self.param_count() as u64 * 4),
         ]
@@ -145,7 +157,19 @@ impl Gpt {
             let n = |s: &str| format!("h{l}.{s}");
             blocks.push(Block {
                 ln1: Norm::new(gpu, &mut pb, &n("ln1"), config.norm, rows, c)?,
-                attn: Attention::new(gpu, &mut pb, &n("attn"), batch, t, c, config.n_heads, std, proj_std)?,
+                attn: Attention::new(
+                    gpu,
+                    &mut pb,
+                    &n("attn"),
+                    config.attention,
+                    config.sigmoid_bias,
+                    batch,
+                    t,
+                    c,
+                    config.n_heads,
+                    std,
+                    proj_std,
+                )?,
                 ln2: Norm::new(gpu, &mut pb, &n("ln2"), config.norm, rows, c)?,
                 mlp: Mlp::new(gpu, &mut pb, &n("mlp"), rows, c, c * config.mlp_ratio, std, proj_std)?,
                 mid: Tensor::empty(gpu, &n("mid"), &[rows, c], DType::F32)?,

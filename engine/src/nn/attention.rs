@@ -1,7 +1,8 @@
 //! Causal multi-head self-attention.
 //!
-//! `AttentionKind::Naive` materialises the (B, H, T, T) probabilities with the strided
-//! matmul and the row softmax: the reference path that flash kernels slot in behind.
+//! `AttentionKind::Sigmoid` and `Softmax` run the flash kernels (no T×T buffer);
+//! `AttentionKind::Naive` materialises the (B, H, T, T) softmax probabilities with the
+//! strided matmul and the row softmax, kept as a readable reference path.
 //! Heads are read straight out of the fused QKV activation through matmul strides, so no
 //! permute kernels run: row r = b·T + t of qkv holds [q | k | v], head h at column h·hd.
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Recorder};
+use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
 use crate::kernels::matmul::{MatmulLayout, Strides, matmul_strided};
 use crate::kernels::softmax::{SoftmaxOpts, softmax_backward, softmax_forward};
 use crate::nn::Linear;
@@ -20,8 +22,12 @@ use crate::tensor::{DType, Tensor};
 #[serde(rename_all = "lowercase")]
 pub enum AttentionKind {
     /// Softmax attention with the probabilities materialised (O(T²) memory).
-    #[default]
     Naive,
+    /// Flash softmax attention (FlashAttention-2 style).
+    #[default]
+    Softmax,
+    /// Flash sigmoid attention (FlashSigmoid), logit bias b (default −ln T).
+    Sigmoid,
 }
 
 /// Shape of one attention layer's problem.
@@ -72,26 +78,49 @@ impl Dims {
     }
 }
 
+/// Buffers of the materialised path: (B, H, T, T) each.
+struct Materialised {
+    probs: Tensor,
+    /// S in the forward pass, dS in the backward pass.
+    scores: Tensor,
+    dprobs: Tensor,
+}
+
+/// Buffers of the flash path: per-row statistics only (softmax).
+struct Flash {
+    opts: AttnOpts,
+    layout: AttnLayout,
+    lse: Tensor,
+    delta: Tensor,
+}
+
+enum Core {
+    Materialised(Materialised),
+    Flash(Flash),
+}
+
 /// Causal self-attention: qkv projection, attention, output projection.
 pub struct Attention {
     dims: Dims,
     qkv: Linear,
     proj: Linear,
     qkv_out: Tensor,
-    probs: Tensor,
     att: Tensor,
     dqkv: Tensor,
-    dprobs: Tensor,
-    scores: Tensor,
     datt: Tensor,
+    core: Core,
 }
 
 impl Attention {
-    /// Builds a layer for `batch` sequences of `seq` tokens, width `dim`, `heads` heads.
+    /// Builds a layer for `batch` sequences of `seq` tokens, width `dim`, `heads` heads;
+    /// `sigmoid_bias` is the sigmoid logit bias (`None` = −ln T).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Arc<Gpu>,
         pb: &mut ParamBuilder,
         name: &str,
+        kind: AttentionKind,
+        sigmoid_bias: Option<f32>,
         batch: usize,
         seq: usize,
         dim: usize,
@@ -106,17 +135,33 @@ impl Attention {
         let rows = batch * seq;
         let t = |what: &str, shape: &[usize]| Tensor::empty(gpu, &format!("{name}.{what}"), shape, DType::F32);
         let scores = [batch, heads, seq, seq];
+        let flash = |k: AttnKind| -> Result<Core> {
+            let stats = batch * heads * seq;
+            Ok(Core::Flash(Flash {
+                opts: AttnOpts { kind: k, causal: true, alibi: false, bias: sigmoid_bias },
+                layout: AttnLayout::fused(batch, heads, seq, dims.head_dim),
+                lse: t("lse", &[stats])?,
+                delta: t("delta", &[stats])?,
+            }))
+        };
+        let core = match kind {
+            AttentionKind::Naive => Core::Materialised(Materialised {
+                probs: t("probs", &scores)?,
+                scores: t("scores", &scores)?,
+                dprobs: t("dprobs", &scores)?,
+            }),
+            AttentionKind::Softmax => flash(AttnKind::Softmax)?,
+            AttentionKind::Sigmoid => flash(AttnKind::Sigmoid)?,
+        };
         Ok(Attention {
             dims,
             qkv: Linear::new(gpu, pb, &format!("{name}.qkv"), rows, dim, 3 * dim, std)?,
             proj: Linear::new(gpu, pb, &format!("{name}.proj"), rows, dim, dim, proj_std)?,
             qkv_out: t("qkv_out", &[rows, 3 * dim])?,
-            probs: t("probs", &scores)?,
             att: t("att", &[rows, dim])?,
             dqkv: t("dqkv", &[rows, 3 * dim])?,
-            dprobs: t("dprobs", &scores)?,
-            scores: t("scores", &scores)?,
             datt: t("datt", &[rows, dim])?,
+            core,
         })
     }
 
@@ -129,12 +174,17 @@ impl Attention {
         let d = self.dims;
         let (t, hd) = (d.seq, d.head_dim);
         self.qkv.forward(rec, w, x, &self.qkv_out)?;
-        // S = Q·Kᵀ (scaled inside the softmax), P = softmax(S), O = P·V.
-        let s = d.layout(t, t, hd, d.qkv_part(0), d.qkv_part_t(1), d.scores());
-        matmul_strided(rec, &self.qkv_out, &self.qkv_out, &self.scores, &s)?;
-        softmax_forward(rec, &self.scores, &self.probs, self.softmax_opts())?;
-        let o = d.layout(t, hd, t, d.scores(), d.qkv_part(2), d.heads_of_model());
-        matmul_strided(rec, &self.probs, &self.qkv_out, &self.att, &o)?;
+        match &self.core {
+            Core::Flash(f) => attention_forward(rec, &self.qkv_out, &self.att, Some(&f.lse), &f.layout, &f.opts)?,
+            Core::Materialised(m) => {
+                // S = Q·Kᵀ (scaled inside the softmax), P = softmax(S), O = P·V.
+                let s = d.layout(t, t, hd, d.qkv_part(0), d.qkv_part_t(1), d.scores());
+                matmul_strided(rec, &self.qkv_out, &self.qkv_out, &m.scores, &s)?;
+                softmax_forward(rec, &m.scores, &m.probs, self.softmax_opts())?;
+                let o = d.layout(t, hd, t, d.scores(), d.qkv_part(2), d.heads_of_model());
+                matmul_strided(rec, &m.probs, &self.qkv_out, &self.att, &o)?;
+            }
+        }
         self.proj.forward(rec, w, &self.att, y)
     }
 
@@ -151,22 +201,34 @@ impl Attention {
         let d = self.dims;
         let (t, hd) = (d.seq, d.head_dim);
         self.proj.backward(rec, w, &self.att, dy, Some(&self.datt), false)?;
-        // dP = dO·Vᵀ and dV = Pᵀ·dO.
-        let dp = d.layout(t, t, hd, d.heads_of_model(), d.qkv_part_t(2), d.scores());
-        matmul_strided(rec, &self.datt, &self.qkv_out, &self.dprobs, &dp)?;
-        let dv = d.layout(t, hd, t, d.scores_t(), d.heads_of_model(), d.qkv_part(2));
-        matmul_strided(rec, &self.probs, &self.datt, &self.dqkv, &dv)?;
-        // dS = scale·P⊙(dP − rowsum(P⊙dP)); dQ = dS·K, dK = dSᵀ·Q.
-        softmax_backward(rec, &self.probs, &self.dprobs, &self.scores, self.softmax_opts())?;
-        let dq = d.layout(t, hd, t, d.scores(), d.qkv_part(1), d.qkv_part(0));
-        matmul_strided(rec, &self.scores, &self.qkv_out, &self.dqkv, &dq)?;
-        let dk = d.layout(t, hd, t, d.scores_t(), d.qkv_part(0), d.qkv_part(1));
-        matmul_strided(rec, &self.scores, &self.qkv_out, &self.dqkv, &dk)?;
+        match &self.core {
+            Core::Flash(f) => {
+                let stats = (f.opts.kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &f.lse, delta: &f.delta });
+                attention_backward(rec, &self.qkv_out, &self.att, &self.datt, &self.dqkv, stats, &f.layout, &f.opts)?;
+            }
+            Core::Materialised(m) => {
+                // dP = dO·Vᵀ and dV = Pᵀ·dO.
+                let dp = d.layout(t, t, hd, d.heads_of_model(), d.qkv_part_t(2), d.scores());
+                matmul_strided(rec, &self.datt, &self.qkv_out, &m.dprobs, &dp)?;
+                let dv = d.layout(t, hd, t, d.scores_t(), d.heads_of_model(), d.qkv_part(2));
+                matmul_strided(rec, &m.probs, &self.datt, &self.dqkv, &dv)?;
+                // dS = scale·P⊙(dP − rowsum(P⊙dP)); dQ = dS·K, dK = dSᵀ·Q.
+                softmax_backward(rec, &m.probs, &m.dprobs, &m.scores, self.softmax_opts())?;
+                let dq = d.layout(t, hd, t, d.scores(), d.qkv_part(1), d.qkv_part(0));
+                matmul_strided(rec, &m.scores, &self.qkv_out, &self.dqkv, &dq)?;
+                let dk = d.layout(t, hd, t, d.scores_t(), d.qkv_part(0), d.qkv_part(1));
+                matmul_strided(rec, &m.scores, &self.qkv_out, &self.dqkv, &dk)?;
+            }
+        }
         self.qkv.backward(rec, w, x, &self.dqkv, Some(dx), accumulate)
     }
 
-    /// The attention probabilities of the last forward pass, (B, H, T, T).
-    pub fn probs(&self) -> &Tensor {
-        &self.probs
+    /// The attention probabilities of the last forward pass, (B, H, T, T), when the layer
+    /// materialises them (`AttentionKind::Naive`).
+    pub fn probs(&self) -> Option<&Tensor> {
+        match &self.core {
+            Core::Materialised(m) => Some(&m.probs),
+            Core::Flash(_) => None,
+        }
     }
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use crate::models::GptConfig;
 
-use super::{attention, cross_entropy, elementwise, matmul, norm};
+use super::{cross_entropy, elementwise, flash, matmul, norm};
+use crate::nn::AttentionKind;
 
 /// Named parameters in f64.
 pub type Params = HashMap<String, Vec<f64>>;
@@ -54,7 +55,17 @@ pub fn loss(cfg: &GptConfig, params: &Params, tokens: &[u32], targets: &[u32], b
             }
             out
         };
-        let (o, _) = attention::attention_forward(&split(0), &split(1), &split(2), batch * h, t, hd, true);
+        let spec = flash::AttnSpec {
+            bh: batch * h,
+            heads: h,
+            n: t,
+            d: hd,
+            causal: true,
+            alibi: false,
+            sigmoid: cfg.attention == AttentionKind::Sigmoid,
+            bias: cfg.sigmoid_bias.map_or(-(t as f64).ln(), |b| b as f64),
+        };
+        let (o, _) = flash::forward(&spec, &split(0), &split(1), &split(2));
         let mut merged = vec![0.0; rows * c];
         for b in 0..batch {
             for hh in 0..h {

@@ -1,0 +1,161 @@
+//! `sigmix bench attention`: flash sigmoid vs flash softmax (and the materialised forward)
+//! on the same adapter, forward, backward and both, with the sigmoid/softmax speed ratio.
+
+use std::sync::Arc;
+
+use sigmix::gpu::Recorder;
+use sigmix::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
+use sigmix::kernels::matmul::{MatmulLayout, Strides, matmul_strided};
+use sigmix::kernels::softmax::{SoftmaxOpts, softmax_forward};
+use sigmix::rng::Rng;
+use sigmix::{Gpu, Result, Tensor};
+
+use super::bench::time;
+
+/// One attention benchmark row.
+#[derive(serde::Serialize, Debug)]
+pub struct AttnRow {
+    n: usize,
+    d: usize,
+    batch_heads: usize,
+    causal: bool,
+    /// Forward, backward and forward+backward milliseconds: sigmoid then softmax.
+    sigmoid_ms: [f64; 3],
+    softmax_ms: [f64; 3],
+    /// GFLOP/s of forward, backward, both (FLOPs = 4·BH·n²·d forward, 2.5× backward, halved causal).
+    sigmoid_gflops: [f64; 3],
+    softmax_gflops: [f64; 3],
+    /// softmax time / sigmoid time: > 1 means sigmoid is faster.
+    speedup: [f64; 3],
+    /// Materialised softmax forward (QKᵀ, softmax, PV) and the memory its n×n buffers need.
+    materialised_fwd_ms: Option<f64>,
+    materialised_mib: f64,
+}
+
+fn flash_times(gpu: &Arc<Gpu>, kind: AttnKind, l: &AttnLayout, causal: bool, t: &Buffers) -> Result<[f64; 3]> {
+    let opts = AttnOpts { kind, causal, alibi: false, bias: None };
+    let stats = || (kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &t.lse, delta: &t.delta });
+    let fwd = time(gpu, |rec| attention_forward(rec, &t.qkv, &t.o, Some(&t.lse), l, &opts))?;
+    // The backward needs a forward's O and LSE: run one first, then time the backward alone.
+    let mut rec = Recorder::new(gpu);
+    attention_forward(&mut rec, &t.qkv, &t.o, Some(&t.lse), l, &opts)?;
+    rec.submit()?;
+    let bwd = time(gpu, |rec| attention_backward(rec, &t.qkv, &t.o, &t.dout, &t.dqkv, stats(), l, &opts))?;
+    let both = time(gpu, |rec| {
+        attention_forward(rec, &t.qkv, &t.o, Some(&t.lse), l, &opts)?;
+        attention_backward(rec, &t.qkv, &t.o, &t.dout, &t.dqkv, stats(), l, &opts)
+    })?;
+    Ok([fwd, bwd, both])
+}
+
+struct Buffers {
+    qkv: Tensor,
+    o: Tensor,
+    dout: Tensor,
+    dqkv: Tensor,
+    lse: Tensor,
+    delta: Tensor,
+}
+
+fn materialised_forward(gpu: &Arc<Gpu>, l: &AttnLayout, causal: bool, t: &Buffers) -> Result<Option<f64>> {
+    let (bh, n, d) = (l.batch * l.heads, l.n, l.d);
+    let bytes = (bh * n * n * 4) as u64;
+    if bytes > gpu.max_tensor_bytes() {
+        return Ok(None);
+    }
+    let s = Tensor::empty(gpu, "scores", &[bh * n, n], sigmix::DType::F32)?;
+    let p = Tensor::empty(gpu, "probs", &[bh * n, n], sigmix::DType::F32)?;
+    let one = bh * n * d;
+    let head = |off: usize| Strides { offset: off, row: d, col: 1, batch1: n * d, batch2: 0 };
+    let kt = Strides { offset: one, row: 1, col: d, batch1: n * d, batch2: 0 };
+    let sq = Strides { offset: 0, row: n, col: 1, batch1: n * n, batch2: 0 };
+    let qk = MatmulLayout { m: n, n, k: d, batch: (bh, 1), a: head(0), b: kt, c: sq, alpha: 1.0, accumulate: false };
+    let pv = MatmulLayout {
+        m: n,
+        n: d,
+        k: n,
+        batch: (bh, 1),
+        a: sq,
+        b: head(2 * one),
+        c: head(0),
+        alpha: 1.0,
+        accumulate: false,
+    };
+    let sm = SoftmaxOpts { scale: 1.0 / (d as f32).sqrt(), causal, q_len: n };
+    Ok(Some(time(gpu, |rec| {
+        matmul_strided(rec, &t.qkv, &t.qkv, &s, &qk)?;
+        softmax_forward(rec, &s, &p, sm)?;
+        matmul_strided(rec, &p, &t.qkv, &t.o, &pv)
+    })?))
+}
+
+/// Runs the attention benchmark over n ∈ `ns`, d ∈ {64, 128}, full and causal, with
+/// batch·heads chosen so every row processes 4096 query rows.
+pub fn bench_attention(gpu: &Arc<Gpu>, ns: &[usize]) -> Result<Vec<AttnRow>> {
+    let mut rows = Vec::new();
+    let mut rng = Rng::new(3);
+    for &n in ns {
+        for d in [64, 128] {
+            let bh = (4096 / n).max(1);
+            let l = AttnLayout::packed(1, bh, n, d);
+            let one = bh * n * d;
+            let rand =
+                |rng: &mut Rng, len: usize| Tensor::from_f32(gpu, "bench", &[len], &rng.uniform_vec(len, -1.0, 1.0));
+            let t = Buffers {
+                qkv: rand(&mut rng, 3 * one)?,
+                o: rand(&mut rng, one)?,
+                dout: rand(&mut rng, one)?,
+                dqkv: rand(&mut rng, 3 * one)?,
+                lse: rand(&mut rng, l.stats_len())?,
+                delta: rand(&mut rng, l.stats_len())?,
+            };
+            for causal in [false, true] {
+                let sig = flash_times(gpu, AttnKind::Sigmoid, &l, causal, &t)?;
+                let soft = flash_times(gpu, AttnKind::Softmax, &l, causal, &t)?;
+                let fwd_flops = 4.0 * (bh * n * n * d) as f64 * if causal { 0.5 } else { 1.0 };
+                let flops = [fwd_flops, 2.5 * fwd_flops, 3.5 * fwd_flops];
+                let rate = |ms: &[f64; 3]| [0, 1, 2].map(|i| flops[i] / ms[i] / 1e9);
+                rows.push(AttnRow {
+                    n,
+                    d,
+                    batch_heads: bh,
+                    causal,
+                    sigmoid_ms: sig.map(|s| s * 1e3),
+                    softmax_ms: soft.map(|s| s * 1e3),
+                    sigmoid_gflops: rate(&sig),
+                    softmax_gflops: rate(&soft),
+                    speedup: [0, 1, 2].map(|i| soft[i] / sig[i]),
+                    materialised_fwd_ms: materialised_forward(gpu, &l, causal, &t)?.map(|s| s * 1e3),
+                    materialised_mib: (2 * bh * n * n * 4) as f64 / (1 << 20) as f64,
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Prints the rows as a Markdown table.
+pub fn print_table(rows: &[AttnRow]) {
+    println!(
+        "| n | d | B·H | mask | sigmoid fwd / bwd / both (GFLOP/s) | softmax fwd / bwd / both (GFLOP/s) | sigmoid speed-up fwd / bwd / both | materialised fwd ms (n×n MiB) |"
+    );
+    println!("|---:|---:|---:|---|---|---|---|---|");
+    for r in rows {
+        let g = |v: &[f64; 3]| format!("{:.2} / {:.2} / {:.2}", v[0], v[1], v[2]);
+        let mat = r.materialised_fwd_ms.map_or("over the buffer limit".to_string(), |ms| format!("{ms:.1}"));
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {:.2}× / {:.2}× / {:.2}× | {} ({:.0}) |",
+            r.n,
+            r.d,
+            r.batch_heads,
+            if r.causal { "causal" } else { "full" },
+            g(&r.sigmoid_gflops),
+            g(&r.softmax_gflops),
+            r.speedup[0],
+            r.speedup[1],
+            r.speedup[2],
+            mat,
+            r.materialised_mib
+        );
+    }
+}
