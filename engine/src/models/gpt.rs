@@ -67,7 +67,7 @@ impl GptConfig {
             return bad(format!("d_model {} must be divisible by n_heads {}", self.d_model, self.n_heads));
         }
         let hd = self.d_model / self.n_heads;
-        if self.attention != AttentionKind::Naive && (hd < 16 || hd > 128 || !hd.is_multiple_of(4)) {
+        if self.attention != AttentionKind::Naive && (!(16..=128).contains(&hd) || !hd.is_multiple_of(4)) {
             return bad(format!(
                 "flash attention needs a head dimension that is a multiple of 4 in 16..=128, got d_model/n_heads = {hd}; change n_heads or use attention = \"naive\""
             ));
