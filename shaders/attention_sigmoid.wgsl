@@ -11,9 +11,9 @@
 // shared strides — element (b, h, t, j) at off + b·sb + h·sh + t·st + j — so the model's fused
 // QKV activation is used in place. O and dO have their own strides (o_*).
 //
-// Entry points (one workgroup of BQ = 32 invocations per block of 32 rows and per (b, h)):
-//   sigmoid_forward      a thread per query row; K and V tiles of ⌊2048/d⌋ rows in workgroup
-//                        memory (2 × 8 KiB: within the 16 KiB portable floor for d ≤ 128)
+// Entry points (one workgroup of BQ invocations per block of BQ rows and per (b, h)):
+//   sigmoid_forward      a thread per query row; K and V tiles of min(4·TILE_VEC4/d, 128) rows
+//                        in workgroup memory (TILE_VEC4 from the adapter's limit, see below)
 //   sigmoid_backward_dq  a thread per query row: dQ = s·Σ_j dS_ij K_j
 //   sigmoid_backward_dkdv a thread per key row: dV = Σ_i P_ij dO_i, dK = s·Σ_i dS_ij Q_i,
 //                        with Q and dO tiles in workgroup memory
@@ -21,7 +21,11 @@
 // Splitting dQ from dK/dV computes P twice but needs no float atomics (not portable) and
 // keeps every sum in a fixed order (deterministic).
 // Rows live in private arrays of vec4 (d ≤ 128, d a multiple of 4).
-// Versions: v1 (this) register rows + shared K/V tiles, one row per invocation. On real GPUs
+// Versions (lavapipe numbers in the README):
+//   v1 per key: dot → σ → accumulate, one dependent chain per key: 0.8× softmax forward.
+//   v2 (this) two phases per tile, like the softmax kernel: all σ of the tile into a private
+//      array, then the accumulation: independent work the compiler can overlap.
+// On real GPUs
 // cooperative rows (several invocations per row, subgroup reductions) and
 // cooperative-matrix tiles are the road to tensor-core speed.
 
@@ -40,10 +44,19 @@ struct Params {
 @group(0) @binding(4) var<storage, read> dout: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dqkv: array<f32>;
 
-const BQ: u32 = 32u;
-const TILE_FLOATS: u32 = 2048u;
-var<workgroup> tile_a: array<vec4<f32>, 512>;
-var<workgroup> tile_b: array<vec4<f32>, 512>;
+// Rows per workgroup (one invocation each) and vec4s per shared tile: pipeline-overridable,
+// chosen by the launcher from the adapter's workgroup-memory limit (2 tiles + 1 KiB of row
+// statistics must fit: 480 vec4s per tile under the 16 KiB portable floor).
+override BQ: u32 = 32u;
+override TILE_VEC4: u32 = 480u;
+// Keys (or queries) per tile, capped by the private score array of the softmax forward.
+const MAX_TILE_ROWS: u32 = 128u;
+var<workgroup> tile_a: array<vec4<f32>, TILE_VEC4>;
+var<workgroup> tile_b: array<vec4<f32>, TILE_VEC4>;
+
+fn tile_rows() -> u32 {
+    return min(4u * TILE_VEC4 / p.d, MAX_TILE_ROWS);
+}
 
 fn head_base(bh: u32) -> u32 {
     return (bh / p.heads) * p.sb + (bh % p.heads) * p.sh;
@@ -81,17 +94,18 @@ fn sigmoid(x: f32) -> f32 {
     return 1.0 / (1.0 + exp(-x));
 }
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(BQ)
 fn sigmoid_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let bh = wg.y;
     let q0 = wg.x * BQ;
     let i = min(q0 + lid.x, p.n - 1u);
     let d4 = p.d / 4u;
-    let bk = TILE_FLOATS / p.d;
+    let bk = tile_rows();
     let base = head_base(bh);
     let sl = slope(bh);
     var q: array<vec4<f32>, 32>;
     var acc: array<vec4<f32>, 32>;
+    var sc: array<f32, 128>;
     for (var c = 0u; c < d4; c++) {
         q[c] = p.scale * ld_qkv(p.q_off + base + i * p.st + 4u * c);
         acc[c] = vec4<f32>(0.0);
@@ -110,15 +124,20 @@ fn sigmoid_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
         workgroupBarrier();
         for (var r = 0u; r < rows; r++) {
             let j = k0 + r;
+            var pij = 0.0;
             if (visible(i, j)) {
                 var s = 0.0;
                 for (var c = 0u; c < d4; c++) {
                     s += dot(q[c], tile_a[r * d4 + c]);
                 }
-                let pij = sigmoid(logit(s, i, j, sl));
-                for (var c = 0u; c < d4; c++) {
-                    acc[c] += pij * tile_b[r * d4 + c];
-                }
+                pij = sigmoid(logit(s, i, j, sl));
+            }
+            sc[r] = pij;
+        }
+        for (var r = 0u; r < rows; r++) {
+            let pij = sc[r];
+            for (var c = 0u; c < d4; c++) {
+                acc[c] += pij * tile_b[r * d4 + c];
             }
         }
         workgroupBarrier();
@@ -133,13 +152,13 @@ fn sigmoid_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     }
 }
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(BQ)
 fn sigmoid_backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let bh = wg.y;
     let q0 = wg.x * BQ;
     let i = min(q0 + lid.x, p.n - 1u);
     let d4 = p.d / 4u;
-    let bk = TILE_FLOATS / p.d;
+    let bk = tile_rows();
     let base = head_base(bh);
     let sl = slope(bh);
     let ob = o_base(bh) + i * p.o_st;
@@ -191,13 +210,13 @@ fn sigmoid_backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invo
     }
 }
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(BQ)
 fn sigmoid_backward_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let bh = wg.y;
     let j0 = wg.x * BQ;
     let j = min(j0 + lid.x, p.n - 1u);
     let d4 = p.d / 4u;
-    let bq = TILE_FLOATS / p.d;
+    let bq = tile_rows();
     let base = head_base(bh);
     let obase = o_base(bh);
     let sl = slope(bh);

@@ -10,7 +10,7 @@
 //   softmax_backward_prep  D_i = rowsum(dO_i ∘ O_i): the pre-pass sigmoid does not need
 //   softmax_backward_dq    dQ = s·Σ_j dS_ij K_j,  P = exp(S − LSE), dS = P ⊙ (dP − D)
 //   softmax_backward_dkdv  dV = Σ_i P_ij dO_i, dK = s·Σ_i dS_ij Q_i (Q, dO, LSE, D tiles shared)
-// The per-tile scores live in a private array of ⌊2048/d⌋ ≤ 128 floats (d ≥ 16).
+// The per-tile scores live in a private array of at most 128 floats.
 
 struct Params {
     n: u32, d: u32, heads: u32, causal: u32,
@@ -32,13 +32,22 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> delta: array<f32>;
 @group(0) @binding(9) var<storage, read> delta_in: array<f32>;
 
-const BQ: u32 = 32u;
-const TILE_FLOATS: u32 = 2048u;
-var<workgroup> tile_a: array<vec4<f32>, 512>;
-var<workgroup> tile_b: array<vec4<f32>, 512>;
-// Per-row statistics of the query tile in the dK/dV kernel: LSE and D (≤ 2048/16 rows).
+// Rows per workgroup (one invocation each) and vec4s per shared tile: pipeline-overridable,
+// chosen by the launcher from the adapter's workgroup-memory limit (2 tiles + 1 KiB of row
+// statistics must fit: 480 vec4s per tile under the 16 KiB portable floor).
+override BQ: u32 = 32u;
+override TILE_VEC4: u32 = 480u;
+// Keys (or queries) per tile, capped by the private score array of the softmax forward.
+const MAX_TILE_ROWS: u32 = 128u;
+var<workgroup> tile_a: array<vec4<f32>, TILE_VEC4>;
+var<workgroup> tile_b: array<vec4<f32>, TILE_VEC4>;
+// Per-row statistics of the query tile in the dK/dV kernel: LSE and D (≤ 128 rows).
 var<workgroup> tile_lse: array<f32, 128>;
 var<workgroup> tile_delta: array<f32, 128>;
+
+fn tile_rows() -> u32 {
+    return min(4u * TILE_VEC4 / p.d, MAX_TILE_ROWS);
+}
 
 fn head_base(bh: u32) -> u32 {
     return (bh / p.heads) * p.sb + (bh % p.heads) * p.sh;
@@ -76,13 +85,13 @@ fn exp_score(s: f32, l: f32) -> f32 {
     return exp(s - l);
 }
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(BQ)
 fn softmax_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let bh = wg.y;
     let q0 = wg.x * BQ;
     let i = min(q0 + lid.x, p.n - 1u);
     let d4 = p.d / 4u;
-    let bk = TILE_FLOATS / p.d;
+    let bk = tile_rows();
     let base = head_base(bh);
     let sl = slope(bh);
     var q: array<vec4<f32>, 32>;
@@ -153,7 +162,7 @@ fn softmax_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     }
 }
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(BQ)
 fn softmax_backward_prep(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let bh = wg.y;
     let i = wg.x * BQ + lid.x;
@@ -168,13 +177,13 @@ fn softmax_backward_prep(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
     delta[bh * p.n + i] = s;
 }
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(BQ)
 fn softmax_backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let bh = wg.y;
     let q0 = wg.x * BQ;
     let i = min(q0 + lid.x, p.n - 1u);
     let d4 = p.d / 4u;
-    let bk = TILE_FLOATS / p.d;
+    let bk = tile_rows();
     let base = head_base(bh);
     let sl = slope(bh);
     let ob = o_base(bh) + i * p.o_st;
@@ -228,13 +237,13 @@ fn softmax_backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invo
     }
 }
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(BQ)
 fn softmax_backward_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let bh = wg.y;
     let j0 = wg.x * BQ;
     let j = min(j0 + lid.x, p.n - 1u);
     let d4 = p.d / 4u;
-    let bq = TILE_FLOATS / p.d;
+    let bq = tile_rows();
     let base = head_base(bh);
     let obase = o_base(bh);
     let sl = slope(bh);

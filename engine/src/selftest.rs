@@ -300,13 +300,27 @@ pub fn check_attention(
     causal: bool,
     alibi: bool,
 ) -> Result<Vec<Check>> {
+    check_attention_tiled(gpu, rng, kind, [batch, heads, n, d], causal, alibi, None)
+}
+
+/// `check_attention` with an explicit shared-tile size in vec4s; shape = [batch, heads, n, d].
+pub fn check_attention_tiled(
+    gpu: &Arc<Gpu>,
+    rng: &mut Rng,
+    kind: AttnKind,
+    shape: [usize; 4],
+    causal: bool,
+    alibi: bool,
+    tile: Option<usize>,
+) -> Result<Vec<Check>> {
+    let [batch, heads, n, d] = shape;
     let l = AttnLayout::packed(batch, heads, n, d);
     let one = batch * heads * n * d;
     let (qkv, qkv_d) = random(gpu, rng, &[3 * one])?;
     let (dout, dout_d) = random(gpu, rng, &[one])?;
     let (o, dqkv) = (poisoned(gpu, &[one])?, poisoned(gpu, &[3 * one])?);
     let (lse, delta) = (poisoned(gpu, &[l.stats_len()])?, poisoned(gpu, &[l.stats_len()])?);
-    let opts = AttnOpts { kind, causal, alibi, bias: None };
+    let opts = AttnOpts { kind, causal, alibi, bias: None, tile };
     let mut rec = Recorder::new(gpu);
     attention_forward(&mut rec, &qkv, &o, Some(&lse), &l, &opts)?;
     let stats = (kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &lse, delta: &delta });

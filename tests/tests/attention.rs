@@ -3,7 +3,7 @@
 
 use sigmix::kernels::attention::AttnKind;
 use sigmix::rng::Rng;
-use sigmix::selftest::check_attention;
+use sigmix::selftest::{check_attention, check_attention_tiled};
 use sigmix_tests::{assert_all_pass, gpu};
 
 fn sweep(kind: AttnKind, seed: u64) {
@@ -30,6 +30,25 @@ fn sigmoid_attention_matches_the_reference() {
 #[test]
 fn softmax_attention_matches_the_reference() {
     sweep(AttnKind::Softmax, 22);
+}
+
+#[test]
+fn small_and_browser_sized_tiles_give_the_same_results() {
+    // 64 vec4s: a 2-row tile at d = 128; 480: the tile chosen under the 16 KiB WebGPU floor.
+    let gpu = gpu();
+    let mut rng = Rng::new(23);
+    let mut checks = Vec::new();
+    for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
+        for tile in [64, 480] {
+            checks.extend(
+                check_attention_tiled(&gpu, &mut rng, kind, [1, 2, 45, 128], true, false, Some(tile)).expect("runs"),
+            );
+            checks.extend(
+                check_attention_tiled(&gpu, &mut rng, kind, [2, 1, 70, 16], false, true, Some(tile)).expect("runs"),
+            );
+        }
+    }
+    assert_all_pass(&checks);
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub struct AttnRow {
 }
 
 fn flash_times(gpu: &Arc<Gpu>, kind: AttnKind, l: &AttnLayout, causal: bool, t: &Buffers) -> Result<[f64; 3]> {
-    let opts = AttnOpts { kind, causal, alibi: false, bias: None };
+    let opts = AttnOpts { kind, causal, alibi: false, bias: None, tile: None };
     let stats = || (kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &t.lse, delta: &t.delta });
     let fwd = time(gpu, |rec| attention_forward(rec, &t.qkv, &t.o, Some(&t.lse), l, &opts))?;
     // The backward needs a forward's O and LSE: run one first, then time the backward alone.

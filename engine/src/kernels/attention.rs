@@ -29,8 +29,23 @@ const SM_DKDV: KernelSpec = KernelSpec {
     storage: &[(1, R), (4, R), (5, W), (7, R), (9, R)],
 };
 
-/// Rows per workgroup (the shaders' BQ).
+/// Rows per workgroup (the shaders' BQ override).
 const BLOCK: usize = 32;
+
+/// Override constants for `gpu`: BQ, and the largest shared tile (in vec4s) such that two
+/// tiles plus 1 KiB of row statistics fit the adapter's workgroup memory (480 at the 16 KiB
+/// WebGPU floor, 992 on lavapipe's 32 KiB), capped at 1024.
+fn overrides(gpu: &crate::Gpu, opts: &AttnOpts) -> Result<[(&'static str, f64); 2]> {
+    let limit = gpu.limits().max_compute_workgroup_storage_size as usize;
+    let largest = (limit.saturating_sub(1024) / 32 / 16 * 16).clamp(64, 1024);
+    let tile = opts.tile.unwrap_or(largest);
+    if !(64..=largest).contains(&tile) || !tile.is_multiple_of(16) {
+        return Err(Error::Config(format!(
+            "attention: tile of {tile} vec4s must be a multiple of 16 in 64..={largest} on this adapter"
+        )));
+    }
+    Ok([("BQ", BLOCK as f64), ("TILE_VEC4", tile as f64)])
+}
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
@@ -137,6 +152,9 @@ pub struct AttnOpts {
     pub alibi: bool,
     /// Sigmoid logit bias b; `None` = −ln n (the paper's default).
     pub bias: Option<f32>,
+    /// vec4s per shared tile (multiple of 16, 64..=1024); `None` = the largest the adapter's
+    /// workgroup memory allows. For tuning and for testing small tiles.
+    pub tile: Option<usize>,
 }
 
 fn params(op: &'static str, l: &AttnLayout, o: &AttnOpts) -> Result<Params> {
@@ -218,8 +236,9 @@ pub fn attention_forward(
     let p = params(OP, l, opts)?;
     check_layout(OP, l, qkv, &[("o", o)])?;
     let g = grid(&gpu, l)?;
+    let ov = overrides(&gpu, opts)?;
     match opts.kind {
-        AttnKind::Sigmoid => rec.dispatch(&SIG_FWD, &[], &p, &[qkv.binding(), o.binding()], g),
+        AttnKind::Sigmoid => rec.dispatch(&SIG_FWD, &ov, &p, &[qkv.binding(), o.binding()], g),
         AttnKind::Softmax => {
             let Some(lse) = lse else {
                 return Err(Error::Config(format!(
@@ -228,7 +247,7 @@ pub fn attention_forward(
                 )));
             };
             expect_shape(OP, "lse", lse, &[l.stats_len()])?;
-            rec.dispatch(&SM_FWD, &[], &p, &[qkv.binding(), o.binding(), lse.binding()], g)
+            rec.dispatch(&SM_FWD, &ov, &p, &[qkv.binding(), o.binding(), lse.binding()], g)
         }
     }
 }
@@ -260,10 +279,11 @@ pub fn attention_backward(
     check_layout(OP, l, qkv, &[("o", o), ("dout", dout)])?;
     check_layout(OP, l, dqkv, &[])?;
     let g = grid(&gpu, l)?;
+    let ov = overrides(&gpu, opts)?;
     match opts.kind {
         AttnKind::Sigmoid => {
-            rec.dispatch(&SIG_DQ, &[], &p, &[qkv.binding(), dout.binding(), dqkv.binding()], g)?;
-            rec.dispatch(&SIG_DKDV, &[], &p, &[qkv.binding(), dout.binding(), dqkv.binding()], g)
+            rec.dispatch(&SIG_DQ, &ov, &p, &[qkv.binding(), dout.binding(), dqkv.binding()], g)?;
+            rec.dispatch(&SIG_DKDV, &ov, &p, &[qkv.binding(), dout.binding(), dqkv.binding()], g)
         }
         AttnKind::Softmax => {
             let Some(s) = stats else {
@@ -271,10 +291,10 @@ pub fn attention_backward(
             };
             expect_shape(OP, "lse", s.lse, &[l.stats_len()])?;
             expect_shape(OP, "delta", s.delta, &[l.stats_len()])?;
-            rec.dispatch(&SM_PREP, &[], &p, &[o.binding(), dout.binding(), s.delta.binding()], g)?;
+            rec.dispatch(&SM_PREP, &ov, &p, &[o.binding(), dout.binding(), s.delta.binding()], g)?;
             let b = [qkv.binding(), dout.binding(), dqkv.binding(), s.lse.binding(), s.delta.binding()];
-            rec.dispatch(&SM_DQ, &[], &p, &b, g)?;
-            rec.dispatch(&SM_DKDV, &[], &p, &b, g)
+            rec.dispatch(&SM_DQ, &ov, &p, &b, g)?;
+            rec.dispatch(&SM_DKDV, &ov, &p, &b, g)
         }
     }
 }

@@ -138,7 +138,7 @@ impl Attention {
         let flash = |k: AttnKind| -> Result<Core> {
             let stats = batch * heads * seq;
             Ok(Core::Flash(Flash {
-                opts: AttnOpts { kind: k, causal: true, alibi: false, bias: sigmoid_bias },
+                opts: AttnOpts { kind: k, causal: true, alibi: false, bias: sigmoid_bias, tile: None },
                 layout: AttnLayout::fused(batch, heads, seq, dims.head_dim),
                 lse: t("lse", &[stats])?,
                 delta: t("delta", &[stats])?,
