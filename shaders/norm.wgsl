@@ -8,7 +8,8 @@
 //   rmsnorm_backward_params    dγ += Σ_r dy·x̂
 //                       one invocation per column, rows in order: deterministic sums.
 // Row kernels use one workgroup of 64 invocations per row (strided loads + tree reduction).
-// stats holds two floats per row: (mean, rstd), mean = 0 for RMSNorm.
+// stats holds two floats per row: (mean, rstd), mean = 0 for RMSNorm. x, y, dy and dx share
+// one row layout (see Params), so rows may be strided slices of a wider matrix.
 
 struct Params {
     rows: u32,
@@ -16,9 +17,12 @@ struct Params {
     rms: u32,         // 1 = RMSNorm, 0 = LayerNorm
     accumulate: u32,  // backward_input: 1 adds into dx (residual stream gradients)
     eps: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    // Where row r starts: offset + (r / group)·outer + (r mod group)·cols. Contiguous rows
+    // use group = 1, outer = cols; QK-norm uses group = heads, outer = 3·C to normalise each
+    // head's q (or k) inside the fused QKV activation in place of a copy.
+    group: u32,
+    outer: u32,
+    offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -50,6 +54,10 @@ fn reduce_sum(v: f32, lid: u32) -> f32 {
     return r;
 }
 
+fn row_base(r: u32) -> u32 {
+    return p.offset + (r / p.group) * p.outer + (r % p.group) * p.cols;
+}
+
 fn row_of(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wg.x + wg.y * nwg.x;
 }
@@ -61,7 +69,7 @@ fn layernorm_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgrou
         return;
     }
     let lid = lid3.x;
-    let base = row * p.cols;
+    let base = row_base(row);
     let inv_n = 1.0 / f32(p.cols);
     var s = 0.0;
     for (var j = lid; j < p.cols; j += WG) {
@@ -90,7 +98,7 @@ fn rmsnorm_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
         return;
     }
     let lid = lid3.x;
-    let base = row * p.cols;
+    let base = row_base(row);
     var s = 0.0;
     for (var j = lid; j < p.cols; j += WG) {
         s += x[base + j] * x[base + j];
@@ -112,7 +120,7 @@ fn norm_backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgr
         return;
     }
     let lid = lid3.x;
-    let base = row * p.cols;
+    let base = row_base(row);
     let mean = stats_in[2u * row];
     let rstd = stats_in[2u * row + 1u];
     var sg = 0.0;
@@ -153,7 +161,7 @@ fn layernorm_backward_params(@builtin(global_invocation_id) gid: vec3<u32>) {
     var sg = 0.0;
     var sb = 0.0;
     for (var r = 0u; r < p.rows; r++) {
-        let i = r * p.cols + col;
+        let i = row_base(r) + col;
         sg += dy[i] * xhat(i, r);
         sb += dy[i];
     }
@@ -169,7 +177,7 @@ fn rmsnorm_backward_params(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     var sg = 0.0;
     for (var r = 0u; r < p.rows; r++) {
-        let i = r * p.cols + col;
+        let i = row_base(r) + col;
         sg += dy[i] * xhat(i, r);
     }
     dgamma[col] += sg;

@@ -24,6 +24,7 @@ fn check_model_gradient(cfg: GptConfig) {
     let gpu = gpu();
     let batch = 2;
     let model = Gpt::new(&gpu, &cfg, batch, 7).expect("model builds");
+    assert_eq!(cfg.param_count(), model.weights().count(), "GptConfig::param_count disagrees with the model");
     let mut rng = Rng::new(3);
     let rows = batch * cfg.context;
     let tokens: Vec<u32> = (0..rows).map(|_| rng.below(cfg.vocab) as u32).collect();
@@ -104,6 +105,12 @@ fn gpt_gradients_match_finite_differences_flash_softmax() {
 fn gpt_gradients_match_finite_differences_flash_sigmoid() {
     check_model_gradient(tiny_flash(AttentionKind::Sigmoid));
     check_model_gradient(GptConfig { sigmoid_bias: Some(0.0), ..tiny_flash(AttentionKind::Sigmoid) });
+}
+
+#[test]
+fn gpt_gradients_match_finite_differences_with_qk_norm() {
+    check_model_gradient(GptConfig { qk_norm: true, ..tiny_flash(AttentionKind::Sigmoid) });
+    check_model_gradient(GptConfig { qk_norm: true, n_heads: 2, ..tiny() });
 }
 
 #[test]

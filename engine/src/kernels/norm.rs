@@ -29,7 +29,41 @@ struct Params {
     rms: u32,
     accumulate: u32,
     eps: f32,
-    _pad: [u32; 3],
+    group: u32,
+    outer: u32,
+    offset: u32,
+}
+
+/// Which elements form the rows: row r starts at `offset + (r / group)·outer + (r % group)·cols`.
+/// `RowLayout::contiguous` is the plain (rows, cols) matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowLayout {
+    /// Number of rows.
+    pub rows: usize,
+    /// Row length.
+    pub cols: usize,
+    /// Rows per outer step.
+    pub group: usize,
+    /// Elements per outer step.
+    pub outer: usize,
+    /// First element.
+    pub offset: usize,
+}
+
+impl RowLayout {
+    /// Rows one after another.
+    pub fn contiguous(rows: usize, cols: usize) -> RowLayout {
+        RowLayout { rows, cols, group: 1, outer: cols, offset: 0 }
+    }
+
+    /// Elements a tensor must hold for this layout.
+    fn span(&self) -> usize {
+        if self.rows == 0 {
+            return 0;
+        }
+        let last = self.rows - 1;
+        self.offset + (last / self.group) * self.outer + (last % self.group) * self.cols + self.cols
+    }
 }
 
 /// Which normalisation.
@@ -42,28 +76,48 @@ pub enum NormKind {
     RmsNorm,
 }
 
+fn contiguous_rows(op: &'static str, x: &Tensor) -> Result<RowLayout> {
+    let Some(&cols) = x.shape().last() else {
+        return Err(Error::Config(format!("{op}: x must have at least one dimension")));
+    };
+    Ok(RowLayout::contiguous(x.len() / cols.max(1), cols))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn setup(
     op: &'static str,
-    x: &Tensor,
+    rl: &RowLayout,
+    rowed: &[(&str, &Tensor)],
     gamma: &Tensor,
     stats: &Tensor,
     kind: NormKind,
     eps: f32,
     accumulate: bool,
 ) -> Result<Params> {
-    let Some(&cols) = x.shape().last() else {
-        return Err(Error::Config(format!("{op}: x must have at least one dimension")));
-    };
-    let rows = x.len() / cols.max(1);
-    expect_shape(op, "gamma", gamma, &[cols])?;
-    expect_shape(op, "stats", stats, &[rows, 2])?;
+    if rl.group == 0 || rl.cols == 0 {
+        return Err(Error::Config(format!("{op}: row layout {rl:?} has an empty group or row")));
+    }
+    for (what, t) in rowed {
+        if t.len() < rl.span() {
+            return Err(Error::shape(
+                op,
+                format!("{what} (row layout spans {} elements)", rl.span()),
+                &[rl.span()],
+                t.shape(),
+            ));
+        }
+    }
+    expect_shape(op, "gamma", gamma, &[rl.cols])?;
+    expect_shape(op, "stats", stats, &[rl.rows, 2])?;
     Ok(Params {
-        rows: u32_of(op, "rows", rows)?,
-        cols: u32_of(op, "cols", cols)?,
+        rows: u32_of(op, "rows", rl.rows)?,
+        cols: u32_of(op, "cols", rl.cols)?,
         rms: (kind == NormKind::RmsNorm) as u32,
         accumulate: accumulate as u32,
         eps,
-        _pad: [0; 3],
+        group: u32_of(op, "group", rl.group)?,
+        outer: u32_of(op, "outer", rl.outer)?,
+        offset: u32_of(op, "offset", rl.offset)?,
     })
 }
 
@@ -80,9 +134,27 @@ pub fn norm_forward(
     eps: f32,
 ) -> Result<()> {
     const OP: &str = "norm_forward";
-    let gpu = common_gpu(OP, &[x, gamma, beta, y, stats])?;
-    let p = setup(OP, x, gamma, stats, kind, eps, false)?;
     expect_shape(OP, "y", y, x.shape())?;
+    norm_forward_rows(rec, kind, &contiguous_rows(OP, x)?, x, gamma, beta, y, stats, eps)
+}
+
+/// `norm_forward` over the rows of `rl` (x and y share that layout; elements of y outside
+/// the rows are left as they are).
+#[allow(clippy::too_many_arguments)]
+pub fn norm_forward_rows(
+    rec: &mut Recorder,
+    kind: NormKind,
+    rl: &RowLayout,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    y: &Tensor,
+    stats: &Tensor,
+    eps: f32,
+) -> Result<()> {
+    const OP: &str = "norm_forward";
+    let gpu = common_gpu(OP, &[x, gamma, beta, y, stats])?;
+    let p = setup(OP, rl, &[("x", x), ("y", y)], gamma, stats, kind, eps, false)?;
     let groups = groups_for(&gpu, p.rows as usize, 1);
     match kind {
         NormKind::LayerNorm => {
@@ -117,10 +189,30 @@ pub fn norm_backward(
     accumulate: bool,
 ) -> Result<()> {
     const OP: &str = "norm_backward";
-    let gpu = common_gpu(OP, &[x, gamma, stats, dy, dx, dgamma, dbeta])?;
-    let p = setup(OP, x, gamma, stats, kind, 0.0, accumulate)?;
     expect_shape(OP, "dy", dy, x.shape())?;
     expect_shape(OP, "dx", dx, x.shape())?;
+    let rl = contiguous_rows(OP, x)?;
+    norm_backward_rows(rec, kind, &rl, x, gamma, stats, dy, dx, dgamma, dbeta, accumulate)
+}
+
+/// `norm_backward` over the rows of `rl` (x, dy and dx share that layout).
+#[allow(clippy::too_many_arguments)]
+pub fn norm_backward_rows(
+    rec: &mut Recorder,
+    kind: NormKind,
+    rl: &RowLayout,
+    x: &Tensor,
+    gamma: &Tensor,
+    stats: &Tensor,
+    dy: &Tensor,
+    dx: &Tensor,
+    dgamma: &Tensor,
+    dbeta: &Tensor,
+    accumulate: bool,
+) -> Result<()> {
+    const OP: &str = "norm_backward";
+    let gpu = common_gpu(OP, &[x, gamma, stats, dy, dx, dgamma, dbeta])?;
+    let p = setup(OP, rl, &[("x", x), ("dy", dy), ("dx", dx)], gamma, stats, kind, 0.0, accumulate)?;
     expect_shape(OP, "dgamma", dgamma, gamma.shape())?;
     rec.dispatch(
         &BACKWARD_INPUT,

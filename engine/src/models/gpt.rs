@@ -35,6 +35,8 @@ pub struct GptConfig {
     pub attention: AttentionKind,
     /// Sigmoid attention's logit bias b; `None` = −ln(context), the paper's default.
     pub sigmoid_bias: Option<f32>,
+    /// LayerNorm on each head's q and k before attention (the sigmoid paper's stable recipe).
+    pub qk_norm: bool,
     /// Share the token embedding with the output head.
     pub tied_head: bool,
 }
@@ -51,6 +53,7 @@ impl Default for GptConfig {
             norm: NormKind::LayerNorm,
             attention: AttentionKind::Softmax,
             sigmoid_bias: None,
+            qk_norm: false,
             tied_head: true,
         }
     }
@@ -78,7 +81,8 @@ impl GptConfig {
     /// Parameter count (embeddings included), without building anything.
     pub fn param_count(&self) -> usize {
         let (c, v, t, h) = (self.d_model, self.vocab, self.context, self.d_model * self.mlp_ratio);
-        let block = 2 * 2 * c + (3 * c * c + 3 * c) + (c * c + c) + (c * h + h) + (h * c + c);
+        let qk = if self.qk_norm { 4 * (c / self.n_heads.max(1)) } else { 0 };
+        let block = 2 * 2 * c + (3 * c * c + 3 * c) + (c * c + c) + (c * h + h) + (h * c + c) + qk;
         v * c + t * c + self.n_layers * block + 2 * c + if self.tied_head { 0 } else { v * c }
     }
 
@@ -163,6 +167,7 @@ impl Gpt {
                     &n("attn"),
                     config.attention,
                     config.sigmoid_bias,
+                    config.qk_norm,
                     batch,
                     t,
                     c,

@@ -12,9 +12,13 @@ use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Recorder};
 use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
 use crate::kernels::matmul::{MatmulLayout, Strides, matmul_strided};
+use crate::kernels::norm::{NormKind, RowLayout, norm_backward_rows, norm_forward_rows};
 use crate::kernels::softmax::{SoftmaxOpts, softmax_backward, softmax_forward};
 use crate::nn::Linear;
-use crate::nn::params::{ParamBuilder, Weights};
+use crate::nn::params::{Init, ParamBuilder, ParamId, Weights};
+
+/// Epsilon of the QK-norm LayerNorms.
+const QK_NORM_EPS: f32 = 1e-5;
 use crate::tensor::{DType, Tensor};
 
 /// Which attention implementation a layer runs.
@@ -99,6 +103,18 @@ enum Core {
     Flash(Flash),
 }
 
+/// QK-norm (Dehghani et al. 2023; on in every LM config of the sigmoid-attention paper):
+/// LayerNorm over each head's q and k, γ and β of size head_dim shared across heads. The
+/// normalised copy of the QKV activation (v copied as is) feeds the attention core.
+struct QkNorm {
+    q: (ParamId, ParamId),
+    k: (ParamId, ParamId),
+    qkv_n: Tensor,
+    dqkv_n: Tensor,
+    stats_q: Tensor,
+    stats_k: Tensor,
+}
+
 /// Causal self-attention: qkv projection, attention, output projection.
 pub struct Attention {
     dims: Dims,
@@ -109,6 +125,7 @@ pub struct Attention {
     dqkv: Tensor,
     datt: Tensor,
     core: Core,
+    qk_norm: Option<QkNorm>,
 }
 
 impl Attention {
@@ -121,6 +138,7 @@ impl Attention {
         name: &str,
         kind: AttentionKind,
         sigmoid_bias: Option<f32>,
+        qk_norm: bool,
         batch: usize,
         seq: usize,
         dim: usize,
@@ -162,6 +180,25 @@ impl Attention {
             dqkv: t("dqkv", &[rows, 3 * dim])?,
             datt: t("datt", &[rows, dim])?,
             core,
+            qk_norm: if qk_norm {
+                let hd = dims.head_dim;
+                let mut pair = |which: &str| {
+                    (
+                        pb.declare(&format!("{name}.{which}_norm.weight"), &[hd], Init::Const(1.0), false),
+                        pb.declare(&format!("{name}.{which}_norm.bias"), &[hd], Init::Const(0.0), false),
+                    )
+                };
+                Some(QkNorm {
+                    q: pair("q"),
+                    k: pair("k"),
+                    qkv_n: t("qkv_n", &[rows, 3 * dim])?,
+                    dqkv_n: t("dqkv_n", &[rows, 3 * dim])?,
+                    stats_q: t("stats_q", &[rows * heads, 2])?,
+                    stats_k: t("stats_k", &[rows * heads, 2])?,
+                })
+            } else {
+                None
+            },
         })
     }
 
@@ -174,15 +211,16 @@ impl Attention {
         let d = self.dims;
         let (t, hd) = (d.seq, d.head_dim);
         self.qkv.forward(rec, w, x, &self.qkv_out)?;
+        let qkv = self.qk_norm_forward(rec, w)?;
         match &self.core {
-            Core::Flash(f) => attention_forward(rec, &self.qkv_out, &self.att, Some(&f.lse), &f.layout, &f.opts)?,
+            Core::Flash(f) => attention_forward(rec, qkv, &self.att, Some(&f.lse), &f.layout, &f.opts)?,
             Core::Materialised(m) => {
                 // S = Q·Kᵀ (scaled inside the softmax), P = softmax(S), O = P·V.
                 let s = d.layout(t, t, hd, d.qkv_part(0), d.qkv_part_t(1), d.scores());
-                matmul_strided(rec, &self.qkv_out, &self.qkv_out, &m.scores, &s)?;
+                matmul_strided(rec, qkv, qkv, &m.scores, &s)?;
                 softmax_forward(rec, &m.scores, &m.probs, self.softmax_opts())?;
                 let o = d.layout(t, hd, t, d.scores(), d.qkv_part(2), d.heads_of_model());
-                matmul_strided(rec, &m.probs, &self.qkv_out, &self.att, &o)?;
+                matmul_strided(rec, &m.probs, qkv, &self.att, &o)?;
             }
         }
         self.proj.forward(rec, w, &self.att, y)
@@ -201,26 +239,90 @@ impl Attention {
         let d = self.dims;
         let (t, hd) = (d.seq, d.head_dim);
         self.proj.backward(rec, w, &self.att, dy, Some(&self.datt), false)?;
+        let (qkv, dqkv) = match &self.qk_norm {
+            Some(n) => (&n.qkv_n, &n.dqkv_n),
+            None => (&self.qkv_out, &self.dqkv),
+        };
         match &self.core {
             Core::Flash(f) => {
                 let stats = (f.opts.kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &f.lse, delta: &f.delta });
-                attention_backward(rec, &self.qkv_out, &self.att, &self.datt, &self.dqkv, stats, &f.layout, &f.opts)?;
+                attention_backward(rec, qkv, &self.att, &self.datt, dqkv, stats, &f.layout, &f.opts)?;
             }
             Core::Materialised(m) => {
                 // dP = dO·Vᵀ and dV = Pᵀ·dO.
                 let dp = d.layout(t, t, hd, d.heads_of_model(), d.qkv_part_t(2), d.scores());
-                matmul_strided(rec, &self.datt, &self.qkv_out, &m.dprobs, &dp)?;
+                matmul_strided(rec, &self.datt, qkv, &m.dprobs, &dp)?;
                 let dv = d.layout(t, hd, t, d.scores_t(), d.heads_of_model(), d.qkv_part(2));
-                matmul_strided(rec, &m.probs, &self.datt, &self.dqkv, &dv)?;
+                matmul_strided(rec, &m.probs, &self.datt, dqkv, &dv)?;
                 // dS = scale·P⊙(dP − rowsum(P⊙dP)); dQ = dS·K, dK = dSᵀ·Q.
                 softmax_backward(rec, &m.probs, &m.dprobs, &m.scores, self.softmax_opts())?;
                 let dq = d.layout(t, hd, t, d.scores(), d.qkv_part(1), d.qkv_part(0));
-                matmul_strided(rec, &m.scores, &self.qkv_out, &self.dqkv, &dq)?;
+                matmul_strided(rec, &m.scores, qkv, dqkv, &dq)?;
                 let dk = d.layout(t, hd, t, d.scores_t(), d.qkv_part(0), d.qkv_part(1));
-                matmul_strided(rec, &m.scores, &self.qkv_out, &self.dqkv, &dk)?;
+                matmul_strided(rec, &m.scores, qkv, dqkv, &dk)?;
             }
         }
+        self.qk_norm_backward(rec, w)?;
         self.qkv.backward(rec, w, x, &self.dqkv, Some(dx), accumulate)
+    }
+
+    /// Rows of q (part 0) or k (part 1) heads inside the fused (rows, 3C) activation.
+    fn head_rows(&self, part: usize) -> RowLayout {
+        let d = self.dims;
+        RowLayout {
+            rows: d.batch * d.seq * d.heads,
+            cols: d.head_dim,
+            group: d.heads,
+            outer: 3 * d.model(),
+            offset: part * d.model(),
+        }
+    }
+
+    /// Normalises q and k into `qkv_n` (v copied); returns the activation the core reads.
+    fn qk_norm_forward(&self, rec: &mut Recorder, w: &Weights) -> Result<&Tensor> {
+        let Some(n) = &self.qk_norm else {
+            return Ok(&self.qkv_out);
+        };
+        rec.copy(self.qkv_out.binding(), n.qkv_n.binding());
+        for (part, (g, b), stats) in [(0, n.q, &n.stats_q), (1, n.k, &n.stats_k)] {
+            norm_forward_rows(
+                rec,
+                NormKind::LayerNorm,
+                &self.head_rows(part),
+                &self.qkv_out,
+                &w.value(g),
+                &w.value(b),
+                &n.qkv_n,
+                stats,
+                QK_NORM_EPS,
+            )?;
+        }
+        Ok(&n.qkv_n)
+    }
+
+    /// Turns the core's gradient w.r.t. the normalised activation into `dqkv`.
+    fn qk_norm_backward(&self, rec: &mut Recorder, w: &Weights) -> Result<()> {
+        let Some(n) = &self.qk_norm else {
+            return Ok(());
+        };
+        rec.copy(n.dqkv_n.binding(), self.dqkv.binding());
+        for (part, (g, b), stats) in [(0, n.q, &n.stats_q), (1, n.k, &n.stats_k)] {
+            let rl = self.head_rows(part);
+            norm_backward_rows(
+                rec,
+                NormKind::LayerNorm,
+                &rl,
+                &self.qkv_out,
+                &w.value(g),
+                stats,
+                &n.dqkv_n,
+                &self.dqkv,
+                &w.grad(g),
+                &w.grad(b),
+                false,
+            )?;
+        }
+        Ok(())
     }
 
     /// The attention probabilities of the last forward pass, (B, H, T, T), when the layer

@@ -65,7 +65,28 @@ pub fn loss(cfg: &GptConfig, params: &Params, tokens: &[u32], targets: &[u32], b
             sigmoid: cfg.attention == AttentionKind::Sigmoid,
             bias: cfg.sigmoid_bias.map_or(-(t as f64).ln(), |b| b as f64),
         };
-        let (o, _) = flash::forward(&spec, &split(0), &split(1), &split(2));
+        let (mut q, mut k) = (split(0), split(1));
+        if cfg.qk_norm {
+            // LayerNorm over each head's q and k (rows of head_dim), γ/β shared across heads.
+            let pre = |which: &str| format!("h{l}.attn.{which}_norm");
+            q = norm::norm_forward(
+                &q,
+                p(params, &format!("{}.weight", pre("q"))),
+                p(params, &format!("{}.bias", pre("q"))),
+                false,
+                1e-5,
+            )
+            .0;
+            k = norm::norm_forward(
+                &k,
+                p(params, &format!("{}.weight", pre("k"))),
+                p(params, &format!("{}.bias", pre("k"))),
+                false,
+                1e-5,
+            )
+            .0;
+        }
+        let (o, _) = flash::forward(&spec, &q, &k, &split(2));
         let mut merged = vec![0.0; rows * c];
         for b in 0..batch {
             for hh in 0..h {
