@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sigmix::Gpu;
+use sigmix::nn::AttentionKind;
 use sigmix::train::{Event, PRESETS, RunConfig, train, write_json_atomic};
 
 /// Options of `sigmix train`.
@@ -30,6 +31,15 @@ pub struct Args {
     /// Mixture weights over prose,code,arithmetic,records, e.g. 0.4,0.2,0.2,0.2.
     #[arg(long, value_delimiter = ',')]
     mixture: Option<Vec<f64>>,
+    /// Attention implementation: softmax (flash), sigmoid (flash) or naive (materialised).
+    #[arg(long, value_parser = ["softmax", "sigmoid", "naive"])]
+    attention: Option<String>,
+    /// Sigmoid attention's logit bias b (default −ln context).
+    #[arg(long, allow_hyphen_values = true)]
+    sigmoid_bias: Option<f32>,
+    /// LayerNorm on each head's q and k (QK-norm).
+    #[arg(long)]
+    qk_norm: bool,
     /// Write the run record (config, curves, evaluations, speed) to this JSON file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -61,6 +71,17 @@ fn config(args: &Args, preset: &str) -> sigmix::Result<RunConfig> {
     if let Some(m) = &args.mixture {
         cfg.mixture = m.clone();
     }
+    if let Some(a) = &args.attention {
+        cfg.model.attention = match a.as_str() {
+            "sigmoid" => AttentionKind::Sigmoid,
+            "naive" => AttentionKind::Naive,
+            _ => AttentionKind::Softmax,
+        };
+    }
+    if args.sigmoid_bias.is_some() {
+        cfg.model.sigmoid_bias = args.sigmoid_bias;
+    }
+    cfg.model.qk_norm |= args.qk_norm;
     cfg.validate()?;
     Ok(cfg)
 }
