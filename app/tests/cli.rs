@@ -58,3 +58,15 @@ fn train_writes_a_run_record() {
     assert_eq!(record["config"]["steps"], 12);
     assert_eq!(record["domains"].as_array().map(|a| a.len()), Some(4));
 }
+
+#[test]
+fn an_adapter_that_does_not_exist_is_explained() {
+    let o = Command::new(env!("CARGO_BIN_EXE_sigmix"))
+        .arg("info")
+        .env("SIGMIX_ADAPTER", "no-such-gpu")
+        .output()
+        .expect("runs");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("matched none of") && t.contains("mesa-vulkan-drivers"), "{t}");
+}

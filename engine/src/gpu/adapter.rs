@@ -66,6 +66,7 @@ pub struct Gpu {
     pub(crate) pipelines: Mutex<HashMap<PipelineKey, Arc<Kernel>>>,
     pub(crate) modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     pub(crate) arenas: Mutex<Vec<wgpu::Buffer>>,
+    pub(crate) staging: Mutex<Vec<wgpu::Buffer>>,
     buffers_created: AtomicU64,
     bytes_created: AtomicU64,
 }
@@ -173,6 +174,7 @@ impl Gpu {
             pipelines: Mutex::default(),
             modules: Mutex::default(),
             arenas: Mutex::default(),
+            staging: Mutex::default(),
             buffers_created: AtomicU64::new(0),
             bytes_created: AtomicU64::new(0),
         }))
@@ -214,8 +216,7 @@ impl Gpu {
         if bytes > limit {
             return Err(Error::TooLarge { what: what.to_string(), bytes, limit, adapter: self.info.name.clone() });
         }
-        self.buffers_created.fetch_add(1, Ordering::Relaxed);
-        self.bytes_created.fetch_add(bytes, Ordering::Relaxed);
+        self.note_buffer(bytes);
         // Sizes are rounded to 16 bytes so copies and clears (4-byte multiples) always fit.
         let size = bytes.max(16).div_ceil(16) * 16;
         Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -224,6 +225,12 @@ impl Gpu {
             usage,
             mapped_at_creation: false,
         }))
+    }
+
+    /// Counts a buffer created outside `create_buffer` (staging for read-backs).
+    pub(crate) fn note_buffer(&self, bytes: u64) {
+        self.buffers_created.fetch_add(1, Ordering::Relaxed);
+        self.bytes_created.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// How many buffers this device has created so far: a training step must not add any.

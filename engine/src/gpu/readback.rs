@@ -46,15 +46,29 @@ pub(crate) fn wait_idle(gpu: &Gpu) -> Result<()> {
     poll_until(gpu, || flag.load(Ordering::Acquire) != 0)
 }
 
+/// A mappable buffer of at least `size` bytes: reused from earlier reads when one is free,
+/// so reading the loss every few steps allocates nothing after the first time.
+fn staging(gpu: &Gpu, size: u64) -> wgpu::Buffer {
+    if let Ok(mut pool) = gpu.staging.lock()
+        && let Some(i) = pool.iter().position(|b| b.size() >= size)
+    {
+        return pool.swap_remove(i);
+    }
+    // Powers of two keep the pool small when sizes vary.
+    let size = size.max(256).next_power_of_two();
+    gpu.note_buffer(size);
+    gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback staging"),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
 /// Copies `bytes` bytes at `offset` of `src` into host memory.
 pub(crate) fn read_bytes(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
     let size = bytes.div_ceil(4) * 4;
-    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("readback staging"),
-        size: size.max(4),
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
+    let staging = staging(gpu, size);
     let mut enc = gpu.device.create_command_encoder(&Default::default());
     enc.copy_buffer_to_buffer(src, offset, &staging, 0, Some(size));
     gpu.queue.submit([enc.finish()]);
@@ -74,5 +88,8 @@ pub(crate) fn read_bytes(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64)
     let out = view[..bytes as usize].to_vec();
     drop(view);
     staging.unmap();
+    if let Ok(mut pool) = gpu.staging.lock() {
+        pool.push(staging);
+    }
     Ok(out)
 }
