@@ -70,3 +70,41 @@ fn an_adapter_that_does_not_exist_is_explained() {
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("matched none of") && t.contains("mesa-vulkan-drivers"), "{t}");
 }
+
+#[test]
+fn fit_reports_train_and_held_out_error_on_the_public_table() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/dmsl_llm_slimpajama_small.csv");
+    let o = sigmix(&[
+        "fit",
+        "--law",
+        "chinchilla",
+        "--data",
+        data,
+        "--target",
+        "c4_loss",
+        "--fit-max-n",
+        "7e8",
+        "--starts",
+        "2",
+        "--hops",
+        "1",
+        "--json",
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let v: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).expect("JSON");
+    assert_eq!(v[0]["held_out_rows"], 440, "the 937M rows are held out");
+    assert!(v[0]["held_out_mre"].as_f64().is_some_and(|m| m < 0.1), "{t}");
+}
+
+#[test]
+fn a_malformed_run_table_names_file_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("sigmix-fit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("runs.csv");
+    std::fs::write(&path, "model_size,n_tokens,loss\n1e7,1e9,3.1\n2e7,oops,2.9\n").expect("write");
+    let o = sigmix(&["fit", "--law", "chinchilla", "--data", path.to_str().expect("utf-8"), "--target", "loss"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("runs.csv") && t.contains("line 3") && t.contains("column 2"), "{t}");
+}

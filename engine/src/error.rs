@@ -70,6 +70,9 @@ pub enum Error {
         /// The non-finite value.
         value: f32,
     },
+    /// A scaling-law fit could not be done.
+    #[error("fit: {0}")]
+    Fit(String),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

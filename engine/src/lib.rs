@@ -9,6 +9,7 @@ pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod kernels;
+pub mod laws;
 pub mod models;
 pub mod nn;
 pub mod optim;

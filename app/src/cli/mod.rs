@@ -3,6 +3,7 @@
 mod attn_compare;
 mod bench;
 mod bench_attention;
+mod fit;
 mod info;
 mod selftest;
 mod train;
@@ -27,6 +28,8 @@ enum Command {
     Selftest(selftest::Args),
     /// Time kernels and training (GFLOP/s, tokens/s).
     Bench(bench::Args),
+    /// Fit a scaling law to a CSV of runs; report the error on held-out sizes.
+    Fit(fit::Args),
 }
 
 /// Parses the command line and runs the chosen command.
@@ -37,6 +40,7 @@ pub fn run() -> sigmix::Result<()> {
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Selftest(a)) => selftest::run(a),
         Some(Command::Bench(a)) => bench::run(a),
+        Some(Command::Fit(a)) => fit::run(a),
         None => {
             // The lab app will open here; until it lands, show what the CLI offers.
             use clap::CommandFactory;

@@ -1,0 +1,46 @@
+//! Scaling laws as data: each law names its parameters, predicts a loss from an observation
+//! (N, D, mixture h) and gives the gradient of that prediction with respect to its internal
+//! parameters, so the fitter can run L-BFGS with analytic gradients.
+//!
+//! All parameters here are positive and live in log space internally (θ = ln p), which keeps
+//! them positive without bounds, as the Chinchilla fitting practice does.
+//! Formulas and their status ([V] verified, [I] unverified default): see `shared` PAPERS notes
+//! quoted on each law.
+
+mod chinchilla;
+mod data;
+mod fit;
+mod mixture;
+
+pub use chinchilla::Chinchilla;
+pub use data::{Observation, RunTable};
+pub use fit::{FitOptions, FitResult, fit, mre};
+pub use mixture::{MixtureAdditive, MixtureJoint};
+
+/// A scaling law with positive parameters fitted in log space.
+pub trait Law: Sync {
+    /// Short name, e.g. "chinchilla".
+    fn name(&self) -> &'static str;
+    /// Parameter names, in θ order.
+    fn param_names(&self) -> Vec<String>;
+    /// Predicted loss and its gradient with respect to θ (natural-log parameters).
+    fn eval(&self, theta: &[f64], x: &Observation, grad: &mut [f64]) -> f64;
+    /// A random starting point for θ drawn from plausible ranges.
+    fn random_start(&self, rng: &mut crate::rng::Rng) -> Vec<f64>;
+
+    /// Number of parameters.
+    fn n_params(&self) -> usize {
+        self.param_names().len()
+    }
+
+    /// Predicted loss only.
+    fn predict(&self, theta: &[f64], x: &Observation) -> f64 {
+        let mut g = vec![0.0; self.n_params()];
+        self.eval(theta, x, &mut g)
+    }
+}
+
+/// Uniform draw in [lo, hi).
+pub(crate) fn uniform(rng: &mut crate::rng::Rng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.uniform()
+}
