@@ -3,7 +3,8 @@
 //!
 //! Layout (one folder per concern): `gpu` (adapter, pipelines, recorder), `tensor`
 //! (shaped device buffers), `kernels` (typed launchers), `reference` (the f64 oracle),
-//! `nn` (layers with explicit backward), `models`, `optim`, `data`, `train`.
+//! `nn` (layers with explicit backward), `models`, `optim`, `data`, `train`, `laws`
+//! (scaling laws and their fitter).
 
 pub mod data;
 pub mod error;

@@ -57,7 +57,7 @@ fn analytic_gradients_match_finite_differences() {
     }
 }
 
-/// The PAPERS synthetic case: N ∈ {1e7, 3e7, 1e8} × D ∈ `ds` × 10 Dirichlet(1) mixtures
+/// The synthetic recovery case (known additive-law parameters): N ∈ {1e7, 3e7, 1e8} × D ∈ `ds` × 10 Dirichlet(1) mixtures
 /// (fixed seed), multiplicative Gaussian noise of relative size `noise`; plus held-out N = 3e8.
 fn synthetic(noise: f64, ds: &[f64]) -> (Vec<Observation>, Vec<Observation>) {
     let law = MixtureAdditive { k: 3 };
@@ -165,7 +165,7 @@ fn the_public_table_parses_with_the_documented_check_row() {
 
 #[test]
 fn the_additive_law_extrapolates_to_the_held_out_937m_models() {
-    // Fit on 122M–680M, predict 937M (PAPERS: ~1–2% would be in line with the paper).
+    // Fit on 122M–680M, predict 937M (the paper reports ~1.2–1.3% on its own LLM runs).
     let t = dmsl();
     let k = t.weight_columns("weight_").len();
     let (runs, _) = t.observations("c4_loss", "model_size", "n_tokens", "weight_").expect("columns");

@@ -1,9 +1,11 @@
 //! Waiting for the GPU and reading buffers back.
 //!
-//! On lavapipe `device.poll(Wait)` spins the calling thread at 100% while the driver's own
-//! worker threads need those cores; polling without blocking and sleeping in between
-//! measured 1.1–2× faster end to end on a 2-core machine, and costs nothing on real GPUs
-//! (the sleep is short next to a training step). `SIGMIX_WAIT=block` restores `poll(Wait)`.
+//! Two ways to wait: `device.poll(Wait)` (the default), or polling without blocking and
+//! sleeping in between (`SIGMIX_WAIT=sleep`), which was reported 1.1–2× faster with older
+//! Mesa because a blocking wait could spin a core that lavapipe's workers needed. Measured
+//! here with Mesa 25.0.7 and wgpu 30 on 2 cores (`sigmix train --preset tiny --steps 60`,
+//! two runs each): blocking 2,669 and 2,767 tokens/s, sleeping 2,577 and 2,503, so blocking
+//! is the default and the other stays one variable away for drivers that spin.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -13,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
 fn blocking_wait() -> bool {
-    std::env::var("SIGMIX_WAIT").is_ok_and(|v| v == "block")
+    !std::env::var("SIGMIX_WAIT").is_ok_and(|v| v == "sleep")
 }
 
 /// Polls the device until `done()` holds, sleeping between polls unless asked to block.

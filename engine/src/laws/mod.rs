@@ -4,8 +4,8 @@
 //!
 //! All parameters here are positive and live in log space internally (θ = ln p), which keeps
 //! them positive without bounds, as the Chinchilla fitting practice does.
-//! Formulas and their status ([V] verified, [I] unverified default): see `shared` PAPERS notes
-//! quoted on each law.
+//! Each law's file cites its paper and marks its form [V] (verified against the paper) or [I]
+//! (a reconstruction, used as a labelled default).
 
 mod chinchilla;
 mod data;
