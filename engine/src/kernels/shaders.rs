@@ -9,8 +9,22 @@ pub const ALL: &[(&str, &str)] = &[
     ("embedding", include_str!("../../../shaders/embedding.wgsl")),
     ("cross_entropy", include_str!("../../../shaders/cross_entropy.wgsl")),
     ("optim", include_str!("../../../shaders/optim.wgsl")),
-    ("attention_sigmoid", include_str!("../../../shaders/attention_sigmoid.wgsl")),
-    ("attention_softmax", include_str!("../../../shaders/attention_softmax.wgsl")),
+    // The attention kernels share a prelude, concatenated here (WGSL has no includes).
+    ("attention_common", include_str!("../../../shaders/attention_common.wgsl")),
+    (
+        "attention_sigmoid",
+        concat!(
+            include_str!("../../../shaders/attention_common.wgsl"),
+            include_str!("../../../shaders/attention_sigmoid.wgsl")
+        ),
+    ),
+    (
+        "attention_softmax",
+        concat!(
+            include_str!("../../../shaders/attention_common.wgsl"),
+            include_str!("../../../shaders/attention_softmax.wgsl")
+        ),
+    ),
 ];
 
 /// The source of shader `name`, if registered.
