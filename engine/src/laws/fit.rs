@@ -109,9 +109,7 @@ impl Objective<'_> {
         grad.iter_mut().for_each(|v| *v /= m);
         (total / m, grad)
     }
-}
 
-impl Objective<'_> {
     fn new<'a>(law: &'a dyn Law, data: &'a [Observation], delta: f64) -> Objective<'a> {
         Objective { law, data, delta, last: std::cell::RefCell::new(None) }
     }
@@ -210,6 +208,8 @@ pub fn fit(law: &dyn Law, data: &[Observation], opts: &FitOptions) -> Result<Fit
     let Some((theta, objective)) = best else {
         return Err(Error::Fit(format!("no start of {} could be evaluated on these runs", law.name())));
     };
+    // Report the point the objective actually evaluated (the clamped one).
+    let theta: Vec<f64> = theta.iter().map(|t| t.clamp(-LOG_BOUND, LOG_BOUND)).collect();
     Ok(FitResult {
         law: law.name().to_string(),
         names: law.param_names(),
