@@ -176,3 +176,14 @@ fn the_additive_law_extrapolates_to_the_held_out_937m_models() {
     assert_eq!(held.len(), 440);
     assert!(held_mre < 0.015, "held-out MRE on 937M: {held_mre}");
 }
+
+#[test]
+fn the_joint_law_warm_started_from_the_additive_fit_predicts_the_same() {
+    let mut rng = Rng::new(3);
+    let add = MixtureAdditive { k: 4 };
+    let joint = MixtureJoint { k: 4 };
+    let t = add.random_start(&mut rng);
+    let x = obs(3e8, 5e9, &dirichlet(&mut rng, 4));
+    let (a, j) = (add.predict(&t, &x), joint.predict(&joint.from_additive(&t), &x));
+    assert!((a - j).abs() < 1e-9 * a, "additive {a} vs joint {j}");
+}

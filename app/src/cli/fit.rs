@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use sigmix::laws::{Chinchilla, FitOptions, FitResult, Law, MixtureAdditive, MixtureJoint, RunTable, fit, mre};
+use sigmix::laws::{
+    Chinchilla, FitOptions, FitResult, Law, MixtureAdditive, MixtureJoint, RunTable, fit, fit_from, mre,
+};
 use sigmix::train::write_json_atomic;
 
 /// Options of `sigmix fit`.
@@ -88,7 +90,14 @@ pub fn run(args: Args) -> sigmix::Result<()> {
         let max_n = args.fit_max_n.unwrap_or(f64::INFINITY);
         let (train, held): (Vec<_>, Vec<_>) = runs.into_iter().partition(|r| r.n <= max_n);
         let t0 = Instant::now();
-        let f = fit(law.as_ref(), &train, &opts)?;
+        // The joint law contains the additive one: start it from an additive fit.
+        let warm = if args.law == "mixture-joint" {
+            let add = MixtureAdditive { k };
+            vec![MixtureJoint { k }.from_additive(&fit(&add, &train, &opts)?.theta())]
+        } else {
+            Vec::new()
+        };
+        let f = fit_from(law.as_ref(), &train, &opts, &warm)?;
         let held_out_mre = (!held.is_empty()).then(|| mre(law.as_ref(), &f.theta(), &held));
         Ok(TargetFit {
             target: target.clone(),

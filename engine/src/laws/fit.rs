@@ -171,8 +171,14 @@ pub fn mre(law: &dyn Law, theta: &[f64], data: &[Observation]) -> f64 {
     s / data.len().max(1) as f64
 }
 
-/// Fits `law` to `data`.
+/// Fits `law` to `data` from random starts.
 pub fn fit(law: &dyn Law, data: &[Observation], opts: &FitOptions) -> Result<FitResult> {
+    fit_from(law, data, opts, &[])
+}
+
+/// Fits `law` to `data`, trying the given starting points (θ, log-parameters) before the
+/// random ones: e.g. the joint mixture law warm-started from an additive fit.
+pub fn fit_from(law: &dyn Law, data: &[Observation], opts: &FitOptions, starts: &[Vec<f64>]) -> Result<FitResult> {
     let n = law.n_params();
     if data.len() < n {
         return Err(Error::Fit(format!(
@@ -195,6 +201,10 @@ pub fn fit(law: &dyn Law, data: &[Observation], opts: &FitOptions) -> Result<Fit
             *best = Some((p, c));
         }
     };
+    for start in starts.iter().filter(|s| s.len() == n) {
+        runs += 1;
+        consider(local(&obj, start.clone(), opts.max_iters), &mut best);
+    }
     for _ in 0..opts.starts.max(1) {
         runs += 1;
         consider(local(&obj, law.random_start(&mut rng), opts.max_iters), &mut best);

@@ -65,6 +65,21 @@ pub struct MixtureJoint {
     pub k: usize,
 }
 
+impl MixtureJoint {
+    /// The joint-law point equal to an additive fit (θ of `MixtureAdditive`): γ^A = γ^B = 1 and
+    /// C^A_i = A, C^B_i = B, so A_h = Σ_i A·h_i = A on the simplex. A warm start that makes the
+    /// joint fit at least as good as the additive one it contains.
+    pub fn from_additive(&self, additive_theta: &[f64]) -> Vec<f64> {
+        let k = self.k;
+        let t = additive_theta;
+        let mut out = vec![t[0], t[2], t[4], 0.0, 0.0];
+        out.extend_from_slice(&t[5..5 + 2 * k]);
+        out.extend(std::iter::repeat_n(t[1], k));
+        out.extend(std::iter::repeat_n(t[3], k));
+        out
+    }
+}
+
 impl Law for MixtureJoint {
     fn name(&self) -> &'static str {
         "mixture-joint"

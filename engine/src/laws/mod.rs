@@ -14,7 +14,7 @@ mod mixture;
 
 pub use chinchilla::Chinchilla;
 pub use data::{Observation, RunTable};
-pub use fit::{FitOptions, FitResult, fit, mre};
+pub use fit::{FitOptions, FitResult, fit, fit_from, mre};
 pub use mixture::{MixtureAdditive, MixtureJoint};
 
 /// A scaling law with positive parameters fitted in log space.
