@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::tensor::{DType, Device, Tensor};
+use crate::tensor::{DType, Tensor};
 
 /// Where each named tensor sits in a slab; the same layout serves params, grads and moments.
 #[derive(Clone, Debug, Default)]
@@ -72,13 +72,7 @@ impl Slab {
     /// The tensor reserved as entry `index`.
     pub fn get(&self, index: usize) -> Tensor {
         let (_, offset, shape) = &self.layout.entries[index];
-        Tensor::view(
-            Device::Gpu(self.whole.device().gpu().clone()),
-            self.whole.buffer.clone(),
-            *offset,
-            shape,
-            DType::F32,
-        )
+        Tensor::view(self.whole.device().clone(), self.whole.buffer.clone(), *offset, shape, DType::F32)
     }
 
     /// The whole slab as one flat tensor.
