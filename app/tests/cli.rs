@@ -11,18 +11,31 @@ fn text(o: &Output) -> String {
 }
 
 #[test]
-fn info_names_the_adapter() {
-    let o = sigmix(&["info"]);
+fn info_names_the_device_and_the_adapter() {
+    let o = sigmix(&["info", "--device", "cpu"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("native CPU backend"), "{}", text(&o));
+    let o = sigmix(&["info", "--device", "gpu"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("adapter"), "{}", text(&o));
 }
 
 #[test]
-fn selftest_passes_every_kernel() {
-    let o = sigmix(&["selftest", "--seed", "3"]);
+fn an_unknown_device_is_refused_with_the_choices() {
+    let o = sigmix(&["info", "--device", "tpu"]);
     let t = text(&o);
-    assert!(o.status.success(), "{t}");
-    assert!(t.contains(" 0 failed"), "{t}");
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("auto, gpu, cpu"), "{t}");
+}
+
+#[test]
+fn selftest_passes_every_kernel_on_both_backends() {
+    for device in ["cpu", "gpu"] {
+        let o = sigmix(&["selftest", "--seed", "3", "--device", device]);
+        let t = text(&o);
+        assert!(o.status.success(), "{t}");
+        assert!(t.contains(" 0 failed"), "{t}");
+    }
 }
 
 #[test]

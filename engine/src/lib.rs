@@ -1,11 +1,13 @@
 //! sigmix: a portable GPU compute engine on wgpu with hand-written WGSL kernels for
 //! efficient-training research, a small GPT trainer, and the scaling-law tools around it.
 //!
-//! Layout (one folder per concern): `gpu` (adapter, pipelines, recorder), `tensor`
-//! (shaped device buffers), `kernels` (typed launchers), `reference` (the f64 oracle),
+//! Layout (one folder per concern): `gpu` (adapter, pipelines, GPU recorder), `cpu` (the
+//! native backend), `recorder` (what launchers record into), `tensor` (shaped buffers on a
+//! device), `kernels` (typed launchers), `reference` (the f64 oracle),
 //! `nn` (layers with explicit backward), `models`, `optim`, `data`, `train`, `laws`
 //! (scaling laws and their fitter).
 
+pub mod cpu;
 pub mod data;
 pub mod error;
 pub mod gpu;
@@ -14,12 +16,15 @@ pub mod laws;
 pub mod models;
 pub mod nn;
 pub mod optim;
+pub mod recorder;
 pub mod reference;
 pub mod rng;
 pub mod selftest;
 pub mod tensor;
 pub mod train;
 
+pub use cpu::Cpu;
 pub use error::{Error, Result};
 pub use gpu::Gpu;
-pub use tensor::{DType, Device, Tensor};
+pub use recorder::Recorder;
+pub use tensor::{DType, Device, DeviceChoice, Tensor};

@@ -4,17 +4,15 @@
 //! Outputs are poisoned with NaN before each run, so an element a kernel forgets to write
 //! makes the check fail rather than pass on stale data.
 
-use std::sync::Arc;
-
 use crate::error::Result;
-use crate::gpu::{Gpu, Recorder};
 use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
 use crate::kernels::{
     cross_entropy as ce, elementwise as ew, embedding as emb, matmul as mm, norm, optim, softmax as sm,
 };
+use crate::recorder::Recorder;
 use crate::reference::{self as refr, rel_err, to_f64};
 use crate::rng::Rng;
-use crate::tensor::Tensor;
+use crate::tensor::{Device, Tensor};
 
 /// Relative-error bar for f32 kernels against the f64 reference.
 pub const TOLERANCE: f64 = 1e-5;
@@ -44,20 +42,20 @@ fn check(kernel: impl Into<String>, shape: impl Into<String>, out: &[f32], refer
 }
 
 /// A tensor filled with NaN, so unwritten elements are caught.
-pub fn poisoned(gpu: &Arc<Gpu>, shape: &[usize]) -> Result<Tensor> {
+pub fn poisoned(device: &Device, shape: &[usize]) -> Result<Tensor> {
     let n = shape.iter().product();
-    Tensor::from_f32(gpu, "poisoned output", shape, &vec![f32::NAN; n])
+    Tensor::from_f32(device, "poisoned output", shape, &vec![f32::NAN; n])
 }
 
-fn random(gpu: &Arc<Gpu>, rng: &mut Rng, shape: &[usize]) -> Result<(Tensor, Vec<f32>)> {
+fn random(device: &Device, rng: &mut Rng, shape: &[usize]) -> Result<(Tensor, Vec<f32>)> {
     let n = shape.iter().product();
     let data = rng.uniform_vec(n, -1.0, 1.0);
-    Ok((Tensor::from_f32(gpu, "random input", shape, &data)?, data))
+    Ok((Tensor::from_f32(device, "random input", shape, &data)?, data))
 }
 
 /// A product with every combination the launcher offers: transposes, batching, accumulate.
 pub fn check_matmul(
-    gpu: &Arc<Gpu>,
+    device: &Device,
     rng: &mut Rng,
     batch: usize,
     m: usize,
@@ -69,15 +67,15 @@ pub fn check_matmul(
 ) -> Result<Check> {
     let a_shape = if ta { [batch, k, m] } else { [batch, m, k] };
     let b_shape = if tb { [batch, n, k] } else { [batch, k, n] };
-    let (a, ad) = random(gpu, rng, &a_shape)?;
-    let (b, bd) = random(gpu, rng, &b_shape)?;
+    let (a, ad) = random(device, rng, &a_shape)?;
+    let (b, bd) = random(device, rng, &b_shape)?;
     let (c, mut cd) = if accumulate {
-        random(gpu, rng, &[batch, m, n]).map(|(t, d)| (t, to_f64(&d)))?
+        random(device, rng, &[batch, m, n]).map(|(t, d)| (t, to_f64(&d)))?
     } else {
-        (poisoned(gpu, &[batch, m, n])?, vec![0.0; batch * m * n])
+        (poisoned(device, &[batch, m, n])?, vec![0.0; batch * m * n])
     };
     let alpha = 0.75;
-    let mut rec = Recorder::new(gpu);
+    let mut rec = Recorder::new(device);
     mm::matmul(&mut rec, &a, &b, &c, mm::MatmulOpts { trans_a: ta, trans_b: tb, alpha, accumulate })?;
     rec.submit()?;
     let (ad, bd) = (to_f64(&ad), to_f64(&bd));
@@ -95,14 +93,14 @@ pub fn check_matmul(
 }
 
 /// Residual add, bias add, fused bias+GELU (both outputs), GELU backward, bias gradient.
-pub fn check_elementwise(gpu: &Arc<Gpu>, rng: &mut Rng, rows: usize, cols: usize) -> Result<Vec<Check>> {
+pub fn check_elementwise(device: &Device, rng: &mut Rng, rows: usize, cols: usize) -> Result<Vec<Check>> {
     let shape = [rows, cols];
-    let (x, xd) = random(gpu, rng, &shape)?;
-    let (y, yd) = random(gpu, rng, &shape)?;
-    let (bias, bd) = random(gpu, rng, &[cols])?;
-    let (dbias, dbias0) = random(gpu, rng, &[cols])?;
-    let outs: Vec<Tensor> = (0..5).map(|_| poisoned(gpu, &shape)).collect::<Result<_>>()?;
-    let mut rec = Recorder::new(gpu);
+    let (x, xd) = random(device, rng, &shape)?;
+    let (y, yd) = random(device, rng, &shape)?;
+    let (bias, bd) = random(device, rng, &[cols])?;
+    let (dbias, dbias0) = random(device, rng, &[cols])?;
+    let outs: Vec<Tensor> = (0..5).map(|_| poisoned(device, &shape)).collect::<Result<_>>()?;
+    let mut rec = Recorder::new(device);
     ew::add(&mut rec, &x, &y, &outs[0])?;
     ew::bias_add(&mut rec, &x, &bias, &outs[1])?;
     ew::bias_gelu(&mut rec, &x, &bias, &outs[2], &outs[3])?;
@@ -140,7 +138,7 @@ pub fn check_elementwise(gpu: &Arc<Gpu>, rng: &mut Rng, rows: usize, cols: usize
 
 /// Scaled (optionally causal) softmax forward and backward.
 pub fn check_softmax(
-    gpu: &Arc<Gpu>,
+    device: &Device,
     rng: &mut Rng,
     blocks: usize,
     q_len: usize,
@@ -148,11 +146,11 @@ pub fn check_softmax(
     causal: bool,
 ) -> Result<Vec<Check>> {
     let shape = [blocks * q_len, cols];
-    let (x, xd) = random(gpu, rng, &shape)?;
-    let (dy, dyd) = random(gpu, rng, &shape)?;
-    let (y, dx) = (poisoned(gpu, &shape)?, poisoned(gpu, &shape)?);
+    let (x, xd) = random(device, rng, &shape)?;
+    let (dy, dyd) = random(device, rng, &shape)?;
+    let (y, dx) = (poisoned(device, &shape)?, poisoned(device, &shape)?);
     let o = sm::SoftmaxOpts { scale: 1.7, causal, q_len };
-    let mut rec = Recorder::new(gpu);
+    let mut rec = Recorder::new(device);
     sm::softmax_forward(&mut rec, &x, &y, o)?;
     sm::softmax_backward(&mut rec, &y, &dy, &dx, o)?;
     rec.submit()?;
@@ -164,18 +162,24 @@ pub fn check_softmax(
 }
 
 /// LayerNorm or RMSNorm forward (y, stats) and backward (dx accumulated, dγ, dβ).
-pub fn check_norm(gpu: &Arc<Gpu>, rng: &mut Rng, kind: norm::NormKind, rows: usize, cols: usize) -> Result<Vec<Check>> {
+pub fn check_norm(
+    device: &Device,
+    rng: &mut Rng,
+    kind: norm::NormKind,
+    rows: usize,
+    cols: usize,
+) -> Result<Vec<Check>> {
     let rms = kind == norm::NormKind::RmsNorm;
     let shape = [rows, cols];
-    let (x, xd) = random(gpu, rng, &shape)?;
-    let (gamma, gd) = random(gpu, rng, &[cols])?;
-    let (beta, bd) = random(gpu, rng, &[cols])?;
-    let (dy, dyd) = random(gpu, rng, &shape)?;
-    let (dx, dx0) = random(gpu, rng, &shape)?;
-    let (y, stats) = (poisoned(gpu, &shape)?, poisoned(gpu, &[rows, 2])?);
-    let dg = Tensor::from_f32(gpu, "dgamma", &[cols], &vec![0.0; cols])?;
-    let db = Tensor::from_f32(gpu, "dbeta", &[cols], &vec![0.0; cols])?;
-    let mut rec = Recorder::new(gpu);
+    let (x, xd) = random(device, rng, &shape)?;
+    let (gamma, gd) = random(device, rng, &[cols])?;
+    let (beta, bd) = random(device, rng, &[cols])?;
+    let (dy, dyd) = random(device, rng, &shape)?;
+    let (dx, dx0) = random(device, rng, &shape)?;
+    let (y, stats) = (poisoned(device, &shape)?, poisoned(device, &[rows, 2])?);
+    let dg = Tensor::from_f32(device, "dgamma", &[cols], &vec![0.0; cols])?;
+    let db = Tensor::from_f32(device, "dbeta", &[cols], &vec![0.0; cols])?;
+    let mut rec = Recorder::new(device);
     norm::norm_forward(&mut rec, kind, &x, &gamma, &beta, &y, &stats, 1e-5)?;
     norm::norm_backward(&mut rec, kind, &x, &gamma, &stats, &dy, &dx, &dg, &db, true)?;
     rec.submit()?;
@@ -197,14 +201,14 @@ pub fn check_norm(gpu: &Arc<Gpu>, rng: &mut Rng, kind: norm::NormKind, rows: usi
 }
 
 /// Lookup (with accumulate) and gradient scatter, with repeated and unused ids.
-pub fn check_embedding(gpu: &Arc<Gpu>, rng: &mut Rng, rows: usize, vocab: usize, dim: usize) -> Result<Vec<Check>> {
+pub fn check_embedding(device: &Device, rng: &mut Rng, rows: usize, vocab: usize, dim: usize) -> Result<Vec<Check>> {
     let ids: Vec<u32> = (0..rows).map(|_| rng.below(vocab) as u32).collect();
-    let idt = Tensor::from_u32(gpu, "ids", &[rows], &ids)?;
-    let (table, td) = random(gpu, rng, &[vocab, dim])?;
-    let (out, out0) = random(gpu, rng, &[rows, dim])?;
-    let (dout, dod) = random(gpu, rng, &[rows, dim])?;
-    let (dtable, dt0) = random(gpu, rng, &[vocab, dim])?;
-    let mut rec = Recorder::new(gpu);
+    let idt = Tensor::from_u32(device, "ids", &[rows], &ids)?;
+    let (table, td) = random(device, rng, &[vocab, dim])?;
+    let (out, out0) = random(device, rng, &[rows, dim])?;
+    let (dout, dod) = random(device, rng, &[rows, dim])?;
+    let (dtable, dt0) = random(device, rng, &[vocab, dim])?;
+    let mut rec = Recorder::new(device);
     emb::embedding_forward(&mut rec, &idt, &table, &out, true)?;
     emb::embedding_backward(&mut rec, &idt, &dout, &dtable)?;
     rec.submit()?;
@@ -226,15 +230,15 @@ pub fn check_embedding(gpu: &Arc<Gpu>, rng: &mut Rng, rows: usize, vocab: usize,
 }
 
 /// Loss and gradient, with some rows ignored.
-pub fn check_cross_entropy(gpu: &Arc<Gpu>, rng: &mut Rng, rows: usize, vocab: usize) -> Result<Vec<Check>> {
+pub fn check_cross_entropy(device: &Device, rng: &mut Rng, rows: usize, vocab: usize) -> Result<Vec<Check>> {
     let targets: Vec<u32> = (0..rows).map(|r| if r % 7 == 3 { ce::IGNORE } else { rng.below(vocab) as u32 }).collect();
     let logits_d: Vec<f32> = rng.uniform_vec(rows * vocab, -4.0, 4.0);
-    let logits = Tensor::from_f32(gpu, "logits", &[rows, vocab], &logits_d)?;
-    let tt = Tensor::from_u32(gpu, "targets", &[rows], &targets)?;
+    let logits = Tensor::from_f32(device, "logits", &[rows, vocab], &logits_d)?;
+    let tt = Tensor::from_u32(device, "targets", &[rows], &targets)?;
     let (losses, grad, eval_losses) =
-        (poisoned(gpu, &[rows])?, poisoned(gpu, &[rows, vocab])?, poisoned(gpu, &[rows])?);
+        (poisoned(device, &[rows])?, poisoned(device, &[rows, vocab])?, poisoned(device, &[rows])?);
     let scale = 1.0 / rows as f32;
-    let mut rec = Recorder::new(gpu);
+    let mut rec = Recorder::new(device);
     ce::cross_entropy(&mut rec, &logits, &tt, &losses, Some(&grad), scale)?;
     ce::cross_entropy(&mut rec, &logits, &tt, &eval_losses, None, scale)?;
     rec.submit()?;
@@ -248,15 +252,15 @@ pub fn check_cross_entropy(gpu: &Arc<Gpu>, rng: &mut Rng, rows: usize, vocab: us
 }
 
 /// Global norm, AdamW with clipping and decay on a prefix, and EMA, over `n` elements.
-pub fn check_optim(gpu: &Arc<Gpu>, rng: &mut Rng, n: usize) -> Result<Vec<Check>> {
-    let (param, pd) = random(gpu, rng, &[n])?;
-    let (grad, gd) = random(gpu, rng, &[n])?;
-    let (m, md) = random(gpu, rng, &[n])?;
+pub fn check_optim(device: &Device, rng: &mut Rng, n: usize) -> Result<Vec<Check>> {
+    let (param, pd) = random(device, rng, &[n])?;
+    let (grad, gd) = random(device, rng, &[n])?;
+    let (m, md) = random(device, rng, &[n])?;
     let vd: Vec<f32> = rng.uniform_vec(n, 0.0, 1.0);
-    let v = Tensor::from_f32(gpu, "v", &[n], &vd)?;
-    let (ema, ed) = random(gpu, rng, &[n])?;
-    let partials = poisoned(gpu, &[optim::NORM_PARTIALS])?;
-    let norm_t = poisoned(gpu, &[1])?;
+    let v = Tensor::from_f32(device, "v", &[n], &vd)?;
+    let (ema, ed) = random(device, rng, &[n])?;
+    let partials = poisoned(device, &[optim::NORM_PARTIALS])?;
+    let norm_t = poisoned(device, &[1])?;
     let step = optim::AdamWStep {
         lr: 0.01,
         beta1: 0.9,
@@ -267,7 +271,7 @@ pub fn check_optim(gpu: &Arc<Gpu>, rng: &mut Rng, n: usize) -> Result<Vec<Check>
         t: 3,
         n_decay: n / 3,
     };
-    let mut rec = Recorder::new(gpu);
+    let mut rec = Recorder::new(device);
     optim::global_norm(&mut rec, &grad, &partials, &norm_t)?;
     optim::adamw(&mut rec, &param, &grad, &m, &v, &norm_t, &step)?;
     optim::ema(&mut rec, &param, &ema, 0.99)?;
@@ -290,7 +294,7 @@ pub fn check_optim(gpu: &Arc<Gpu>, rng: &mut Rng, n: usize) -> Result<Vec<Check>
 /// reference, for one kind, mask and ALiBi setting.
 #[allow(clippy::too_many_arguments)]
 pub fn check_attention(
-    gpu: &Arc<Gpu>,
+    device: &Device,
     rng: &mut Rng,
     kind: AttnKind,
     batch: usize,
@@ -300,12 +304,12 @@ pub fn check_attention(
     causal: bool,
     alibi: bool,
 ) -> Result<Vec<Check>> {
-    check_attention_tiled(gpu, rng, kind, [batch, heads, n, d], causal, alibi, None)
+    check_attention_tiled(device, rng, kind, [batch, heads, n, d], causal, alibi, None)
 }
 
 /// `check_attention` with an explicit shared-tile size in vec4s; shape = [batch, heads, n, d].
 pub fn check_attention_tiled(
-    gpu: &Arc<Gpu>,
+    device: &Device,
     rng: &mut Rng,
     kind: AttnKind,
     shape: [usize; 4],
@@ -316,12 +320,12 @@ pub fn check_attention_tiled(
     let [batch, heads, n, d] = shape;
     let l = AttnLayout::packed(batch, heads, n, d);
     let one = batch * heads * n * d;
-    let (qkv, qkv_d) = random(gpu, rng, &[3 * one])?;
-    let (dout, dout_d) = random(gpu, rng, &[one])?;
-    let (o, dqkv) = (poisoned(gpu, &[one])?, poisoned(gpu, &[3 * one])?);
-    let (lse, delta) = (poisoned(gpu, &[l.stats_len()])?, poisoned(gpu, &[l.stats_len()])?);
+    let (qkv, qkv_d) = random(device, rng, &[3 * one])?;
+    let (dout, dout_d) = random(device, rng, &[one])?;
+    let (o, dqkv) = (poisoned(device, &[one])?, poisoned(device, &[3 * one])?);
+    let (lse, delta) = (poisoned(device, &[l.stats_len()])?, poisoned(device, &[l.stats_len()])?);
     let opts = AttnOpts { kind, causal, alibi, bias: None, tile };
-    let mut rec = Recorder::new(gpu);
+    let mut rec = Recorder::new(device);
     attention_forward(&mut rec, &qkv, &o, Some(&lse), &l, &opts)?;
     let stats = (kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &lse, delta: &delta });
     attention_backward(&mut rec, &qkv, &o, &dout, &dqkv, stats, &l, &opts)?;
@@ -353,25 +357,25 @@ pub fn check_attention_tiled(
 }
 
 /// The full selftest: every kernel on a few awkward shapes drawn from `seed`.
-pub fn run_all(gpu: &Arc<Gpu>, seed: u64) -> Result<Vec<Check>> {
+pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::new();
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
         let (m, n, k) = (rng.range(1, 70), rng.range(1, 70), rng.range(1, 70));
-        out.push(check_matmul(gpu, &mut rng, 1, m, n, k, ta, tb, false)?);
+        out.push(check_matmul(device, &mut rng, 1, m, n, k, ta, tb, false)?);
     }
-    out.push(check_matmul(gpu, &mut rng, 3, 33, 17, 45, false, true, true)?);
-    out.extend(check_elementwise(gpu, &mut rng, 37, 53)?);
-    out.extend(check_softmax(gpu, &mut rng, 3, 13, 13, true)?);
-    out.extend(check_softmax(gpu, &mut rng, 1, 5, 131, false)?);
-    out.extend(check_norm(gpu, &mut rng, norm::NormKind::LayerNorm, 29, 83)?);
-    out.extend(check_norm(gpu, &mut rng, norm::NormKind::RmsNorm, 29, 83)?);
-    out.extend(check_embedding(gpu, &mut rng, 61, 19, 23)?);
-    out.extend(check_cross_entropy(gpu, &mut rng, 45, 259)?);
-    out.extend(check_optim(gpu, &mut rng, 3001)?);
+    out.push(check_matmul(device, &mut rng, 3, 33, 17, 45, false, true, true)?);
+    out.extend(check_elementwise(device, &mut rng, 37, 53)?);
+    out.extend(check_softmax(device, &mut rng, 3, 13, 13, true)?);
+    out.extend(check_softmax(device, &mut rng, 1, 5, 131, false)?);
+    out.extend(check_norm(device, &mut rng, norm::NormKind::LayerNorm, 29, 83)?);
+    out.extend(check_norm(device, &mut rng, norm::NormKind::RmsNorm, 29, 83)?);
+    out.extend(check_embedding(device, &mut rng, 61, 19, 23)?);
+    out.extend(check_cross_entropy(device, &mut rng, 45, 259)?);
+    out.extend(check_optim(device, &mut rng, 3001)?);
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
-        out.extend(check_attention(gpu, &mut rng, kind, 2, 3, 65, 16, true, false)?);
-        out.extend(check_attention(gpu, &mut rng, kind, 1, 2, 7, 32, false, true)?);
+        out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false)?);
+        out.extend(check_attention(device, &mut rng, kind, 1, 2, 7, 32, false, true)?);
     }
     Ok(out)
 }

@@ -4,22 +4,25 @@
 use sigmix::kernels::attention::AttnKind;
 use sigmix::rng::Rng;
 use sigmix::selftest::{check_attention, check_attention_tiled};
-use sigmix_tests::{assert_all_pass, gpu};
+use sigmix_tests::{assert_all_pass, devices};
 
 fn sweep(kind: AttnKind, seed: u64) {
-    let gpu = gpu();
-    let mut rng = Rng::new(seed);
-    let mut checks = Vec::new();
-    for (n, d) in [(1, 16), (7, 32), (65, 64), (300, 128), (33, 16)] {
-        for causal in [false, true] {
-            for alibi in [false, true] {
-                // Batch and heads vary too, so (b, h) indexing is exercised.
-                let (batch, heads) = if n > 100 { (1, 2) } else { (2, 3) };
-                checks.extend(check_attention(&gpu, &mut rng, kind, batch, heads, n, d, causal, alibi).expect("runs"));
+    for dev in devices() {
+        let mut rng = Rng::new(seed);
+        let mut checks = Vec::new();
+        for (n, d) in [(1, 16), (7, 32), (65, 64), (300, 128), (33, 16)] {
+            for causal in [false, true] {
+                for alibi in [false, true] {
+                    // Batch and heads vary too, so (b, h) indexing is exercised.
+                    let (batch, heads) = if n > 100 { (1, 2) } else { (2, 3) };
+                    checks.extend(
+                        check_attention(&dev, &mut rng, kind, batch, heads, n, d, causal, alibi).expect("runs"),
+                    );
+                }
             }
         }
+        assert_all_pass(&dev, &checks);
     }
-    assert_all_pass(&checks);
 }
 
 #[test]
@@ -35,7 +38,7 @@ fn softmax_attention_matches_the_reference() {
 #[test]
 fn small_and_browser_sized_tiles_give_the_same_results() {
     // 64 vec4s: a 2-row tile at d = 128; 480: the tile chosen under the 16 KiB WebGPU floor.
-    let gpu = gpu();
+    let gpu = sigmix_tests::gpu();
     let mut rng = Rng::new(23);
     let mut checks = Vec::new();
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
@@ -48,15 +51,16 @@ fn small_and_browser_sized_tiles_give_the_same_results() {
             );
         }
     }
-    assert_all_pass(&checks);
+    assert_all_pass(&gpu, &checks);
 }
 
 #[test]
 fn unsupported_head_dims_are_refused() {
-    let gpu = gpu();
-    let mut rng = Rng::new(1);
-    let err = check_attention(&gpu, &mut rng, AttnKind::Sigmoid, 1, 1, 8, 12, false, false)
-        .expect_err("d = 12 must fail")
-        .to_string();
-    assert!(err.contains("head dimension 12"), "{err}");
+    for dev in devices() {
+        let mut rng = Rng::new(1);
+        let err = check_attention(&dev, &mut rng, AttnKind::Sigmoid, 1, 1, 8, 12, false, false)
+            .expect_err("d = 12 must fail")
+            .to_string();
+        assert!(err.contains("head dimension 12"), "{err}");
+    }
 }

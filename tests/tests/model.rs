@@ -1,15 +1,15 @@
-//! The GPT's GPU backward pass against finite differences of the f64 reference model, and
+//! The GPT's backward pass (on both backends) against finite differences of the f64 reference model, and
 //! the guarantees a training step makes (no allocation, clear shape errors).
 
 use std::collections::HashMap;
 
-use sigmix::gpu::Recorder;
 use sigmix::kernels::norm::NormKind;
 use sigmix::models::{Gpt, GptConfig};
 use sigmix::nn::AttentionKind;
 use sigmix::reference::{self, gpt::Params};
 use sigmix::rng::Rng;
-use sigmix_tests::gpu;
+use sigmix::{Device, Recorder};
+use sigmix_tests::{devices, gpu};
 
 fn named(model: &Gpt, flat: &[f32]) -> Params {
     let mut map = HashMap::new();
@@ -21,17 +21,23 @@ fn named(model: &Gpt, flat: &[f32]) -> Params {
 }
 
 fn check_model_gradient(cfg: GptConfig) {
-    let gpu = gpu();
+    for dev in devices() {
+        check_model_gradient_on(&dev, &cfg);
+    }
+}
+
+fn check_model_gradient_on(dev: &Device, cfg: &GptConfig) {
+    let cfg = cfg.clone();
     let batch = 2;
-    let model = Gpt::new(&gpu, &cfg, batch, 7).expect("model builds");
+    let model = Gpt::new(dev, &cfg, batch, 7).expect("model builds");
     assert_eq!(cfg.param_count(), model.weights().count(), "GptConfig::param_count disagrees with the model");
     let mut rng = Rng::new(3);
     let rows = batch * cfg.context;
     let tokens: Vec<u32> = (0..rows).map(|_| rng.below(cfg.vocab) as u32).collect();
     let targets: Vec<u32> = (0..rows).map(|_| rng.below(cfg.vocab) as u32).collect();
     model.set_batch(&tokens, &targets).expect("upload");
-    let mut rec = Recorder::new(&gpu);
-    rec.clear(model.weights().grads().binding());
+    let mut rec = Recorder::new(dev);
+    rec.clear(model.weights().grads()).expect("clear");
     model.forward(&mut rec, true).expect("forward");
     model.backward(&mut rec).expect("backward");
     rec.submit().expect("submit");
@@ -41,7 +47,11 @@ fn check_model_gradient(cfg: GptConfig) {
     let mut p = named(&model, &params);
 
     let ref_loss = reference::gpt::loss(&cfg, &p, &tokens, &targets, batch);
-    assert!(((gpu_loss - ref_loss) / ref_loss).abs() < 1e-5, "loss: GPU {gpu_loss} vs reference {ref_loss}");
+    assert!(
+        ((gpu_loss - ref_loss) / ref_loss).abs() < 1e-5,
+        "loss on {}: {gpu_loss} vs reference {ref_loss}",
+        dev.label()
+    );
 
     let h = 1e-5;
     let names: Vec<String> = grads.keys().cloned().collect();
@@ -64,7 +74,11 @@ fn check_model_gradient(cfg: GptConfig) {
         } else {
             reference::rel_err(&analytic, &numeric)
         };
-        assert!(err < 1e-3, "{name}: GPU gradient vs finite differences of the reference, rel. error {err:.2e}");
+        assert!(
+            err < 1e-3,
+            "{name} on {}: gradient vs finite differences of the reference, rel. error {err:.2e}",
+            dev.label()
+        );
     }
 }
 
@@ -115,16 +129,21 @@ fn gpt_gradients_match_finite_differences_with_qk_norm() {
 
 #[test]
 fn a_training_step_allocates_no_buffers() {
-    // A device of its own: other tests allocate on the shared one concurrently.
-    let gpu = sigmix::Gpu::new().expect("adapter");
+    // Devices of their own: other tests allocate on the shared ones concurrently.
+    for gpu in [Device::Cpu(sigmix::Cpu::new()), Device::Gpu(sigmix::Gpu::new().expect("adapter"))] {
+        training_step_allocates_nothing(&gpu);
+    }
+}
+
+fn training_step_allocates_nothing(gpu: &Device) {
     let cfg = tiny();
-    let model = Gpt::new(&gpu, &cfg, 3, 1).expect("model");
-    let mut opt = sigmix::optim::AdamW::new(&gpu, model.weights(), Default::default()).expect("optimiser");
+    let model = Gpt::new(gpu, &cfg, 3, 1).expect("model");
+    let mut opt = sigmix::optim::AdamW::new(gpu, model.weights(), Default::default()).expect("optimiser");
     let tokens = vec![1u32; 3 * cfg.context];
     let step = |opt: &mut sigmix::optim::AdamW| {
         model.set_batch(&tokens, &tokens).expect("upload");
-        let mut rec = Recorder::new(&gpu);
-        rec.clear(model.weights().grads().binding());
+        let mut rec = Recorder::new(gpu);
+        rec.clear(model.weights().grads()).expect("clear");
         model.forward(&mut rec, true).expect("forward");
         model.backward(&mut rec).expect("backward");
         opt.step(&mut rec, model.weights(), 1e-3).expect("step");
@@ -154,7 +173,7 @@ fn a_wrong_shape_names_both_shapes() {
 
 #[test]
 fn a_model_too_large_for_the_adapter_fails_before_allocating() {
-    let gpu = sigmix::Gpu::new().expect("adapter");
+    let gpu = Device::Gpu(sigmix::Gpu::new().expect("adapter"));
     let before = gpu.buffers_created();
     let cfg =
         GptConfig { context: 4096, n_heads: 16, d_model: 64, attention: AttentionKind::Naive, ..GptConfig::default() };

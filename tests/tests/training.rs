@@ -1,17 +1,42 @@
-//! Training end to end on the adapter: the loss falls below the context-free baseline, and
-//! the same seed on the same adapter gives the same curve.
+//! Training end to end on both backends: the loss falls below the context-free baseline, the
+//! same seed on the same device gives the same curve, and the CPU backend and the WGSL
+//! kernels give the same losses.
 
-use sigmix::train::{RunConfig, train};
-use sigmix_tests::gpu;
+use sigmix::Device;
+use sigmix::train::{RunConfig, RunRecord, train};
+use sigmix_tests::{cpu, devices, gpu};
 
-fn smoke(seed: u64) -> sigmix::train::RunRecord {
+fn smoke_on(dev: &Device, seed: u64) -> RunRecord {
     let cfg = RunConfig { seed, ..RunConfig::preset("smoke").expect("preset") };
-    train(&gpu(), &cfg, &mut |_| {}).expect("training runs")
+    train(dev, &cfg, &mut |_| {}).expect("training runs")
+}
+
+fn losses(r: &RunRecord) -> Vec<f32> {
+    r.curve.iter().map(|p| p.loss).collect()
 }
 
 #[test]
 fn the_loss_falls_below_the_unigram_entropy() {
-    let r = smoke(1);
+    for dev in devices() {
+        falls_below_unigram(&smoke_on(&dev, 1));
+    }
+}
+
+#[test]
+fn both_backends_give_the_same_losses() {
+    // Same seed, data and initialisation: the curves may differ only by f32 rounding (summation
+    // order differs between the WGSL kernels and their CPU twins), amplified a little by 60 steps.
+    let (c, g) = (smoke_on(&cpu(), 3), smoke_on(&gpu(), 3));
+    assert_eq!(c.curve.len(), g.curve.len());
+    for (a, b) in c.curve.iter().zip(&g.curve) {
+        let rel = ((a.loss - b.loss) / b.loss).abs();
+        assert!(rel < 2e-3, "step {}: CPU loss {} vs GPU loss {} (rel. {rel:.1e})", a.step, a.loss, b.loss);
+    }
+    let (ec, eg) = (c.final_eval().expect("eval").mean(), g.final_eval().expect("eval").mean());
+    assert!(((ec - eg) / eg).abs() < 2e-3, "final eval: CPU {ec} vs GPU {eg}");
+}
+
+fn falls_below_unigram(r: &RunRecord) {
     let first = r.curve.first().expect("curve").loss;
     let last = r.curve.last().expect("curve").loss;
     let eval = r.final_eval().expect("final eval").mean() as f64;
@@ -28,19 +53,20 @@ fn the_loss_falls_below_the_unigram_entropy() {
 
 #[test]
 fn the_same_seed_gives_the_same_curve() {
-    let (a, b, c) = (smoke(5), smoke(5), smoke(6));
-    let losses = |r: &sigmix::train::RunRecord| r.curve.iter().map(|p| p.loss.to_bits()).collect::<Vec<_>>();
-    assert_eq!(losses(&a), losses(&b), "same seed, same adapter, different curves");
-    assert_ne!(losses(&a), losses(&c), "different seeds gave identical curves");
+    for dev in devices() {
+        let (a, b, c) = (smoke_on(&dev, 5), smoke_on(&dev, 5), smoke_on(&dev, 6));
+        assert_eq!(losses(&a), losses(&b), "same seed, same device ({}), different curves", dev.label());
+        assert_ne!(losses(&a), losses(&c), "different seeds gave identical curves");
+    }
 }
 
 #[test]
 fn a_bad_mixture_is_refused_with_the_reason() {
     let cfg = RunConfig { mixture: vec![1.0, -1.0, 0.0, 0.0], ..RunConfig::preset("smoke").expect("preset") };
-    let err = train(&gpu(), &cfg, &mut |_| {}).expect_err("must fail").to_string();
+    let err = train(&cpu(), &cfg, &mut |_| {}).expect_err("must fail").to_string();
     assert!(err.contains("non-negative"), "{err}");
     let cfg = RunConfig { mixture: vec![1.0; 3], ..RunConfig::preset("smoke").expect("preset") };
-    let err = train(&gpu(), &cfg, &mut |_| {}).expect_err("must fail").to_string();
+    let err = train(&cpu(), &cfg, &mut |_| {}).expect_err("must fail").to_string();
     assert!(err.contains("4 domains"), "{err}");
 }
 
@@ -51,6 +77,8 @@ fn a_diverging_run_stops_with_a_clear_error() {
     cfg.schedule.warmup = 1;
     cfg.optim.grad_clip = 0.0;
     cfg.log_every = 1;
-    let err = train(&gpu(), &cfg, &mut |_| {}).expect_err("must diverge").to_string();
-    assert!(err.contains("lower the learning rate"), "{err}");
+    for dev in devices() {
+        let err = train(&dev, &cfg, &mut |_| {}).expect_err("must diverge").to_string();
+        assert!(err.contains("lower the learning rate"), "{err}");
+    }
 }

@@ -6,12 +6,11 @@ use std::path::Path;
 
 use sigmix::nn::AttentionKind;
 use sigmix::train::{RunConfig, RunRecord};
-use sigmix::{Error, Gpu};
+use sigmix::{DeviceChoice, Error};
 
 /// Runs the three trainings, prints their final losses and writes the curves.
-pub fn run(base: &RunConfig, csv: &Path) -> sigmix::Result<()> {
-    let gpu = Gpu::new()?;
-    println!("adapter: {} ({})", gpu.info().name, gpu.info().backend);
+pub fn run(base: &RunConfig, csv: &Path, device: DeviceChoice) -> sigmix::Result<()> {
+    let device = super::open_device(device)?;
     let n = base.model.context as f32;
     let variants = [
         ("softmax", AttentionKind::Softmax, None),
@@ -25,7 +24,7 @@ pub fn run(base: &RunConfig, csv: &Path) -> sigmix::Result<()> {
         cfg.name = format!("attn-compare {name}");
         cfg.model.attention = kind;
         cfg.model.sigmoid_bias = bias;
-        records.push((name, super::train::train_with_bar(&gpu, &cfg)?));
+        records.push((name, super::train::train_with_bar(&device, &cfg)?));
     }
     println!("\n{:<18} {:>12} {:>14}", "attention", "final train", "final eval");
     let softmax_eval = records[0].1.final_eval().map_or(f32::NAN, |e| e.mean());

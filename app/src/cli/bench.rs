@@ -1,14 +1,13 @@
-//! `sigmix bench`: kernel and training throughput on the chosen adapter, with the fraction
-//! of the device's peak where it is known (MFU in the llm.c sense).
+//! `sigmix bench`: kernel and training throughput on the CPU backend and the GPU adapter side
+//! by side (or the one `--device` names), with the fraction of the device's peak where it is
+//! known (MFU in the llm.c sense).
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use sigmix::gpu::Recorder;
 use sigmix::kernels::{cross_entropy, elementwise, matmul, norm, optim, softmax};
 use sigmix::rng::Rng;
 use sigmix::train::{RunConfig, train};
-use sigmix::{Gpu, Result, Tensor};
+use sigmix::{Device, DeviceChoice, Recorder, Result, Tensor};
 
 /// What to benchmark.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,14 +62,16 @@ const PEAKS: &[(&str, f64)] = &[
     ("T4", 8_100.0),
 ];
 
-/// The f32 peak of the adapter: the table for GPUs; for software adapters the CPU's,
-/// estimated as cores × clock × 32 FLOP/cycle (two 256-bit FMA units).
-fn peak_gflops(gpu: &Gpu) -> Option<(f64, String)> {
-    let name = gpu.info().name;
+/// The f32 peak of the device: the table for GPUs; for the CPU backend and software adapters
+/// the CPU's, estimated as cores × clock × 32 FLOP/cycle (two 256-bit FMA units).
+fn peak_gflops(device: &Device) -> Option<(f64, String)> {
+    let name = device.info().name;
     if let Some((_, p)) = PEAKS.iter().find(|(k, _)| name.contains(k)) {
         return Some((*p, format!("{name} f32 peak {p:.0} GFLOP/s")));
     }
-    if !gpu.is_software() {
+    if let Device::Gpu(g) = device
+        && !g.is_software()
+    {
         return None;
     }
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
@@ -81,15 +82,15 @@ fn peak_gflops(gpu: &Gpu) -> Option<(f64, String)> {
 }
 
 /// Seconds per run of `record`,, timed over enough repetitions to take ~0.5 s.
-pub fn time(gpu: &Arc<Gpu>, mut record: impl FnMut(&mut Recorder) -> Result<()>) -> Result<f64> {
+pub fn time(device: &Device, mut record: impl FnMut(&mut Recorder) -> Result<()>) -> Result<f64> {
     let mut run = |reps: usize| -> Result<f64> {
         let t0 = Instant::now();
         for _ in 0..reps {
-            let mut rec = Recorder::new(gpu);
+            let mut rec = Recorder::new(device);
             record(&mut rec)?;
             rec.submit()?;
         }
-        gpu.wait()?;
+        device.wait()?;
         Ok(t0.elapsed().as_secs_f64() / reps as f64)
     };
     let first = run(1)?; // warm-up: pipelines compile here
@@ -97,16 +98,19 @@ pub fn time(gpu: &Arc<Gpu>, mut record: impl FnMut(&mut Recorder) -> Result<()>)
     run(reps)
 }
 
-fn random(gpu: &Arc<Gpu>, rng: &mut Rng, shape: &[usize]) -> Result<Tensor> {
-    Tensor::from_f32(gpu, "bench input", shape, &rng.uniform_vec(shape.iter().product(), -1.0, 1.0))
+fn random(device: &Device, rng: &mut Rng, shape: &[usize]) -> Result<Tensor> {
+    Tensor::from_f32(device, "bench input", shape, &rng.uniform_vec(shape.iter().product(), -1.0, 1.0))
 }
 
-fn bench_matmul(gpu: &Arc<Gpu>, peak: Option<f64>, rows: &mut Vec<Row>) -> Result<()> {
+fn bench_matmul(device: &Device, peak: Option<f64>, rows: &mut Vec<Row>) -> Result<()> {
     let mut rng = Rng::new(1);
     for n in [256, 512, 1024] {
-        let (a, b, c) =
-            (random(gpu, &mut rng, &[n, n])?, random(gpu, &mut rng, &[n, n])?, random(gpu, &mut rng, &[n, n])?);
-        let s = time(gpu, |rec| matmul::matmul(rec, &a, &b, &c, Default::default()))?;
+        let (a, b, c) = (
+            random(device, &mut rng, &[n, n])?,
+            random(device, &mut rng, &[n, n])?,
+            random(device, &mut rng, &[n, n])?,
+        );
+        let s = time(device, |rec| matmul::matmul(rec, &a, &b, &c, Default::default()))?;
         let gflops = 2.0 * (n as f64).powi(3) / s / 1e9;
         rows.push(Row {
             name: "matmul".into(),
@@ -120,16 +124,16 @@ fn bench_matmul(gpu: &Arc<Gpu>, peak: Option<f64>, rows: &mut Vec<Row>) -> Resul
     Ok(())
 }
 
-fn bench_kernels(gpu: &Arc<Gpu>, rows: &mut Vec<Row>) -> Result<()> {
+fn bench_kernels(device: &Device, rows: &mut Vec<Row>) -> Result<()> {
     let mut rng = Rng::new(2);
     let (r, c) = (4096, 256);
-    let x = random(gpu, &mut rng, &[r, c])?;
-    let y = random(gpu, &mut rng, &[r, c])?;
-    let z = random(gpu, &mut rng, &[r, c])?;
-    let g = random(gpu, &mut rng, &[c])?;
-    let stats = random(gpu, &mut rng, &[r, 2])?;
-    let targets = Tensor::from_u32(gpu, "targets", &[r], &(0..r as u32).map(|i| i % c as u32).collect::<Vec<_>>())?;
-    let losses = random(gpu, &mut rng, &[r])?;
+    let x = random(device, &mut rng, &[r, c])?;
+    let y = random(device, &mut rng, &[r, c])?;
+    let z = random(device, &mut rng, &[r, c])?;
+    let g = random(device, &mut rng, &[c])?;
+    let stats = random(device, &mut rng, &[r, 2])?;
+    let targets = Tensor::from_u32(device, "targets", &[r], &(0..r as u32).map(|i| i % c as u32).collect::<Vec<_>>())?;
+    let losses = random(device, &mut rng, &[r])?;
     let mb = (r * c * 4) as f64;
     let mut add_row = |name: &str, bytes: f64, s: f64| {
         rows.push(Row {
@@ -142,24 +146,24 @@ fn bench_kernels(gpu: &Arc<Gpu>, rows: &mut Vec<Row>) -> Result<()> {
         })
     };
     let opts = softmax::SoftmaxOpts { scale: 1.0, causal: false, q_len: c };
-    add_row("softmax_forward", 2.0 * mb, time(gpu, |rec| softmax::softmax_forward(rec, &x, &y, opts))?);
+    add_row("softmax_forward", 2.0 * mb, time(device, |rec| softmax::softmax_forward(rec, &x, &y, opts))?);
     add_row(
         "layernorm_forward",
         2.0 * mb,
-        time(gpu, |rec| norm::norm_forward(rec, norm::NormKind::LayerNorm, &x, &g, &g, &y, &stats, 1e-5))?,
+        time(device, |rec| norm::norm_forward(rec, norm::NormKind::LayerNorm, &x, &g, &g, &y, &stats, 1e-5))?,
     );
-    add_row("bias_gelu", 3.0 * mb, time(gpu, |rec| elementwise::bias_gelu(rec, &x, &g, &y, &z))?);
+    add_row("bias_gelu", 3.0 * mb, time(device, |rec| elementwise::bias_gelu(rec, &x, &g, &y, &z))?);
     add_row(
         "cross_entropy",
         2.0 * mb,
-        time(gpu, |rec| cross_entropy::cross_entropy(rec, &x, &targets, &losses, Some(&y), 1.0))?,
+        time(device, |rec| cross_entropy::cross_entropy(rec, &x, &targets, &losses, Some(&y), 1.0))?,
     );
     let n = r * c;
     let flat = |t: &Tensor| t.reshape(&[n]);
     let (p, gr, m) = (flat(&x)?, flat(&y)?, flat(&z)?);
-    let v = Tensor::from_f32(gpu, "v", &[n], &vec![0.5; n])?;
-    let partials = Tensor::from_f32(gpu, "partials", &[optim::NORM_PARTIALS], &[0.0; optim::NORM_PARTIALS])?;
-    let norm_t = Tensor::from_f32(gpu, "norm", &[1], &[0.0])?;
+    let v = Tensor::from_f32(device, "v", &[n], &vec![0.5; n])?;
+    let partials = Tensor::from_f32(device, "partials", &[optim::NORM_PARTIALS], &[0.0; optim::NORM_PARTIALS])?;
+    let norm_t = Tensor::from_f32(device, "norm", &[1], &[0.0])?;
     let step = optim::AdamWStep {
         lr: 1e-9,
         beta1: 0.9,
@@ -173,7 +177,7 @@ fn bench_kernels(gpu: &Arc<Gpu>, rows: &mut Vec<Row>) -> Result<()> {
     add_row(
         "global_norm + adamw",
         8.0 * mb,
-        time(gpu, |rec| {
+        time(device, |rec| {
             optim::global_norm(rec, &gr, &partials, &norm_t)?;
             optim::adamw(rec, &p, &gr, &m, &v, &norm_t, &step)
         })?,
@@ -181,9 +185,9 @@ fn bench_kernels(gpu: &Arc<Gpu>, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
-fn bench_train(gpu: &Arc<Gpu>, peak: Option<f64>, rows: &mut Vec<Row>) -> Result<()> {
+fn bench_train(device: &Device, peak: Option<f64>, rows: &mut Vec<Row>) -> Result<()> {
     let cfg = RunConfig { steps: 20, eval_every: 0, eval_batches: 1, log_every: 20, ..RunConfig::preset("tiny")? };
-    let r = train(gpu, &cfg, &mut |_| {})?;
+    let r = train(device, &cfg, &mut |_| {})?;
     // 6·N FLOPs per token for the weights, plus attention (≈ 6·L·T·C per token, causal halved).
     let flops_per_token =
         6.0 * r.params as f64 + 6.0 * (cfg.model.n_layers * cfg.model.context * cfg.model.d_model) as f64;
@@ -199,43 +203,99 @@ fn bench_train(gpu: &Arc<Gpu>, peak: Option<f64>, rows: &mut Vec<Row>) -> Result
     Ok(())
 }
 
-/// Runs the chosen suite and prints a table (or JSON).
-pub fn run(args: Args) -> Result<()> {
-    let gpu = Gpu::new()?;
-    let peak = peak_gflops(&gpu);
+/// The devices to compare: both backends for `auto`, else the one named.
+fn devices(choice: DeviceChoice) -> Result<Vec<Device>> {
+    Ok(match choice {
+        DeviceChoice::Auto => {
+            let mut v = vec![Device::open(DeviceChoice::Cpu)?];
+            match Device::open(DeviceChoice::Gpu) {
+                Ok(g) => v.push(g),
+                Err(e) => eprintln!("no GPU adapter to compare with: {e}"),
+            }
+            v
+        }
+        c => vec![Device::open(c)?],
+    })
+}
+
+/// Rows of one device.
+#[derive(serde::Serialize, Debug)]
+struct DeviceRows {
+    device: sigmix::gpu::GpuInfo,
+    peak: Option<String>,
+    rows: Vec<Row>,
+    attention: Vec<super::bench_attention::AttnRow>,
+}
+
+fn bench_device(device: &Device, args: &Args) -> Result<DeviceRows> {
+    let peak = peak_gflops(device);
     let mut rows = Vec::new();
     let all = args.suite == Suite::All;
     if all || args.suite == Suite::Matmul {
-        bench_matmul(&gpu, peak.as_ref().map(|p| p.0), &mut rows)?;
+        bench_matmul(device, peak.as_ref().map(|p| p.0), &mut rows)?;
     }
     if all || args.suite == Suite::Kernels {
-        bench_kernels(&gpu, &mut rows)?;
+        bench_kernels(device, &mut rows)?;
     }
     if all || args.suite == Suite::Train {
-        bench_train(&gpu, peak.as_ref().map(|p| p.0), &mut rows)?;
+        bench_train(device, peak.as_ref().map(|p| p.0), &mut rows)?;
     }
     // Attention is a suite of its own (minutes on software adapters): run it when named.
     let attention = if args.suite == Suite::Attention {
-        super::bench_attention::bench_attention(&gpu, &args.n)?
+        super::bench_attention::bench_attention(device, &args.n)?
     } else {
         Vec::new()
     };
+    Ok(DeviceRows { device: device.info(), peak: peak.map(|p| p.1), rows, attention })
+}
+
+/// Runs the chosen suite on each device and prints one table with a column per device.
+pub fn run(args: Args, choice: DeviceChoice) -> Result<()> {
+    let mut results = Vec::new();
+    for device in devices(choice)? {
+        eprintln!("benchmarking on {} …", device.label());
+        results.push(bench_device(&device, &args)?);
+    }
     if args.json {
-        let v = serde_json::json!({ "adapter": gpu.info(), "peak": peak.as_ref().map(|p| &p.1), "rows": rows, "attention": attention });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default());
         return Ok(());
     }
-    println!("adapter: {} ({}, {})", gpu.info().name, gpu.info().backend, gpu.info().driver);
-    println!("peak:    {}", peak.as_ref().map_or("unknown for this adapter".to_string(), |p| p.1.clone()));
-    if !attention.is_empty() {
-        super::bench_attention::print_table(&attention);
+    for r in &results {
+        println!(
+            "device: {} ({}, {}); peak: {}",
+            r.device.name,
+            r.device.backend,
+            r.device.driver,
+            r.peak.as_deref().unwrap_or("unknown")
+        );
+    }
+    for r in &results {
+        if !r.attention.is_empty() {
+            println!("\n{}", r.device.name);
+            super::bench_attention::print_table(&r.attention);
+        }
+    }
+    let Some(first) = results.first() else {
+        return Ok(());
+    };
+    if first.rows.is_empty() {
         return Ok(());
     }
-    println!("| kernel | shape | ms | rate | of peak |");
-    println!("|---|---|---:|---:|---:|");
-    for r in &rows {
-        let frac = r.peak_fraction.map_or("".to_string(), |f| format!("{:.1}%", 100.0 * f));
-        println!("| {} | {} | {:.3} | {:.2} {} | {} |", r.name, r.shape, r.ms, r.rate, r.unit, frac);
+    let names: Vec<String> = results.iter().map(|r| r.device.name.clone()).collect();
+    println!("| kernel | shape | {} |", names.join(" | "));
+    println!("|---|---|{}", "---:|".repeat(names.len()));
+    for (i, row) in first.rows.iter().enumerate() {
+        let cells: Vec<String> = results
+            .iter()
+            .map(|r| match r.rows.get(i) {
+                Some(x) => {
+                    let frac = x.peak_fraction.map_or(String::new(), |f| format!(" ({:.1}%)", 100.0 * f));
+                    format!("{:.2} {}{frac}", x.rate, x.unit)
+                }
+                None => "–".to_string(),
+            })
+            .collect();
+        println!("| {} | {} | {} |", row.name, row.shape, cells.join(" | "));
     }
     Ok(())
 }

@@ -1,14 +1,11 @@
 //! `sigmix bench attention`: flash sigmoid vs flash softmax (and the materialised forward)
 //! on the same adapter, forward, backward and both, with the sigmoid/softmax speed ratio.
 
-use std::sync::Arc;
-
-use sigmix::gpu::Recorder;
 use sigmix::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
 use sigmix::kernels::matmul::{MatmulLayout, Strides, matmul_strided};
 use sigmix::kernels::softmax::{SoftmaxOpts, softmax_forward};
 use sigmix::rng::Rng;
-use sigmix::{Gpu, Result, Tensor};
+use sigmix::{Device, Recorder, Result, Tensor};
 
 use super::bench::time;
 
@@ -32,16 +29,16 @@ pub struct AttnRow {
     materialised_mib: f64,
 }
 
-fn flash_times(gpu: &Arc<Gpu>, kind: AttnKind, l: &AttnLayout, causal: bool, t: &Buffers) -> Result<[f64; 3]> {
+fn flash_times(device: &Device, kind: AttnKind, l: &AttnLayout, causal: bool, t: &Buffers) -> Result<[f64; 3]> {
     let opts = AttnOpts { kind, causal, alibi: false, bias: None, tile: None };
     let stats = || (kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &t.lse, delta: &t.delta });
-    let fwd = time(gpu, |rec| attention_forward(rec, &t.qkv, &t.o, Some(&t.lse), l, &opts))?;
+    let fwd = time(device, |rec| attention_forward(rec, &t.qkv, &t.o, Some(&t.lse), l, &opts))?;
     // The backward needs a forward's O and LSE: run one first, then time the backward alone.
-    let mut rec = Recorder::new(gpu);
+    let mut rec = Recorder::new(device);
     attention_forward(&mut rec, &t.qkv, &t.o, Some(&t.lse), l, &opts)?;
     rec.submit()?;
-    let bwd = time(gpu, |rec| attention_backward(rec, &t.qkv, &t.o, &t.dout, &t.dqkv, stats(), l, &opts))?;
-    let both = time(gpu, |rec| {
+    let bwd = time(device, |rec| attention_backward(rec, &t.qkv, &t.o, &t.dout, &t.dqkv, stats(), l, &opts))?;
+    let both = time(device, |rec| {
         attention_forward(rec, &t.qkv, &t.o, Some(&t.lse), l, &opts)?;
         attention_backward(rec, &t.qkv, &t.o, &t.dout, &t.dqkv, stats(), l, &opts)
     })?;
@@ -57,14 +54,14 @@ struct Buffers {
     delta: Tensor,
 }
 
-fn materialised_forward(gpu: &Arc<Gpu>, l: &AttnLayout, causal: bool, t: &Buffers) -> Result<Option<f64>> {
+fn materialised_forward(device: &Device, l: &AttnLayout, causal: bool, t: &Buffers) -> Result<Option<f64>> {
     let (bh, n, d) = (l.batch * l.heads, l.n, l.d);
     let bytes = (bh * n * n * 4) as u64;
-    if bytes > gpu.max_tensor_bytes() {
+    if bytes > device.max_tensor_bytes() {
         return Ok(None);
     }
-    let s = Tensor::empty(gpu, "scores", &[bh * n, n], sigmix::DType::F32)?;
-    let p = Tensor::empty(gpu, "probs", &[bh * n, n], sigmix::DType::F32)?;
+    let s = Tensor::empty(device, "scores", &[bh * n, n], sigmix::DType::F32)?;
+    let p = Tensor::empty(device, "probs", &[bh * n, n], sigmix::DType::F32)?;
     let one = bh * n * d;
     let head = |off: usize| Strides { offset: off, row: d, col: 1, batch1: n * d, batch2: 0 };
     let kt = Strides { offset: one, row: 1, col: d, batch1: n * d, batch2: 0 };
@@ -82,7 +79,7 @@ fn materialised_forward(gpu: &Arc<Gpu>, l: &AttnLayout, causal: bool, t: &Buffer
         accumulate: false,
     };
     let sm = SoftmaxOpts { scale: 1.0 / (d as f32).sqrt(), causal, q_len: n };
-    Ok(Some(time(gpu, |rec| {
+    Ok(Some(time(device, |rec| {
         matmul_strided(rec, &t.qkv, &t.qkv, &s, &qk)?;
         softmax_forward(rec, &s, &p, sm)?;
         matmul_strided(rec, &p, &t.qkv, &t.o, &pv)
@@ -91,7 +88,7 @@ fn materialised_forward(gpu: &Arc<Gpu>, l: &AttnLayout, causal: bool, t: &Buffer
 
 /// Runs the attention benchmark over n ∈ `ns`, d ∈ {64, 128}, full and causal, with
 /// batch·heads chosen so every row processes 4096 query rows.
-pub fn bench_attention(gpu: &Arc<Gpu>, ns: &[usize]) -> Result<Vec<AttnRow>> {
+pub fn bench_attention(device: &Device, ns: &[usize]) -> Result<Vec<AttnRow>> {
     let mut rows = Vec::new();
     let mut rng = Rng::new(3);
     for &n in ns {
@@ -100,7 +97,7 @@ pub fn bench_attention(gpu: &Arc<Gpu>, ns: &[usize]) -> Result<Vec<AttnRow>> {
             let l = AttnLayout::packed(1, bh, n, d);
             let one = bh * n * d;
             let rand =
-                |rng: &mut Rng, len: usize| Tensor::from_f32(gpu, "bench", &[len], &rng.uniform_vec(len, -1.0, 1.0));
+                |rng: &mut Rng, len: usize| Tensor::from_f32(device, "bench", &[len], &rng.uniform_vec(len, -1.0, 1.0));
             let t = Buffers {
                 qkv: rand(&mut rng, 3 * one)?,
                 o: rand(&mut rng, one)?,
@@ -110,8 +107,8 @@ pub fn bench_attention(gpu: &Arc<Gpu>, ns: &[usize]) -> Result<Vec<AttnRow>> {
                 delta: rand(&mut rng, l.stats_len())?,
             };
             for causal in [false, true] {
-                let sig = flash_times(gpu, AttnKind::Sigmoid, &l, causal, &t)?;
-                let soft = flash_times(gpu, AttnKind::Softmax, &l, causal, &t)?;
+                let sig = flash_times(device, AttnKind::Sigmoid, &l, causal, &t)?;
+                let soft = flash_times(device, AttnKind::Softmax, &l, causal, &t)?;
                 let fwd_flops = 4.0 * (bh * n * n * d) as f64 * if causal { 0.5 } else { 1.0 };
                 let flops = [fwd_flops, 2.5 * fwd_flops, 3.5 * fwd_flops];
                 let rate = |ms: &[f64; 3]| [0, 1, 2].map(|i| flops[i] / ms[i] / 1e9);
@@ -125,7 +122,7 @@ pub fn bench_attention(gpu: &Arc<Gpu>, ns: &[usize]) -> Result<Vec<AttnRow>> {
                     sigmoid_gflops: rate(&sig),
                     softmax_gflops: rate(&soft),
                     speedup: [0, 1, 2].map(|i| soft[i] / sig[i]),
-                    materialised_fwd_ms: materialised_forward(gpu, &l, causal, &t)?.map(|s| s * 1e3),
+                    materialised_fwd_ms: materialised_forward(device, &l, causal, &t)?.map(|s| s * 1e3),
                     materialised_mib: (2 * bh * n * n * 4) as f64 / (1 << 20) as f64,
                 });
             }

@@ -1,6 +1,6 @@
 //! `sigmix info`: which adapter, which limits.
 
-use sigmix::Gpu;
+use sigmix::{Device, DeviceChoice};
 
 /// Options of `sigmix info`.
 #[derive(clap::Args, Debug)]
@@ -11,9 +11,23 @@ pub struct Args {
 }
 
 /// Prints the adapter, backend, limits and features.
-pub fn run(args: Args) -> sigmix::Result<()> {
-    let gpu = Gpu::new()?;
-    let info = gpu.info();
+pub fn run(args: Args, choice: DeviceChoice) -> sigmix::Result<()> {
+    let device = Device::open(choice)?;
+    let info = device.info();
+    let gpu = match &device {
+        Device::Gpu(g) => g.clone(),
+        Device::Cpu(c) => {
+            if args.json {
+                let v = serde_json::json!({ "device": info, "threads": c.threads() });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                println!("device    {} (native CPU backend, chosen by --device {choice})", info.name);
+                println!("kernels   {}", info.driver);
+                println!("          GPU adapters: `sigmix info --device gpu`");
+            }
+            return Ok(());
+        }
+    };
     let l = gpu.limits();
     if args.json {
         let v = serde_json::json!({

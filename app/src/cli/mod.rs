@@ -9,11 +9,16 @@ mod selftest;
 mod train;
 
 use clap::{Parser, Subcommand};
+use sigmix::{Device, DeviceChoice};
 
 /// sigmix — train small models on any GPU (or none) and watch scaling laws at work.
 #[derive(Parser, Debug)]
 #[command(name = "sigmix", version, about, long_about = None)]
 struct Cli {
+    /// Where to compute: auto (a hardware GPU when there is one, else the native CPU backend),
+    /// gpu (any wgpu adapter, software ones included) or cpu.
+    #[arg(long, global = true, default_value = "auto", env = "SIGMIX_DEVICE")]
+    device: DeviceChoice,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -36,10 +41,10 @@ enum Command {
 pub fn run() -> sigmix::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Info(a)) => info::run(a),
-        Some(Command::Train(a)) => train::run(a),
-        Some(Command::Selftest(a)) => selftest::run(a),
-        Some(Command::Bench(a)) => bench::run(a),
+        Some(Command::Info(a)) => info::run(a, cli.device),
+        Some(Command::Train(a)) => train::run(a, cli.device),
+        Some(Command::Selftest(a)) => selftest::run(a, cli.device),
+        Some(Command::Bench(a)) => bench::run(a, cli.device),
         Some(Command::Fit(a)) => fit::run(a),
         None => {
             // The lab app will open here; until it lands, show what the CLI offers.
@@ -49,4 +54,11 @@ pub fn run() -> sigmix::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Opens the device `choice` names and says which one is in use.
+pub fn open_device(choice: DeviceChoice) -> sigmix::Result<Device> {
+    let device = Device::open(choice)?;
+    println!("device: {}", device.label());
+    Ok(device)
 }

@@ -1,6 +1,6 @@
 //! `sigmix selftest`: every kernel against the f64 reference, as a table.
 
-use sigmix::Gpu;
+use sigmix::{Device, DeviceChoice};
 
 /// Options of `sigmix selftest`.
 #[derive(clap::Args, Debug)]
@@ -14,17 +14,17 @@ pub struct Args {
 }
 
 /// Runs the checks; exits non-zero when any fails.
-pub fn run(args: Args) -> sigmix::Result<()> {
-    let gpu = Gpu::new()?;
+pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
+    let device = Device::open(device)?;
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
     });
-    let checks = sigmix::selftest::run_all(&gpu, seed)?;
+    let checks = sigmix::selftest::run_all(&device, seed)?;
     let failed = checks.iter().filter(|c| !c.passed()).count();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&checks).unwrap_or_default());
     } else {
-        println!("adapter: {} ({}), seed {seed}", gpu.info().name, gpu.info().backend);
+        println!("device: {}, seed {seed}", device.label());
         println!("{:<32} {:<18} {:>10}  result", "kernel", "shape", "rel. error");
         for c in &checks {
             println!(

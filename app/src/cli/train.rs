@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sigmix::Gpu;
 use sigmix::nn::AttentionKind;
 use sigmix::train::{Event, PRESETS, RunConfig, train, write_json_atomic};
+use sigmix::{Device, DeviceChoice};
 
 /// Options of `sigmix train`.
 #[derive(clap::Args, Debug)]
@@ -87,7 +87,7 @@ fn config(args: &Args, preset: &str) -> sigmix::Result<RunConfig> {
 }
 
 /// Trains and prints a summary; writes the record when asked.
-pub fn run(args: Args) -> sigmix::Result<()> {
+pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
     if args.list_presets {
         for (name, what) in PRESETS {
             println!("{name:<13} {what}");
@@ -99,12 +99,11 @@ pub fn run(args: Args) -> sigmix::Result<()> {
         return Ok(());
     }
     if args.preset == "attn-compare" && args.config.is_none() {
-        return super::attn_compare::run(&config(&args, "tiny")?, &args.csv);
+        return super::attn_compare::run(&config(&args, "tiny")?, &args.csv, device);
     }
     let cfg = config(&args, &args.preset)?;
-    let gpu = Gpu::new()?;
-    println!("adapter: {} ({})", gpu.info().name, gpu.info().backend);
-    let record = train_with_bar(&gpu, &cfg)?;
+    let device = super::open_device(device)?;
+    let record = train_with_bar(&device, &cfg)?;
     if let Some(path) = &args.out {
         write_json_atomic(path, &record)?;
         println!("run record written to {}", path.display());
@@ -113,14 +112,14 @@ pub fn run(args: Args) -> sigmix::Result<()> {
 }
 
 /// Trains `cfg` with a progress bar and prints the summary table.
-pub fn train_with_bar(gpu: &std::sync::Arc<Gpu>, cfg: &RunConfig) -> sigmix::Result<sigmix::train::RunRecord> {
+pub fn train_with_bar(device: &Device, cfg: &RunConfig) -> sigmix::Result<sigmix::train::RunRecord> {
     let bar = ProgressBar::new(cfg.steps as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut last_loss = f32::NAN;
-    let record = train(gpu, cfg, &mut |e| match e {
+    let record = train(device, cfg, &mut |e| match e {
         Event::Started { params, steps, unigram_entropy } => {
             bar.println(format!(
                 "model: {params} parameters, {steps} steps of {} tokens; unigram entropy of the mixture {unigram_entropy:.3} nats",

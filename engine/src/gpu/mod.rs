@@ -9,7 +9,7 @@ mod recorder;
 pub use adapter::{AdapterChoice, Gpu, GpuInfo};
 pub use pipelines::{Access, KernelSpec};
 pub(crate) use readback::read_bytes;
-pub use recorder::{Binding, Recorder, grid_1d};
+pub use recorder::{Binding, GpuRecorder, grid_1d};
 
 use crate::error::{Error, Result};
 

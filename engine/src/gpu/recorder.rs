@@ -1,5 +1,5 @@
-//! The recorder: launchers append dispatches to one command encoder, and one training step
-//! becomes one submission.
+//! The GPU recorder: launchers append dispatches to one command encoder, and one training
+//! step becomes one submission.
 //!
 //! Kernel parameters (shapes, strides, scalars) go into a per-recorder uniform arena: each
 //! dispatch takes a slot aligned to `min_uniform_buffer_offset_alignment`, the arena's bytes
@@ -23,7 +23,7 @@ pub struct Binding<'a> {
 }
 
 /// Records dispatches for one submission; dropping it without `submit` discards them.
-pub struct Recorder {
+pub struct GpuRecorder {
     gpu: Arc<Gpu>,
     encoder: wgpu::CommandEncoder,
     arena: Option<wgpu::Buffer>,
@@ -44,12 +44,12 @@ pub fn grid_1d(gpu: &Gpu, groups: u32) -> [u32; 3] {
     }
 }
 
-impl Recorder {
+impl GpuRecorder {
     /// Starts an empty recording on `gpu`.
-    pub fn new(gpu: &Arc<Gpu>) -> Recorder {
+    pub fn new(gpu: &Arc<Gpu>) -> GpuRecorder {
         let encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sigmix step") });
         let arena = gpu.arenas.lock().ok().and_then(|mut a| a.pop());
-        Recorder {
+        GpuRecorder {
             gpu: gpu.clone(),
             encoder,
             arena,
@@ -186,7 +186,7 @@ impl Recorder {
     }
 }
 
-impl Drop for Recorder {
+impl Drop for GpuRecorder {
     fn drop(&mut self) {
         if let (Some(a), Ok(mut pool)) = (self.arena.take(), self.gpu.arenas.lock()) {
             pool.push(a);

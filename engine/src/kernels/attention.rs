@@ -1,9 +1,11 @@
 //! Launchers for `shaders/attention_sigmoid.wgsl` and `shaders/attention_softmax.wgsl`:
 //! flash-style attention forward and backward, never materialising the n×n matrix.
 
+use crate::cpu;
 use crate::error::{Error, Result};
-use crate::gpu::{Access, KernelSpec, Recorder};
-use crate::kernels::{common_gpu, expect_shape, u32_of};
+use crate::gpu::{Access, KernelSpec};
+use crate::kernels::{expect_shape, u32_of};
+use crate::recorder::{Exec, Recorder};
 use crate::tensor::Tensor;
 
 const R: Access = Access::Read;
@@ -31,6 +33,16 @@ const SM_DKDV: KernelSpec = KernelSpec {
 
 /// Rows per workgroup (the shaders' BQ override).
 const BLOCK: usize = 32;
+
+/// On the CPU a tile size has no meaning, but a malformed one is still a mistake worth naming.
+fn overrides_valid(opts: &AttnOpts) -> Result<()> {
+    match opts.tile {
+        Some(t) if t < 64 || !t.is_multiple_of(16) => {
+            Err(Error::Config(format!("attention: tile of {t} vec4s must be a multiple of 16, at least 64")))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Override constants for `gpu`: BQ, and the largest shared tile (in vec4s) such that two
 /// tiles plus 1 KiB of row statistics fit the adapter's workgroup memory (480 at the 16 KiB
@@ -232,22 +244,32 @@ pub fn attention_forward(
     opts: &AttnOpts,
 ) -> Result<()> {
     const OP: &str = "attention_forward";
-    let gpu = common_gpu(OP, &[qkv, o])?;
     let p = params(OP, l, opts)?;
     check_layout(OP, l, qkv, &[("o", o)])?;
-    let g = grid(&gpu, l)?;
-    let ov = overrides(&gpu, opts)?;
-    match opts.kind {
-        AttnKind::Sigmoid => rec.dispatch(&SIG_FWD, &ov, &p, &[qkv.binding(), o.binding()], g),
-        AttnKind::Softmax => {
-            let Some(lse) = lse else {
-                return Err(Error::Config(format!(
-                    "{OP}: softmax attention needs an lse tensor of {} elements",
-                    l.stats_len()
-                )));
-            };
-            expect_shape(OP, "lse", lse, &[l.stats_len()])?;
-            rec.dispatch(&SM_FWD, &ov, &p, &[qkv.binding(), o.binding(), lse.binding()], g)
+    if opts.kind == AttnKind::Softmax {
+        let Some(lse) = lse else {
+            return Err(Error::Config(format!(
+                "{OP}: softmax attention needs an lse tensor of {} elements",
+                l.stats_len()
+            )));
+        };
+        expect_shape(OP, "lse", lse, &[l.stats_len()])?;
+    }
+    let lse = if opts.kind == AttnKind::Softmax { lse } else { None };
+    let mut operands = vec![qkv, o];
+    operands.extend(lse);
+    match rec.exec(OP, &operands)? {
+        Exec::Gpu(g) => {
+            let grid = grid(g.gpu(), l)?;
+            let ov = overrides(g.gpu(), opts)?;
+            match lse {
+                None => g.dispatch(&SIG_FWD, &ov, &p, &[qkv.binding()?, o.binding()?], grid),
+                Some(lse) => g.dispatch(&SM_FWD, &ov, &p, &[qkv.binding()?, o.binding()?, lse.binding()?], grid),
+            }
+        }
+        Exec::Cpu => {
+            overrides_valid(opts)?;
+            cpu::attention::forward(qkv, o, lse, l, opts)
         }
     }
 }
@@ -274,27 +296,46 @@ pub fn attention_backward(
     opts: &AttnOpts,
 ) -> Result<()> {
     const OP: &str = "attention_backward";
-    let gpu = common_gpu(OP, &[qkv, o, dout, dqkv])?;
     let p = params(OP, l, opts)?;
     check_layout(OP, l, qkv, &[("o", o), ("dout", dout)])?;
     check_layout(OP, l, dqkv, &[])?;
-    let g = grid(&gpu, l)?;
-    let ov = overrides(&gpu, opts)?;
-    match opts.kind {
-        AttnKind::Sigmoid => {
-            rec.dispatch(&SIG_DQ, &ov, &p, &[qkv.binding(), dout.binding(), dqkv.binding()], g)?;
-            rec.dispatch(&SIG_DKDV, &ov, &p, &[qkv.binding(), dout.binding(), dqkv.binding()], g)
+    let stats = match (opts.kind, stats) {
+        (AttnKind::Sigmoid, _) => None,
+        (AttnKind::Softmax, None) => {
+            return Err(Error::Config(format!("{OP}: softmax attention needs its forward LSE and a D scratch")));
         }
-        AttnKind::Softmax => {
-            let Some(s) = stats else {
-                return Err(Error::Config(format!("{OP}: softmax attention needs its forward LSE and a D scratch")));
-            };
+        (AttnKind::Softmax, Some(s)) => {
             expect_shape(OP, "lse", s.lse, &[l.stats_len()])?;
             expect_shape(OP, "delta", s.delta, &[l.stats_len()])?;
-            rec.dispatch(&SM_PREP, &ov, &p, &[o.binding(), dout.binding(), s.delta.binding()], g)?;
-            let b = [qkv.binding(), dout.binding(), dqkv.binding(), s.lse.binding(), s.delta.binding()];
-            rec.dispatch(&SM_DQ, &ov, &p, &b, g)?;
-            rec.dispatch(&SM_DKDV, &ov, &p, &b, g)
+            Some(s)
+        }
+    };
+    let mut operands = vec![qkv, o, dout, dqkv];
+    if let Some(s) = &stats {
+        operands.extend([s.lse, s.delta]);
+    }
+    match rec.exec(OP, &operands)? {
+        Exec::Gpu(g) => {
+            let grid = grid(g.gpu(), l)?;
+            let ov = overrides(g.gpu(), opts)?;
+            match stats {
+                None => {
+                    let b = [qkv.binding()?, dout.binding()?, dqkv.binding()?];
+                    g.dispatch(&SIG_DQ, &ov, &p, &b, grid)?;
+                    g.dispatch(&SIG_DKDV, &ov, &p, &b, grid)
+                }
+                Some(s) => {
+                    let prep = [o.binding()?, dout.binding()?, s.delta.binding()?];
+                    g.dispatch(&SM_PREP, &ov, &p, &prep, grid)?;
+                    let b = [qkv.binding()?, dout.binding()?, dqkv.binding()?, s.lse.binding()?, s.delta.binding()?];
+                    g.dispatch(&SM_DQ, &ov, &p, &b, grid)?;
+                    g.dispatch(&SM_DKDV, &ov, &p, &b, grid)
+                }
+            }
+        }
+        Exec::Cpu => {
+            overrides_valid(opts)?;
+            cpu::attention::backward(qkv, o, dout, dqkv, stats.map(|s| (s.lse, s.delta)), l, opts)
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Launcher for `shaders/cross_entropy.wgsl`: loss and logit gradient in one pass.
 
+use crate::cpu;
 use crate::error::Result;
-use crate::gpu::{Access, KernelSpec, Recorder};
-use crate::kernels::{common_gpu, expect_dtype, expect_shape, groups_for, u32_of};
+use crate::gpu::{Access, KernelSpec};
+use crate::kernels::{expect_dtype, expect_shape, groups_for, u32_of};
+use crate::recorder::{Exec, Recorder};
 use crate::tensor::{DType, Tensor};
 
 const R: Access = Access::Read;
@@ -36,12 +38,14 @@ pub fn cross_entropy(
     grad_scale: f32,
 ) -> Result<()> {
     const OP: &str = "cross_entropy";
-    let gpu = common_gpu(OP, &[logits, targets, losses])?;
     expect_dtype(OP, "targets", targets, DType::U32)?;
     let vocab = *logits.shape().last().unwrap_or(&0);
     let rows = logits.len() / vocab.max(1);
     expect_shape(OP, "targets", targets, &[rows])?;
     expect_shape(OP, "losses", losses, &[rows])?;
+    if let Some(d) = dlogits {
+        expect_shape(OP, "dlogits", d, logits.shape())?;
+    }
     let p = Params {
         rows: u32_of(OP, "rows", rows)?,
         vocab: u32_of(OP, "vocab", vocab)?,
@@ -49,19 +53,17 @@ pub fn cross_entropy(
         grad_scale,
         _pad: [0; 3],
     };
-    let groups = groups_for(&gpu, rows, 1);
-    match dlogits {
-        Some(d) => {
-            common_gpu(OP, &[logits, d])?;
-            expect_shape(OP, "dlogits", d, logits.shape())?;
-            rec.dispatch(
-                &WITH_GRAD,
-                &[],
-                &p,
-                &[logits.binding(), targets.binding(), losses.binding(), d.binding()],
-                groups,
-            )
+    let mut operands = vec![logits, targets, losses];
+    operands.extend(dlogits);
+    match rec.exec(OP, &operands)? {
+        Exec::Gpu(g) => {
+            let groups = groups_for(g.gpu(), rows, 1);
+            let (l, t, s) = (logits.binding()?, targets.binding()?, losses.binding()?);
+            match dlogits {
+                Some(d) => g.dispatch(&WITH_GRAD, &[], &p, &[l, t, s, d.binding()?], groups),
+                None => g.dispatch(&LOSS_ONLY, &[], &p, &[l, t, s], groups),
+            }
         }
-        None => rec.dispatch(&LOSS_ONLY, &[], &p, &[logits.binding(), targets.binding(), losses.binding()], groups),
+        Exec::Cpu => cpu::cross_entropy::run(logits, targets, losses, dlogits, vocab, grad_scale),
     }
 }

@@ -1,8 +1,10 @@
 //! Launchers for `shaders/embedding.wgsl`: lookup by id and the gradient scatter.
 
+use crate::cpu;
 use crate::error::Result;
-use crate::gpu::{Access, KernelSpec, Recorder};
-use crate::kernels::{common_gpu, expect_dtype, expect_shape, groups_for, u32_of};
+use crate::gpu::{Access, KernelSpec};
+use crate::kernels::{expect_dtype, expect_shape, groups_for, u32_of};
+use crate::recorder::{Exec, Recorder};
 use crate::tensor::{DType, Tensor};
 
 const FORWARD: KernelSpec = KernelSpec {
@@ -49,21 +51,25 @@ pub fn embedding_forward(
     accumulate: bool,
 ) -> Result<()> {
     const OP: &str = "embedding_forward";
-    let gpu = common_gpu(OP, &[ids, table, out])?;
     let p = setup(OP, ids, table, out, accumulate)?;
-    rec.dispatch(&FORWARD, &[], &p, &[ids.binding(), table.binding(), out.binding()], groups_for(&gpu, out.len(), 256))
+    match rec.exec(OP, &[ids, table, out])? {
+        Exec::Gpu(g) => {
+            let groups = groups_for(g.gpu(), out.len(), 256);
+            g.dispatch(&FORWARD, &[], &p, &[ids.binding()?, table.binding()?, out.binding()?], groups)
+        }
+        Exec::Cpu => cpu::embedding::forward(ids, table, out, p.dim as usize, accumulate),
+    }
 }
 
 /// `dtable[ids[r]] += dout[r]` for every row, deterministic.
 pub fn embedding_backward(rec: &mut Recorder, ids: &Tensor, dout: &Tensor, dtable: &Tensor) -> Result<()> {
     const OP: &str = "embedding_backward";
-    let gpu = common_gpu(OP, &[ids, dout, dtable])?;
     let p = setup(OP, ids, dtable, dout, true)?;
-    rec.dispatch(
-        &BACKWARD,
-        &[],
-        &p,
-        &[ids.binding(), dout.binding(), dtable.binding()],
-        groups_for(&gpu, dtable.len(), 256),
-    )
+    match rec.exec(OP, &[ids, dout, dtable])? {
+        Exec::Gpu(g) => {
+            let groups = groups_for(g.gpu(), dtable.len(), 256);
+            g.dispatch(&BACKWARD, &[], &p, &[ids.binding()?, dout.binding()?, dtable.binding()?], groups)
+        }
+        Exec::Cpu => cpu::embedding::backward(ids, dout, dtable, p.dim as usize),
+    }
 }

@@ -1,8 +1,10 @@
 //! Launchers for `shaders/matmul.wgsl`: plain, transposed, batched and fully strided products.
 
+use crate::cpu;
 use crate::error::{Error, Result};
-use crate::gpu::{Access, KernelSpec, Recorder};
-use crate::kernels::{common_gpu, expect_dtype, u32_of};
+use crate::gpu::{Access, KernelSpec};
+use crate::kernels::{expect_dtype, u32_of};
+use crate::recorder::{Exec, Recorder};
 use crate::tensor::{DType, Tensor};
 
 const MATMUL: KernelSpec = KernelSpec {
@@ -149,7 +151,6 @@ pub fn matmul(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, o: MatmulO
 /// The general strided product; checks that every addressed element lies inside its tensor.
 pub fn matmul_strided(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, l: &MatmulLayout) -> Result<()> {
     const OP: &str = "matmul";
-    let gpu = common_gpu(OP, &[a, b, c])?;
     for (what, t) in [("a", a), ("b", b), ("c", c)] {
         expect_dtype(OP, what, t, DType::F32)?;
     }
@@ -169,6 +170,10 @@ pub fn matmul_strided(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, l:
         }
     }
     let batches = l.batch.0 * l.batch.1;
+    let g = match rec.exec(OP, &[a, b, c])? {
+        Exec::Gpu(g) => g,
+        Exec::Cpu => return cpu::matmul::matmul(a, b, c, l),
+    };
     let p = Params {
         m: u32_of(OP, "m", l.m)?,
         n: u32_of(OP, "n", l.n)?,
@@ -183,7 +188,7 @@ pub fn matmul_strided(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, l:
         alpha: l.alpha,
         offsets: [l.a.offset as u32, l.b.offset as u32, l.c.offset as u32],
     };
-    let max_wg = gpu.limits().max_compute_workgroups_per_dimension as usize;
+    let max_wg = g.gpu().limits().max_compute_workgroups_per_dimension as usize;
     let groups = [l.n.div_ceil(TILE), l.m.div_ceil(TILE), batches];
     if groups.iter().any(|g| *g > max_wg) {
         return Err(Error::Config(format!(
@@ -191,11 +196,11 @@ pub fn matmul_strided(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, l:
             l.m, l.n, batches
         )));
     }
-    rec.dispatch(
+    g.dispatch(
         &MATMUL,
         &[],
         &p,
-        &[a.binding(), b.binding(), c.binding()],
+        &[a.binding()?, b.binding()?, c.binding()?],
         [groups[0] as u32, groups[1] as u32, groups[2] as u32],
     )
 }

@@ -1,8 +1,9 @@
 //! Typed launchers, one module per shader file.
 //!
 //! A launcher checks shapes and devices in Rust (returning an error that names the operand
-//! and both shapes), packs the uniform parameters, and records the dispatch. It picks the
-//! implementation by the tensors' device, so layers call launchers and never wgpu.
+//! and both shapes), then either packs the uniform parameters and records the WGSL dispatch
+//! or runs the kernel's CPU twin (`crate::cpu`), by the recording's device. Layers call
+//! launchers and never wgpu.
 
 pub mod attention;
 pub mod cross_entropy;
@@ -13,8 +14,6 @@ pub mod norm;
 pub mod optim;
 pub mod shaders;
 pub mod softmax;
-
-use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
@@ -34,15 +33,6 @@ pub(crate) fn expect_dtype(op: &'static str, what: &str, t: &Tensor, dtype: DTyp
         return Err(Error::Config(format!("{op}: {what} must be {dtype:?}, it is {:?}", t.dtype())));
     }
     Ok(())
-}
-
-/// The GPU all `tensors` live on, or an error when they live on different devices.
-pub(crate) fn common_gpu(op: &'static str, tensors: &[&Tensor]) -> Result<Arc<Gpu>> {
-    let first = tensors[0].device();
-    if tensors.iter().any(|t| !t.device().same(first)) {
-        return Err(Error::Config(format!("{op}: operands live on different devices")));
-    }
-    Ok(first.gpu().clone())
 }
 
 /// Converts a size to the u32 a shader expects, or says it is too large.

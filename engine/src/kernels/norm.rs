@@ -1,8 +1,10 @@
 //! Launchers for `shaders/norm.wgsl`: LayerNorm and RMSNorm, forward and backward.
 
+use crate::cpu;
 use crate::error::{Error, Result};
-use crate::gpu::{Access, KernelSpec, Recorder};
-use crate::kernels::{common_gpu, expect_shape, groups_for, u32_of};
+use crate::gpu::{Access, KernelSpec};
+use crate::kernels::{expect_shape, groups_for, u32_of};
+use crate::recorder::{Exec, Recorder};
 use crate::tensor::Tensor;
 
 const R: Access = Access::Read;
@@ -54,6 +56,16 @@ impl RowLayout {
     /// Rows one after another.
     pub fn contiguous(rows: usize, cols: usize) -> RowLayout {
         RowLayout { rows, cols, group: 1, outer: cols, offset: 0 }
+    }
+
+    /// First element of row `r`.
+    pub(crate) fn row_base(&self, r: usize) -> usize {
+        self.offset + (r / self.group) * self.outer + (r % self.group) * self.cols
+    }
+
+    /// True when no two rows share an element (so rows may be written in parallel).
+    pub(crate) fn rows_disjoint(&self) -> bool {
+        self.rows <= self.group || self.group.min(self.rows) * self.cols <= self.outer
     }
 
     /// Elements a tensor must hold for this layout.
@@ -153,23 +165,25 @@ pub fn norm_forward_rows(
     eps: f32,
 ) -> Result<()> {
     const OP: &str = "norm_forward";
-    let gpu = common_gpu(OP, &[x, gamma, beta, y, stats])?;
     let p = setup(OP, rl, &[("x", x), ("y", y)], gamma, stats, kind, eps, false)?;
-    let groups = groups_for(&gpu, p.rows as usize, 1);
-    match kind {
-        NormKind::LayerNorm => {
-            expect_shape(OP, "beta", beta, gamma.shape())?;
-            rec.dispatch(
-                &LN_FORWARD,
-                &[],
-                &p,
-                &[x.binding(), gamma.binding(), beta.binding(), y.binding(), stats.binding()],
-                groups,
-            )
+    if kind == NormKind::LayerNorm {
+        expect_shape(OP, "beta", beta, gamma.shape())?;
+    }
+    match rec.exec(OP, &[x, gamma, beta, y, stats])? {
+        Exec::Gpu(g) => {
+            let groups = groups_for(g.gpu(), p.rows as usize, 1);
+            match kind {
+                NormKind::LayerNorm => {
+                    let b = [x.binding()?, gamma.binding()?, beta.binding()?, y.binding()?, stats.binding()?];
+                    g.dispatch(&LN_FORWARD, &[], &p, &b, groups)
+                }
+                NormKind::RmsNorm => {
+                    let b = [x.binding()?, gamma.binding()?, y.binding()?, stats.binding()?];
+                    g.dispatch(&RMS_FORWARD, &[], &p, &b, groups)
+                }
+            }
         }
-        NormKind::RmsNorm => {
-            rec.dispatch(&RMS_FORWARD, &[], &p, &[x.binding(), gamma.binding(), y.binding(), stats.binding()], groups)
-        }
+        Exec::Cpu => cpu::norm::forward(kind, rl, x, gamma, beta, y, stats, eps),
     }
 }
 
@@ -211,29 +225,31 @@ pub fn norm_backward_rows(
     accumulate: bool,
 ) -> Result<()> {
     const OP: &str = "norm_backward";
-    let gpu = common_gpu(OP, &[x, gamma, stats, dy, dx, dgamma, dbeta])?;
     let p = setup(OP, rl, &[("x", x), ("dy", dy), ("dx", dx)], gamma, stats, kind, 0.0, accumulate)?;
     expect_shape(OP, "dgamma", dgamma, gamma.shape())?;
-    rec.dispatch(
-        &BACKWARD_INPUT,
-        &[],
-        &p,
-        &[x.binding(), gamma.binding(), stats.binding(), dy.binding(), dx.binding()],
-        groups_for(&gpu, p.rows as usize, 1),
-    )?;
-    let col_groups = groups_for(&gpu, p.cols as usize, 64);
-    match kind {
-        NormKind::LayerNorm => {
-            expect_shape(OP, "dbeta", dbeta, gamma.shape())?;
-            let b = [x.binding(), stats.binding(), dy.binding(), dgamma.binding(), dbeta.binding()];
-            rec.dispatch(&LN_BACKWARD_PARAMS, &[], &p, &b, col_groups)
+    if kind == NormKind::LayerNorm {
+        expect_shape(OP, "dbeta", dbeta, gamma.shape())?;
+    }
+    match rec.exec(OP, &[x, gamma, stats, dy, dx, dgamma, dbeta])? {
+        Exec::Gpu(g) => {
+            let b = [x.binding()?, gamma.binding()?, stats.binding()?, dy.binding()?, dx.binding()?];
+            let groups = groups_for(g.gpu(), p.rows as usize, 1);
+            g.dispatch(&BACKWARD_INPUT, &[], &p, &b, groups)?;
+            let col_groups = groups_for(g.gpu(), p.cols as usize, 64);
+            match kind {
+                NormKind::LayerNorm => {
+                    let b = [x.binding()?, stats.binding()?, dy.binding()?, dgamma.binding()?, dbeta.binding()?];
+                    g.dispatch(&LN_BACKWARD_PARAMS, &[], &p, &b, col_groups)
+                }
+                NormKind::RmsNorm => {
+                    let b = [x.binding()?, stats.binding()?, dy.binding()?, dgamma.binding()?];
+                    g.dispatch(&RMS_BACKWARD_PARAMS, &[], &p, &b, col_groups)
+                }
+            }
         }
-        NormKind::RmsNorm => rec.dispatch(
-            &RMS_BACKWARD_PARAMS,
-            &[],
-            &p,
-            &[x.binding(), stats.binding(), dy.binding(), dgamma.binding()],
-            col_groups,
-        ),
+        Exec::Cpu => {
+            cpu::norm::backward_input(kind, rl, x, gamma, stats, dy, dx, accumulate)?;
+            cpu::norm::backward_params(kind, rl, x, stats, dy, dgamma, dbeta)
+        }
     }
 }

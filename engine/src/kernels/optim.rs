@@ -1,8 +1,10 @@
 //! Launchers for `shaders/optim.wgsl`: global gradient norm, AdamW, EMA.
 
+use crate::cpu;
 use crate::error::{Error, Result};
-use crate::gpu::{Access, KernelSpec, Recorder};
-use crate::kernels::{common_gpu, expect_shape, groups_for, u32_of};
+use crate::gpu::{Access, KernelSpec};
+use crate::kernels::{expect_shape, groups_for, u32_of};
+use crate::recorder::{Exec, Recorder};
 use crate::tensor::Tensor;
 
 const R: Access = Access::Read;
@@ -38,13 +40,17 @@ struct Params {
 /// `norm[0] = ‖x‖₂` in two deterministic passes through `partials` (NORM_PARTIALS floats).
 pub fn global_norm(rec: &mut Recorder, x: &Tensor, partials: &Tensor, norm: &Tensor) -> Result<()> {
     const OP: &str = "global_norm";
-    common_gpu(OP, &[x, partials, norm])?;
     expect_shape(OP, "partials", partials, &[NORM_PARTIALS])?;
     expect_shape(OP, "norm", norm, &[1])?;
     let groups = x.len().div_ceil(1024).clamp(1, NORM_PARTIALS);
     let p = Params { n: u32_of(OP, "elements", x.len())?, groups: groups as u32, ..Default::default() };
-    rec.dispatch(&SUMSQ_PARTIAL, &[], &p, &[x.binding(), partials.binding()], [groups as u32, 1, 1])?;
-    rec.dispatch(&SUMSQ_FINISH, &[], &p, &[partials.binding(), norm.binding()], [1, 1, 1])
+    match rec.exec(OP, &[x, partials, norm])? {
+        Exec::Gpu(g) => {
+            g.dispatch(&SUMSQ_PARTIAL, &[], &p, &[x.binding()?, partials.binding()?], [groups as u32, 1, 1])?;
+            g.dispatch(&SUMSQ_FINISH, &[], &p, &[partials.binding()?, norm.binding()?], [1, 1, 1])
+        }
+        Exec::Cpu => cpu::optim::global_norm(x, partials, norm),
+    }
 }
 
 /// One AdamW step's hyper-parameters (bias corrections included).
@@ -79,7 +85,6 @@ pub fn adamw(
     s: &AdamWStep,
 ) -> Result<()> {
     const OP: &str = "adamw";
-    let gpu = common_gpu(OP, &[param, grad, m, v, norm])?;
     for (what, t) in [("grad", grad), ("m", m), ("v", v)] {
         expect_shape(OP, what, t, param.shape())?;
     }
@@ -100,15 +105,26 @@ pub fn adamw(
         bc2: 1.0 - s.beta2.powi(s.t as i32),
         ..Default::default()
     };
-    let b = [param.binding(), grad.binding(), m.binding(), v.binding(), norm.binding()];
-    rec.dispatch(&ADAMW, &[], &p, &b, groups_for(&gpu, param.len(), 256))
+    match rec.exec(OP, &[param, grad, m, v, norm])? {
+        Exec::Gpu(g) => {
+            let b = [param.binding()?, grad.binding()?, m.binding()?, v.binding()?, norm.binding()?];
+            let groups = groups_for(g.gpu(), param.len(), 256);
+            g.dispatch(&ADAMW, &[], &p, &b, groups)
+        }
+        Exec::Cpu => cpu::optim::adamw(param, grad, m, v, norm, s),
+    }
 }
 
 /// `ema = rho·ema + (1 − rho)·x`.
 pub fn ema(rec: &mut Recorder, x: &Tensor, ema: &Tensor, rho: f32) -> Result<()> {
     const OP: &str = "ema";
-    let gpu = common_gpu(OP, &[x, ema])?;
     expect_shape(OP, "ema", ema, x.shape())?;
     let p = Params { n: u32_of(OP, "elements", x.len())?, rho, ..Default::default() };
-    rec.dispatch(&EMA, &[], &p, &[x.binding(), ema.binding()], groups_for(&gpu, x.len(), 256))
+    match rec.exec(OP, &[x, ema])? {
+        Exec::Gpu(g) => {
+            let groups = groups_for(g.gpu(), x.len(), 256);
+            g.dispatch(&EMA, &[], &p, &[x.binding()?, ema.binding()?], groups)
+        }
+        Exec::Cpu => cpu::optim::ema(x, ema, rho),
+    }
 }

@@ -1,8 +1,10 @@
 //! Launchers for `shaders/softmax.wgsl`: scaled, optionally causal row softmax and backward.
 
+use crate::cpu;
 use crate::error::{Error, Result};
-use crate::gpu::{Access, KernelSpec, Recorder};
-use crate::kernels::{common_gpu, expect_shape, groups_for, u32_of};
+use crate::gpu::{Access, KernelSpec};
+use crate::kernels::{expect_shape, groups_for, u32_of};
+use crate::recorder::{Exec, Recorder};
 use crate::tensor::Tensor;
 
 const FORWARD: KernelSpec =
@@ -56,18 +58,28 @@ fn params(op: &'static str, x: &Tensor, o: &SoftmaxOpts) -> Result<Params> {
 /// `y = softmax(scale·x)` over the last dimension (masked keys get exactly 0).
 pub fn softmax_forward(rec: &mut Recorder, x: &Tensor, y: &Tensor, o: SoftmaxOpts) -> Result<()> {
     const OP: &str = "softmax_forward";
-    let gpu = common_gpu(OP, &[x, y])?;
     expect_shape(OP, "y", y, x.shape())?;
     let p = params(OP, x, &o)?;
-    rec.dispatch(&FORWARD, &[], &p, &[x.binding(), y.binding()], groups_for(&gpu, p.rows as usize, 1))
+    match rec.exec(OP, &[x, y])? {
+        Exec::Gpu(g) => {
+            let groups = groups_for(g.gpu(), p.rows as usize, 1);
+            g.dispatch(&FORWARD, &[], &p, &[x.binding()?, y.binding()?], groups)
+        }
+        Exec::Cpu => cpu::softmax::forward(x, y, p.cols as usize, &o),
+    }
 }
 
 /// `dx = scale · y ⊙ (dy − rowsum(y ⊙ dy))`, the gradient through `softmax_forward`.
 pub fn softmax_backward(rec: &mut Recorder, y: &Tensor, dy: &Tensor, dx: &Tensor, o: SoftmaxOpts) -> Result<()> {
     const OP: &str = "softmax_backward";
-    let gpu = common_gpu(OP, &[y, dy, dx])?;
     expect_shape(OP, "dy", dy, y.shape())?;
     expect_shape(OP, "dx", dx, y.shape())?;
     let p = params(OP, y, &o)?;
-    rec.dispatch(&BACKWARD, &[], &p, &[y.binding(), dy.binding(), dx.binding()], groups_for(&gpu, p.rows as usize, 1))
+    match rec.exec(OP, &[y, dy, dx])? {
+        Exec::Gpu(g) => {
+            let groups = groups_for(g.gpu(), p.rows as usize, 1);
+            g.dispatch(&BACKWARD, &[], &p, &[y.binding()?, dy.binding()?, dx.binding()?], groups)
+        }
+        Exec::Cpu => cpu::softmax::backward(y, dy, dx, p.cols as usize, o.scale),
+    }
 }

@@ -2,15 +2,14 @@
 //! GELU MLP, a final norm and a (tied or untied) language-model head. Readable in one
 //! sitting: the layers do the work, this file only wires them.
 
-use std::sync::Arc;
-
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Recorder};
 use crate::kernels::cross_entropy::cross_entropy;
 use crate::kernels::elementwise::add;
 use crate::kernels::matmul::{MatmulOpts, matmul};
 use crate::kernels::norm::NormKind;
 use crate::nn::{Attention, AttentionKind, Embedding, Init, Mlp, Norm, ParamBuilder, ParamId, Weights};
+use crate::recorder::Recorder;
+use crate::tensor::Device;
 use crate::tensor::{DType, Tensor};
 
 /// The architecture of a GPT.
@@ -138,15 +137,15 @@ impl Gpt {
     /// Builds the model for `batch` sequences, initialised from `seed` (GPT-2 style: N(0, 0.02),
     /// residual projections scaled by 1/√(2L)). Fails before allocating when a buffer would
     /// exceed the adapter's limit.
-    pub fn new(gpu: &Arc<Gpu>, config: &GptConfig, batch: usize, seed: u64) -> Result<Gpt> {
+    pub fn new(device: &Device, config: &GptConfig, batch: usize, seed: u64) -> Result<Gpt> {
         config.validate()?;
         if batch == 0 {
             return Err(Error::Config("batch must be positive".into()));
         }
-        let limit = gpu.max_tensor_bytes();
+        let limit = device.max_tensor_bytes();
         for (what, bytes) in config.largest_buffers(batch) {
             if bytes > limit {
-                return Err(Error::TooLarge { what, bytes, limit, adapter: gpu.info().name });
+                return Err(Error::TooLarge { what, bytes, limit, adapter: device.label() });
             }
         }
         let c = config.d_model;
@@ -160,9 +159,9 @@ impl Gpt {
         for l in 0..config.n_layers {
             let n = |s: &str| format!("h{l}.{s}");
             blocks.push(Block {
-                ln1: Norm::new(gpu, &mut pb, &n("ln1"), config.norm, rows, c)?,
+                ln1: Norm::new(device, &mut pb, &n("ln1"), config.norm, rows, c)?,
                 attn: Attention::new(
-                    gpu,
+                    device,
                     &mut pb,
                     &n("attn"),
                     config.attention,
@@ -175,16 +174,16 @@ impl Gpt {
                     std,
                     proj_std,
                 )?,
-                ln2: Norm::new(gpu, &mut pb, &n("ln2"), config.norm, rows, c)?,
-                mlp: Mlp::new(gpu, &mut pb, &n("mlp"), rows, c, c * config.mlp_ratio, std, proj_std)?,
-                mid: Tensor::empty(gpu, &n("mid"), &[rows, c], DType::F32)?,
+                ln2: Norm::new(device, &mut pb, &n("ln2"), config.norm, rows, c)?,
+                mlp: Mlp::new(device, &mut pb, &n("mlp"), rows, c, c * config.mlp_ratio, std, proj_std)?,
+                mid: Tensor::empty(device, &n("mid"), &[rows, c], DType::F32)?,
             });
         }
-        let lnf = Norm::new(gpu, &mut pb, "lnf", config.norm, rows, c)?;
+        let lnf = Norm::new(device, &mut pb, "lnf", config.norm, rows, c)?;
         let head =
             (!config.tied_head).then(|| pb.declare("lm_head.weight", &[config.vocab, c], Init::Normal(std), true));
-        let weights = pb.build(gpu, seed)?;
-        let act = |what: &str, shape: &[usize]| Tensor::empty(gpu, what, shape, DType::F32);
+        let weights = pb.build(device, seed)?;
+        let act = |what: &str, shape: &[usize]| Tensor::empty(device, what, shape, DType::F32);
         let positions: Vec<u32> = (0..rows).map(|r| (r % t) as u32).collect();
         Ok(Gpt {
             config: config.clone(),
@@ -199,9 +198,9 @@ impl Gpt {
             branch: act("branch", &[rows, c])?,
             dresid: act("dresid", &[rows, c])?,
             dnorm: act("dnorm", &[rows, c])?,
-            tokens: Tensor::empty(gpu, "tokens", &[rows], DType::U32)?,
-            targets: Tensor::empty(gpu, "targets", &[rows], DType::U32)?,
-            positions: Tensor::from_u32(gpu, "positions", &[rows], &positions)?,
+            tokens: Tensor::empty(device, "tokens", &[rows], DType::U32)?,
+            targets: Tensor::empty(device, "targets", &[rows], DType::U32)?,
+            positions: Tensor::from_u32(device, "positions", &[rows], &positions)?,
             logits: act("logits", &[rows, config.vocab])?,
             dlogits: act("dlogits", &[rows, config.vocab])?,
             losses: act("losses", &[rows])?,

@@ -6,16 +6,15 @@
 //! Heads are read straight out of the fused QKV activation through matmul strides, so no
 //! permute kernels run: row r = b·T + t of qkv holds [q | k | v], head h at column h·hd.
 
-use std::sync::Arc;
-
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Recorder};
 use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
 use crate::kernels::matmul::{MatmulLayout, Strides, matmul_strided};
 use crate::kernels::norm::{NormKind, RowLayout, norm_backward_rows, norm_forward_rows};
 use crate::kernels::softmax::{SoftmaxOpts, softmax_backward, softmax_forward};
 use crate::nn::Linear;
 use crate::nn::params::{Init, ParamBuilder, ParamId, Weights};
+use crate::recorder::Recorder;
+use crate::tensor::Device;
 
 /// Epsilon of the QK-norm LayerNorms.
 const QK_NORM_EPS: f32 = 1e-5;
@@ -133,7 +132,7 @@ impl Attention {
     /// `sigmoid_bias` is the sigmoid logit bias (`None` = −ln T).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        gpu: &Arc<Gpu>,
+        device: &Device,
         pb: &mut ParamBuilder,
         name: &str,
         kind: AttentionKind,
@@ -151,7 +150,7 @@ impl Attention {
         }
         let dims = Dims { batch, seq, heads, head_dim: dim / heads };
         let rows = batch * seq;
-        let t = |what: &str, shape: &[usize]| Tensor::empty(gpu, &format!("{name}.{what}"), shape, DType::F32);
+        let t = |what: &str, shape: &[usize]| Tensor::empty(device, &format!("{name}.{what}"), shape, DType::F32);
         let scores = [batch, heads, seq, seq];
         let flash = |k: AttnKind| -> Result<Core> {
             let stats = batch * heads * seq;
@@ -173,8 +172,8 @@ impl Attention {
         };
         Ok(Attention {
             dims,
-            qkv: Linear::new(gpu, pb, &format!("{name}.qkv"), rows, dim, 3 * dim, std)?,
-            proj: Linear::new(gpu, pb, &format!("{name}.proj"), rows, dim, dim, proj_std)?,
+            qkv: Linear::new(device, pb, &format!("{name}.qkv"), rows, dim, 3 * dim, std)?,
+            proj: Linear::new(device, pb, &format!("{name}.proj"), rows, dim, dim, proj_std)?,
             qkv_out: t("qkv_out", &[rows, 3 * dim])?,
             att: t("att", &[rows, dim])?,
             dqkv: t("dqkv", &[rows, 3 * dim])?,
@@ -283,7 +282,7 @@ impl Attention {
         let Some(n) = &self.qk_norm else {
             return Ok(&self.qkv_out);
         };
-        rec.copy(self.qkv_out.binding(), n.qkv_n.binding());
+        rec.copy(&self.qkv_out, &n.qkv_n)?;
         for (part, (g, b), stats) in [(0, n.q, &n.stats_q), (1, n.k, &n.stats_k)] {
             norm_forward_rows(
                 rec,
@@ -305,7 +304,7 @@ impl Attention {
         let Some(n) = &self.qk_norm else {
             return Ok(());
         };
-        rec.copy(n.dqkv_n.binding(), self.dqkv.binding());
+        rec.copy(&n.dqkv_n, &self.dqkv)?;
         for (part, (g, b), stats) in [(0, n.q, &n.stats_q), (1, n.k, &n.stats_k)] {
             let rl = self.head_rows(part);
             norm_backward_rows(

@@ -1,9 +1,9 @@
 //! Embedding table lookup (token and position embeddings).
 
 use crate::error::Result;
-use crate::gpu::Recorder;
 use crate::kernels::embedding;
 use crate::nn::params::{Init, ParamBuilder, ParamId, Weights};
+use crate::recorder::Recorder;
 use crate::tensor::Tensor;
 
 /// A (vocab, dim) table.

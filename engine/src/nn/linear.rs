@@ -1,11 +1,10 @@
 //! Linear layer: y = x·Wᵀ + b, W stored (out, in).
 
-use std::sync::Arc;
-
 use crate::error::Result;
-use crate::gpu::{Gpu, Recorder};
 use crate::kernels::{elementwise, matmul};
 use crate::nn::params::{Init, ParamBuilder, ParamId, Weights};
+use crate::recorder::Recorder;
+use crate::tensor::Device;
 use crate::tensor::{DType, Tensor};
 
 /// A fully connected layer over `rows` rows.
@@ -20,7 +19,7 @@ pub struct Linear {
 impl Linear {
     /// Declares W ~ N(0, std²) and b = 0, and allocates the pre-bias product for `rows` rows.
     pub fn new(
-        gpu: &Arc<Gpu>,
+        device: &Device,
         pb: &mut ParamBuilder,
         name: &str,
         rows: usize,
@@ -31,7 +30,7 @@ impl Linear {
         Ok(Linear {
             w: pb.declare(&format!("{name}.weight"), &[out, inp], Init::Normal(std), true),
             b: pb.declare(&format!("{name}.bias"), &[out], Init::Const(0.0), false),
-            xw: Tensor::empty(gpu, &format!("{name}.xw"), &[rows, out], DType::F32)?,
+            xw: Tensor::empty(device, &format!("{name}.xw"), &[rows, out], DType::F32)?,
         })
     }
 

@@ -1,12 +1,11 @@
 //! The GELU feed-forward block: x → Linear(d, r·d) → GELU → Linear(r·d, d).
 
-use std::sync::Arc;
-
 use crate::error::Result;
-use crate::gpu::{Gpu, Recorder};
 use crate::kernels::elementwise;
 use crate::nn::Linear;
 use crate::nn::params::{ParamBuilder, Weights};
+use crate::recorder::Recorder;
+use crate::tensor::Device;
 use crate::tensor::{DType, Tensor};
 
 /// A two-layer MLP with a fused bias+GELU between the layers.
@@ -21,7 +20,7 @@ pub struct Mlp {
 impl Mlp {
     /// Builds the block for `rows` rows of width `dim` and hidden width `hidden`.
     pub fn new(
-        gpu: &Arc<Gpu>,
+        device: &Device,
         pb: &mut ParamBuilder,
         name: &str,
         rows: usize,
@@ -30,10 +29,10 @@ impl Mlp {
         std: f32,
         proj_std: f32,
     ) -> Result<Mlp> {
-        let t = |what: &str| Tensor::empty(gpu, &format!("{name}.{what}"), &[rows, hidden], DType::F32);
+        let t = |what: &str| Tensor::empty(device, &format!("{name}.{what}"), &[rows, hidden], DType::F32);
         Ok(Mlp {
-            fc: Linear::new(gpu, pb, &format!("{name}.fc"), rows, dim, hidden, std)?,
-            proj: Linear::new(gpu, pb, &format!("{name}.proj"), rows, hidden, dim, proj_std)?,
+            fc: Linear::new(device, pb, &format!("{name}.fc"), rows, dim, hidden, std)?,
+            proj: Linear::new(device, pb, &format!("{name}.proj"), rows, hidden, dim, proj_std)?,
             pre: t("pre")?,
             act: t("act")?,
             dact: t("dact")?,

@@ -1,11 +1,10 @@
 //! LayerNorm / RMSNorm layer with its saved statistics.
 
-use std::sync::Arc;
-
 use crate::error::Result;
-use crate::gpu::{Gpu, Recorder};
 use crate::kernels::norm::{self, NormKind};
 use crate::nn::params::{Init, ParamBuilder, ParamId, Weights};
+use crate::recorder::Recorder;
+use crate::tensor::Device;
 use crate::tensor::{DType, Tensor};
 
 /// Normalisation over the last dimension of (rows, dim) activations.
@@ -24,7 +23,7 @@ const EPS: f32 = 1e-5;
 impl Norm {
     /// Declares γ = 1 (and β = 0 for LayerNorm) and allocates output and statistics.
     pub fn new(
-        gpu: &Arc<Gpu>,
+        device: &Device,
         pb: &mut ParamBuilder,
         name: &str,
         kind: NormKind,
@@ -38,8 +37,8 @@ impl Norm {
             kind,
             gamma,
             beta,
-            out: Tensor::empty(gpu, &format!("{name}.out"), &[rows, dim], DType::F32)?,
-            stats: Tensor::empty(gpu, &format!("{name}.stats"), &[rows, 2], DType::F32)?,
+            out: Tensor::empty(device, &format!("{name}.out"), &[rows, dim], DType::F32)?,
+            stats: Tensor::empty(device, &format!("{name}.stats"), &[rows, 2], DType::F32)?,
         })
     }
 

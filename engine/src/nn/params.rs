@@ -1,11 +1,9 @@
 //! Parameter bookkeeping: layers declare tensors, the model allocates one slab each for
 //! parameters, gradients and the two AdamW moments.
 
-use std::sync::Arc;
-
 use crate::error::Result;
-use crate::gpu::Gpu;
 use crate::rng::Rng;
+use crate::tensor::Device;
 use crate::tensor::{Slab, SlabLayout, Tensor};
 
 /// How a parameter is initialised.
@@ -43,8 +41,8 @@ impl ParamBuilder {
     }
 
     /// Lays out the slabs, initialises the parameters from `seed`, and uploads them.
-    pub fn build(self, gpu: &Arc<Gpu>, seed: u64) -> Result<Weights> {
-        let mut layout = SlabLayout::new(gpu);
+    pub fn build(self, device: &Device, seed: u64) -> Result<Weights> {
+        let mut layout = SlabLayout::new(device);
         let mut slot = vec![0; self.decls.len()];
         let order: Vec<usize> = (0..self.decls.len())
             .filter(|i| self.decls[*i].decay)
@@ -72,9 +70,9 @@ impl ParamBuilder {
                 };
             }
         }
-        let params = Slab::zeros(gpu, "parameters", &layout)?;
+        let params = Slab::zeros(device, "parameters", &layout)?;
         params.whole().write_f32(&host)?;
-        Ok(Weights { grads: Slab::zeros(gpu, "gradients", &layout)?, params, slot, n_decay })
+        Ok(Weights { grads: Slab::zeros(device, "gradients", &layout)?, params, slot, n_decay })
     }
 }
 

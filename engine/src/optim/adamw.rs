@@ -1,11 +1,10 @@
 //! AdamW with global-norm clipping: the state (m, v, norm scratch) and one step's dispatches.
 
-use std::sync::Arc;
-
 use crate::error::Result;
-use crate::gpu::{Gpu, Recorder};
 use crate::kernels::optim::{AdamWStep, NORM_PARTIALS, adamw, global_norm};
 use crate::nn::Weights;
+use crate::recorder::Recorder;
+use crate::tensor::Device;
 use crate::tensor::Tensor;
 
 /// AdamW hyper-parameters (the learning rate comes from the schedule each step).
@@ -42,15 +41,15 @@ pub struct AdamW {
 
 impl AdamW {
     /// Zero moments shaped like `weights`.
-    pub fn new(gpu: &Arc<Gpu>, weights: &Weights, config: AdamWConfig) -> Result<AdamW> {
+    pub fn new(device: &Device, weights: &Weights, config: AdamWConfig) -> Result<AdamW> {
         let n = weights.params().len();
         let zeros = vec![0.0; n];
         Ok(AdamW {
             config,
-            m: Tensor::from_f32(gpu, "adam m", &[n], &zeros)?,
-            v: Tensor::from_f32(gpu, "adam v", &[n], &zeros)?,
-            partials: Tensor::from_f32(gpu, "norm partials", &[NORM_PARTIALS], &[0.0; NORM_PARTIALS])?,
-            norm: Tensor::from_f32(gpu, "grad norm", &[1], &[0.0])?,
+            m: Tensor::from_f32(device, "adam m", &[n], &zeros)?,
+            v: Tensor::from_f32(device, "adam v", &[n], &zeros)?,
+            partials: Tensor::from_f32(device, "norm partials", &[NORM_PARTIALS], &[0.0; NORM_PARTIALS])?,
+            norm: Tensor::from_f32(device, "grad norm", &[1], &[0.0])?,
             t: 0,
         })
     }

@@ -4,11 +4,8 @@
 //! on most GPUs) so it can be bound on its own; the gaps stay zero and are harmless to
 //! AdamW and to the gradient norm.
 
-use std::sync::Arc;
-
 use crate::error::Result;
-use crate::gpu::Gpu;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Device, Tensor};
 
 /// Where each named tensor sits in a slab; the same layout serves params, grads and moments.
 #[derive(Clone, Debug, Default)]
@@ -19,9 +16,9 @@ pub struct SlabLayout {
 }
 
 impl SlabLayout {
-    /// An empty layout aligned for `gpu`.
-    pub fn new(gpu: &Gpu) -> SlabLayout {
-        let align = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(1);
+    /// An empty layout aligned for `device`.
+    pub fn new(device: &Device) -> SlabLayout {
+        let align = device.slab_align();
         SlabLayout { entries: Vec::new(), len: 0, align }
     }
 
@@ -64,15 +61,15 @@ pub struct Slab {
 
 impl Slab {
     /// Allocates a zero-filled slab for `layout`.
-    pub fn zeros(gpu: &Arc<Gpu>, what: &str, layout: &SlabLayout) -> Result<Slab> {
-        let whole = Tensor::from_f32(gpu, what, &[layout.len()], &vec![0.0; layout.len()])?;
+    pub fn zeros(device: &Device, what: &str, layout: &SlabLayout) -> Result<Slab> {
+        let whole = Tensor::from_f32(device, what, &[layout.len()], &vec![0.0; layout.len()])?;
         Ok(Slab { layout: layout.clone(), whole })
     }
 
     /// The tensor reserved as entry `index`.
     pub fn get(&self, index: usize) -> Tensor {
         let (_, offset, shape) = &self.layout.entries[index];
-        Tensor::view(self.whole.device().clone(), self.whole.buffer.clone(), *offset, shape, DType::F32)
+        self.whole.view_at(*offset, shape, DType::F32)
     }
 
     /// The whole slab as one flat tensor.

@@ -1,14 +1,14 @@
 //! The loop: sample a batch, forward, backward, AdamW — one submission per step — and every
 //! `log_every` steps read the loss back; evaluate on held-out text of every domain.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::data::{Corpus, MixtureSampler, eval_batch};
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Recorder};
 use crate::models::Gpt;
 use crate::optim::AdamW;
+use crate::recorder::Recorder;
+use crate::tensor::Device;
 use crate::train::{CurvePoint, EvalPoint, RunConfig, RunRecord};
 
 /// Progress of a run, for a progress bar or a live plot.
@@ -36,14 +36,14 @@ pub enum Event {
     Eval(EvalPoint),
 }
 
-fn evaluate(model: &Gpt, gpu: &Arc<Gpu>, corpus: &Corpus, cfg: &RunConfig, step: usize) -> Result<EvalPoint> {
+fn evaluate(model: &Gpt, device: &Device, corpus: &Corpus, cfg: &RunConfig, step: usize) -> Result<EvalPoint> {
     let mut per_domain = Vec::new();
     for d in 0..corpus.len() {
         let mut sum = 0.0;
         for i in 0..cfg.eval_batches.max(1) {
             let b = eval_batch(corpus, d, model.batch(), cfg.model.context, i);
             model.set_batch(&b.tokens, &b.targets)?;
-            let mut rec = Recorder::new(gpu);
+            let mut rec = Recorder::new(device);
             model.forward(&mut rec, false)?;
             rec.submit()?;
             sum += model.read_mean_loss()?;
@@ -54,13 +54,13 @@ fn evaluate(model: &Gpt, gpu: &Arc<Gpu>, corpus: &Corpus, cfg: &RunConfig, step:
 }
 
 /// Trains a GPT as `cfg` says, reporting progress through `on_event`.
-pub fn train(gpu: &Arc<Gpu>, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) -> Result<RunRecord> {
+pub fn train(device: &Device, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) -> Result<RunRecord> {
     cfg.validate()?;
     let corpus = Corpus::builtin(cfg.seed, cfg.train_bytes, (cfg.train_bytes / 10).max(4 * (cfg.model.context + 1)));
     let mut sampler = MixtureSampler::new(&corpus, &cfg.mixture, cfg.seed ^ 0xDA7A)?;
     let unigram_entropy = corpus.unigram_entropy(sampler.weights());
-    let model = Gpt::new(gpu, &cfg.model, cfg.batch, cfg.seed)?;
-    let mut opt = AdamW::new(gpu, model.weights(), cfg.optim.clone())?;
+    let model = Gpt::new(device, &cfg.model, cfg.batch, cfg.seed)?;
+    let mut opt = AdamW::new(device, model.weights(), cfg.optim.clone())?;
     let params = model.weights().count();
     on_event(&Event::Started { params, steps: cfg.steps, unigram_entropy });
 
@@ -73,8 +73,8 @@ pub fn train(gpu: &Arc<Gpu>, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) 
         let batch = sampler.sample(&corpus, cfg.batch, cfg.model.context);
         model.set_batch(&batch.tokens, &batch.targets)?;
         let lr = cfg.schedule.at(step - 1, cfg.steps);
-        let mut rec = Recorder::new(gpu);
-        rec.clear(model.weights().grads().binding());
+        let mut rec = Recorder::new(device);
+        rec.clear(model.weights().grads())?;
         model.forward(&mut rec, true)?;
         model.backward(&mut rec)?;
         opt.step(&mut rec, model.weights(), lr)?;
@@ -93,17 +93,17 @@ pub fn train(gpu: &Arc<Gpu>, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) 
 
         if (cfg.eval_every > 0 && step % cfg.eval_every == 0) || step == cfg.steps {
             let t0 = Instant::now();
-            let e = evaluate(&model, gpu, &corpus, cfg, step)?;
+            let e = evaluate(&model, device, &corpus, cfg, step)?;
             eval_time += t0.elapsed().as_secs_f64();
             on_event(&Event::Eval(e.clone()));
             evals.push(e);
         }
     }
-    gpu.wait()?;
+    device.wait()?;
     let seconds = start.elapsed().as_secs_f64();
     Ok(RunRecord {
         config: cfg.clone(),
-        adapter: gpu.info(),
+        adapter: device.info(),
         params,
         tokens: cfg.total_tokens(),
         domains: corpus.names.clone(),

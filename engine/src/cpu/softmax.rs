@@ -1,0 +1,56 @@
+//! CPU twin of `shaders/softmax.wgsl`: scaled, optionally causal row softmax and its gradient.
+
+use rayon::prelude::*;
+
+use crate::cpu::{kernel, rows_per_task};
+use crate::error::Result;
+use crate::kernels::softmax::SoftmaxOpts;
+use crate::tensor::Tensor;
+
+/// Keys row `r` may see: all of them, or under the causal mask those up to its query
+/// position (queries aligned to the end of the keys), as in the shader.
+fn visible(r: usize, cols: usize, o: &SoftmaxOpts) -> usize {
+    if o.causal { cols.min(r % o.q_len + 1 + (cols - o.q_len)) } else { cols }
+}
+
+/// `y = softmax(scale·x)` per row; masked entries are exactly 0.
+pub(crate) fn forward(x: &Tensor, y: &Tensor, cols: usize, o: &SoftmaxOpts) -> Result<()> {
+    let rows = x.len() / cols.max(1);
+    let per = rows_per_task(rows, cols, 4096);
+    kernel("softmax_forward", [x], [y], |[x], [y]| {
+        y.par_chunks_mut(per * cols).enumerate().for_each(|(t, yb)| {
+            for (k, yr) in yb.chunks_mut(cols).enumerate() {
+                let r = t * per + k;
+                let xr = &x[r * cols..(r + 1) * cols];
+                let n = visible(r, cols, o);
+                let m = xr[..n].iter().fold(f32::NEG_INFINITY, |m, v| m.max(o.scale * v));
+                let mut s = 0.0;
+                for (yv, xv) in yr[..n].iter_mut().zip(xr) {
+                    *yv = (o.scale * xv - m).exp();
+                    s += *yv;
+                }
+                let inv = 1.0 / s;
+                yr[..n].iter_mut().for_each(|v| *v *= inv);
+                yr[n..].iter_mut().for_each(|v| *v = 0.0);
+            }
+        });
+    })
+}
+
+/// `dx = scale · y ⊙ (dy − rowsum(y ⊙ dy))`.
+pub(crate) fn backward(y: &Tensor, dy: &Tensor, dx: &Tensor, cols: usize, scale: f32) -> Result<()> {
+    let rows = y.len() / cols.max(1);
+    let per = rows_per_task(rows, cols, 4096);
+    kernel("softmax_backward", [y, dy], [dx], |[y, dy], [dx]| {
+        dx.par_chunks_mut(per * cols).enumerate().for_each(|(t, db)| {
+            for (k, dr) in db.chunks_mut(cols).enumerate() {
+                let r = t * per + k;
+                let (yr, gr) = (&y[r * cols..(r + 1) * cols], &dy[r * cols..(r + 1) * cols]);
+                let d: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
+                for ((o, yv), g) in dr.iter_mut().zip(yr).zip(gr) {
+                    *o = scale * yv * (g - d);
+                }
+            }
+        });
+    })
+}

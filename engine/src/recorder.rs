@@ -1,0 +1,103 @@
+//! The recorder every launcher takes: on a GPU it appends dispatches to one command encoder
+//! (one training step = one submission); on the CPU backend each kernel runs as it is
+//! recorded. Layers and models only ever see this type, so they run unchanged on both.
+
+use crate::error::{Error, Result};
+use crate::gpu::GpuRecorder;
+use crate::tensor::{Device, Tensor};
+
+enum Target {
+    Gpu(GpuRecorder),
+    Cpu { kernels: usize },
+}
+
+/// Collects one step's kernels for a device; `submit` finishes it.
+pub struct Recorder {
+    device: Device,
+    target: Target,
+}
+
+/// Where a launcher sends its work (crate-internal).
+pub(crate) enum Exec<'a> {
+    /// Record a WGSL dispatch.
+    Gpu(&'a mut GpuRecorder),
+    /// Run the CPU twin now.
+    Cpu,
+}
+
+impl Recorder {
+    /// Starts an empty recording for `device`.
+    pub fn new(device: &Device) -> Recorder {
+        let target = match device {
+            Device::Gpu(g) => Target::Gpu(GpuRecorder::new(g)),
+            Device::Cpu(_) => Target::Cpu { kernels: 0 },
+        };
+        Recorder { device: device.clone(), target }
+    }
+
+    /// The device this recording targets.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Kernels recorded (GPU dispatches, or CPU kernel calls) so far: for benchmarks and tests.
+    pub fn dispatches(&self) -> usize {
+        match &self.target {
+            Target::Gpu(g) => g.dispatches(),
+            Target::Cpu { kernels, .. } => *kernels,
+        }
+    }
+
+    /// The backend a launcher should use, after checking every operand lives on this
+    /// recording's device.
+    pub(crate) fn exec(&mut self, op: &'static str, tensors: &[&Tensor]) -> Result<Exec<'_>> {
+        if tensors.iter().any(|t| !t.device().same(&self.device)) {
+            return Err(Error::Config(format!(
+                "{op}: an operand lives on another device than the recording ({}); create every tensor \
+                 of a model on one device",
+                self.device.label()
+            )));
+        }
+        Ok(match &mut self.target {
+            Target::Gpu(g) => Exec::Gpu(g),
+            Target::Cpu { kernels, .. } => {
+                *kernels += 1;
+                Exec::Cpu
+            }
+        })
+    }
+
+    /// Sets a tensor to zeros (gradient buffers before a backward pass).
+    pub fn clear(&mut self, t: &Tensor) -> Result<()> {
+        match self.exec("clear", &[t])? {
+            Exec::Gpu(g) => {
+                g.clear(t.binding()?);
+                Ok(())
+            }
+            Exec::Cpu => crate::cpu::kernel("clear", [], [t], |_, [out]| out.fill(0.0)),
+        }
+    }
+
+    /// Copies `src` into `dst` (the first `min(len)` elements).
+    pub fn copy(&mut self, src: &Tensor, dst: &Tensor) -> Result<()> {
+        match self.exec("copy", &[src, dst])? {
+            Exec::Gpu(g) => {
+                g.copy(src.binding()?, dst.binding()?);
+                Ok(())
+            }
+            Exec::Cpu => crate::cpu::kernel("copy", [src], [dst], |[s], [d]| {
+                let n = s.len().min(d.len());
+                d[..n].copy_from_slice(&s[..n]);
+            }),
+        }
+    }
+
+    /// Finishes the recording: submits it on a GPU (work runs asynchronously; reads wait for
+    /// it); on the CPU the work is already done.
+    pub fn submit(self) -> Result<()> {
+        match self.target {
+            Target::Gpu(g) => g.submit(),
+            Target::Cpu { .. } => Ok(()),
+        }
+    }
+}
