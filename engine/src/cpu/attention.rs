@@ -1,22 +1,21 @@
 //! CPU twin of the flash attention kernels (`shaders/attention_sigmoid.wgsl`,
-//! `shaders/attention_softmax.wgsl`): blocked over keys, O(n) memory, never the n×n matrix.
+//! `shaders/attention_softmax.wgsl`): blocked over queries, O(block·n) scratch per task,
+//! never the whole n×n matrix.
 //!
-//! Forward: each task takes one (batch·head, block of query rows); softmax keeps a running
-//! max and sum rescaled once per key block, sigmoid needs no normaliser at all. Backward: each
-//! task takes one batch·head, recomputes each query row's probabilities (from the forward's
-//! LSE for softmax), and accumulates dQ directly and dK, dV in per-head scratch.
+//! Each block of query rows computes its scores S = s·Q_b·Kᵀ and the products with V as small
+//! `gemm` calls that read Q, K, V in place through their strides (the model's fused QKV
+//! activation). Forward tasks are (batch·head, query block) pairs; backward tasks are heads,
+//! each accumulating dK and dV of its own head block by block.
 
 use rayon::prelude::*;
 
-use crate::cpu::{SharedOut, kernel};
+use crate::cpu::{kernel, rows};
 use crate::error::Result;
 use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts};
 use crate::tensor::Tensor;
 
-/// Query rows per forward task.
-const QUERY_BLOCK: usize = 16;
-/// Keys scored before one softmax rescale.
-const KEY_BLOCK: usize = 64;
+/// Query rows per block.
+const QUERY_BLOCK: usize = 32;
 
 /// Index arithmetic and constants of one attention problem.
 struct Geometry {
@@ -25,6 +24,7 @@ struct Geometry {
     bias: f32,
     causal: bool,
     alibi: bool,
+    kind: AttnKind,
 }
 
 impl Geometry {
@@ -35,6 +35,7 @@ impl Geometry {
             bias: o.bias.unwrap_or(-(l.n as f32).ln()),
             causal: o.causal,
             alibi: o.alibi,
+            kind: o.kind,
         }
     }
 
@@ -54,31 +55,29 @@ impl Geometry {
         if self.alibi { (-8.0 * ((bh % self.l.heads) as f32 + 1.0) / self.l.heads as f32).exp2() } else { 0.0 }
     }
 
-    /// Keys query `i` sees.
-    fn keys(&self, i: usize) -> usize {
-        if self.causal { i + 1 } else { self.l.n }
+    /// Keys any row of the block ending (exclusively) at `i1` can see.
+    fn keys(&self, i1: usize) -> usize {
+        if self.causal { i1 } else { self.l.n }
     }
 
-    /// Logit from the pre-scaled dot product, as in the shaders' `logit`.
-    fn logit(&self, dotv: f32, i: usize, j: usize, slope: f32) -> f32 {
-        dotv + self.bias - slope * (i as f32 - j as f32).abs()
+    /// Turns row `i`'s pre-scaled dot products into probabilities in place: logit bias and
+    /// ALiBi added, masked keys set to 0. Softmax rows are normalised by `lse` when given
+    /// (the backward pass) or by their own sum, whose log is returned (the forward pass).
+    fn probabilities(&self, row: &mut [f32], i: usize, slope: f32, lse: Option<f32>) -> f32 {
+        let visible = if self.causal { (i + 1).min(row.len()) } else { row.len() };
+        let sigmoid = self.kind == AttnKind::Sigmoid;
+        rows::attention_probabilities(row, i, visible, self.bias, slope, sigmoid, lse)
     }
 
     /// True when distinct (tensor, batch, head, row, column) index distinct elements of the
     /// QKV buffer, so tasks that own different heads never write the same element.
     fn qkv_disjoint(&self) -> bool {
         let [q, k, v] = self.l.qkv_offsets;
-        let mut dims = vec![
-            (1, self.l.d),
-            (self.l.qkv_strides[0], self.l.n),
-            (self.l.qkv_strides[1], self.l.heads),
-            (self.l.qkv_strides[2], self.l.batch),
-        ];
-        if k < q || v < k || k - q != v - k || k == q {
+        if k <= q || v <= k || k - q != v - k {
             return false;
         }
-        dims.push((k - q, 3));
-        strictly_nested(dims)
+        let s = &self.l.qkv_strides;
+        strictly_nested(vec![(1, self.l.d), (s[0], self.l.n), (s[1], self.l.heads), (s[2], self.l.batch), (k - q, 3)])
     }
 
     /// As `qkv_disjoint`, for the O layout.
@@ -95,104 +94,188 @@ fn strictly_nested(mut dims: Vec<(usize, usize)>) -> bool {
     dims.windows(2).all(|w| w[1].0 >= w[0].0 * w[0].1)
 }
 
-/// Dot product with eight independent accumulators (vectorises without reassociation).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
+/// A matrix operand of `product`: base pointer, row stride and column stride (elements).
+#[derive(Clone, Copy)]
+struct Mat {
+    ptr: *const f32,
+    rs: usize,
+    cs: usize,
+}
+
+/// Pointers into the kernel's slices, shared by tasks that touch disjoint output elements.
+#[derive(Clone, Copy)]
+struct Raw {
+    qkv: *const f32,
+    dout: *const f32,
+    out: *mut f32,
+}
+
+// SAFETY: tasks write disjoint elements of `out` (head or row ownership, checked by
+// `qkv_disjoint` / `o_disjoint` before going parallel) and only read the rest.
+unsafe impl Send for Raw {}
+// SAFETY: as above.
+unsafe impl Sync for Raw {}
+
+impl Raw {
+    // Accessors rather than fields: a closure then captures the whole (Send + Sync) `Raw`,
+    // not its bare pointer fields.
+    fn qkv(&self, at: usize) -> *const f32 {
+        self.qkv.wrapping_add(at)
     }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
-}
 
-/// `y += a·x`.
-fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y += a * x;
+    fn dout(&self, at: usize) -> *const f32 {
+        self.dout.wrapping_add(at)
+    }
+
+    fn out(&self, at: usize) -> *mut f32 {
+        self.out.wrapping_add(at)
     }
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// Runs `f(bh)` for every batch·head, in parallel when heads own disjoint elements.
-fn for_heads(g: &Geometry, disjoint: bool, f: impl Fn(usize) + Sync + Send) {
-    let bh = g.l.batch * g.l.heads;
-    if disjoint { (0..bh).into_par_iter().for_each(f) } else { (0..bh).for_each(f) }
+/// `dst (m×n, row stride dst_rs) = alpha·lhs·rhs (+ dst)`, single-threaded.
+///
+/// # Safety
+/// Every addressed element lies inside its allocation; no other thread writes `dst`'s elements.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: Mat,
+    rhs: Mat,
+    alpha: f32,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    // SAFETY: per the function's contract.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.ptr,
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.ptr,
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
 }
 
 /// O = attention(Q, K, V); for softmax also `lse[bh·n + i]` = log-sum-exp of row i's logits.
 pub(crate) fn forward(qkv: &Tensor, o: &Tensor, lse: Option<&Tensor>, l: &AttnLayout, opts: &AttnOpts) -> Result<()> {
     let g = Geometry::new(l, opts);
-    let run = |qkv: &[f32], out: SharedOut, lse: Option<SharedOut>| {
-        let (n, d) = (l.n, l.d);
-        let blocks = n.div_ceil(QUERY_BLOCK);
-        let task = |t: usize| {
+    let (n, d, st) = (l.n, l.d, l.qkv_strides[0]);
+    let blocks = n.div_ceil(QUERY_BLOCK);
+    let run = |qkv: &[f32], out: &mut [f32], mut lse: Option<&mut [f32]>| {
+        let raw = Raw { qkv: qkv.as_ptr(), dout: std::ptr::null(), out: out.as_mut_ptr() };
+        // Each task returns its rows' LSE; they are stored after the parallel part.
+        let task = |t: usize| -> (usize, Vec<f32>) {
             let (bh, i0) = (t / blocks, (t % blocks) * QUERY_BLOCK);
+            let i1 = (i0 + QUERY_BLOCK).min(n);
+            let (rows, keys) = (i1 - i0, g.keys(i1));
+            let mut p = vec![0.0f32; rows * keys];
             let sl = g.slope(bh);
-            let mut q = vec![0.0f32; d];
-            let mut acc = vec![0.0f32; d];
-            let mut scores = [0.0f32; KEY_BLOCK];
-            for i in i0..(i0 + QUERY_BLOCK).min(n) {
-                let qb = g.qkv(0, bh, i);
-                q.iter_mut().zip(&qkv[qb..qb + d]).for_each(|(a, b)| *a = g.scale * b);
-                acc.fill(0.0);
-                let (mut m, mut sum) = (f32::NEG_INFINITY, 0.0f32);
-                let keys = g.keys(i);
-                for j0 in (0..keys).step_by(KEY_BLOCK) {
-                    let nb = KEY_BLOCK.min(keys - j0);
-                    for (jj, s) in scores[..nb].iter_mut().enumerate() {
-                        let kb = g.qkv(1, bh, j0 + jj);
-                        *s = g.logit(dot(&q, &qkv[kb..kb + d]), i, j0 + jj, sl);
-                    }
-                    match opts.kind {
-                        AttnKind::Sigmoid => {
-                            for (jj, s) in scores[..nb].iter().enumerate() {
-                                let vb = g.qkv(2, bh, j0 + jj);
-                                axpy(&mut acc, sigmoid(*s), &qkv[vb..vb + d]);
-                            }
-                        }
-                        AttnKind::Softmax => {
-                            let bm = scores[..nb].iter().fold(m, |a, b| a.max(*b));
-                            let rescale = (m - bm).exp();
-                            acc.iter_mut().for_each(|a| *a *= rescale);
-                            sum *= rescale;
-                            m = bm;
-                            for (jj, s) in scores[..nb].iter().enumerate() {
-                                let p = (s - m).exp();
-                                sum += p;
-                                let vb = g.qkv(2, bh, j0 + jj);
-                                axpy(&mut acc, p, &qkv[vb..vb + d]);
-                            }
-                        }
-                    }
-                }
-                let inv = if opts.kind == AttnKind::Softmax { 1.0 / sum } else { 1.0 };
-                let ob = g.o(bh, i);
-                for (c, a) in acc.iter().enumerate() {
-                    // SAFETY: row (bh, i) of O belongs to this task alone (disjoint layout
-                    // checked, or tasks run sequentially).
-                    unsafe { out.set(ob + c, a * inv) };
-                }
-                if let Some(lse) = lse {
-                    // SAFETY: as above, for element bh·n + i of the LSE.
-                    unsafe { lse.set(bh * n + i, m + sum.ln()) };
-                }
+            // SAFETY: Q, K and V rows of head bh lie inside qkv (the launcher checked the
+            // layout's extent); `p` is this task's own scratch.
+            unsafe {
+                let q = Mat { ptr: raw.qkv(g.qkv(0, bh, i0)), rs: st, cs: 1 };
+                let kt = Mat { ptr: raw.qkv(g.qkv(1, bh, 0)), rs: 1, cs: st };
+                product(rows, keys, d, p.as_mut_ptr(), keys, false, q, kt, g.scale);
             }
+            let lse_rows: Vec<f32> =
+                p.chunks_mut(keys).enumerate().map(|(r, row)| g.probabilities(row, i0 + r, sl, None)).collect();
+            // SAFETY: O rows (bh, i0..i1) belong to this task alone (disjoint layout checked,
+            // or tasks run one after another); V lies inside qkv as above.
+            unsafe {
+                let pm = Mat { ptr: p.as_ptr(), rs: keys, cs: 1 };
+                let v = Mat { ptr: raw.qkv(g.qkv(2, bh, 0)), rs: st, cs: 1 };
+                product(rows, d, keys, raw.out(g.o(bh, i0)), l.o_strides[0], false, pm, v, 1.0);
+            }
+            (bh * n + i0, lse_rows)
         };
         let tasks = l.batch * l.heads * blocks;
-        if g.o_disjoint() { (0..tasks).into_par_iter().for_each(task) } else { (0..tasks).for_each(task) }
+        let results: Vec<(usize, Vec<f32>)> = if g.o_disjoint() {
+            (0..tasks).into_par_iter().map(task).collect()
+        } else {
+            (0..tasks).map(task).collect()
+        };
+        if let Some(lse) = lse.as_deref_mut() {
+            for (start, rows) in results {
+                lse[start..start + rows.len()].copy_from_slice(&rows);
+            }
+        }
     };
     match lse {
-        Some(lse) => kernel("attention_forward", [qkv], [o, lse], |[qkv], [o, lse]| {
-            run(qkv, SharedOut::new(o), Some(SharedOut::new(lse)))
-        }),
-        None => kernel("attention_forward", [qkv], [o], |[qkv], [o]| run(qkv, SharedOut::new(o), None)),
+        Some(lse) => kernel("attention_forward", [qkv], [o, lse], |[qkv], [o, lse]| run(qkv, o, Some(lse))),
+        None => kernel("attention_forward", [qkv], [o], |[qkv], [o]| run(qkv, o, None)),
+    }
+}
+
+/// One head's backward pass: dQ rows written once, dK and dV accumulated block by block.
+///
+/// # Safety
+/// The dQ, dK and dV rows of head `bh` belong to the caller alone; all rows of the layout lie
+/// inside their buffers.
+unsafe fn backward_head(g: &Geometry, raw: Raw, bh: usize, lse: &[f32], delta: &[f32]) {
+    let l = &g.l;
+    let (n, d, st, ost) = (l.n, l.d, l.qkv_strides[0], l.o_strides[0]);
+    let sl = g.slope(bh);
+    // SAFETY (whole body): per the function's contract.
+    unsafe {
+        for which in [1, 2] {
+            for j in 0..n {
+                std::ptr::write_bytes(raw.out(g.qkv(which, bh, j)), 0, d);
+            }
+        }
+        let k = Mat { ptr: raw.qkv(g.qkv(1, bh, 0)), rs: st, cs: 1 };
+        let kt = Mat { ptr: k.ptr, rs: 1, cs: st };
+        let vt = Mat { ptr: raw.qkv(g.qkv(2, bh, 0)), rs: 1, cs: st };
+        for i0 in (0..n).step_by(QUERY_BLOCK) {
+            let i1 = (i0 + QUERY_BLOCK).min(n);
+            let (rows, keys) = (i1 - i0, g.keys(i1));
+            let q = Mat { ptr: raw.qkv(g.qkv(0, bh, i0)), rs: st, cs: 1 };
+            let go = Mat { ptr: raw.dout(g.o(bh, i0)), rs: ost, cs: 1 };
+            let mut p = vec![0.0f32; rows * keys];
+            let mut ds = vec![0.0f32; rows * keys];
+            product(rows, keys, d, p.as_mut_ptr(), keys, false, q, kt, g.scale);
+            product(rows, keys, d, ds.as_mut_ptr(), keys, false, go, vt, 1.0);
+            for r in 0..rows {
+                let i = i0 + r;
+                let (pr, dr) = (&mut p[r * keys..(r + 1) * keys], &mut ds[r * keys..(r + 1) * keys]);
+                let stat = if g.kind == AttnKind::Softmax { Some(lse[bh * n + i]) } else { None };
+                g.probabilities(pr, i, sl, stat);
+                match g.kind {
+                    AttnKind::Sigmoid => dr.iter_mut().zip(pr.iter()).for_each(|(dp, p)| *dp *= p * (1.0 - p)),
+                    AttnKind::Softmax => {
+                        let di = delta[bh * n + i];
+                        dr.iter_mut().zip(pr.iter()).for_each(|(dp, p)| *dp = p * (*dp - di));
+                    }
+                }
+            }
+            let pt = Mat { ptr: p.as_ptr(), rs: 1, cs: keys };
+            let dsm = Mat { ptr: ds.as_ptr(), rs: keys, cs: 1 };
+            let dst = Mat { ptr: ds.as_ptr(), rs: 1, cs: keys };
+            // dQ_b = s·dS·K, dK += s·dSᵀ·Q_b, dV += Pᵀ·dO_b.
+            product(rows, d, keys, raw.out(g.qkv(0, bh, i0)), st, false, dsm, k, g.scale);
+            product(keys, d, rows, raw.out(g.qkv(1, bh, 0)), st, true, dst, q, g.scale);
+            product(keys, d, rows, raw.out(g.qkv(2, bh, 0)), st, true, pt, go, 1.0);
+        }
     }
 }
 
@@ -209,75 +292,26 @@ pub(crate) fn backward(
     opts: &AttnOpts,
 ) -> Result<()> {
     let g = Geometry::new(l, opts);
-    let disjoint = g.qkv_disjoint();
-    let (n, d) = (l.n, l.d);
-    let run = |qkv: &[f32], o: &[f32], dout: &[f32], dqkv: SharedOut, lse: &[f32], delta: Option<SharedOut>| {
-        for_heads(&g, disjoint, |bh| {
-            let sl = g.slope(bh);
-            if let Some(delta) = delta {
-                for i in 0..n {
-                    let ob = g.o(bh, i);
-                    // SAFETY: element bh·n + i of delta belongs to this head's task.
-                    unsafe { delta.set(bh * n + i, dot(&o[ob..ob + d], &dout[ob..ob + d])) };
-                }
-            }
-            let mut dk = vec![0.0f32; n * d];
-            let mut dv = vec![0.0f32; n * d];
-            let mut dq = vec![0.0f32; d];
-            let mut q = vec![0.0f32; d];
-            for i in 0..n {
-                let qb = g.qkv(0, bh, i);
-                q.iter_mut().zip(&qkv[qb..qb + d]).for_each(|(a, b)| *a = g.scale * b);
-                let gb = g.o(bh, i);
-                let gi = &dout[gb..gb + d];
-                // SAFETY: delta[bh·n + i] was written above by this task.
-                let di = delta.map(|dl| unsafe { dl.get(bh * n + i) }).unwrap_or(0.0);
-                dq.fill(0.0);
-                for j in 0..g.keys(i) {
-                    let (kb, vb) = (g.qkv(1, bh, j), g.qkv(2, bh, j));
-                    let (kj, vj) = (&qkv[kb..kb + d], &qkv[vb..vb + d]);
-                    let s = g.logit(dot(&q, kj), i, j, sl);
-                    let dp = dot(gi, vj);
-                    let (p, ds) = match opts.kind {
-                        AttnKind::Sigmoid => {
-                            let p = sigmoid(s);
-                            (p, p * (1.0 - p) * dp)
-                        }
-                        AttnKind::Softmax => {
-                            let p = (s - lse[bh * n + i]).exp();
-                            (p, p * (dp - di))
-                        }
-                    };
-                    axpy(&mut dv[j * d..(j + 1) * d], p, gi);
-                    axpy(&mut dq, ds, kj);
-                    axpy(&mut dk[j * d..(j + 1) * d], ds, &q);
-                }
-                for (c, v) in dq.iter().enumerate() {
-                    // SAFETY: dQ row (bh, i) belongs to this head's task (disjoint layout
-                    // checked, or heads run sequentially).
-                    unsafe { dqkv.set(qb + c, g.scale * v) };
-                }
-            }
-            for j in 0..n {
-                let (kb, vb) = (g.qkv(1, bh, j), g.qkv(2, bh, j));
-                for c in 0..d {
-                    // SAFETY: dK and dV rows of head bh belong to this task, as above.
-                    unsafe {
-                        dqkv.set(kb + c, dk[j * d + c]);
-                        dqkv.set(vb + c, dv[j * d + c]);
-                    }
-                }
-            }
-        });
+    let heads = l.batch * l.heads;
+    let run = |qkv: &[f32], dout: &[f32], dqkv: &mut [f32], lse: &[f32], delta: &[f32]| {
+        let raw = Raw { qkv: qkv.as_ptr(), dout: dout.as_ptr(), out: dqkv.as_mut_ptr() };
+        // SAFETY: heads own disjoint dQ/dK/dV elements when `qkv_disjoint` holds; otherwise
+        // they run one after another. Extents were checked by the launcher.
+        let one = |bh: usize| unsafe { backward_head(&g, raw, bh, lse, delta) };
+        if g.qkv_disjoint() { (0..heads).into_par_iter().for_each(one) } else { (0..heads).for_each(one) }
     };
     match stats {
         Some((lse, delta)) => {
             kernel("attention_backward", [qkv, o, dout, lse], [dqkv, delta], |[qkv, o, dout, lse], [dqkv, delta]| {
-                run(qkv, o, dout, SharedOut::new(dqkv), lse, Some(SharedOut::new(delta)))
+                for bh in 0..heads {
+                    for i in 0..l.n {
+                        let ob = g.o(bh, i);
+                        delta[bh * l.n + i] = rows::row_dot(&o[ob..ob + l.d], &dout[ob..ob + l.d]);
+                    }
+                }
+                run(qkv, dout, dqkv, lse, delta)
             })
         }
-        None => kernel("attention_backward", [qkv, o, dout], [dqkv], |[qkv, o, dout], [dqkv]| {
-            run(qkv, o, dout, SharedOut::new(dqkv), &[], None)
-        }),
+        None => kernel("attention_backward", [qkv, dout], [dqkv], |[qkv, dout], [dqkv]| run(qkv, dout, dqkv, &[], &[])),
     }
 }

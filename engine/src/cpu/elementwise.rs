@@ -1,25 +1,14 @@
 //! CPU twins of `shaders/elementwise.wgsl`: residual add, bias add, fused bias+GELU and their
-//! gradients (tanh-approximated GELU, as in the shader).
+//! gradients (tanh-approximated GELU, as in the shader, through the vectorisable `math`).
 
 use rayon::prelude::*;
 
-use crate::cpu::kernel;
+use crate::cpu::{kernel, rows};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
 /// Elements per rayon task for streaming loops (big enough to amortise the task).
 const CHUNK: usize = 1 << 14;
-const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-const GELU_C: f32 = 0.044715;
-
-fn gelu(v: f32) -> f32 {
-    0.5 * v * (1.0 + (SQRT_2_OVER_PI * (v + GELU_C * v * v * v)).tanh())
-}
-
-fn gelu_grad(v: f32) -> f32 {
-    let t = (SQRT_2_OVER_PI * (v + GELU_C * v * v * v)).tanh();
-    0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * v * v)
-}
 
 /// `out = x + y`.
 pub(crate) fn add(x: &Tensor, y: &Tensor, out: &Tensor) -> Result<()> {
@@ -50,10 +39,7 @@ pub(crate) fn bias_gelu(x: &Tensor, bias: &Tensor, out: &Tensor, pre: &Tensor) -
     let cols = bias.len().max(1);
     kernel("bias_gelu", [x, bias], [out, pre], |[x, b], [out, pre]| {
         out.par_chunks_mut(cols).zip(pre.par_chunks_mut(cols)).zip(x.par_chunks(cols)).for_each(|((o, p), xr)| {
-            for (((o, p), x), b) in o.iter_mut().zip(p.iter_mut()).zip(xr).zip(b) {
-                *p = x + b;
-                *o = gelu(*p);
-            }
+            rows::bias_gelu(xr, b, o, p);
         });
     })
 }
@@ -63,9 +49,7 @@ pub(crate) fn gelu_backward(pre: &Tensor, dout: &Tensor, dpre: &Tensor) -> Resul
     kernel("gelu_backward", [pre, dout], [dpre], |[pre, dout], [dpre]| {
         dpre.par_chunks_mut(CHUNK).enumerate().for_each(|(c, d)| {
             let base = c * CHUNK;
-            for (i, v) in d.iter_mut().enumerate() {
-                *v = dout[base + i] * gelu_grad(pre[base + i]);
-            }
+            rows::gelu_backward(&pre[base..base + d.len()], &dout[base..base + d.len()], d);
         });
     })
 }

@@ -8,15 +8,19 @@
 //!
 //! Memory model: a CPU tensor is a view into a `CpuBuffer`. Every access (a kernel, an upload,
 //! a read-back) holds the device's lock and borrows disjoint ranges, checked before the
-//! kernel runs, so no two live borrows of one element exist with one of them mutable.
+//! kernel runs, so no two live borrows of one element exist with one of them mutable. Kernel
+//! bodies never launch kernels themselves, and nothing that takes the lock runs on a rayon
+//! worker, so a worker can never block on the lock while another holds it and waits for it.
 
 pub(crate) mod attention;
 pub(crate) mod cross_entropy;
 pub(crate) mod elementwise;
 pub(crate) mod embedding;
+pub(crate) mod math;
 pub(crate) mod matmul;
 pub(crate) mod norm;
 pub(crate) mod optim;
+pub(crate) mod rows;
 pub(crate) mod softmax;
 
 use std::cell::UnsafeCell;
@@ -277,14 +281,15 @@ impl SharedOut {
         unsafe { *self.ptr.add(i) = v }
     }
 
-    /// Reads element `i`.
+    /// An exclusive view of elements `start..start + len`.
     ///
     /// # Safety
-    /// No other task writes index `i` concurrently.
-    pub(crate) unsafe fn get(&self, i: usize) -> f32 {
-        assert!(i < self.len, "SharedOut index {i} out of {}", self.len);
-        // SAFETY: in bounds (asserted); no concurrent writer per the caller's contract.
-        unsafe { *self.ptr.add(i) }
+    /// No other task touches these elements while the returned slice lives.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn slice_mut(&self, start: usize, len: usize) -> &mut [f32] {
+        assert!(start + len <= self.len, "SharedOut range {start}+{len} out of {}", self.len);
+        // SAFETY: in bounds (asserted); exclusive per the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::cpu::{SharedOut, kernel};
+use crate::cpu::{SharedOut, kernel, rows};
 use crate::error::Result;
 use crate::kernels::norm::{NormKind, RowLayout};
 use crate::tensor::Tensor;
@@ -32,20 +32,14 @@ pub(crate) fn forward(
     let rms = kind == NormKind::RmsNorm;
     kernel("norm_forward", [x, gamma, beta], [y, stats], |[x, gamma, beta], [y, stats]| {
         let (yo, so) = (SharedOut::new(y), SharedOut::new(stats));
-        let n = rl.cols as f32;
         for_rows(rl, |r| {
             let base = rl.row_base(r);
             let xr = &x[base..base + rl.cols];
-            let mean = if rms { 0.0 } else { xr.iter().sum::<f32>() / n };
-            let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-            let rstd = 1.0 / (var + eps).sqrt();
-            for (j, v) in xr.iter().enumerate() {
-                let b = if rms { 0.0 } else { beta[j] };
-                // SAFETY: row r's elements belong to this task alone (rows are disjoint, or
-                // the loop runs sequentially).
-                unsafe { yo.set(base + j, (v - mean) * rstd * gamma[j] + b) };
-            }
-            // SAFETY: stats row r is written by this task only.
+            // SAFETY: row r of y and stats row r belong to this task alone (rows are
+            // disjoint, or the loop runs sequentially).
+            let (mean, rstd) =
+                unsafe { rows::norm_forward(xr, gamma, (!rms).then_some(beta), eps, yo.slice_mut(base, rl.cols)) };
+            // SAFETY: as above.
             unsafe {
                 so.set(2 * r, mean);
                 so.set(2 * r + 1, rstd);
@@ -69,28 +63,13 @@ pub(crate) fn backward_input(
     let rms = kind == NormKind::RmsNorm;
     kernel("norm_backward", [x, gamma, stats, dy], [dx], |[x, gamma, stats, dy], [dx]| {
         let out = SharedOut::new(dx);
-        let inv_n = 1.0 / rl.cols as f32;
         for_rows(rl, |r| {
             let base = rl.row_base(r);
             let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
             let (xr, gr) = (&x[base..base + rl.cols], &dy[base..base + rl.cols]);
-            let (mut sg, mut sgx) = (0.0f32, 0.0f32);
-            for j in 0..rl.cols {
-                let g = gamma[j] * gr[j];
-                sg += g;
-                sgx += g * (xr[j] - mean) * rstd;
-            }
-            let mg = if rms { 0.0 } else { sg * inv_n };
-            let mgx = sgx * inv_n;
-            for j in 0..rl.cols {
-                let xh = (xr[j] - mean) * rstd;
-                let v = rstd * (gamma[j] * gr[j] - mg - xh * mgx);
-                // SAFETY: row r of dx belongs to this task (disjoint rows or sequential).
-                unsafe {
-                    let prev = if accumulate { out.get(base + j) } else { 0.0 };
-                    out.set(base + j, prev + v);
-                }
-            }
+            // SAFETY: row r of dx belongs to this task (disjoint rows or sequential).
+            let dxr = unsafe { out.slice_mut(base, rl.cols) };
+            rows::norm_backward(xr, gamma, gr, mean, rstd, rms, accumulate, dxr);
         });
     })
 }

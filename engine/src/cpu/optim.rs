@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use crate::cpu::kernel;
+use crate::cpu::{kernel, rows};
 use crate::error::Result;
 use crate::kernels::optim::AdamWStep;
 use crate::tensor::Tensor;
@@ -15,7 +15,7 @@ const CHUNK: usize = 1 << 14;
 /// scratch, but the launcher keeps one signature for both backends.
 pub(crate) fn global_norm(x: &Tensor, partials: &Tensor, norm: &Tensor) -> Result<()> {
     kernel("global_norm", [x, partials], [norm], |[x, _], [norm]| {
-        let parts: Vec<f64> = x.par_chunks(CHUNK).map(|c| c.iter().map(|v| (*v as f64) * (*v as f64)).sum()).collect();
+        let parts: Vec<f64> = x.par_chunks(CHUNK).map(rows::sum_squares).collect();
         norm[0] = parts.iter().sum::<f64>().sqrt() as f32;
     })
 }
@@ -30,16 +30,7 @@ pub(crate) fn adamw(param: &Tensor, grad: &Tensor, m: &Tensor, v: &Tensor, norm:
         param.par_chunks_mut(CHUNK).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK)).enumerate().for_each(
             |(c, ((p, m), v))| {
                 let base = c * CHUNK;
-                for i in 0..p.len() {
-                    let g = grad[base + i] * scale;
-                    let mi = s.beta1 * m[i] + (1.0 - s.beta1) * g;
-                    let vi = s.beta2 * v[i] + (1.0 - s.beta2) * g * g;
-                    m[i] = mi;
-                    v[i] = vi;
-                    let wd = if base + i < s.n_decay { s.weight_decay } else { 0.0 };
-                    let th = p[i];
-                    p[i] = th - s.lr * ((mi / bc1) / ((vi / bc2).sqrt() + s.eps) + wd * th);
-                }
+                rows::adamw(base, p, m, v, &grad[base..base + p.len()], scale, s, bc1, bc2);
             },
         );
     })

@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use crate::cpu::math::exp;
 use crate::cpu::{kernel, rows_per_task};
 use crate::error::Result;
 use crate::kernels::softmax::SoftmaxOpts;
@@ -26,7 +27,7 @@ pub(crate) fn forward(x: &Tensor, y: &Tensor, cols: usize, o: &SoftmaxOpts) -> R
                 let m = xr[..n].iter().fold(f32::NEG_INFINITY, |m, v| m.max(o.scale * v));
                 let mut s = 0.0;
                 for (yv, xv) in yr[..n].iter_mut().zip(xr) {
-                    *yv = (o.scale * xv - m).exp();
+                    *yv = exp(o.scale * xv - m);
                     s += *yv;
                 }
                 let inv = 1.0 / s;

@@ -1,0 +1,262 @@
+//! The CPU kernels' inner loops over one row or chunk, each compiled twice — for the
+//! baseline instruction set and for AVX2+FMA (NEON on ARM) — and picked at run time by
+//! `multiversion`, so a portable binary still runs 8-wide where the CPU allows.
+//!
+//! Reductions keep eight independent partial sums: the compiler may not reorder a plain
+//! float sum, but it vectorises eight lanes it was given.
+
+use multiversion::multiversion;
+
+use crate::cpu::math::{exp, gelu, gelu_grad, sigmoid};
+use crate::kernels::optim::AdamWStep;
+
+const LANES: usize = 8;
+
+#[inline(always)]
+fn sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += c[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+#[inline(always)]
+fn max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b));
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
+        }
+    }
+    acc.iter().fold(tail, |a, b| a.max(*b))
+}
+
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Cross-entropy of one row: returns lse − logit[t]; with `grad`, writes scale·(softmax − onehot).
+/// A target out of range (the ignore index) gives 0 and a zero gradient.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn cross_entropy(logits: &[f32], target: u32, scale: f32, grad: Option<&mut [f32]>) -> f32 {
+    let t = target as usize;
+    if t >= logits.len() {
+        if let Some(g) = grad {
+            g.fill(0.0);
+        }
+        return 0.0;
+    }
+    let m = max(logits);
+    match grad {
+        Some(g) => {
+            for (g, v) in g.iter_mut().zip(logits) {
+                *g = exp(v - m);
+            }
+            let s = sum(g);
+            let k = scale / s;
+            g.iter_mut().for_each(|v| *v *= k);
+            g[t] -= scale;
+            s.ln() + m - logits[t]
+        }
+        None => {
+            let mut acc = [0.0f32; LANES];
+            let chunks = logits.chunks_exact(LANES);
+            let tail: f32 = chunks.remainder().iter().map(|v| exp(v - m)).sum();
+            for c in chunks {
+                for l in 0..LANES {
+                    acc[l] += exp(c[l] - m);
+                }
+            }
+            (acc.iter().sum::<f32>() + tail).ln() + m - logits[t]
+        }
+    }
+}
+
+/// Normalises one row: y = (x − μ)·rstd·γ (+ β); returns (μ, rstd) (μ = 0 without `beta`,
+/// i.e. RMSNorm).
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn norm_forward(x: &[f32], gamma: &[f32], beta: Option<&[f32]>, eps: f32, y: &mut [f32]) -> (f32, f32) {
+    let n = x.len() as f32;
+    let mean = if beta.is_some() { sum(x) / n } else { 0.0 };
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += (c[l] - mean) * (c[l] - mean);
+        }
+    }
+    let var = (acc.iter().sum::<f32>() + tail) / n;
+    let rstd = 1.0 / (var + eps).sqrt();
+    match beta {
+        Some(b) => {
+            for (((y, x), g), b) in y.iter_mut().zip(x).zip(gamma).zip(b) {
+                *y = (x - mean) * rstd * g + b;
+            }
+        }
+        None => {
+            for ((y, x), g) in y.iter_mut().zip(x).zip(gamma) {
+                *y = (x - mean) * rstd * g;
+            }
+        }
+    }
+    (mean, rstd)
+}
+
+/// Input gradient of one normalised row: dx (+)= rstd·(g − mean(g) − x̂·mean(g·x̂)), g = γ·dy
+/// (mean(g) dropped for RMSNorm).
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn norm_backward(
+    x: &[f32],
+    gamma: &[f32],
+    dy: &[f32],
+    mean: f32,
+    rstd: f32,
+    rms: bool,
+    accumulate: bool,
+    dx: &mut [f32],
+) {
+    let n = x.len() as f32;
+    let (mut sg, mut sgx) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let (cx, cg, cd) = (x.chunks_exact(LANES), gamma.chunks_exact(LANES), dy.chunks_exact(LANES));
+    let (mut tg, mut tgx) = (0.0f32, 0.0f32);
+    for ((x, g), d) in cx.remainder().iter().zip(cg.remainder()).zip(cd.remainder()) {
+        tg += g * d;
+        tgx += g * d * (x - mean) * rstd;
+    }
+    for ((x, g), d) in cx.zip(cg).zip(cd) {
+        for l in 0..LANES {
+            let gd = g[l] * d[l];
+            sg[l] += gd;
+            sgx[l] += gd * (x[l] - mean) * rstd;
+        }
+    }
+    let mg = if rms { 0.0 } else { (sg.iter().sum::<f32>() + tg) / n };
+    let mgx = (sgx.iter().sum::<f32>() + tgx) / n;
+    for (((o, x), g), d) in dx.iter_mut().zip(x).zip(gamma).zip(dy) {
+        let v = rstd * (g * d - mg - (x - mean) * rstd * mgx);
+        *o = if accumulate { *o + v } else { v };
+    }
+}
+
+/// Attention probabilities of query row `i` from its pre-scaled dot products, in place: bias
+/// and ALiBi added, keys after `visible` zeroed; sigmoid, or softmax normalised by `lse` when
+/// given (backward) or by the row's own sum, whose log is returned (forward).
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attention_probabilities(
+    row: &mut [f32],
+    i: usize,
+    visible: usize,
+    bias: f32,
+    slope: f32,
+    sigmoid_kind: bool,
+    lse: Option<f32>,
+) -> f32 {
+    let fi = i as f32;
+    for (j, s) in row[..visible].iter_mut().enumerate() {
+        *s += bias - slope * (fi - j as f32).abs();
+    }
+    row[visible..].iter_mut().for_each(|p| *p = 0.0);
+    let row = &mut row[..visible];
+    if sigmoid_kind {
+        row.iter_mut().for_each(|s| *s = sigmoid(*s));
+        return 0.0;
+    }
+    if let Some(lse) = lse {
+        row.iter_mut().for_each(|s| *s = exp(*s - lse));
+        return lse;
+    }
+    let m = max(row);
+    row.iter_mut().for_each(|s| *s = exp(*s - m));
+    let total = sum(row);
+    let inv = 1.0 / total;
+    row.iter_mut().for_each(|p| *p *= inv);
+    m + total.ln()
+}
+
+/// `pre = x + b`, `out = gelu(pre)` over one row.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn bias_gelu(x: &[f32], b: &[f32], out: &mut [f32], pre: &mut [f32]) {
+    for (((o, p), x), b) in out.iter_mut().zip(pre.iter_mut()).zip(x).zip(b) {
+        *p = x + b;
+        *o = gelu(*p);
+    }
+}
+
+/// `dpre = dout · gelu'(pre)` over a chunk.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn gelu_backward(pre: &[f32], dout: &[f32], dpre: &mut [f32]) {
+    for ((d, p), g) in dpre.iter_mut().zip(pre).zip(dout) {
+        *d = g * gelu_grad(*p);
+    }
+}
+
+/// Σ dO·O of one attention row (the softmax backward's D).
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn row_dot(a: &[f32], b: &[f32]) -> f32 {
+    dot(a, b)
+}
+
+/// Sum of squares of a chunk, in f64 lanes for the gradient norm.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn sum_squares(x: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let chunks = x.chunks_exact(4);
+    let tail: f64 = chunks.remainder().iter().map(|v| (*v as f64) * (*v as f64)).sum();
+    for c in chunks {
+        for l in 0..4 {
+            acc[l] += (c[l] as f64) * (c[l] as f64);
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// One AdamW chunk starting at element `base`; `scale` is the clipping factor.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adamw(
+    base: usize,
+    p: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    grad: &[f32],
+    scale: f32,
+    s: &AdamWStep,
+    bc1: f32,
+    bc2: f32,
+) {
+    let decay_end = s.n_decay.saturating_sub(base).min(p.len());
+    let step = |p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], wd: f32| {
+        for i in 0..p.len() {
+            let gi = g[i] * scale;
+            let mi = s.beta1 * m[i] + (1.0 - s.beta1) * gi;
+            let vi = s.beta2 * v[i] + (1.0 - s.beta2) * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            p[i] -= s.lr * ((mi / bc1) / ((vi / bc2).sqrt() + s.eps) + wd * p[i]);
+        }
+    };
+    let (pd, pr) = p.split_at_mut(decay_end);
+    let (md, mr) = m.split_at_mut(decay_end);
+    let (vd, vr) = v.split_at_mut(decay_end);
+    step(pd, md, vd, &grad[..decay_end], s.weight_decay);
+    step(pr, mr, vr, &grad[decay_end..], 0.0);
+}
