@@ -192,6 +192,29 @@ pub(crate) fn attention_probabilities(
     m + total.ln()
 }
 
+/// `y[..visible] = softmax(scale·x[..visible])`, the rest of `y` zero.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn softmax(x: &[f32], scale: f32, visible: usize, y: &mut [f32]) {
+    let (xv, (yv, rest)) = (&x[..visible], y.split_at_mut(visible));
+    for (y, x) in yv.iter_mut().zip(xv) {
+        *y = scale * x;
+    }
+    let m = max(yv);
+    yv.iter_mut().for_each(|v| *v = exp(*v - m));
+    let inv = 1.0 / sum(yv);
+    yv.iter_mut().for_each(|v| *v *= inv);
+    rest.fill(0.0);
+}
+
+/// `dx = scale · y ⊙ (dy − Σ y ⊙ dy)` over one row.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn softmax_backward(y: &[f32], dy: &[f32], scale: f32, dx: &mut [f32]) {
+    let d = dot(y, dy);
+    for ((o, y), g) in dx.iter_mut().zip(y).zip(dy) {
+        *o = scale * y * (g - d);
+    }
+}
+
 /// `pre = x + b`, `out = gelu(pre)` over one row.
 #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub(crate) fn bias_gelu(x: &[f32], b: &[f32], out: &mut [f32], pre: &mut [f32]) {

@@ -2,8 +2,7 @@
 
 use rayon::prelude::*;
 
-use crate::cpu::math::exp;
-use crate::cpu::{kernel, rows_per_task};
+use crate::cpu::{kernel, rows, rows_per_task};
 use crate::error::Result;
 use crate::kernels::softmax::SoftmaxOpts;
 use crate::tensor::Tensor;
@@ -23,16 +22,7 @@ pub(crate) fn forward(x: &Tensor, y: &Tensor, cols: usize, o: &SoftmaxOpts) -> R
             for (k, yr) in yb.chunks_mut(cols).enumerate() {
                 let r = t * per + k;
                 let xr = &x[r * cols..(r + 1) * cols];
-                let n = visible(r, cols, o);
-                let m = xr[..n].iter().fold(f32::NEG_INFINITY, |m, v| m.max(o.scale * v));
-                let mut s = 0.0;
-                for (yv, xv) in yr[..n].iter_mut().zip(xr) {
-                    *yv = exp(o.scale * xv - m);
-                    s += *yv;
-                }
-                let inv = 1.0 / s;
-                yr[..n].iter_mut().for_each(|v| *v *= inv);
-                yr[n..].iter_mut().for_each(|v| *v = 0.0);
+                rows::softmax(xr, o.scale, visible(r, cols, o), yr);
             }
         });
     })
@@ -47,10 +37,7 @@ pub(crate) fn backward(y: &Tensor, dy: &Tensor, dx: &Tensor, cols: usize, scale:
             for (k, dr) in db.chunks_mut(cols).enumerate() {
                 let r = t * per + k;
                 let (yr, gr) = (&y[r * cols..(r + 1) * cols], &dy[r * cols..(r + 1) * cols]);
-                let d: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
-                for ((o, yv), g) in dr.iter_mut().zip(yr).zip(gr) {
-                    *o = scale * yv * (g - d);
-                }
+                rows::softmax_backward(yr, gr, scale, dr);
             }
         });
     })
