@@ -205,16 +205,15 @@ fn bench_train(device: &Device, peak: Option<f64>, rows: &mut Vec<Row>) -> Resul
         (Some(a), Some(b)) => ((steps - WARM) * cfg.batch * cfg.model.context) as f64 / (b - a).as_secs_f64(),
         _ => r.tokens_per_sec,
     };
-    let r = sigmix::train::RunRecord { tokens_per_sec, ..r };
     // 6·N FLOPs per token for the weights, plus attention (≈ 6·L·T·C per token, causal halved).
     let flops_per_token =
         6.0 * r.params as f64 + 6.0 * (cfg.model.n_layers * cfg.model.context * cfg.model.d_model) as f64;
-    let gflops = r.tokens_per_sec * flops_per_token / 1e9;
+    let gflops = tokens_per_sec * flops_per_token / 1e9;
     rows.push(Row {
         name: "train tiny (tokens/s)".into(),
         shape: format!("{} params, batch {}×{}", r.params, cfg.batch, cfg.model.context),
-        ms: 1e3 * (cfg.batch * cfg.model.context) as f64 / r.tokens_per_sec,
-        rate: r.tokens_per_sec,
+        ms: 1e3 * (cfg.batch * cfg.model.context) as f64 / tokens_per_sec,
+        rate: tokens_per_sec,
         unit: "tokens/s",
         peak_fraction: peak.map(|p| gflops / p),
     });
