@@ -20,6 +20,7 @@ pub mod recorder;
 pub mod reference;
 pub mod rng;
 pub mod selftest;
+pub mod sweep;
 pub mod tensor;
 pub mod train;
 

@@ -1,11 +1,13 @@
-//! The command line: `info`, `train`, `selftest`, `bench`.
+//! The command line: `info`, `train`, `selftest`, `bench`, `fit`, `sweep`, `mix`.
 
 mod attn_compare;
 mod bench;
 mod bench_attention;
 mod fit;
 mod info;
+mod mix;
 mod selftest;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -33,8 +35,12 @@ enum Command {
     Selftest(selftest::Args),
     /// Time kernels and training (GFLOP/s, tokens/s).
     Bench(bench::Args),
-    /// Fit a scaling law to a CSV of runs; report the error on held-out sizes.
+    /// Fit a scaling law to a table of runs (CSV or JSONL); report the error on held-out sizes.
     Fit(fit::Args),
+    /// The optimal data mixture under fitted mixture laws, at given N and D.
+    Mix(mix::Args),
+    /// Train a grid of runs (sizes × tokens × mixtures), then fit the mixture law and predict the largest size.
+    Sweep(sweep::Args),
 }
 
 /// Parses the command line and runs the chosen command.
@@ -46,6 +52,8 @@ pub fn run() -> sigmix::Result<()> {
         Some(Command::Selftest(a)) => selftest::run(a, cli.device),
         Some(Command::Bench(a)) => bench::run(a, cli.device),
         Some(Command::Fit(a)) => fit::run(a),
+        Some(Command::Sweep(a)) => sweep::run(a, cli.device),
+        Some(Command::Mix(a)) => mix::run(a),
         None => {
             // The lab app will open here; until it lands, show what the CLI offers.
             use clap::CommandFactory;
@@ -61,4 +69,14 @@ pub fn open_device(choice: DeviceChoice) -> sigmix::Result<Device> {
     let device = Device::open(choice)?;
     println!("device: {}", device.label());
     Ok(device)
+}
+
+/// Prints a line above a progress bar; when the bar is hidden (output is not a terminal, as
+/// in logs and CI) indicatif drops such lines, so print them plainly instead.
+pub fn say(bar: &indicatif::ProgressBar, line: impl AsRef<str>) {
+    if bar.is_hidden() {
+        println!("{}", line.as_ref());
+    } else {
+        bar.println(line.as_ref());
+    }
 }

@@ -121,10 +121,13 @@ pub fn train_with_bar(device: &Device, cfg: &RunConfig) -> sigmix::Result<sigmix
     let mut last_loss = f32::NAN;
     let record = train(device, cfg, &mut |e| match e {
         Event::Started { params, steps, unigram_entropy } => {
-            bar.println(format!(
-                "model: {params} parameters, {steps} steps of {} tokens; unigram entropy of the mixture {unigram_entropy:.3} nats",
-                cfg.batch * cfg.model.context
-            ));
+            super::say(
+                &bar,
+                format!(
+                    "model: {params} parameters, {steps} steps of {} tokens; unigram entropy of the mixture {unigram_entropy:.3} nats",
+                    cfg.batch * cfg.model.context
+                ),
+            );
         }
         Event::Step { step, loss, tokens_per_sec } => {
             if let Some(l) = loss {
@@ -133,7 +136,9 @@ pub fn train_with_bar(device: &Device, cfg: &RunConfig) -> sigmix::Result<sigmix
             bar.set_position(*step as u64);
             bar.set_message(format!("loss {last_loss:.3}  {tokens_per_sec:.0} tok/s"));
         }
-        Event::Eval(e) => bar.println(format!("step {:>5}: eval loss {:.3} (mean over domains)", e.step, e.mean())),
+        Event::Eval(e) => {
+            super::say(&bar, format!("step {:>5}: eval loss {:.3} (mean over domains)", e.step, e.mean()))
+        }
     })?;
     bar.finish_and_clear();
     println!("finished {} steps in {:.1} s, {:.0} tokens/s", cfg.steps, record.seconds, record.tokens_per_sec);

@@ -1,4 +1,5 @@
-//! Runs to fit: (N, D, h, loss) observations, read from CSV tables of training runs.
+//! Runs to fit: (N, D, h, loss) observations, read from CSV tables of training runs or from
+//! JSON Lines (one object per run, e.g. what `sigmix sweep` writes).
 
 use std::path::Path;
 
@@ -17,7 +18,16 @@ pub struct Observation {
     pub loss: f64,
 }
 
-/// A CSV of runs with a header row; cells are parsed on demand by column name.
+/// Where a run's token count D comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum TokensFrom<'a> {
+    /// A column of training tokens.
+    Column(&'a str),
+    /// A column of training compute C in FLOPs: D = C / 6N.
+    Flops(&'a str),
+}
+
+/// A table of runs with named columns; cells are parsed on demand by column name.
 #[derive(Clone, Debug)]
 pub struct RunTable {
     path: std::path::PathBuf,
@@ -26,8 +36,58 @@ pub struct RunTable {
 }
 
 impl RunTable {
-    /// Reads a CSV file (comma-separated, header first, no quoting).
+    /// Reads a table: JSON Lines when the name ends in `.jsonl` or `.ndjson`, else CSV.
     pub fn read(path: &Path) -> Result<RunTable> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if ext == "jsonl" || ext == "ndjson" { Self::read_jsonl(path) } else { Self::read_csv(path) }
+    }
+
+    /// Reads JSON Lines: every top-level number of every object is a column (null or a
+    /// missing key is an empty cell); strings and nested objects are ignored.
+    pub fn read_jsonl(path: &Path) -> Result<RunTable> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        let mut header: Vec<String> = Vec::new();
+        let mut objects = Vec::new();
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let value: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Parse {
+                path: path.into(),
+                message: format!("line {}, column {}: {e}", i + 1, e.column()),
+            })?;
+            let serde_json::Value::Object(map) = value else {
+                return Err(Error::Parse {
+                    path: path.into(),
+                    message: format!("line {}: expected one JSON object per line", i + 1),
+                });
+            };
+            for (k, v) in &map {
+                if (v.is_number() || v.is_null()) && !header.contains(k) {
+                    header.push(k.clone());
+                }
+            }
+            objects.push((i + 1, map));
+        }
+        if objects.is_empty() {
+            return Err(Error::Parse { path: path.into(), message: "the file holds no runs".into() });
+        }
+        let rows = objects
+            .into_iter()
+            .map(|(line, map)| {
+                let cells = header
+                    .iter()
+                    .map(|h| match map.get(h) {
+                        Some(v) if v.is_number() => v.to_string(),
+                        Some(v) if !v.is_null() => format!("{v}"),
+                        _ => String::new(),
+                    })
+                    .collect();
+                (line, cells)
+            })
+            .collect();
+        Ok(RunTable { path: path.into(), header, rows })
+    }
+
+    /// Reads a CSV file (comma-separated, header first, no quoting).
+    pub fn read_csv(path: &Path) -> Result<RunTable> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
         let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
         let Some((_, head)) = lines.next() else {
@@ -71,22 +131,21 @@ impl RunTable {
         })
     }
 
-    /// Observations of `target` with N from `n_col`, D from `d_col` and h from every column
-    /// starting with `weight_prefix` (none when the prefix is empty). Returns them with the
-    /// number of rows skipped for an empty target cell.
+    /// Observations of `target` with N from `n_col`, D from `tokens` and h from the columns
+    /// `h_cols` (the mixture weights, or a law's extra input such as MoE sparsity). Returns
+    /// them with the number of rows skipped for an empty target cell.
     pub fn observations(
         &self,
         target: &str,
         n_col: &str,
-        d_col: &str,
-        weight_prefix: &str,
+        tokens: TokensFrom<'_>,
+        h_cols: &[String],
     ) -> Result<(Vec<Observation>, usize)> {
-        let (t, n, d) = (self.col(target)?, self.col(n_col)?, self.col(d_col)?);
-        let w: Vec<usize> = if weight_prefix.is_empty() {
-            vec![]
-        } else {
-            (0..self.header.len()).filter(|i| self.header[*i].starts_with(weight_prefix)).collect()
+        let (t, n) = (self.col(target)?, self.col(n_col)?);
+        let d = match tokens {
+            TokensFrom::Column(c) | TokensFrom::Flops(c) => self.col(c)?,
         };
+        let w: Vec<usize> = h_cols.iter().map(|c| self.col(c)).collect::<Result<_>>()?;
         let mut out = Vec::new();
         let mut skipped = 0;
         for (line, cells) in &self.rows {
@@ -101,13 +160,21 @@ impl RunTable {
                 })
             };
             let h = w.iter().map(|c| num(*c)).collect::<Result<Vec<_>>>()?;
-            out.push(Observation { n: num(n)?, d: num(d)?, h, loss });
+            let n = num(n)?;
+            let d = match tokens {
+                TokensFrom::Column(_) => num(d)?,
+                TokensFrom::Flops(_) => num(d)? / (6.0 * n),
+            };
+            out.push(Observation { n, d, h, loss });
         }
         Ok((out, skipped))
     }
 
-    /// Names of the weight columns for `prefix` (the mixture's domains).
+    /// Names of the weight columns for `prefix` (the mixture's domains); none for "".
     pub fn weight_columns(&self, prefix: &str) -> Vec<String> {
+        if prefix.is_empty() {
+            return Vec::new();
+        }
         self.header.iter().filter(|h| h.starts_with(prefix)).cloned().collect()
     }
 }

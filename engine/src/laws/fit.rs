@@ -52,6 +52,9 @@ pub struct FitResult {
     pub rows: usize,
     /// L-BFGS runs made (starts + hops).
     pub local_runs: usize,
+    /// Names of the law's h inputs (the mixture's domains), when the caller knows them.
+    #[serde(default)]
+    pub domains: Vec<String>,
 }
 
 impl FitResult {
@@ -228,5 +231,6 @@ pub fn fit_from(law: &dyn Law, data: &[Observation], opts: &FitOptions, starts: 
         train_mre: mre(law, &theta, data),
         rows: data.len(),
         local_runs: runs,
+        domains: Vec::new(),
     })
 }

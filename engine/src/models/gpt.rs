@@ -85,6 +85,14 @@ impl GptConfig {
         v * c + t * c + self.n_layers * block + 2 * c + if self.tied_head { 0 } else { v * c }
     }
 
+    /// Parameters outside the token and position embeddings (and an untied head): the N of
+    /// Kaplan-style scaling laws, which follow it more closely than the total at small sizes.
+    pub fn non_embedding_params(&self) -> usize {
+        let embeddings = (self.vocab + self.context) * self.d_model;
+        let head = if self.tied_head { 0 } else { self.vocab * self.d_model };
+        self.param_count() - embeddings - head
+    }
+
     /// The largest buffers a batch of `batch` sequences needs, as (what, bytes).
     pub fn largest_buffers(&self, batch: usize) -> Vec<(String, u64)> {
         let rows = (batch * self.context) as u64;

@@ -1,0 +1,98 @@
+//! The point of a sweep: fit the additive mixture law on every size but the largest, predict
+//! the largest, and compare with what it measured.
+
+use crate::data::DOMAINS;
+use crate::error::{Error, Result};
+use crate::laws::{FitOptions, FitResult, Law, MixtureAdditive, Observation, fit};
+use crate::sweep::SweepRow;
+
+/// Which parameter count a fit uses as N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ParamCount {
+    /// All parameters (`model_size`).
+    Total,
+    /// Parameters outside the embeddings (`non_embedding_params`).
+    NonEmbedding,
+}
+
+impl ParamCount {
+    fn of(self, row: &SweepRow) -> f64 {
+        match self {
+            ParamCount::Total => row.model_size as f64,
+            ParamCount::NonEmbedding => row.non_embedding_params as f64,
+        }
+    }
+}
+
+/// One held-out run: predicted and measured loss.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct HeldOutRun {
+    /// The run's id.
+    pub id: String,
+    /// The law's prediction.
+    pub predicted: f64,
+    /// The run's final held-out loss.
+    pub measured: f64,
+}
+
+/// One target's fit on the smaller sizes and its predictions for the largest.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Extrapolation {
+    /// The loss column, e.g. `code_loss` or `mean_loss`.
+    pub target: String,
+    /// The fit on every size but the largest.
+    pub fit: FitResult,
+    /// The largest size's runs.
+    pub held_out: Vec<HeldOutRun>,
+    /// Mean relative error over them.
+    pub held_out_mre: f64,
+}
+
+/// The loss columns a sweep writes: one per domain, then the mean.
+pub fn sweep_targets() -> Vec<String> {
+    let mut t: Vec<String> = DOMAINS.iter().map(|d| format!("{}_loss", d.name())).collect();
+    t.push("mean_loss".into());
+    t
+}
+
+/// The observation of `target` in `row`, N counted as `n` (`None` when the row lacks it).
+pub fn observation(row: &SweepRow, target: &str, n: ParamCount) -> Option<Observation> {
+    let names: Vec<&str> = DOMAINS.iter().map(|d| d.name()).collect();
+    let loss = *row.columns.get(target)?;
+    Some(Observation { n: n.of(row), d: row.n_tokens as f64, h: row.weights(&names), loss })
+}
+
+/// Fits the additive law to each target on the rows below the largest size and predicts the
+/// rows at the largest size.
+pub fn fit_and_predict(rows: &[SweepRow], n: ParamCount, opts: &FitOptions) -> Result<Vec<Extrapolation>> {
+    let largest = rows.iter().map(|r| r.model_size).max().unwrap_or(0);
+    let sizes: std::collections::BTreeSet<usize> = rows.iter().map(|r| r.model_size).collect();
+    if sizes.len() < 3 {
+        return Err(Error::Fit(format!(
+            "the sweep has {} model size(s); fitting on all but the largest needs at least three",
+            sizes.len()
+        )));
+    }
+    let law = MixtureAdditive { k: DOMAINS.len() };
+    let (train_rows, held_rows): (Vec<SweepRow>, Vec<SweepRow>) =
+        rows.iter().cloned().partition(|r| r.model_size < largest);
+    sweep_targets()
+        .into_iter()
+        .map(|target| {
+            let train: Vec<Observation> = train_rows.iter().filter_map(|r| observation(r, &target, n)).collect();
+            let mut f = fit(&law, &train, opts)?;
+            f.domains = DOMAINS.iter().map(|d| d.name().to_string()).collect();
+            let theta = f.theta();
+            let held: Vec<HeldOutRun> = held_rows
+                .iter()
+                .filter_map(|r| {
+                    let x = observation(r, &target, n)?;
+                    Some(HeldOutRun { id: r.id.clone(), predicted: law.predict(&theta, &x), measured: x.loss })
+                })
+                .collect();
+            let mre = held.iter().map(|h| (h.predicted - h.measured).abs() / h.measured).sum::<f64>()
+                / held.len().max(1) as f64;
+            Ok(Extrapolation { target, fit: f, held_out: held, held_out_mre: mre })
+        })
+        .collect()
+}

@@ -1,0 +1,13 @@
+//! Sweeps: plan a grid of training runs over model size, tokens and mixture, train them with
+//! results appended to a JSONL file as they finish (resumable, shardable, mergeable), then
+//! fit the mixture law on the smaller sizes and predict the largest.
+
+mod extrapolate;
+mod plan;
+mod runner;
+mod store;
+
+pub use extrapolate::{Extrapolation, HeldOutRun, ParamCount, fit_and_predict, observation, sweep_targets};
+pub use plan::{MixtureDesign, ModelSize, PlannedRun, SWEEP_PRESETS, Shard, SweepPlan};
+pub use runner::{SweepEvent, SweepOptions, SweepOutcome, run_sweep};
+pub use store::{MergeReport, ReadRows, SweepRow, SweepWriter, merge, read_rows, write_text_atomic};

@@ -1,0 +1,300 @@
+//! What a sweep trains: a grid of model sizes × token budgets × mixtures over the built-in
+//! domains, each cell a full `RunConfig` with a stable id, so a killed sweep can resume and a
+//! sharded one can be merged without any run lost or repeated.
+
+use crate::data::DOMAINS;
+use crate::error::{Error, Result};
+use crate::models::GptConfig;
+use crate::optim::LrSchedule;
+use crate::rng::Rng;
+use crate::train::RunConfig;
+
+/// One model size of the grid.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelSize {
+    /// Width C.
+    pub d_model: usize,
+    /// Blocks.
+    pub n_layers: usize,
+    /// Attention heads.
+    pub n_heads: usize,
+}
+
+/// How the mixtures of a sweep are chosen.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum MixtureDesign {
+    /// The uniform mixture, then `count − 1` draws from a symmetric Dirichlet(`alpha`), each
+    /// weight floored at `floor` and renormalised (a domain the model never sees gives a loss
+    /// no smooth law follows).
+    Dirichlet {
+        /// Mixtures in all, the uniform one included.
+        count: usize,
+        /// Concentration: 1 spreads draws evenly over the simplex, < 1 favours corners.
+        alpha: f64,
+        /// Smallest weight of any domain.
+        floor: f64,
+        /// Seed of the draws.
+        seed: u64,
+    },
+    /// Every point of the simplex grid with weights in steps of 1/`steps` and each weight ≥
+    /// 1/`steps` (no domain left out).
+    Grid {
+        /// Divisions of the unit interval.
+        steps: usize,
+    },
+}
+
+impl MixtureDesign {
+    /// The mixtures over `k` domains, in a fixed order.
+    pub fn mixtures(&self, k: usize) -> Result<Vec<Vec<f64>>> {
+        match *self {
+            MixtureDesign::Dirichlet { count, alpha, floor, seed } => {
+                if count == 0 || alpha.is_nan() || alpha <= 0.0 || !(0.0..1.0 / k as f64).contains(&floor) {
+                    return Err(Error::Config(format!(
+                        "Dirichlet mixtures need count ≥ 1, alpha > 0 and 0 ≤ floor < 1/{k}; got {count}, {alpha}, {floor}"
+                    )));
+                }
+                let mut rng = Rng::new(seed);
+                let mut out = vec![vec![1.0 / k as f64; k]];
+                while out.len() < count {
+                    let h = rng.dirichlet(k, alpha);
+                    let lifted: Vec<f64> = h.iter().map(|v| v.max(floor)).collect();
+                    let s: f64 = lifted.iter().sum();
+                    out.push(lifted.iter().map(|v| round6(v / s)).collect());
+                }
+                Ok(out)
+            }
+            MixtureDesign::Grid { steps } => {
+                if steps < k {
+                    return Err(Error::Config(format!(
+                        "a simplex grid over {k} domains needs steps ≥ {k}, got {steps}"
+                    )));
+                }
+                let mut out = Vec::new();
+                compositions(steps, k, &mut Vec::new(), &mut out);
+                Ok(out.into_iter().map(|c| c.iter().map(|&v| round6(v as f64 / steps as f64)).collect()).collect())
+            }
+        }
+    }
+}
+
+/// Rounds to 6 decimals so mixtures print and compare cleanly in the JSONL.
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+/// All ways to write `total` as `parts` positive integers, in lexicographic order.
+fn compositions(total: usize, parts: usize, prefix: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    if parts == 1 {
+        let mut c = prefix.clone();
+        c.push(total);
+        out.push(c);
+        return;
+    }
+    for first in 1..=total - (parts - 1) {
+        prefix.push(first);
+        compositions(total - first, parts - 1, prefix, out);
+        prefix.pop();
+    }
+}
+
+/// A sweep: its name, the base run every cell starts from, and the grid.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SweepPlan {
+    /// Name, written into every row.
+    pub name: String,
+    /// What a cell changes nothing of: context, batch, schedule, optimiser, seed, data size.
+    pub base: RunConfig,
+    /// Model sizes, smallest first; the largest is held out when the law is fitted.
+    pub sizes: Vec<ModelSize>,
+    /// Token budgets as optimiser steps (D = steps × batch × context).
+    pub steps: Vec<usize>,
+    /// How the mixtures are drawn.
+    pub mixtures: MixtureDesign,
+}
+
+/// One cell of the grid.
+#[derive(Clone, Debug)]
+pub struct PlannedRun {
+    /// Position in the plan (what `--shard` splits on).
+    pub index: usize,
+    /// Stable id, e.g. `w48l2-s200-m03`: what resume and merge match rows on.
+    pub id: String,
+    /// The full configuration.
+    pub config: RunConfig,
+}
+
+/// Named sweep presets: (name, what it is for).
+pub const SWEEP_PRESETS: &[(&str, &str)] = &[
+    ("classroom", "4 sizes (35K–250K parameters) × 3 token budgets × 8 mixtures = 96 runs: minutes on the CPU backend"),
+    ("smoke", "3 sizes × 3 budgets × 3 mixtures of 1-layer models: seconds, used by the tests"),
+];
+
+impl SweepPlan {
+    /// The preset called `name`.
+    pub fn preset(name: &str) -> Result<SweepPlan> {
+        let base = RunConfig {
+            batch: 16,
+            schedule: LrSchedule { lr: 3e-3, warmup: 10, min_ratio: 0.1 },
+            train_bytes: 400_000,
+            eval_every: 0,
+            eval_batches: 4,
+            log_every: 50,
+            ..RunConfig::default()
+        };
+        let size = |d_model, n_layers, n_heads| ModelSize { d_model, n_layers, n_heads };
+        match name {
+            "classroom" => Ok(SweepPlan {
+                name: name.into(),
+                base: RunConfig { name: "classroom".into(), ..base },
+                sizes: vec![size(32, 2, 2), size(48, 2, 3), size(64, 2, 4), size(96, 2, 6)],
+                steps: vec![100, 200, 400],
+                mixtures: MixtureDesign::Dirichlet { count: 8, alpha: 1.0, floor: 0.02, seed: 7 },
+            }),
+            "smoke" => Ok(SweepPlan {
+                name: name.into(),
+                base: RunConfig {
+                    name: "smoke".into(),
+                    model: GptConfig { context: 32, ..GptConfig::default() },
+                    batch: 8,
+                    train_bytes: 60_000,
+                    eval_batches: 1,
+                    ..base
+                },
+                sizes: vec![size(32, 1, 2), size(48, 1, 3), size(64, 1, 4)],
+                steps: vec![10, 20, 40],
+                mixtures: MixtureDesign::Dirichlet { count: 3, alpha: 1.0, floor: 0.05, seed: 3 },
+            }),
+            other => {
+                let names: Vec<&str> = SWEEP_PRESETS.iter().map(|(n, _)| *n).collect();
+                Err(Error::Config(format!("no sweep preset named `{other}`; choose one of {}", names.join(", "))))
+            }
+        }
+    }
+
+    /// Reads a plan written as JSON (print one with `sigmix sweep --preset NAME --show-plan`).
+    pub fn from_file(path: &std::path::Path) -> Result<SweepPlan> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        let plan: SweepPlan = serde_json::from_str(&text).map_err(|e| Error::Parse {
+            path: path.into(),
+            message: format!("line {}, column {}: {e}", e.line(), e.column()),
+        })?;
+        plan.runs()?;
+        Ok(plan)
+    }
+
+    /// Every cell, sizes outermost (smallest first), then budgets, then mixtures.
+    pub fn runs(&self) -> Result<Vec<PlannedRun>> {
+        if self.sizes.is_empty() || self.steps.is_empty() {
+            return Err(Error::Config("a sweep needs at least one size and one token budget".into()));
+        }
+        let mixtures = self.mixtures.mixtures(DOMAINS.len())?;
+        let mut out = Vec::new();
+        for s in &self.sizes {
+            for &steps in &self.steps {
+                for (m, h) in mixtures.iter().enumerate() {
+                    let model = GptConfig {
+                        d_model: s.d_model,
+                        n_layers: s.n_layers,
+                        n_heads: s.n_heads,
+                        ..self.base.model.clone()
+                    };
+                    let id = format!("w{}l{}-s{steps}-m{m:02}", s.d_model, s.n_layers);
+                    let config = RunConfig {
+                        name: format!("{}/{id}", self.name),
+                        model,
+                        steps,
+                        mixture: h.clone(),
+                        ..self.base.clone()
+                    };
+                    config.validate()?;
+                    out.push(PlannedRun { index: out.len(), id, config });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A `--shard I/N` selection: run the cells whose index is I modulo N (I counts from 0, as
+/// SLURM_ARRAY_TASK_ID and Kubernetes' JOB_COMPLETION_INDEX do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, 0..count.
+    pub index: usize,
+    /// Shards in all.
+    pub count: usize,
+}
+
+impl Shard {
+    /// Every cell.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Whether this shard runs the cell at `index`.
+    pub fn has(&self, index: usize) -> bool {
+        index % self.count == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Shard, String> {
+        let bad = || format!("`{s}` is not a shard: write I/N with 0 ≤ I < N, e.g. 0/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) =
+            (i.trim().parse::<usize>().map_err(|_| bad())?, n.trim().parse::<usize>().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_shards_partition_the_plan() {
+        let runs = SweepPlan::preset("classroom").unwrap().runs().unwrap();
+        assert_eq!(runs.len(), 96);
+        let ids: std::collections::HashSet<_> = runs.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(ids.len(), runs.len());
+        let shards: Vec<Shard> = (0..3).map(|i| Shard { index: i, count: 3 }).collect();
+        for r in &runs {
+            assert_eq!(shards.iter().filter(|s| s.has(r.index)).count(), 1);
+        }
+    }
+
+    #[test]
+    fn mixtures_are_on_the_simplex_above_the_floor() {
+        let d = MixtureDesign::Dirichlet { count: 50, alpha: 0.5, floor: 0.03, seed: 1 };
+        for h in d.mixtures(4).unwrap() {
+            assert!((h.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{h:?}");
+            assert!(h.iter().all(|v| *v >= 0.03 / 1.2), "{h:?}");
+        }
+        let g = MixtureDesign::Grid { steps: 5 }.mixtures(3).unwrap();
+        assert_eq!(g.len(), 6); // C(4, 2) compositions of 5 into 3 positive parts
+        assert!(g.iter().all(|h| (h.iter().sum::<f64>() - 1.0).abs() < 1e-9 && h.iter().all(|v| *v > 0.0)));
+    }
+
+    #[test]
+    fn dirichlet_draws_have_the_right_mean() {
+        let mut rng = Rng::new(5);
+        let mut mean = [0.0; 3];
+        for _ in 0..4000 {
+            for (m, v) in mean.iter_mut().zip(rng.dirichlet(3, 0.7)) {
+                *m += v / 4000.0;
+            }
+        }
+        assert!(mean.iter().all(|m| (m - 1.0 / 3.0).abs() < 0.02), "{mean:?}");
+    }
+
+    #[test]
+    fn shards_parse_and_refuse_nonsense() {
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["4/4", "1", "a/b", "0/0"] {
+            assert!(bad.parse::<Shard>().unwrap_err().contains("I/N"), "{bad}");
+        }
+    }
+}

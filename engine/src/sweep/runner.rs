@@ -1,0 +1,132 @@
+//! Runs a sweep: trains every planned cell of this shard that the output file does not hold
+//! yet, appending each finished run at once; refuses to mix runs of another plan into it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::sweep::{PlannedRun, Shard, SweepPlan, SweepRow, SweepWriter};
+use crate::tensor::Device;
+use crate::train::{Event, train};
+
+/// How to run a sweep.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepOptions {
+    /// Continue a file that already holds runs of this sweep.
+    pub resume: bool,
+    /// Which cells this process runs.
+    pub shard: Shard,
+}
+
+/// Progress of a sweep, for a progress bar or the app.
+#[derive(Debug)]
+pub enum SweepEvent<'a> {
+    /// The plan is known and the output file read.
+    Planned {
+        /// Cells in the whole plan.
+        planned: usize,
+        /// Cells of this shard.
+        in_shard: usize,
+        /// Cells of this shard still to train, in order (the rest are in the file already).
+        todo: &'a [&'a PlannedRun],
+        /// Whether a torn last line was cut from the file.
+        torn_tail: bool,
+    },
+    /// A cell starts training.
+    RunStarted {
+        /// The cell.
+        run: &'a PlannedRun,
+        /// 1-based position among the cells this call trains.
+        position: usize,
+        /// Cells this call trains.
+        todo: usize,
+    },
+    /// Progress inside the running cell.
+    Training(&'a Event),
+    /// A cell finished and its row is on disk.
+    RunFinished {
+        /// Its row.
+        row: &'a SweepRow,
+        /// 1-based position among the cells this call trains.
+        position: usize,
+        /// Cells this call trains.
+        todo: usize,
+    },
+}
+
+/// What a sweep call leaves behind.
+#[derive(Debug)]
+pub struct SweepOutcome {
+    /// Every row of this plan now in the file, in plan order.
+    pub rows: Vec<SweepRow>,
+    /// Cells trained by this call.
+    pub trained: usize,
+    /// Cells in the whole plan (when `rows.len()` equals it, the sweep is complete).
+    pub planned: usize,
+}
+
+impl SweepOutcome {
+    /// Whether every cell of the plan (all shards) is in the file.
+    pub fn complete(&self) -> bool {
+        self.rows.len() == self.planned
+    }
+}
+
+/// Trains the cells of `plan` in `opts.shard` that `out` lacks, appending one row per run.
+pub fn run_sweep(
+    device: &Device,
+    plan: &SweepPlan,
+    out: &Path,
+    opts: SweepOptions,
+    on_event: &mut dyn FnMut(SweepEvent<'_>),
+) -> Result<SweepOutcome> {
+    let runs = plan.runs()?;
+    let (mut writer, found) = SweepWriter::open(out, opts.resume)?;
+    let by_id: HashMap<&str, &PlannedRun> = runs.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut done: HashMap<String, SweepRow> = HashMap::new();
+    for row in found.rows {
+        let planned = by_id.get(row.id.as_str()).filter(|_| row.sweep == plan.name);
+        match planned {
+            Some(p) if p.config == row.config && p.index == row.index => {
+                done.insert(row.id.clone(), row);
+            }
+            Some(_) => {
+                return Err(Error::Config(format!(
+                    "{}: run {} was trained with a different configuration than the `{}` plan now makes; \
+                     finish it with the sigmix version that started it, or choose another --out",
+                    out.display(),
+                    row.id,
+                    plan.name
+                )));
+            }
+            None => {
+                return Err(Error::Config(format!(
+                    "{}: holds run {} of sweep `{}`, which is not in the `{}` plan; choose another --out",
+                    out.display(),
+                    row.id,
+                    row.sweep,
+                    plan.name
+                )));
+            }
+        }
+    }
+    let in_shard: Vec<&PlannedRun> = runs.iter().filter(|r| opts.shard.has(r.index)).collect();
+    let todo: Vec<&PlannedRun> = in_shard.iter().copied().filter(|r| !done.contains_key(&r.id)).collect();
+    on_event(SweepEvent::Planned {
+        planned: runs.len(),
+        in_shard: in_shard.len(),
+        todo: &todo,
+        torn_tail: found.torn_tail,
+    });
+    for (i, run) in todo.iter().enumerate() {
+        on_event(SweepEvent::RunStarted { run, position: i + 1, todo: todo.len() });
+        let record = train(device, &run.config, &mut |e| on_event(SweepEvent::Training(e)))?;
+        let row = SweepRow::from_record(&plan.name, run.index, &run.id, &record)?;
+        writer.append(&row)?;
+        on_event(SweepEvent::RunFinished { row: &row, position: i + 1, todo: todo.len() });
+        done.insert(row.id.clone(), row);
+    }
+    let mut rows: Vec<SweepRow> = done.into_values().collect();
+    rows.sort_by_key(|r| r.index);
+    Ok(SweepOutcome { rows, trained: todo.len(), planned: runs.len() })
+}
