@@ -121,3 +121,60 @@ fn a_malformed_run_table_names_file_line_and_column() {
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("runs.csv") && t.contains("line 3") && t.contains("column 2"), "{t}");
 }
+
+#[test]
+fn a_sweep_fits_predicts_and_feeds_fit_and_mix() {
+    let dir = std::env::temp_dir().join(format!("sigmix-cli-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (runs, fits) = (dir.join("runs.jsonl"), dir.join("fits.json"));
+    let _ = std::fs::remove_file(&runs);
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
+    let o =
+        sigmix(&["--device", "cpu", "sweep", "--preset", "smoke", "--out", &path(&runs), "--fit-out", &path(&fits)]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("27 of 27 planned runs") && t.contains("| mean_loss | 18 |") && t.contains("predicted"), "{t}");
+
+    let o = sigmix(&["--device", "cpu", "sweep", "--preset", "smoke", "--out", &path(&runs)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("--resume"), "{}", text(&o));
+
+    let o = sigmix(&[
+        "fit",
+        "--law",
+        "mixture-additive",
+        "--data",
+        &path(&runs),
+        "--target",
+        "mean_loss",
+        "--n-col",
+        "non_embedding_params",
+        "--fit-max-n",
+        "3e4",
+        "--bootstrap",
+        "4",
+        "--starts",
+        "2",
+        "--hops",
+        "2",
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("| mean_loss | 18 |") && t.contains("bootstrap refits") && t.contains("gamma3"), "{t}");
+
+    let o = sigmix(&["mix", "--fit", &path(&fits), "--n", "1e5,1e6", "--d", "1e6", "--floor", "0.05"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("prose") && t.contains("records") && t.lines().count() == 4, "{t}");
+}
+
+#[test]
+fn a_sweep_plan_can_be_listed_and_sharded() {
+    let o = sigmix(&["sweep", "--preset", "classroom", "--dry-run", "--shard", "1/4"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert_eq!(t.lines().count(), 1 + 24, "{t}");
+    assert!(t.contains("w96l2-s400-m05") && !t.contains("-m00"), "{t}");
+    let o = sigmix(&["sweep", "--shard", "4/4", "--dry-run"]);
+    assert!(!o.status.success() && text(&o).contains("I/N"), "{}", text(&o));
+}

@@ -1,20 +1,41 @@
-//! `sigmix fit`: fit a scaling law to a CSV of runs and report its error on held-out sizes.
+//! `sigmix fit`: fit a scaling law to a table of runs and report its error on held-out sizes,
+//! with bootstrap confidence intervals when asked.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use sigmix::laws::{
-    Chinchilla, FitOptions, FitResult, Law, MixtureAdditive, MixtureJoint, RunTable, fit, fit_from, mre,
+    Bootstrap, Chinchilla, Distillation, FitOptions, FitResult, Forgetting, Law, MixtureAdditive, MixtureJoint,
+    MoeSparsity, RunTable, SupervisedPower, TokensFrom, bootstrap, fit, fit_from, mre,
 };
 use sigmix::train::write_json_atomic;
 
 /// Options of `sigmix fit`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The law: chinchilla, mixture-additive or mixture-joint ([I]: unverified A_h/B_h form).
-    #[arg(long, value_parser = ["chinchilla", "mixture-additive", "mixture-joint"])]
+    /// The law: chinchilla, supervised (E + (A/N^α + B/D^β)^γ), mixture-additive,
+    /// mixture-joint ([I] A_h/B_h form), moe (needs --extra-col with S), distill (needs
+    /// --extra-col with the teacher's loss and --supervised), forgetting ([I], needs --extra-col
+    /// with the injected fraction p; the target is the rise of the pretraining loss).
+    #[arg(long, value_parser = ["chinchilla", "supervised", "mixture-additive", "mixture-joint", "moe", "distill", "forgetting"])]
     law: String,
-    /// CSV of runs with a header row.
+    /// The column a law needs beside N and D: sparsity S (moe), teacher loss L_T (distill),
+    /// injected pretraining fraction p (forgetting).
+    #[arg(long)]
+    extra_col: Option<String>,
+    /// distill: the student's supervised law, E,A,alpha,B,beta,gamma (from `--law supervised`).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    supervised: Option<Vec<f64>>,
+    /// moe: use c/(1 − S)^λ instead of the reported c·(1 − S)^λ (the sources' sign conventions differ).
+    #[arg(long)]
+    moe_c_rises: bool,
+    /// Bootstrap confidence intervals from this many resampled refits (0 = none).
+    #[arg(long, default_value_t = 0)]
+    bootstrap: usize,
+    /// Coverage of the bootstrap intervals.
+    #[arg(long, default_value_t = 0.95)]
+    level: f64,
+    /// Runs: a CSV with a header row, or JSON Lines (.jsonl, e.g. from `sigmix sweep`).
     #[arg(long)]
     data: PathBuf,
     /// Loss column(s) to fit, comma-separated, or `all` for every column ending in `_loss`.
@@ -26,6 +47,9 @@ pub struct Args {
     /// Column with the training tokens D.
     #[arg(long, default_value = "n_tokens")]
     d_col: String,
+    /// Column with the training compute C in FLOPs instead: D = C / 6N.
+    #[arg(long, conflicts_with = "d_col")]
+    flops_col: Option<String>,
     /// Prefix of the mixture-weight columns (mixture laws).
     #[arg(long, default_value = "weight_")]
     weight_prefix: String,
@@ -58,6 +82,48 @@ struct TargetFit {
     held_out_mre: Option<f64>,
     skipped_empty: usize,
     seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bootstrap: Option<Bootstrap>,
+}
+
+/// The law `args` names, over `k` mixture domains.
+fn make_law(args: &Args, k: usize) -> sigmix::Result<Box<dyn Law>> {
+    let needs_extra = ["moe", "distill", "forgetting"].contains(&args.law.as_str());
+    if needs_extra && args.extra_col.is_none() {
+        return Err(sigmix::Error::Config(format!(
+            "--law {} needs --extra-col COL: the column with {}",
+            args.law,
+            match args.law.as_str() {
+                "moe" => "the sparsity S = (E − K)/E",
+                "distill" => "the teacher's loss L_T",
+                _ => "the injected pretraining fraction p",
+            }
+        )));
+    }
+    if args.law.starts_with("mixture") && k == 0 {
+        return Err(sigmix::Error::Config(format!(
+            "no columns start with `{}`: set --weight-prefix to the mixture-weight columns",
+            args.weight_prefix
+        )));
+    }
+    Ok(match args.law.as_str() {
+        "chinchilla" => Box::new(Chinchilla),
+        "supervised" => Box::new(SupervisedPower),
+        "mixture-additive" => Box::new(MixtureAdditive { k }),
+        "mixture-joint" => Box::new(MixtureJoint { k }),
+        "moe" => Box::new(MoeSparsity { c_falls_with_sparsity: !args.moe_c_rises }),
+        "distill" => match args.supervised.as_deref() {
+            Some(&[e, a, al, b, be, g]) if [e, a, al, b, be, g].iter().all(|v| *v > 0.0) => {
+                Box::new(Distillation { supervised: [e, a, al, b, be, g] })
+            }
+            _ => {
+                return Err(sigmix::Error::Config(
+                    "--law distill needs --supervised E,A,alpha,B,beta,gamma: six positive numbers from `sigmix fit --law supervised` on the students' own runs".into(),
+                ));
+            }
+        },
+        _ => Box::new(Forgetting),
+    })
 }
 
 /// Runs the fits and prints them.
@@ -71,22 +137,23 @@ pub fn run(args: Args) -> sigmix::Result<()> {
     if targets.is_empty() {
         return Err(sigmix::Error::Config("name a loss column with --target COL (or --target all)".into()));
     }
-    let k = table.weight_columns(&args.weight_prefix).len();
-    let law: Box<dyn Law> = match args.law.as_str() {
-        "chinchilla" => Box::new(Chinchilla),
-        "mixture-additive" => Box::new(MixtureAdditive { k }),
-        _ => Box::new(MixtureJoint { k }),
+    let mixture = args.law.starts_with("mixture");
+    let h_cols: Vec<String> =
+        if mixture { table.weight_columns(&args.weight_prefix) } else { args.extra_col.iter().cloned().collect() };
+    let law = make_law(&args, if mixture { h_cols.len() } else { 0 })?;
+    let domains: Vec<String> = if mixture {
+        h_cols.iter().map(|c| c.strip_prefix(&args.weight_prefix).unwrap_or(c).to_string()).collect()
+    } else {
+        Vec::new()
     };
-    if args.law != "chinchilla" && k == 0 {
-        return Err(sigmix::Error::Config(format!(
-            "no columns start with `{}`: set --weight-prefix to the mixture-weight columns",
-            args.weight_prefix
-        )));
-    }
-    let prefix = if args.law == "chinchilla" { "" } else { args.weight_prefix.as_str() };
+    let k = h_cols.len();
     let opts = FitOptions { seed: args.seed, starts: args.starts, hops: args.hops, ..Default::default() };
+    let tokens = match &args.flops_col {
+        Some(c) => TokensFrom::Flops(c),
+        None => TokensFrom::Column(&args.d_col),
+    };
     let fit_one = |target: &String| -> sigmix::Result<TargetFit> {
-        let (runs, skipped_empty) = table.observations(target, &args.n_col, &args.d_col, prefix)?;
+        let (runs, skipped_empty) = table.observations(target, &args.n_col, tokens, &h_cols)?;
         let max_n = args.fit_max_n.unwrap_or(f64::INFINITY);
         let (train, held): (Vec<_>, Vec<_>) = runs.into_iter().partition(|r| r.n <= max_n);
         let t0 = Instant::now();
@@ -97,8 +164,13 @@ pub fn run(args: Args) -> sigmix::Result<()> {
         } else {
             Vec::new()
         };
-        let f = fit_from(law.as_ref(), &train, &opts, &warm)?;
+        let mut f = fit_from(law.as_ref(), &train, &opts, &warm)?;
+        f.domains = domains.clone();
         let held_out_mre = (!held.is_empty()).then(|| mre(law.as_ref(), &f.theta(), &held));
+        let boot = match args.bootstrap {
+            0 => None,
+            k => Some(bootstrap(law.as_ref(), &train, &held, &f, k, args.level, &opts)?),
+        };
         Ok(TargetFit {
             target: target.clone(),
             held_out_rows: held.len(),
@@ -106,6 +178,7 @@ pub fn run(args: Args) -> sigmix::Result<()> {
             skipped_empty,
             seconds: t0.elapsed().as_secs_f64(),
             fit: f,
+            bootstrap: boot,
         })
     };
     // Targets are independent: fit them on all cores, keeping the printed order.
@@ -154,9 +227,21 @@ pub fn run(args: Args) -> sigmix::Result<()> {
         }
     }
     println!("{} targets fitted in {wall:.1} s on {workers} threads", fits.len());
-    if let [one] = fits.as_slice() {
-        for (n, v) in one.fit.names.iter().zip(&one.fit.params) {
-            println!("  {n:<8} {v:.6}");
+    for t in fits.iter().filter(|t| fits.len() == 1 || t.bootstrap.is_some()) {
+        if fits.len() > 1 {
+            println!("{}:", t.target);
+        }
+        for (i, (n, v)) in t.fit.names.iter().zip(&t.fit.params).enumerate() {
+            match &t.bootstrap {
+                Some(b) => println!("  {n:<8} {v:>12.6}   [{:.6}, {:.6}]", b.params[i].lo, b.params[i].hi),
+                None => println!("  {n:<8} {v:>12.6}"),
+            }
+        }
+        if let Some(b) = &t.bootstrap {
+            let held = b
+                .held_out_mre
+                .map_or(String::new(), |m| format!("; held-out MRE in [{:.2}%, {:.2}%]", 100.0 * m.lo, 100.0 * m.hi));
+            println!("  ({:.0}% intervals from {} bootstrap refits{held})", 100.0 * b.level, b.resamples);
         }
     }
     Ok(())

@@ -7,7 +7,7 @@
 //! L = E + 1/Σ_i C_i·h_i^γ_i + A_h/N^α + B_h/D^β with A_h = (Σ_i C^A_i·h_i)^γ^A and
 //! B_h = (Σ_i C^B_i·h_i)^γ^B (4k + 5 parameters: 37 at k = 8, the paper's count).
 
-use crate::laws::{Law, Observation, uniform};
+use crate::laws::{Law, MixtureLaw, Observation, uniform};
 use crate::rng::Rng;
 
 /// The additive mixture law over `k` domains.
@@ -134,5 +134,45 @@ impl Law for MixtureJoint {
         t.extend((0..k).map(|_| uniform(rng, -2.0, 0.5)));
         t.extend((0..2 * k).map(|_| uniform(rng, 0.0, 6.0)));
         t
+    }
+}
+
+/// ∂(1/Σ C_i h_i^γ_i)/∂h_i = −C_i γ_i h_i^(γ_i − 1) / S².
+fn bias_grad_h(c: &[f64], gam: &[f64], h: &[f64]) -> Vec<f64> {
+    let (s, _) = bias_terms(c, gam, h);
+    c.iter()
+        .zip(gam)
+        .zip(h)
+        .map(|((c, g), h)| if *h > 0.0 { -c * g * h.powf(g - 1.0) / (s * s) } else { f64::NEG_INFINITY })
+        .collect()
+}
+
+impl MixtureLaw for MixtureAdditive {
+    fn domains(&self) -> usize {
+        self.k
+    }
+
+    fn grad_h(&self, t: &[f64], x: &Observation) -> Vec<f64> {
+        let k = self.k;
+        let ex = |r: std::ops::Range<usize>| -> Vec<f64> { t[r].iter().map(|v| v.exp()).collect() };
+        bias_grad_h(&ex(5..5 + k), &ex(5 + k..5 + 2 * k), &x.h)
+    }
+}
+
+impl MixtureLaw for MixtureJoint {
+    fn domains(&self) -> usize {
+        self.k
+    }
+
+    fn grad_h(&self, t: &[f64], x: &Observation) -> Vec<f64> {
+        let k = self.k;
+        let [al, be, ga, gb] = [t[1].exp(), t[2].exp(), t[3].exp(), t[4].exp()];
+        let ex = |r: std::ops::Range<usize>| -> Vec<f64> { t[r].iter().map(|v| v.exp()).collect() };
+        let (c, gam, ca, cb) = (ex(5..5 + k), ex(5 + k..5 + 2 * k), ex(5 + 2 * k..5 + 3 * k), ex(5 + 3 * k..5 + 4 * k));
+        let sa: f64 = ca.iter().zip(&x.h).map(|(c, h)| c * h).sum();
+        let sb: f64 = cb.iter().zip(&x.h).map(|(c, h)| c * h).sum();
+        let (pn, pd) = ((-al * x.n.ln()).exp(), (-be * x.d.ln()).exp());
+        let (da, db) = (pn * ga * sa.powf(ga - 1.0), pd * gb * sb.powf(gb - 1.0));
+        bias_grad_h(&c, &gam, &x.h).iter().enumerate().map(|(i, g)| g + da * ca[i] + db * cb[i]).collect()
     }
 }

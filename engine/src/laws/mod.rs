@@ -7,15 +7,27 @@
 //! Each law's file cites its paper and marks its form [V] (verified against the paper) or [I]
 //! (a reconstruction, used as a labelled default).
 
+mod bootstrap;
 mod chinchilla;
 mod data;
+mod distill;
+mod ema;
 mod fit;
+mod forgetting;
 mod mixture;
+mod moe;
+mod optimal_mixture;
 
+pub use bootstrap::{Bootstrap, Interval, bootstrap};
 pub use chinchilla::Chinchilla;
-pub use data::{Observation, RunTable};
+pub use data::{Observation, RunTable, TokensFrom};
+pub use distill::{Distillation, SupervisedPower};
+pub use ema::{Hyper, Optimizer, scale_ema, scale_hyper};
 pub use fit::{FitOptions, FitResult, fit, fit_from, mre};
+pub use forgetting::{Forgetting, relative_forgetting};
 pub use mixture::{MixtureAdditive, MixtureJoint};
+pub use moe::MoeSparsity;
+pub use optimal_mixture::{MixOptions, MixTarget, MixtureLaw, OptimalMixture, mixture_law, optimal_mixture};
 
 /// A scaling law with positive parameters fitted in log space.
 pub trait Law: Sync {
