@@ -166,6 +166,16 @@ fn a_sweep_fits_predicts_and_feeds_fit_and_mix() {
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("prose") && t.contains("records") && t.lines().count() == 4, "{t}");
+
+    for (input, out) in [(&runs, dir.join("runs.png")), (&fits, dir.join("fits.svg"))] {
+        let o = sigmix(&["plot", &path(input), "-o", &path(&out)]);
+        assert!(o.status.success(), "{}", text(&o));
+        let bytes = std::fs::read(&out).expect("the plot is written");
+        assert!(bytes.starts_with(b"\x89PNG") || bytes.starts_with(b"<svg"), "{out:?} is not an image");
+        assert!(bytes.len() > 10_000, "{out:?} is nearly empty: {} bytes", bytes.len());
+    }
+    let o = sigmix(&["plot", &path(&runs), "--target", "nope_loss", "-o", &path(&dir.join("x.png"))]);
+    assert!(!o.status.success() && text(&o).contains("prose_loss"), "{}", text(&o));
 }
 
 #[test]

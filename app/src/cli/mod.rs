@@ -1,4 +1,4 @@
-//! The command line: `info`, `train`, `selftest`, `bench`, `fit`, `sweep`, `mix`.
+//! The command line: `info`, `train`, `selftest`, `bench`, `fit`, `sweep`, `mix`, `plot`.
 
 mod attn_compare;
 mod bench;
@@ -6,6 +6,7 @@ mod bench_attention;
 mod fit;
 mod info;
 mod mix;
+mod plot;
 mod selftest;
 mod sweep;
 mod train;
@@ -39,6 +40,8 @@ enum Command {
     Fit(fit::Args),
     /// The optimal data mixture under fitted mixture laws, at given N and D.
     Mix(mix::Args),
+    /// Draw a sweep or a fit: loss vs N and D with the law extrapolated, predicted vs measured, optimal mixture.
+    Plot(plot::Args),
     /// Train a grid of runs (sizes × tokens × mixtures), then fit the mixture law and predict the largest size.
     Sweep(sweep::Args),
 }
@@ -54,6 +57,7 @@ pub fn run() -> sigmix::Result<()> {
         Some(Command::Fit(a)) => fit::run(a),
         Some(Command::Sweep(a)) => sweep::run(a, cli.device),
         Some(Command::Mix(a)) => mix::run(a),
+        Some(Command::Plot(a)) => plot::run(a),
         None => {
             // The lab app will open here; until it lands, show what the CLI offers.
             use clap::CommandFactory;

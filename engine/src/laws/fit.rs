@@ -55,6 +55,12 @@ pub struct FitResult {
     /// Names of the law's h inputs (the mixture's domains), when the caller knows them.
     #[serde(default)]
     pub domains: Vec<String>,
+    /// Smallest and largest N fitted (where the law was measured; beyond is extrapolation).
+    #[serde(default)]
+    pub n_range: [f64; 2],
+    /// Smallest and largest D fitted.
+    #[serde(default)]
+    pub d_range: [f64; 2],
 }
 
 impl FitResult {
@@ -168,6 +174,11 @@ fn local(obj: &Objective<'_>, start: Vec<f64>, max_iters: u64) -> Option<(Vec<f6
     cost.is_finite().then_some((best, cost))
 }
 
+/// [min, max] of `v`.
+fn range(v: impl Iterator<Item = f64>) -> [f64; 2] {
+    v.fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], x| [lo.min(x), hi.max(x)])
+}
+
 /// Mean relative error |L̂ − L| / L of `law` at `theta` over `data`.
 pub fn mre(law: &dyn Law, theta: &[f64], data: &[Observation]) -> f64 {
     let s: f64 = data.iter().map(|x| (law.predict(theta, x) - x.loss).abs() / x.loss).sum();
@@ -232,5 +243,7 @@ pub fn fit_from(law: &dyn Law, data: &[Observation], opts: &FitOptions, starts: 
         rows: data.len(),
         local_runs: runs,
         domains: Vec::new(),
+        n_range: range(data.iter().map(|x| x.n)),
+        d_range: range(data.iter().map(|x| x.d)),
     })
 }
