@@ -157,14 +157,16 @@ pub fn run(args: Args) -> sigmix::Result<()> {
         let max_n = args.fit_max_n.unwrap_or(f64::INFINITY);
         let (train, held): (Vec<_>, Vec<_>) = runs.into_iter().partition(|r| r.n <= max_n);
         let t0 = Instant::now();
-        // The joint law contains the additive one: start it from an additive fit.
-        let warm = if args.law == "mixture-joint" {
+        // The joint law contains the additive one: start it from an additive fit and hop
+        // around that (random joint starts land in worse basins than this warm start).
+        let (warm, law_opts) = if args.law == "mixture-joint" {
             let add = MixtureAdditive { k };
-            vec![MixtureJoint { k }.from_additive(&fit(&add, &train, &opts)?.theta())]
+            let start = MixtureJoint { k }.from_additive(&fit(&add, &train, &opts)?.theta());
+            (vec![start], FitOptions { starts: 0, ..opts.clone() })
         } else {
-            Vec::new()
+            (Vec::new(), opts.clone())
         };
-        let mut f = fit_from(law.as_ref(), &train, &opts, &warm)?;
+        let mut f = fit_from(law.as_ref(), &train, &law_opts, &warm)?;
         f.domains = domains.clone();
         let held_out_mre = (!held.is_empty()).then(|| mre(law.as_ref(), &f.theta(), &held));
         let boot = match args.bootstrap {

@@ -17,7 +17,7 @@ use crate::rng::Rng;
 pub struct FitOptions {
     /// Huber threshold on log residuals (1e-3 ≈ L1 beyond 0.1% relative error).
     pub delta: f64,
-    /// Random starting points.
+    /// Random starting points (at least one unless warm starts are given).
     pub starts: usize,
     /// Basin-hopping perturbations of the best point.
     pub hops: usize,
@@ -27,11 +27,13 @@ pub struct FitOptions {
     pub max_iters: u64,
     /// Seed of the starts and hops.
     pub seed: u64,
+    /// A local run stops when one iteration improves the objective (mean Huber / δ) by less.
+    pub tolerance: f64,
 }
 
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { delta: 1e-3, starts: 8, hops: 8, hop_scale: 0.5, max_iters: 500, seed: 0 }
+        FitOptions { delta: 1e-3, starts: 8, hops: 8, hop_scale: 0.5, max_iters: 500, seed: 0, tolerance: 1e-8 }
     }
 }
 
@@ -95,22 +97,25 @@ impl Objective<'_> {
         }
         let theta: Vec<f64> = theta.iter().map(|t| t.clamp(-LOG_BOUND, LOG_BOUND)).collect();
         let theta = theta.as_slice();
-        let (mut total, mut grad, mut g) = (0.0, vec![0.0; n], vec![0.0; n]);
-        for x in self.data {
-            let pred = self.law.eval(theta, x, &mut g);
+        let (mut total, mut grad, mut bad) = (0.0, vec![0.0; n], false);
+        self.law.eval_rows(theta, self.data, &mut |i, pred, g| {
             if !(pred.is_finite() && pred > 0.0) {
-                return (f64::INFINITY, vec![0.0; n]);
+                bad = true;
+                return;
             }
-            let r = pred.ln() - x.loss.ln();
+            let r = pred.ln() - self.data[i].loss.ln();
             let (h, dh) = if r.abs() <= self.delta {
                 (0.5 * r * r, r)
             } else {
                 (self.delta * (r.abs() - 0.5 * self.delta), self.delta * r.signum())
             };
             total += h;
-            for (acc, gi) in grad.iter_mut().zip(&g) {
+            for (acc, gi) in grad.iter_mut().zip(g) {
                 *acc += dh * gi / pred;
             }
+        });
+        if bad {
+            return (f64::INFINITY, vec![0.0; n]);
         }
         // Mean Huber divided by δ: the same minimiser, with gradients of order one (Huber's
         // slope is at most δ), so L-BFGS's tolerances stay meaningful for tiny residuals.
@@ -152,12 +157,15 @@ impl Gradient for Objective<'_> {
 }
 
 /// One L-BFGS descent from `start`; `None` when the start is not even evaluable.
-fn local(obj: &Objective<'_>, start: Vec<f64>, max_iters: u64) -> Option<(Vec<f64>, f64)> {
+fn local(obj: &Objective<'_>, start: Vec<f64>, max_iters: u64, tolerance: f64) -> Option<(Vec<f64>, f64)> {
     if !obj.value_and_grad(&start).0.is_finite() {
         return None;
     }
-    let solver =
-        LBFGS::new(MoreThuenteLineSearch::new(), 10).with_tolerance_grad(1e-9).ok()?.with_tolerance_cost(1e-12).ok()?;
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+        .with_tolerance_grad(1e-9)
+        .ok()?
+        .with_tolerance_cost(tolerance)
+        .ok()?;
     let problem = Objective::new(obj.law, obj.data, obj.delta);
     let res = Executor::new(problem, solver).configure(|s| s.param(start).max_iters(max_iters)).run().ok()?;
     let state = res.state();
@@ -217,17 +225,18 @@ pub fn fit_from(law: &dyn Law, data: &[Observation], opts: &FitOptions, starts: 
     };
     for start in starts.iter().filter(|s| s.len() == n) {
         runs += 1;
-        consider(local(&obj, start.clone(), opts.max_iters), &mut best);
+        consider(local(&obj, start.clone(), opts.max_iters, opts.tolerance), &mut best);
     }
-    for _ in 0..opts.starts.max(1) {
+    let random = if runs == 0 { opts.starts.max(1) } else { opts.starts };
+    for _ in 0..random {
         runs += 1;
-        consider(local(&obj, law.random_start(&mut rng), opts.max_iters), &mut best);
+        consider(local(&obj, law.random_start(&mut rng), opts.max_iters, opts.tolerance), &mut best);
     }
     for _ in 0..opts.hops {
         let Some((centre, _)) = &best else { break };
         let start: Vec<f64> = centre.iter().map(|v| v + opts.hop_scale * rng.normal()).collect();
         runs += 1;
-        consider(local(&obj, start, opts.max_iters), &mut best);
+        consider(local(&obj, start, opts.max_iters, opts.tolerance), &mut best);
     }
     let Some((theta, objective)) = best else {
         return Err(Error::Fit(format!("no start of {} could be evaluated on these runs", law.name())));

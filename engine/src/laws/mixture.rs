@@ -24,6 +24,40 @@ fn bias_terms(c: &[f64], gam: &[f64], h: &[f64]) -> (f64, Vec<f64>) {
     (terms.iter().sum(), terms)
 }
 
+/// The bias term 1/Σ_i C_i h_i^γ_i with C and γ exponentiated once for many rows.
+struct Bias {
+    c: Vec<f64>,
+    gam: Vec<f64>,
+    terms: Vec<f64>,
+}
+
+impl Bias {
+    fn new(ln_c: &[f64], ln_gam: &[f64]) -> Bias {
+        Bias {
+            c: ln_c.iter().map(|v| v.exp()).collect(),
+            gam: ln_gam.iter().map(|v| v.exp()).collect(),
+            terms: vec![0.0; ln_c.len()],
+        }
+    }
+
+    /// 1/S at `h`, writing ∂/∂ln C_i to `g_c` and ∂/∂ln γ_i to `g_gam`.
+    fn eval(&mut self, h: &[f64], g_c: &mut [f64], g_gam: &mut [f64]) -> f64 {
+        let mut s = 0.0;
+        for ((term, (c, gam)), h) in self.terms.iter_mut().zip(self.c.iter().zip(&self.gam)).zip(h) {
+            *term = if *h > 0.0 { c * (gam * h.ln()).exp() } else { 0.0 };
+            s += *term;
+        }
+        let inv2 = 1.0 / (s * s);
+        for (((gc, gg), (term, gam)), h) in
+            g_c.iter_mut().zip(g_gam.iter_mut()).zip(self.terms.iter().zip(&self.gam)).zip(h)
+        {
+            *gc = -inv2 * term;
+            *gg = if *h > 0.0 { *gc * gam * h.ln() } else { 0.0 };
+        }
+        1.0 / s
+    }
+}
+
 impl Law for MixtureAdditive {
     fn name(&self) -> &'static str {
         "mixture-additive"
@@ -37,17 +71,28 @@ impl Law for MixtureAdditive {
     }
 
     fn eval(&self, t: &[f64], x: &Observation, g: &mut [f64]) -> f64 {
+        let mut out = 0.0;
+        self.eval_rows(t, std::slice::from_ref(x), &mut |_, p, grad| {
+            out = p;
+            g.copy_from_slice(grad);
+        });
+        out
+    }
+
+    fn eval_rows(&self, t: &[f64], data: &[Observation], each: &mut dyn FnMut(usize, f64, &[f64])) {
         let k = self.k;
-        let base = super::Chinchilla.eval(&t[..5], x, &mut g[..5]);
-        let c: Vec<f64> = t[5..5 + k].iter().map(|v| v.exp()).collect();
-        let gam: Vec<f64> = t[5 + k..5 + 2 * k].iter().map(|v| v.exp()).collect();
-        let (s, terms) = bias_terms(&c, &gam, &x.h);
-        let inv2 = 1.0 / (s * s);
-        for i in 0..k {
-            g[5 + i] = -inv2 * terms[i];
-            g[5 + k + i] = if x.h[i] > 0.0 { -inv2 * terms[i] * gam[i] * x.h[i].ln() } else { 0.0 };
+        let [e, a, al, b, be] = [t[0], t[1], t[2], t[3], t[4]].map(f64::exp);
+        let mut bias = Bias::new(&t[5..5 + k], &t[5 + k..5 + 2 * k]);
+        let mut g = vec![0.0; 5 + 2 * k];
+        for (i, x) in data.iter().enumerate() {
+            let (ln_n, ln_d) = (x.n.ln(), x.d.ln());
+            let tn = a * (-al * ln_n).exp();
+            let td = b * (-be * ln_d).exp();
+            g[..5].copy_from_slice(&[e, tn, -al * ln_n * tn, td, -be * ln_d * td]);
+            let (g_c, g_gam) = g[5..].split_at_mut(k);
+            let inv_s = bias.eval(&x.h, g_c, g_gam);
+            each(i, e + tn + td + inv_s, &g);
         }
-        base + 1.0 / s
     }
 
     fn random_start(&self, rng: &mut Rng) -> Vec<f64> {
@@ -95,30 +140,40 @@ impl Law for MixtureJoint {
     }
 
     fn eval(&self, t: &[f64], x: &Observation, g: &mut [f64]) -> f64 {
+        let mut out = 0.0;
+        self.eval_rows(t, std::slice::from_ref(x), &mut |_, p, grad| {
+            out = p;
+            g.copy_from_slice(grad);
+        });
+        out
+    }
+
+    fn eval_rows(&self, t: &[f64], data: &[Observation], each: &mut dyn FnMut(usize, f64, &[f64])) {
         let k = self.k;
-        let [e, al, be, ga, gb] = [t[0].exp(), t[1].exp(), t[2].exp(), t[3].exp(), t[4].exp()];
-        let ex = |r: std::ops::Range<usize>| -> Vec<f64> { t[r].iter().map(|v| v.exp()).collect() };
-        let (c, gam, ca, cb) = (ex(5..5 + k), ex(5 + k..5 + 2 * k), ex(5 + 2 * k..5 + 3 * k), ex(5 + 3 * k..5 + 4 * k));
-        let (s, terms) = bias_terms(&c, &gam, &x.h);
-        let sa: f64 = ca.iter().zip(&x.h).map(|(c, h)| c * h).sum();
-        let sb: f64 = cb.iter().zip(&x.h).map(|(c, h)| c * h).sum();
-        let (a_h, b_h) = (sa.powf(ga), sb.powf(gb));
-        let (pn, pd) = ((-al * x.n.ln()).exp(), (-be * x.d.ln()).exp());
-        let (tn, td) = (a_h * pn, b_h * pd);
-        g[0] = e;
-        g[1] = -al * x.n.ln() * tn;
-        g[2] = -be * x.d.ln() * td;
-        g[3] = ga * sa.ln() * tn;
-        g[4] = gb * sb.ln() * td;
-        let inv2 = 1.0 / (s * s);
-        for i in 0..k {
-            g[5 + i] = -inv2 * terms[i];
-            g[5 + k + i] = if x.h[i] > 0.0 { -inv2 * terms[i] * gam[i] * x.h[i].ln() } else { 0.0 };
+        let [e, al, be, ga, gb] = [t[0], t[1], t[2], t[3], t[4]].map(f64::exp);
+        let mut bias = Bias::new(&t[5..5 + k], &t[5 + k..5 + 2 * k]);
+        let ca: Vec<f64> = t[5 + 2 * k..5 + 3 * k].iter().map(|v| v.exp()).collect();
+        let cb: Vec<f64> = t[5 + 3 * k..5 + 4 * k].iter().map(|v| v.exp()).collect();
+        let mut g = vec![0.0; 5 + 4 * k];
+        for (row, x) in data.iter().enumerate() {
+            let sa: f64 = ca.iter().zip(&x.h).map(|(c, h)| c * h).sum();
+            let sb: f64 = cb.iter().zip(&x.h).map(|(c, h)| c * h).sum();
+            let (a_h, b_h) = ((ga * sa.ln()).exp(), (gb * sb.ln()).exp());
+            let (ln_n, ln_d) = (x.n.ln(), x.d.ln());
+            let (pn, pd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
+            let (tn, td) = (a_h * pn, b_h * pd);
+            g[..5].copy_from_slice(&[e, -al * ln_n * tn, -be * ln_d * td, ga * sa.ln() * tn, gb * sb.ln() * td]);
+            let (g_c, rest) = g[5..].split_at_mut(k);
+            let (g_gam, rest) = rest.split_at_mut(k);
+            let inv_s = bias.eval(&x.h, g_c, g_gam);
             // d(sa^γA)/d ln CA_i = γA·sa^(γA−1)·CA_i·h_i
-            g[5 + 2 * k + i] = pn * ga * a_h / sa * ca[i] * x.h[i];
-            g[5 + 3 * k + i] = pd * gb * b_h / sb * cb[i] * x.h[i];
+            let (fa, fb) = (pn * ga * a_h / sa, pd * gb * b_h / sb);
+            for i in 0..k {
+                rest[i] = fa * ca[i] * x.h[i];
+                rest[k + i] = fb * cb[i] * x.h[i];
+            }
+            each(row, e + inv_s + tn + td, &g);
         }
-        e + 1.0 / s + tn + td
     }
 
     fn random_start(&self, rng: &mut Rng) -> Vec<f64> {

@@ -40,6 +40,17 @@ pub trait Law: Sync {
     /// A random starting point for θ drawn from plausible ranges.
     fn random_start(&self, rng: &mut crate::rng::Rng) -> Vec<f64>;
 
+    /// Predictions and gradients for many rows: `each(i, prediction, gradient)` per row.
+    /// Laws override it to compute e^θ once per call instead of once per row (the fitter's
+    /// inner loop).
+    fn eval_rows(&self, theta: &[f64], data: &[Observation], each: &mut dyn FnMut(usize, f64, &[f64])) {
+        let mut g = vec![0.0; self.n_params()];
+        for (i, x) in data.iter().enumerate() {
+            let p = self.eval(theta, x, &mut g);
+            each(i, p, &g);
+        }
+    }
+
     /// Number of parameters.
     fn n_params(&self) -> usize {
         self.param_names().len()
