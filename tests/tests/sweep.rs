@@ -1,7 +1,7 @@
 //! Sweeps end to end on the CPU backend: rows appended as runs finish, a killed sweep resumed
 //! with nothing lost or repeated, shards merged back into the whole plan, the law fitted.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sigmix::laws::FitOptions;
 use sigmix::sweep::{
@@ -17,7 +17,7 @@ fn temp(name: &str) -> PathBuf {
     path
 }
 
-fn sweep(path: &PathBuf, resume: bool, shard: Shard) -> sigmix::Result<SweepOutcome> {
+fn sweep(path: &Path, resume: bool, shard: Shard) -> sigmix::Result<SweepOutcome> {
     let plan = SweepPlan::preset("smoke").expect("preset");
     run_sweep(&cpu(), &plan, path, SweepOptions { resume, shard }, &mut |_| {})
 }
