@@ -3,7 +3,7 @@
 //! kernels give the same losses.
 
 use sigmix::Device;
-use sigmix::train::{RunConfig, RunRecord, train};
+use sigmix::train::{RunConfig, RunRecord, Trainer, train};
 use sigmix_tests::{cpu, devices, gpu};
 
 fn smoke_on(dev: &Device, seed: u64) -> RunRecord {
@@ -80,5 +80,25 @@ fn a_diverging_run_stops_with_a_clear_error() {
     for dev in devices() {
         let err = train(&dev, &cfg, &mut |_| {}).expect_err("must diverge").to_string();
         assert!(err.contains("lower the learning rate"), "{err}");
+    }
+}
+
+#[test]
+fn a_trainer_steps_one_at_a_time_and_samples_text() {
+    for dev in devices() {
+        let cfg = RunConfig::preset("smoke").expect("preset");
+        let mut t = Trainer::new(&dev, &cfg).expect("builds");
+        let first = t.step().expect("steps");
+        assert_eq!((first.step, first.loss.is_some()), (1, true));
+        let text = t.sample("key", 12, 0.8, 3).expect("samples");
+        assert!(!text.is_empty(), "{}", dev.label());
+        while !t.finished() {
+            t.step().expect("steps");
+        }
+        let record = t.record();
+        let whole = train(&dev, &cfg, &mut |_| {}).expect("trains");
+        assert_eq!(losses(&record), losses(&whole), "sampling between steps changes nothing ({})", dev.label());
+        assert!(t.step().expect_err("finished").to_string().contains("finished"));
+        assert!(t.sample("x", 4, -1.0, 0).is_err());
     }
 }

@@ -1,5 +1,7 @@
 //! Models assembled from `nn` layers.
 
 mod gpt;
+mod sample;
 
 pub use gpt::{Gpt, GptConfig};
+pub use sample::sample;

@@ -6,4 +6,4 @@ mod run;
 
 pub use config::{PRESETS, RunConfig};
 pub use record::{CurvePoint, EvalPoint, RunRecord, write_json_atomic};
-pub use run::{Event, train};
+pub use run::{Event, StepOutcome, Trainer, train};

@@ -53,64 +53,187 @@ fn evaluate(model: &Gpt, device: &Device, corpus: &Corpus, cfg: &RunConfig, step
     Ok(EvalPoint { step, per_domain })
 }
 
-/// Trains a GPT as `cfg` says, reporting progress through `on_event`.
-pub fn train(device: &Device, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) -> Result<RunRecord> {
-    cfg.validate()?;
-    let corpus = Corpus::builtin(cfg.seed, cfg.train_bytes, (cfg.train_bytes / 10).max(4 * (cfg.model.context + 1)));
-    let mut sampler = MixtureSampler::new(&corpus, &cfg.mixture, cfg.seed ^ 0xDA7A)?;
-    let unigram_entropy = corpus.unigram_entropy(sampler.weights());
-    let model = Gpt::new(device, &cfg.model, cfg.batch, cfg.seed)?;
-    let mut opt = AdamW::new(device, model.weights(), cfg.optim.clone())?;
-    let params = model.weights().count();
-    on_event(&Event::Started { params, steps: cfg.steps, unigram_entropy });
+/// One step's outcome.
+#[derive(Clone, Debug)]
+pub struct StepOutcome {
+    /// 1-based step just taken.
+    pub step: usize,
+    /// Mean batch loss, on steps whose loss was read back.
+    pub loss: Option<f32>,
+    /// Training tokens per second so far (evaluations excluded).
+    pub tokens_per_sec: f64,
+    /// The held-out evaluation, on steps where one ran.
+    pub eval: Option<EvalPoint>,
+}
 
-    let tokens_per_step = cfg.batch * cfg.model.context;
-    let mut curve = Vec::new();
-    let mut evals = Vec::new();
-    let start = Instant::now();
-    let mut eval_time = 0.0;
-    for step in 1..=cfg.steps {
-        let batch = sampler.sample(&corpus, cfg.batch, cfg.model.context);
-        model.set_batch(&batch.tokens, &batch.targets)?;
+/// A run that advances one step at a time, so a UI can play, pause, single-step and sample
+/// from the model between steps; `train` is a loop over it.
+pub struct Trainer {
+    cfg: RunConfig,
+    device: Device,
+    corpus: Corpus,
+    sampler: MixtureSampler,
+    model: Gpt,
+    opt: AdamW,
+    params: usize,
+    unigram_entropy: f64,
+    step: usize,
+    curve: Vec<CurvePoint>,
+    evals: Vec<EvalPoint>,
+    train_secs: f64,
+    eval_secs: f64,
+}
+
+impl Trainer {
+    /// Builds the data, the model and the optimiser for `cfg` on `device`.
+    pub fn new(device: &Device, cfg: &RunConfig) -> Result<Trainer> {
+        cfg.validate()?;
+        let corpus =
+            Corpus::builtin(cfg.seed, cfg.train_bytes, (cfg.train_bytes / 10).max(4 * (cfg.model.context + 1)));
+        let sampler = MixtureSampler::new(&corpus, &cfg.mixture, cfg.seed ^ 0xDA7A)?;
+        let unigram_entropy = corpus.unigram_entropy(sampler.weights());
+        let model = Gpt::new(device, &cfg.model, cfg.batch, cfg.seed)?;
+        let opt = AdamW::new(device, model.weights(), cfg.optim.clone())?;
+        let params = model.weights().count();
+        Ok(Trainer {
+            cfg: cfg.clone(),
+            device: device.clone(),
+            corpus,
+            sampler,
+            model,
+            opt,
+            params,
+            unigram_entropy,
+            step: 0,
+            curve: Vec::new(),
+            evals: Vec::new(),
+            train_secs: 0.0,
+            eval_secs: 0.0,
+        })
+    }
+
+    /// Parameter count.
+    pub fn params(&self) -> usize {
+        self.params
+    }
+
+    /// Context-free baseline loss of the mixture (nats).
+    pub fn unigram_entropy(&self) -> f64 {
+        self.unigram_entropy
+    }
+
+    /// Steps taken so far.
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// Whether every configured step has been taken.
+    pub fn finished(&self) -> bool {
+        self.step >= self.cfg.steps
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RunConfig {
+        &self.cfg
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &Gpt {
+        &self.model
+    }
+
+    /// Domain names, in mixture order.
+    pub fn domains(&self) -> &[String] {
+        &self.corpus.names
+    }
+
+    /// Takes one optimiser step (and the evaluation when one is due).
+    pub fn step(&mut self) -> Result<StepOutcome> {
+        if self.finished() {
+            return Err(Error::Config(format!("the run has finished its {} steps", self.cfg.steps)));
+        }
+        let cfg = &self.cfg;
+        let t0 = Instant::now();
+        let step = self.step + 1;
+        let batch = self.sampler.sample(&self.corpus, cfg.batch, cfg.model.context);
+        self.model.set_batch(&batch.tokens, &batch.targets)?;
         let lr = cfg.schedule.at(step - 1, cfg.steps);
-        let mut rec = Recorder::new(device);
-        rec.clear(model.weights().grads())?;
-        model.forward(&mut rec, true)?;
-        model.backward(&mut rec)?;
-        opt.step(&mut rec, model.weights(), lr)?;
+        let mut rec = Recorder::new(&self.device);
+        rec.clear(self.model.weights().grads())?;
+        self.model.forward(&mut rec, true)?;
+        self.model.backward(&mut rec)?;
+        self.opt.step(&mut rec, self.model.weights(), lr)?;
         rec.submit()?;
 
+        let tokens_per_step = cfg.batch * cfg.model.context;
         let read = step % cfg.log_every.max(1) == 0 || step == cfg.steps || step == 1;
-        let loss = if read { Some(model.read_mean_loss()?) } else { None };
+        let loss = if read { Some(self.model.read_mean_loss()?) } else { None };
         if let Some(l) = loss {
             if !l.is_finite() {
                 return Err(Error::NonFinite { step, value: l });
             }
-            curve.push(CurvePoint { step, tokens: step * tokens_per_step, loss: l, lr });
+            self.curve.push(CurvePoint { step, tokens: step * tokens_per_step, loss: l, lr });
         }
-        let train_secs = (start.elapsed().as_secs_f64() - eval_time).max(1e-9);
-        on_event(&Event::Step { step, loss, tokens_per_sec: (step * tokens_per_step) as f64 / train_secs });
-
-        if (cfg.eval_every > 0 && step % cfg.eval_every == 0) || step == cfg.steps {
+        self.step = step;
+        self.train_secs += t0.elapsed().as_secs_f64();
+        let tokens_per_sec = (step * tokens_per_step) as f64 / self.train_secs.max(1e-9);
+        let eval = if (cfg.eval_every > 0 && step % cfg.eval_every == 0) || step == cfg.steps {
             let t0 = Instant::now();
-            let e = evaluate(&model, device, &corpus, cfg, step)?;
-            eval_time += t0.elapsed().as_secs_f64();
-            on_event(&Event::Eval(e.clone()));
-            evals.push(e);
+            let e = evaluate(&self.model, &self.device, &self.corpus, cfg, step)?;
+            self.eval_secs += t0.elapsed().as_secs_f64();
+            self.evals.push(e.clone());
+            Some(e)
+        } else {
+            None
+        };
+        Ok(StepOutcome { step, loss, tokens_per_sec, eval })
+    }
+
+    /// Evaluates on held-out text of every domain now (e.g. when a UI pauses).
+    pub fn evaluate_now(&mut self) -> Result<EvalPoint> {
+        let t0 = Instant::now();
+        let e = evaluate(&self.model, &self.device, &self.corpus, &self.cfg, self.step)?;
+        self.eval_secs += t0.elapsed().as_secs_f64();
+        Ok(e)
+    }
+
+    /// Continues `prompt` by `len` bytes sampled from the model at `temperature` (0 = greedy).
+    pub fn sample(&self, prompt: &str, len: usize, temperature: f32, seed: u64) -> Result<String> {
+        crate::models::sample(&self.model, &self.device, prompt, len, temperature, seed)
+    }
+
+    /// The record of the run so far.
+    pub fn record(&self) -> RunRecord {
+        RunRecord {
+            config: self.cfg.clone(),
+            adapter: self.device.info(),
+            params: self.params,
+            tokens: self.step * self.cfg.batch * self.cfg.model.context,
+            domains: self.corpus.names.clone(),
+            curve: self.curve.clone(),
+            evals: self.evals.clone(),
+            unigram_entropy: self.unigram_entropy,
+            tokens_per_sec: (self.step * self.cfg.batch * self.cfg.model.context) as f64 / self.train_secs.max(1e-9),
+            seconds: self.train_secs + self.eval_secs,
+        }
+    }
+}
+
+/// Trains a GPT as `cfg` says, reporting progress through `on_event`.
+pub fn train(device: &Device, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) -> Result<RunRecord> {
+    let mut trainer = Trainer::new(device, cfg)?;
+    on_event(&Event::Started {
+        params: trainer.params(),
+        steps: cfg.steps,
+        unigram_entropy: trainer.unigram_entropy(),
+    });
+    while !trainer.finished() {
+        let out = trainer.step()?;
+        on_event(&Event::Step { step: out.step, loss: out.loss, tokens_per_sec: out.tokens_per_sec });
+        if let Some(e) = out.eval {
+            on_event(&Event::Eval(e));
         }
     }
     device.wait()?;
-    let seconds = start.elapsed().as_secs_f64();
-    Ok(RunRecord {
-        config: cfg.clone(),
-        adapter: device.info(),
-        params,
-        tokens: cfg.total_tokens(),
-        domains: corpus.names.clone(),
-        curve,
-        evals,
-        unigram_entropy,
-        tokens_per_sec: cfg.total_tokens() as f64 / (seconds - eval_time).max(1e-9),
-        seconds,
-    })
+    Ok(trainer.record())
 }
