@@ -1,4 +1,4 @@
-//! `sigmix`: the lab app (to come) and the command line.
+//! `sigmix`: the lab app (no subcommand) and the command line.
 
 mod cli;
 

@@ -188,3 +188,16 @@ fn a_sweep_plan_can_be_listed_and_sharded() {
     let o = sigmix(&["sweep", "--shard", "4/4", "--dry-run"]);
     assert!(!o.status.success() && text(&o).contains("I/N"), "{}", text(&o));
 }
+
+#[test]
+fn without_a_display_the_lab_says_so_in_one_line() {
+    let o = Command::new(env!("CARGO_BIN_EXE_sigmix"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("the sigmix binary runs");
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert_eq!(t.lines().count(), 1, "{t}");
+    assert!(t.contains("no display") && t.contains("sigmix --help"), "{t}");
+}

@@ -1,4 +1,4 @@
-//! The command line: `info`, `train`, `selftest`, `bench`, `fit`, `sweep`, `mix`, `plot`.
+//! The command line (no subcommand opens the lab): `info`, `train`, `selftest`, `bench`, `fit`, `sweep`, `mix`, `plot`.
 
 mod attn_compare;
 mod bench;
@@ -58,13 +58,7 @@ pub fn run() -> sigmix::Result<()> {
         Some(Command::Sweep(a)) => sweep::run(a, cli.device),
         Some(Command::Mix(a)) => mix::run(a),
         Some(Command::Plot(a)) => plot::run(a),
-        None => {
-            // The lab app will open here; until it lands, show what the CLI offers.
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            println!();
-            Ok(())
-        }
+        None => sigmix_app::lab::run(cli.device),
     }
 }
 

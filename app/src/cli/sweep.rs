@@ -131,7 +131,7 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         &device,
         &plan,
         &args.out,
-        SweepOptions { resume: args.resume, shard: args.shard },
+        SweepOptions { resume: args.resume, shard: args.shard, stop: None },
         &mut |e| match e {
             SweepEvent::Planned { planned, in_shard, todo, torn_tail } => {
                 if torn_tail {

@@ -226,6 +226,12 @@ pub struct Shard {
     pub count: usize,
 }
 
+impl Default for Shard {
+    fn default() -> Self {
+        Shard::ALL
+    }
+}
+
 impl Shard {
     /// Every cell.
     pub const ALL: Shard = Shard { index: 0, count: 1 };

@@ -10,12 +10,14 @@ use crate::tensor::Device;
 use crate::train::{Event, train};
 
 /// How to run a sweep.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct SweepOptions {
     /// Continue a file that already holds runs of this sweep.
     pub resume: bool,
     /// Which cells this process runs.
     pub shard: Shard,
+    /// Set by another thread to stop after the run in progress (its row is still written).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Progress of a sweep, for a progress bar or the app.
@@ -118,15 +120,20 @@ pub fn run_sweep(
         todo: &todo,
         torn_tail: found.torn_tail,
     });
+    let mut trained = 0;
     for (i, run) in todo.iter().enumerate() {
+        if opts.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            break;
+        }
         on_event(SweepEvent::RunStarted { run, position: i + 1, todo: todo.len() });
         let record = train(device, &run.config, &mut |e| on_event(SweepEvent::Training(e)))?;
         let row = SweepRow::from_record(&plan.name, run.index, &run.id, &record)?;
         writer.append(&row)?;
         on_event(SweepEvent::RunFinished { row: &row, position: i + 1, todo: todo.len() });
         done.insert(row.id.clone(), row);
+        trained += 1;
     }
     let mut rows: Vec<SweepRow> = done.into_values().collect();
     rows.sort_by_key(|r| r.index);
-    Ok(SweepOutcome { rows, trained: todo.len(), planned: runs.len() })
+    Ok(SweepOutcome { rows, trained, planned: runs.len() })
 }

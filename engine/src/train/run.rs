@@ -166,7 +166,7 @@ impl Trainer {
         rec.submit()?;
 
         let tokens_per_step = cfg.batch * cfg.model.context;
-        let read = step % cfg.log_every.max(1) == 0 || step == cfg.steps || step == 1;
+        let read = step.is_multiple_of(cfg.log_every.max(1)) || step == cfg.steps || step == 1;
         let loss = if read { Some(self.model.read_mean_loss()?) } else { None };
         if let Some(l) = loss {
             if !l.is_finite() {
@@ -177,7 +177,7 @@ impl Trainer {
         self.step = step;
         self.train_secs += t0.elapsed().as_secs_f64();
         let tokens_per_sec = (step * tokens_per_step) as f64 / self.train_secs.max(1e-9);
-        let eval = if (cfg.eval_every > 0 && step % cfg.eval_every == 0) || step == cfg.steps {
+        let eval = if (cfg.eval_every > 0 && step.is_multiple_of(cfg.eval_every)) || step == cfg.steps {
             let t0 = Instant::now();
             let e = evaluate(&self.model, &self.device, &self.corpus, cfg, step)?;
             self.eval_secs += t0.elapsed().as_secs_f64();

@@ -1,0 +1,424 @@
+//! The Mixture lab: run a sweep of small models, fit the mixture law on all but the largest
+//! size, see its prediction of the largest, find the optimal mixture for a target domain, and
+//! train that run to see the prediction hold or miss.
+
+use std::path::PathBuf;
+
+use egui::Ui;
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+use sigmix::DeviceChoice;
+use sigmix::data::DOMAINS;
+use sigmix::laws::{Law, MixOptions, MixTarget, MixtureAdditive, Observation, optimal_mixture};
+use sigmix::sweep::{Extrapolation, ParamCount, SWEEP_PRESETS, SweepPlan, SweepRow, observation, read_rows};
+use sigmix::train::RunConfig;
+
+use crate::lab::{Message, SweepJob, SweepMessage, TrainJob};
+use crate::ui::widgets::colour;
+
+/// Commentary for each sweep preset.
+const COMMENTARY: &[(&str, &str)] = &[
+    (
+        "classroom",
+        "96 runs: 4 widths × 3 token budgets × 8 mixtures, about 6 minutes on a 2-core CPU. The law is fitted on the three smaller widths and predicts the largest. On the public 122M–937M runs the same law extrapolates within ~1%; here the models are far from convergence and the prediction misses by ~5%: larger models gain more per token early in training than a law with separate N and D terms allows.",
+    ),
+    ("smoke", "27 runs of 1-layer models in seconds: for trying the buttons. Too small for a meaningful fit."),
+];
+
+/// The panel's state.
+pub struct MixturePanel {
+    /// The sweep preset.
+    pub preset: String,
+    /// The JSONL file the sweep appends to.
+    pub path: String,
+    /// Where to train.
+    pub device: DeviceChoice,
+    /// Finished runs, in plan order.
+    pub rows: Vec<SweepRow>,
+    planned: usize,
+    current: Option<String>,
+    job: Option<SweepJob>,
+    fit_job: Option<SweepJob>,
+    /// The fits (one per target), once made.
+    pub fits: Vec<Extrapolation>,
+    /// The loss shown and optimised.
+    pub target: String,
+    verify: Option<TrainJob>,
+    verify_result: Option<(f64, f64)>,
+    /// The last error.
+    pub error: Option<String>,
+    notice: Option<String>,
+}
+
+impl MixturePanel {
+    /// A panel on the classroom preset; offers to resume when its file holds an unfinished sweep.
+    pub fn new(device: DeviceChoice) -> MixturePanel {
+        let mut p = MixturePanel {
+            preset: "classroom".into(),
+            path: "sigmix-lab/classroom.jsonl".into(),
+            device,
+            rows: Vec::new(),
+            planned: 0,
+            current: None,
+            job: None,
+            fit_job: None,
+            fits: Vec::new(),
+            target: "mean_loss".into(),
+            verify: None,
+            verify_result: None,
+            error: None,
+            notice: None,
+        };
+        p.load();
+        p
+    }
+
+    fn plan(&self) -> sigmix::Result<SweepPlan> {
+        SweepPlan::preset(&self.preset)
+    }
+
+    /// Reads the runs already in the file.
+    pub fn load(&mut self) {
+        self.rows.clear();
+        self.fits.clear();
+        self.planned = self.plan().and_then(|p| p.runs()).map_or(0, |r| r.len());
+        let path = PathBuf::from(&self.path);
+        if !path.exists() {
+            self.notice = None;
+            return;
+        }
+        match read_rows(&path) {
+            Ok(r) => {
+                self.rows = r.rows;
+                self.notice = (self.rows.len() < self.planned && !self.rows.is_empty()).then(|| {
+                    format!(
+                        "{} holds {} of {} runs of an unfinished sweep: press Run to resume it",
+                        self.path,
+                        self.rows.len(),
+                        self.planned
+                    )
+                });
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// Whether a sweep is running.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Starts (or resumes) the sweep.
+    pub fn run(&mut self, ctx: &egui::Context) {
+        match self.plan() {
+            Ok(plan) => {
+                self.error = None;
+                self.notice = None;
+                let ctx = ctx.clone();
+                self.job =
+                    Some(SweepJob::sweep(self.device, plan, PathBuf::from(&self.path), move || ctx.request_repaint()));
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// Fits the law in the background.
+    pub fn fit(&mut self, ctx: &egui::Context) {
+        let ctx = ctx.clone();
+        self.fit_job = Some(SweepJob::fit(self.rows.clone(), move || ctx.request_repaint()));
+    }
+
+    /// Applies what the workers reported.
+    pub fn poll(&mut self, ctx: &egui::Context) {
+        let mut finished = false;
+        if let Some(job) = &self.job {
+            for m in job.drain() {
+                match m {
+                    SweepMessage::Planned { planned, rows, .. } => {
+                        self.planned = planned;
+                        self.rows = rows;
+                    }
+                    SweepMessage::RunStarted(id, _) => self.current = Some(id),
+                    SweepMessage::RunFinished(row) => {
+                        self.rows.retain(|r| r.index != row.index);
+                        self.rows.push(*row);
+                        self.rows.sort_by_key(|r| r.index);
+                    }
+                    SweepMessage::Done => finished = true,
+                    SweepMessage::Failed(e) => {
+                        self.error = Some(e);
+                        finished = true;
+                    }
+                    SweepMessage::Fitted(_) => {}
+                }
+            }
+            finished |= job.ended();
+        }
+        if finished {
+            self.job = None;
+            self.current = None;
+            if self.rows.len() == self.planned && self.error.is_none() {
+                self.fit(ctx);
+            }
+        }
+        if let Some(job) = &self.fit_job {
+            for m in job.drain() {
+                match m {
+                    SweepMessage::Fitted(f) => self.fits = f,
+                    SweepMessage::Failed(e) => self.error = Some(e),
+                    _ => {}
+                }
+            }
+            if job.ended() {
+                self.fit_job = None;
+            }
+        }
+        if let Some(v) = &self.verify {
+            for m in v.drain() {
+                match m {
+                    Message::Finished(record) => {
+                        if let (Some(e), Some((pred, _))) = (record.final_eval(), self.verify_result) {
+                            let measured =
+                                match DOMAINS.iter().position(|d| format!("{}_loss", d.name()) == self.target) {
+                                    Some(i) => e.per_domain[i] as f64,
+                                    None => e.mean() as f64,
+                                };
+                            self.verify_result = Some((pred, measured));
+                        }
+                    }
+                    Message::Failed(e) => self.error = Some(e),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        self.poll(&ctx);
+        egui::Panel::left("mixture-controls").default_size(320.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui, &ctx));
+        });
+        egui::CentralPanel::default().show(ui, |ui| self.plots(ui));
+    }
+
+    fn controls(&mut self, ui: &mut Ui, ctx: &egui::Context) {
+        ui.heading("Sweep");
+        let busy = self.running();
+        ui.add_enabled_ui(!busy, |ui| {
+            let mut preset = self.preset.clone();
+            egui::ComboBox::from_label("preset")
+                .selected_text(&preset)
+                .show_ui(ui, |ui| {
+                    for (name, what) in SWEEP_PRESETS {
+                        ui.selectable_value(&mut preset, name.to_string(), *name).on_hover_text(*what);
+                    }
+                })
+                .response
+                .on_hover_text("The grid of model sizes × token budgets × mixtures to train");
+            if preset != self.preset {
+                self.preset = preset;
+                self.path = format!("sigmix-lab/{}.jsonl", self.preset);
+                self.load();
+            }
+            ui.horizontal(|ui| {
+                ui.label("file");
+                ui.text_edit_singleline(&mut self.path)
+                    .on_hover_text("JSON Lines file the runs are appended to (the same format as `sigmix sweep`)");
+            });
+        });
+        if let Some((_, what)) = COMMENTARY.iter().find(|(n, _)| *n == self.preset) {
+            ui.label(egui::RichText::new(*what).small());
+        }
+        ui.horizontal(|ui| {
+            let label = if self.rows.is_empty() || self.rows.len() >= self.planned { "Run" } else { "Resume" };
+            if ui
+                .add_enabled(!busy, egui::Button::new(label))
+                .on_hover_text("Train every run the file does not hold yet; each is saved as it finishes")
+                .clicked()
+            {
+                self.run(ctx);
+            }
+            if ui
+                .add_enabled(busy, egui::Button::new("Stop"))
+                .on_hover_text("Stop after the run in progress (finished runs stay in the file)")
+                .clicked()
+                && let Some(j) = &self.job
+            {
+                j.stop();
+            }
+            if ui.add_enabled(!busy, egui::Button::new("Load")).on_hover_text("Read the runs in the file").clicked() {
+                self.load();
+            }
+            if ui
+                .add_enabled(!busy && self.fit_job.is_none() && !self.rows.is_empty(), egui::Button::new("Fit"))
+                .on_hover_text("Fit the additive mixture law on every size but the largest")
+                .clicked()
+            {
+                self.fit(ctx);
+            }
+        });
+        let frac = if self.planned > 0 { self.rows.len() as f32 / self.planned as f32 } else { 0.0 };
+        ui.add(egui::ProgressBar::new(frac).text(format!("{} / {} runs", self.rows.len(), self.planned)));
+        if let Some(id) = &self.current {
+            ui.label(format!("training {id}…"));
+        }
+        if self.fit_job.is_some() {
+            ui.label("fitting…");
+        }
+        if let Some(n) = &self.notice {
+            ui.label(egui::RichText::new(n).color(egui::Color32::from_rgb(200, 140, 0)));
+        }
+        if let Some(e) = &self.error {
+            ui.colored_label(egui::Color32::RED, e);
+        }
+        ui.separator();
+        ui.heading("Target");
+        let mut targets: Vec<String> = DOMAINS.iter().map(|d| format!("{}_loss", d.name())).collect();
+        targets.push("mean_loss".into());
+        egui::ComboBox::from_label("loss")
+            .selected_text(&self.target)
+            .show_ui(ui, |ui| {
+                for t in targets {
+                    ui.selectable_value(&mut self.target, t.clone(), t);
+                }
+            })
+            .response
+            .on_hover_text("The held-out loss plotted, and the one the optimal mixture minimises");
+        if !self.fits.is_empty() {
+            ui.separator();
+            ui.label("Law fitted below the largest size:");
+            egui::Grid::new("fit-table").striped(true).show(ui, |ui| {
+                ui.label("target");
+                ui.label("train MRE");
+                ui.label("largest: MRE");
+                ui.end_row();
+                for f in &self.fits {
+                    ui.label(&f.target);
+                    ui.label(format!("{:.2}%", 100.0 * f.fit.train_mre));
+                    ui.label(format!("{:.2}%", 100.0 * f.held_out_mre));
+                    ui.end_row();
+                }
+            });
+            self.optimum_ui(ui, ctx);
+        }
+    }
+
+    /// The optimal mixture for the target at the largest size and budget, and its check.
+    fn optimum_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
+        ui.separator();
+        ui.heading("Optimal mixture");
+        let Some(fit) = self.fits.iter().find(|f| f.target == self.target) else { return };
+        let Some(n) = self.rows.iter().map(|r| r.non_embedding_params).max() else { return };
+        let Some(d) = self.rows.iter().map(|r| r.n_tokens).max() else { return };
+        let law = MixtureAdditive { k: DOMAINS.len() };
+        let target = [MixTarget { law: &law, theta: fit.fit.theta(), weight: 1.0 }];
+        let opts = MixOptions { floor: 0.02, starts: 2, ..Default::default() };
+        let Ok(best) = optimal_mixture(&target, n as f64, d as f64, &opts) else { return };
+        ui.label(format!("for {} at N = {n}, D = {d} (each weight ≥ 0.02):", self.target));
+        for (dom, w) in DOMAINS.iter().zip(&best.weights) {
+            ui.add(egui::ProgressBar::new(*w as f32).text(format!("{} {:.2}", dom.name(), w)));
+        }
+        ui.label(format!("predicted {:.3} nats (uniform mixture: {:.3})", best.objective, best.uniform_objective));
+        let running = self.verify.as_ref().is_some_and(|_| self.verify_result.is_some_and(|(_, m)| m.is_nan()));
+        if ui
+            .add_enabled(!running && !self.running(), egui::Button::new("Train this run"))
+            .on_hover_text(
+                "Train the largest model at this mixture and largest budget, and compare with the prediction",
+            )
+            .clicked()
+            && let Ok(plan) = self.plan()
+            && let Some(base) = plan.runs().ok().and_then(|r| r.last().map(|l| l.config.clone()))
+        {
+            let cfg = RunConfig { name: "predicted-optimum".into(), mixture: best.weights.clone(), ..base };
+            let ctx = ctx.clone();
+            self.verify_result = Some((best.objective, f64::NAN));
+            self.verify = Some(TrainJob::start(self.device, cfg, true, move || ctx.request_repaint()));
+        }
+        match self.verify_result {
+            Some((p, m)) if m.is_nan() => {
+                ui.label(format!("training… (predicted {p:.3})"));
+            }
+            Some((p, m)) => {
+                ui.label(format!(
+                    "predicted {p:.3}, measured {m:.3}: {:+.1}% — the prediction {}",
+                    100.0 * (p - m) / m,
+                    if ((p - m) / m).abs() < 0.03 { "holds" } else { "misses" }
+                ));
+            }
+            None => {}
+        }
+    }
+
+    fn plots(&mut self, ui: &mut Ui) {
+        let half = (ui.available_height() / 2.0 - 20.0).max(150.0);
+        let largest = self.rows.iter().map(|r| r.model_size).max().unwrap_or(0);
+        let obs: Vec<(Observation, bool)> = self
+            .rows
+            .iter()
+            .filter_map(|r| Some((observation(r, &self.target, ParamCount::NonEmbedding)?, r.model_size == largest)))
+            .collect();
+        let mut budgets: Vec<f64> = obs.iter().map(|(x, _)| x.d).collect();
+        budgets.sort_by(f64::total_cmp);
+        budgets.dedup();
+        let fit = self.fits.iter().find(|f| f.target == self.target);
+        let k = DOMAINS.len();
+        ui.label(format!(
+            "{} against model size (log scale; rings: fitted sizes, discs: the held-out largest)",
+            self.target
+        ));
+        Plot::new("mixture-runs")
+            .legend(Legend::default())
+            .height(half)
+            .x_axis_label("log10 N (non-embedding parameters)")
+            .y_axis_label("held-out loss")
+            .show(ui, |p| {
+                for (i, d) in budgets.iter().enumerate() {
+                    let c = colour(i);
+                    let pts: Vec<[f64; 2]> =
+                        obs.iter().filter(|(x, _)| x.d == *d).map(|(x, _)| [x.n.log10(), x.loss]).collect();
+                    p.points(Points::new(format!("D = {d:.0}"), PlotPoints::from(pts)).color(c).radius(3.0));
+                    if let Some(f) = fit {
+                        let law = MixtureAdditive { k };
+                        let theta = f.fit.theta();
+                        let [lo, hi] = f.fit.n_range;
+                        let hi = hi * 8.0;
+                        let curve: Vec<[f64; 2]> = (0..=60)
+                            .map(|j| {
+                                let n = lo * (hi / lo).powf(j as f64 / 60.0);
+                                let x = Observation { n, d: *d, h: vec![1.0 / k as f64; k], loss: 0.0 };
+                                [n.log10(), law.predict(&theta, &x)]
+                            })
+                            .collect();
+                        p.line(
+                            Line::new(format!("law, D = {d:.0}, uniform mixture"), PlotPoints::from(curve)).color(c),
+                        );
+                    }
+                }
+            });
+        if let Some(f) = fit {
+            ui.label(format!(
+                "predicted against measured, largest size (held out): MRE {:.2}%",
+                100.0 * f.held_out_mre
+            ));
+            let pts: Vec<[f64; 2]> = f.held_out.iter().map(|h| [h.measured, h.predicted]).collect();
+            let (lo, hi) =
+                pts.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+            Plot::new("mixture-pred")
+                .height(half)
+                .data_aspect(1.0)
+                .x_axis_label("measured")
+                .y_axis_label("predicted")
+                .show(ui, |p| {
+                    if lo.is_finite() {
+                        p.line(
+                            Line::new("exact", PlotPoints::from(vec![[lo, lo], [hi, hi]])).color(egui::Color32::GRAY),
+                        );
+                    }
+                    p.points(Points::new("held-out runs", PlotPoints::from(pts)).color(egui::Color32::RED).radius(4.0));
+                });
+        } else {
+            ui.label("Run the sweep (or press Fit once three sizes are in) to fit the law.");
+        }
+    }
+}

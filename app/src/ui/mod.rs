@@ -1,0 +1,7 @@
+//! The lab's panels, one file each.
+
+pub mod laws;
+pub mod mixture;
+pub mod placeholders;
+pub mod train;
+pub mod widgets;

@@ -1,0 +1,130 @@
+//! The lab as a user meets it, rendered headless by egui_kittest: every panel opens, Play
+//! trains and plots, the Mixture lab runs a sweep, fits and predicts, and the main screen
+//! renders to a non-blank image (written to docs/ with SIGMIX_WRITE_DOCS=1).
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use sigmix::DeviceChoice;
+use sigmix_app::lab::{Lab, Tab};
+use sigmix_app::ui::train::Status;
+
+fn lab() -> Harness<'static, Lab> {
+    Harness::builder()
+        .with_size([1280.0, 820.0])
+        .build_ui_state(|ui, lab: &mut Lab| lab.show(ui), Lab::new(DeviceChoice::Cpu))
+}
+
+/// Steps the UI until `done` holds, failing after `secs`.
+fn step_until(h: &mut Harness<'_, Lab>, secs: u64, what: &str, done: impl Fn(&Lab) -> bool) {
+    let start = Instant::now();
+    h.step();
+    while !done(h.state()) {
+        assert!(start.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+}
+
+#[test]
+fn every_panel_opens_and_says_what_it_is() {
+    let mut h = lab();
+    h.run_steps(2);
+    for (tab, label, _) in Tab::ALL {
+        h.get_by_label(label).click();
+        h.run_steps(3);
+        assert_eq!(h.state().tab, tab, "clicking {label}");
+        match tab {
+            Tab::Attention | Tab::Moe | Tab::Contrastive => {
+                h.get_by_label("Not built yet.");
+            }
+            Tab::Laws => {
+                h.get_by_label_contains("optimal sparsity S*");
+            }
+            Tab::Train => {
+                h.get_by_label("Play");
+            }
+            Tab::Mixture => {
+                h.get_by_label("Fit");
+            }
+        }
+    }
+}
+
+#[test]
+fn play_trains_a_tiny_preset_and_plots_the_loss() {
+    let mut h = lab();
+    h.state_mut().tab = Tab::Train;
+    h.state_mut().train.load_preset("smoke");
+    h.run_steps(2);
+    h.get_by_label("Play").click();
+    step_until(&mut h, 120, "the smoke run to finish", |l| l.train.status != Status::Running);
+    let t = &h.state().train;
+    assert_eq!(t.status, Status::Finished, "{:?}", t.error);
+    assert!(t.curve.len() >= 5, "loss points plotted: {}", t.curve.len());
+    let (first, last) = (t.curve[0][1], t.curve[t.curve.len() - 1][1]);
+    assert!(last < first, "the loss fell: {first} → {last}");
+    assert!(!t.evals.is_empty(), "a held-out evaluation was recorded");
+    write_doc_image(&mut h, "lab-train.png");
+
+    // Step takes exactly one step of a fresh run.
+    h.get_by_label("Reset").click();
+    h.run_steps(2);
+    h.get_by_label("Step").click();
+    step_until(&mut h, 60, "one step", |l| !l.train.curve.is_empty());
+    assert_eq!(h.state().train.curve.len(), 1);
+}
+
+#[test]
+fn the_mixture_lab_runs_a_sweep_fits_and_predicts() {
+    let dir = std::env::temp_dir().join(format!("sigmix-lab-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("smoke.jsonl");
+    let _ = std::fs::remove_file(&path);
+    let mut h = lab();
+    {
+        let m = &mut h.state_mut().mixture;
+        m.preset = "smoke".into();
+        m.path = path.to_string_lossy().into_owned();
+        m.load();
+    }
+    h.state_mut().tab = Tab::Mixture;
+    h.run_steps(2);
+    h.get_by_label("Run").click();
+    step_until(&mut h, 300, "the sweep and its fit", |l| !l.mixture.fits.is_empty() || l.mixture.error.is_some());
+    let m = &h.state().mixture;
+    assert!(m.error.is_none(), "{:?}", m.error);
+    assert_eq!(m.rows.len(), 27);
+    assert_eq!(m.fits.len(), 5);
+    assert_eq!(std::fs::read_to_string(&path).expect("the runs are on disk").lines().count(), 27);
+    h.get_by_label("Train this run");
+
+    // Reopening finds the finished sweep on disk.
+    let mut again = Lab::new(DeviceChoice::Cpu);
+    again.mixture.path = path.to_string_lossy().into_owned();
+    again.mixture.preset = "smoke".into();
+    again.mixture.load();
+    assert_eq!(again.mixture.rows.len(), 27);
+}
+
+#[test]
+fn the_main_screen_renders() {
+    let mut h = lab();
+    h.state_mut().tab = Tab::Laws;
+    h.run_steps(3);
+    let image = h.render().expect("renders headless");
+    let first = *image.get_pixel(0, 0);
+    let varied = image.pixels().filter(|p| **p != first).count();
+    assert!(varied > (image.width() * image.height()) as usize / 20, "the screen is nearly blank");
+    write_doc_image(&mut h, "lab-laws.png");
+}
+
+/// With SIGMIX_WRITE_DOCS set, saves the current screen as docs/`name` (the README shows them).
+fn write_doc_image(h: &mut Harness<'_, Lab>, name: &str) {
+    if std::env::var_os("SIGMIX_WRITE_DOCS").is_some() {
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs").join(name);
+        h.render().expect("renders").save(&out).expect("writes the image");
+    }
+}
