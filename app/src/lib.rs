@@ -1,5 +1,6 @@
 //! The sigmix lab: an egui app that trains small models, runs sweeps, fits scaling laws and
 //! explains them. The `sigmix` binary opens it when given no subcommand.
 
+pub mod figure;
 pub mod lab;
 pub mod ui;

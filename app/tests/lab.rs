@@ -88,6 +88,7 @@ fn the_mixture_lab_runs_a_sweep_fits_and_predicts() {
         let m = &mut h.state_mut().mixture;
         m.preset = "smoke".into();
         m.path = path.to_string_lossy().into_owned();
+        m.export_dir = dir.clone();
         m.load();
     }
     h.state_mut().tab = Tab::Mixture;
@@ -100,6 +101,13 @@ fn the_mixture_lab_runs_a_sweep_fits_and_predicts() {
     assert_eq!(m.fits.len(), 5);
     assert_eq!(std::fs::read_to_string(&path).expect("the runs are on disk").lines().count(), 27);
     h.get_by_label("Train this run");
+    h.get_by_label("Save plot PNG").click();
+    h.run_steps(2);
+    let pngs = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "png")))
+        .count();
+    assert_eq!(pngs, 1, "the plot was exported");
 
     // Reopening finds the finished sweep on disk.
     let mut again = Lab::new(DeviceChoice::Cpu);

@@ -33,9 +33,12 @@ pub fn run(device: DeviceChoice) -> sigmix::Result<()> {
     })
 }
 
-/// A fresh file name under `sigmix-lab/` for an export, e.g. `sigmix-lab/curves-1732790000.csv`.
-pub fn export_path(what: &str, ext: &str) -> sigmix::Result<PathBuf> {
-    let dir = PathBuf::from("sigmix-lab");
+/// Where the lab writes exports and sweeps unless told otherwise.
+pub const LAB_DIR: &str = "sigmix-lab";
+
+/// A fresh file name in `dir` for an export, e.g. `sigmix-lab/curves-1732790000.csv`.
+pub fn export_path(dir: &std::path::Path, what: &str, ext: &str) -> sigmix::Result<PathBuf> {
+    let dir = dir.to_path_buf();
     std::fs::create_dir_all(&dir).map_err(|source| sigmix::Error::Io { path: dir.clone(), source })?;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     Ok(dir.join(format!("{what}-{stamp}.{ext}")))

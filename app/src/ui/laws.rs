@@ -125,8 +125,10 @@ impl LawsPanel {
             ui,
             "a, b, c, d, e, α, β are illustrative, not the paper's fit; the sources' sign conventions differ",
         );
-        ui.add(egui::Slider::new(&mut self.moe_log_n, 7.0..=11.0).text("log10 N (total parameters)"));
-        ui.add(egui::Slider::new(&mut self.moe_log_d, 9.0..=12.0).text("log10 D (tokens)"));
+        ui.add(egui::Slider::new(&mut self.moe_log_n, 7.0..=11.0).text("log10 N (total parameters)"))
+            .on_hover_text("Total parameters N, experts included");
+        ui.add(egui::Slider::new(&mut self.moe_log_d, 9.0..=12.0).text("log10 D (tokens)"))
+            .on_hover_text("Training tokens D");
         let theta = ln(&[400.0, 0.34, 410.0, 0.28, 0.8, 0.1666, 6.0, 0.16, 0.16, 1.7]);
         let (n, d) = (10f64.powf(self.moe_log_n), 10f64.powf(self.moe_log_d));
         let law = MoeSparsity::default();
@@ -143,9 +145,12 @@ impl LawsPanel {
     fn distill(&mut self, ui: &mut Ui) {
         ui.label("L_S = L_T + L_T^(−c0)·(1 + (L_T/(L_sup·d1))^(1/f1))^(−c1·f1)·(A'/N_S^α' + B'/D_S^β')^γ' (Eq. 8); L_sup is the student's supervised loss.");
         unverified(ui, "all constants are illustrative; the paper's fitted values are in its appendix, not here");
-        ui.add(egui::Slider::new(&mut self.student_log_n, 7.0..=10.0).text("log10 N_S (student)"));
-        ui.add(egui::Slider::new(&mut self.student_log_d, 9.0..=12.0).text("log10 D_S (distillation tokens)"));
-        ui.add(egui::Slider::new(&mut self.teacher_loss, 1.6..=4.0).text("teacher loss L_T"));
+        ui.add(egui::Slider::new(&mut self.student_log_n, 7.0..=10.0).text("log10 N_S (student)"))
+            .on_hover_text("Student size: non-embedding parameters");
+        ui.add(egui::Slider::new(&mut self.student_log_d, 9.0..=12.0).text("log10 D_S (distillation tokens)"))
+            .on_hover_text("Tokens the student is distilled on");
+        ui.add(egui::Slider::new(&mut self.teacher_loss, 1.6..=4.0).text("teacher loss L_T"))
+            .on_hover_text("The teacher matters only through its own loss");
         let law = Distillation { supervised: [1.7, 400.0, 0.34, 410.0, 0.28, 1.0] };
         let theta = ln(&[0.5, 0.6, 1.0, 1.0, 400.0, 0.34, 410.0, 0.28, 1.0]);
         let (n, d) = (10f64.powf(self.student_log_n), 10f64.powf(self.student_log_d));
@@ -169,9 +174,12 @@ impl LawsPanel {
             ui,
             "the form is a structural guess and the constants illustrative; the paper's finding is that ~1% injection prevents forgetting",
         );
-        ui.add(egui::Slider::new(&mut self.ft_log_n, 7.0..=9.5).text("log10 N"));
-        ui.add(egui::Slider::new(&mut self.ft_log_d, 5.0..=8.0).text("log10 D_ft (finetuning tokens)"));
-        ui.add(egui::Slider::new(&mut self.inject, 0.0..=0.05).text("injected fraction p"));
+        ui.add(egui::Slider::new(&mut self.ft_log_n, 7.0..=9.5).text("log10 N"))
+            .on_hover_text("Size of the finetuned model");
+        ui.add(egui::Slider::new(&mut self.ft_log_d, 5.0..=8.0).text("log10 D_ft (finetuning tokens)"))
+            .on_hover_text("Tokens of the finetuning set");
+        ui.add(egui::Slider::new(&mut self.inject, 0.0..=0.05).text("injected fraction p"))
+            .on_hover_text("Fraction of each finetuning batch drawn from the pretraining data");
         let theta = ln(&[50.0, 0.3, 400.0, 0.35]);
         let (n, d) = (10f64.powf(self.ft_log_n), 10f64.powf(self.ft_log_d));
         let rise = |p: f64| Forgetting.predict(&theta, &obs(n, d, vec![p]));
@@ -187,9 +195,12 @@ impl LawsPanel {
 
     fn ema(&mut self, ui: &mut Ui) {
         ui.label("Scale the batch by κ: keep the EMA's horizon in samples with ρ' = ρ^κ.");
-        ui.add(egui::Slider::new(&mut self.rho, 0.9..=0.99999).logarithmic(false).text("EMA decay ρ"));
-        ui.add(egui::Slider::new(&mut self.kappa, 0.125..=64.0).logarithmic(true).text("batch scale κ"));
-        ui.checkbox(&mut self.adam, "Adam (else SGD)");
+        ui.add(egui::Slider::new(&mut self.rho, 0.9..=0.99999).logarithmic(false).text("EMA decay ρ"))
+            .on_hover_text("θ_ema <- ρ·θ_ema + (1 - ρ)·θ once per step, at the reference batch");
+        ui.add(egui::Slider::new(&mut self.kappa, 0.125..=64.0).logarithmic(true).text("batch scale κ"))
+            .on_hover_text("New batch = κ × reference batch");
+        ui.checkbox(&mut self.adam, "Adam (else SGD)")
+            .on_hover_text("Which optimiser's learning-rate rule pairs with the EMA rule");
         let h = Hyper { batch: 256.0, lr: 1e-3, ema: self.rho, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
         let s = scale_hyper(&h, self.kappa, if self.adam { Optimizer::Adam } else { Optimizer::Sgd });
         ui.label(format!("ρ' = ρ^κ = {:.6}", scale_ema(self.rho, self.kappa)));

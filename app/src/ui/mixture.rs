@@ -47,6 +47,8 @@ pub struct MixturePanel {
     /// The last error.
     pub error: Option<String>,
     notice: Option<String>,
+    /// Folder for exports.
+    pub export_dir: std::path::PathBuf,
 }
 
 impl MixturePanel {
@@ -67,6 +69,7 @@ impl MixturePanel {
             verify_result: None,
             error: None,
             notice: None,
+            export_dir: crate::lab::LAB_DIR.into(),
         };
         p.load();
         p
@@ -300,6 +303,15 @@ impl MixturePanel {
                     ui.end_row();
                 }
             });
+            if ui
+                .button("Save plot PNG")
+                .on_hover_text(
+                    "Write the sweep's figure (law, extrapolation, prediction, optimal mixture) to sigmix-lab/",
+                )
+                .clicked()
+            {
+                self.notice = Some(self.export_plot().unwrap_or_else(|e| e.to_string()));
+            }
             self.optimum_ui(ui, ctx);
         }
     }
@@ -348,6 +360,14 @@ impl MixturePanel {
             }
             None => {}
         }
+    }
+
+    fn export_plot(&self) -> sigmix::Result<String> {
+        let title = format!("{} — {} runs, law fitted below the largest size", self.path, self.rows.len());
+        let figure = crate::figure::Figure::from_fitted_runs(&self.rows, &self.fits, title, &self.target)?;
+        let path = crate::lab::export_path(&self.export_dir, "sweep", "png")?;
+        figure.write(&path, (1400, 1000))?;
+        Ok(format!("saved {}", path.display()))
     }
 
     fn plots(&mut self, ui: &mut Ui) {

@@ -51,6 +51,8 @@ pub struct TrainPanel {
     /// The last error, shown until the next run.
     pub error: Option<String>,
     notice: Option<String>,
+    /// Folder for exports.
+    pub export_dir: std::path::PathBuf,
 }
 
 /// Presets offered in the panel: (name, commentary shown under it).
@@ -89,6 +91,7 @@ impl TrainPanel {
             sample: String::new(),
             error: None,
             notice: None,
+            export_dir: crate::lab::LAB_DIR.into(),
         }
     }
 
@@ -377,13 +380,13 @@ impl TrainPanel {
                 csv.push_str(&format!("eval,{},{d},{l}\n", e.step));
             }
         }
-        let path = crate::lab::export_path("curves", "csv")?;
+        let path = crate::lab::export_path(&self.export_dir, "curves", "csv")?;
         sigmix::sweep::write_text_atomic(&path, &csv)?;
         Ok(format!("saved {}", path.display()))
     }
 
     fn export_config(&self) -> sigmix::Result<String> {
-        let path = crate::lab::export_path("config", "json")?;
+        let path = crate::lab::export_path(&self.export_dir, "config", "json")?;
         sigmix::train::write_json_atomic(&path, &self.config)?;
         Ok(format!("saved {}", path.display()))
     }
