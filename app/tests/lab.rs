@@ -37,7 +37,10 @@ fn every_panel_opens_and_says_what_it_is() {
         h.run_steps(3);
         assert_eq!(h.state().tab, tab, "clicking {label}");
         match tab {
-            Tab::Attention | Tab::Moe | Tab::Contrastive => {
+            Tab::Attention => {
+                h.get_by_label("Time the flash kernels");
+            }
+            Tab::Moe | Tab::Contrastive => {
                 h.get_by_label("Not built yet.");
             }
             Tab::Laws => {
@@ -135,4 +138,22 @@ fn write_doc_image(h: &mut Harness<'_, Lab>, name: &str) {
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs").join(name);
         h.render().expect("renders").save(&out).expect("writes the image");
     }
+}
+
+#[test]
+fn the_attention_panel_shows_both_maps_and_times_the_kernels() {
+    let mut h = lab();
+    h.state_mut().tab = Tab::Attention;
+    h.run_steps(2);
+    let (sig, soft) = h.state().attention.maps();
+    let n = h.state().attention.n;
+    for i in 0..n {
+        let s: f64 = soft[i * n..(i + 1) * n].iter().sum();
+        assert!((s - 1.0).abs() < 1e-9, "softmax rows sum to 1");
+        assert!(sig[i * n + i + 1..(i + 1) * n].iter().all(|p| *p == 0.0), "causal: nothing after the query");
+    }
+    h.get_by_label("Time the flash kernels").click();
+    step_until(&mut h, 120, "the kernel timing", |l| l.attention.timed());
+    h.get_by_label_contains("softmax / sigmoid");
+    write_doc_image(&mut h, "lab-attention.png");
 }

@@ -2,6 +2,7 @@
 
 use sigmix::DeviceChoice;
 
+use crate::ui::attention::AttentionPanel;
 use crate::ui::laws::LawsPanel;
 use crate::ui::mixture::MixturePanel;
 use crate::ui::placeholders::not_built;
@@ -33,7 +34,7 @@ impl Tab {
             "Mixture lab",
             "Sweep small models, fit the data-mixture law, predict a bigger run and check it",
         ),
-        (Tab::Attention, "Attention", "Sigmoid vs softmax attention (not built yet)"),
+        (Tab::Attention, "Attention", "Sigmoid vs softmax attention maps, the bias b, the flash kernels timed"),
         (Tab::Moe, "MoE", "Mixture-of-experts routing and sparsity (not built yet)"),
         (Tab::Contrastive, "Contrastive", "Poly-view contrastive learning (not built yet)"),
         (Tab::Laws, "Law calculators", "Chinchilla, MoE sparsity, distillation, forgetting, EMA rule"),
@@ -52,6 +53,8 @@ pub struct Lab {
     pub mixture: MixturePanel,
     /// The law calculators.
     pub laws: LawsPanel,
+    /// The attention maps.
+    pub attention: AttentionPanel,
 }
 
 impl Lab {
@@ -65,6 +68,7 @@ impl Lab {
             train: TrainPanel::new(device),
             mixture,
             laws: LawsPanel::default(),
+            attention: AttentionPanel::new(device),
         }
     }
 
@@ -95,6 +99,7 @@ impl Lab {
                     self.device = device;
                     self.train.device = device;
                     self.mixture.device = device;
+                    self.attention.device = device;
                 }
             });
         });
@@ -102,12 +107,7 @@ impl Lab {
             Tab::Train => self.train.ui(ui),
             Tab::Mixture => self.mixture.ui(ui),
             Tab::Laws => self.laws.ui(ui),
-            Tab::Attention => not_built(
-                ui,
-                "Attention",
-                "Sigmoid and softmax attention maps of a trained model or a random input, the bias b = −ln n marked on a slider, and the two flash kernels timed side by side.",
-                "sigmix bench attention\nsigmix train --preset attn-compare",
-            ),
+            Tab::Attention => self.attention.ui(ui),
             Tab::Moe => not_built(
                 ui,
                 "Mixture of experts",

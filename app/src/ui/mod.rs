@@ -1,5 +1,6 @@
 //! The lab's panels, one file each.
 
+pub mod attention;
 pub mod laws;
 pub mod mixture;
 pub mod placeholders;
