@@ -272,19 +272,9 @@ where
     Ok(())
 }
 
-/// Colours that stay apart on white (the category10 palette).
+/// The colour of series `i` (the lab's palette).
 fn colour_of(i: usize) -> RGBAColor {
-    const C: [(u8, u8, u8); 8] = [
-        (31, 119, 180),
-        (255, 127, 14),
-        (44, 160, 44),
-        (214, 39, 40),
-        (148, 103, 189),
-        (140, 86, 75),
-        (227, 119, 194),
-        (23, 190, 207),
-    ];
-    let (r, g, b) = C[i % C.len()];
+    let (r, g, b) = crate::ui::widgets::PALETTE[i % crate::ui::widgets::PALETTE.len()];
     RGBColor(r, g, b).to_rgba()
 }
 

@@ -42,19 +42,22 @@ pub fn normalised(weights: &[f64]) -> Vec<f64> {
     if s > 0.0 { weights.iter().map(|w| w / s).collect() } else { vec![1.0 / weights.len() as f64; weights.len()] }
 }
 
-/// A colour per series index that stays readable on dark and light themes.
+/// Series colours that stay apart on dark and light backgrounds (the category10 palette),
+/// shared by the panels and the exported figures.
+pub const PALETTE: [(u8, u8, u8); 8] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (23, 190, 207),
+];
+
+/// The colour of series `i`.
 pub fn colour(i: usize) -> egui::Color32 {
-    const C: [(u8, u8, u8); 8] = [
-        (31, 119, 180),
-        (255, 127, 14),
-        (44, 160, 44),
-        (214, 39, 40),
-        (148, 103, 189),
-        (140, 86, 75),
-        (227, 119, 194),
-        (23, 190, 207),
-    ];
-    let (r, g, b) = C[i % C.len()];
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
     egui::Color32::from_rgb(r, g, b)
 }
 

@@ -24,6 +24,16 @@ fn bias_terms(c: &[f64], gam: &[f64], h: &[f64]) -> (f64, Vec<f64>) {
     (terms.iter().sum(), terms)
 }
 
+/// One row through `eval_rows` (where these laws keep their formula).
+fn eval_one(law: &dyn Law, t: &[f64], x: &Observation, g: &mut [f64]) -> f64 {
+    let mut out = 0.0;
+    law.eval_rows(t, std::slice::from_ref(x), &mut |_, p, grad| {
+        out = p;
+        g.copy_from_slice(grad);
+    });
+    out
+}
+
 /// The bias term 1/Σ_i C_i h_i^γ_i with C and γ exponentiated once for many rows.
 struct Bias {
     c: Vec<f64>,
@@ -71,12 +81,7 @@ impl Law for MixtureAdditive {
     }
 
     fn eval(&self, t: &[f64], x: &Observation, g: &mut [f64]) -> f64 {
-        let mut out = 0.0;
-        self.eval_rows(t, std::slice::from_ref(x), &mut |_, p, grad| {
-            out = p;
-            g.copy_from_slice(grad);
-        });
-        out
+        eval_one(self, t, x, g)
     }
 
     fn eval_rows(&self, t: &[f64], data: &[Observation], each: &mut dyn FnMut(usize, f64, &[f64])) {
@@ -140,12 +145,7 @@ impl Law for MixtureJoint {
     }
 
     fn eval(&self, t: &[f64], x: &Observation, g: &mut [f64]) -> f64 {
-        let mut out = 0.0;
-        self.eval_rows(t, std::slice::from_ref(x), &mut |_, p, grad| {
-            out = p;
-            g.copy_from_slice(grad);
-        });
-        out
+        eval_one(self, t, x, g)
     }
 
     fn eval_rows(&self, t: &[f64], data: &[Observation], each: &mut dyn FnMut(usize, f64, &[f64])) {

@@ -174,11 +174,7 @@ impl SweepPlan {
 
     /// Reads a plan written as JSON (print one with `sigmix sweep --preset NAME --show-plan`).
     pub fn from_file(path: &std::path::Path) -> Result<SweepPlan> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
-        let plan: SweepPlan = serde_json::from_str(&text).map_err(|e| Error::Parse {
-            path: path.into(),
-            message: format!("line {}, column {}: {e}", e.line(), e.column()),
-        })?;
+        let plan: SweepPlan = crate::train::read_json(path)?;
         plan.runs()?;
         Ok(plan)
     }

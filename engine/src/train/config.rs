@@ -100,11 +100,7 @@ impl RunConfig {
 
     /// Reads a JSON config; fields left out take the defaults of the `tiny` preset.
     pub fn from_file(path: &Path) -> Result<RunConfig> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
-        let cfg: RunConfig = serde_json::from_str(&text).map_err(|e| Error::Parse {
-            path: path.into(),
-            message: format!("line {}, column {}: {e}", e.line(), e.column()),
-        })?;
+        let cfg: RunConfig = crate::train::read_json(path)?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -5,5 +5,5 @@ mod record;
 mod run;
 
 pub use config::{PRESETS, RunConfig};
-pub use record::{CurvePoint, EvalPoint, RunRecord, write_json_atomic};
+pub use record::{CurvePoint, EvalPoint, RunRecord, read_json, write_json_atomic};
 pub use run::{Event, StepOutcome, Trainer, train};

@@ -68,6 +68,15 @@ impl RunRecord {
     }
 }
 
+/// Reads a JSON file into `T`; a parse error names the file, line and column.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    serde_json::from_str(&text).map_err(|e| Error::Parse {
+        path: path.into(),
+        message: format!("line {}, column {}: {e}", e.line(), e.column()),
+    })
+}
+
 /// Writes `value` as pretty JSON to `path` atomically (temp file + rename), so a crash
 /// never leaves a half-written file where a good one was.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
