@@ -6,6 +6,7 @@
 
 use crate::error::Result;
 use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
+use crate::kernels::moe::{self, MoeRouting, RouteOpts};
 use crate::kernels::{
     cross_entropy as ce, elementwise as ew, embedding as emb, matmul as mm, norm, optim, softmax as sm,
 };
@@ -356,6 +357,83 @@ pub fn check_attention_tiled(
     ])
 }
 
+/// An integer output compared exactly: error 0 when equal, ∞ otherwise.
+fn check_exact(kernel: impl Into<String>, shape: impl Into<String>, out: &[u32], reference: &[u32]) -> Check {
+    let rel_err = if out == reference { 0.0 } else { f64::INFINITY };
+    Check { kernel: kernel.into(), shape: shape.into(), rel_err, tolerance: TOLERANCE }
+}
+
+/// How the router logits of an MoE check are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoeCase {
+    /// Each token ranks the experts at random (gaps of ≥ 0.25 between logits: no near-ties).
+    Spread,
+    /// Every token's first choice is expert 0.
+    AllToOne,
+}
+
+/// Routing, grouping, gather and combine against the reference; integer outputs exactly.
+#[allow(clippy::too_many_arguments)]
+pub fn check_moe(
+    device: &Device,
+    rng: &mut Rng,
+    tokens: usize,
+    experts: usize,
+    top_k: usize,
+    dim: usize,
+    opts: RouteOpts,
+    case: MoeCase,
+) -> Result<Vec<Check>> {
+    let mut logits = Vec::with_capacity(tokens * experts);
+    for _ in 0..tokens {
+        let mut rank: Vec<usize> = (0..experts).collect();
+        for i in (1..experts).rev() {
+            rank.swap(i, rng.below(i + 1));
+        }
+        for (j, r) in rank.iter().enumerate() {
+            let boost = if case == MoeCase::AllToOne && j == 0 { 8.0 } else { 0.0 };
+            logits.push((0.35 * *r as f64 - 1.5 + 0.05 * rng.uniform() + boost) as f32);
+        }
+    }
+    let lt = Tensor::from_f32(device, "logits", &[tokens, experts], &logits)?;
+    let r = MoeRouting::new(device, tokens, experts, top_k)?;
+    let slots = tokens * top_k;
+    let junk = vec![0xDEAD_BEEFu32; slots];
+    for t in [&r.order, &r.position, &r.experts] {
+        t.write_u32(&junk)?;
+    }
+    let (x, xd) = random(device, rng, &[tokens, dim])?;
+    let (ys, yd) = random(device, rng, &[slots, dim])?;
+    let xs = poisoned(device, &[slots, dim])?;
+    let out = poisoned(device, &[tokens, dim])?;
+    let mut rec = Recorder::new(device);
+    moe::moe_route(&mut rec, &lt, &r, &opts)?;
+    moe::moe_gather(&mut rec, &x, &r, &xs)?;
+    moe::moe_combine(&mut rec, &ys, &r, &out)?;
+    rec.submit()?;
+    let want = refr::moe::route(&to_f64(&logits), tokens, experts, top_k, opts.sigmoid, opts.renorm, opts.capacity);
+    let kept = want.offsets[experts] as usize;
+    let gate = if opts.sigmoid { "sigmoid" } else { "softmax" };
+    let sh = format!("{tokens} tokens, {experts} experts, top-{top_k}, C {dim}, capacity {}, {case:?}", opts.capacity);
+    let name = |what: &str| format!("moe {what} ({gate})");
+    Ok(vec![
+        check(name("probs"), &sh, &r.probs.to_f32()?, &want.probs),
+        check_exact(name("experts"), &sh, &r.experts.to_u32()?, &want.experts),
+        check(name("gates"), &sh, &r.gates.to_f32()?, &want.gates),
+        check_exact(name("counts"), &sh, &r.counts.to_u32()?, &want.counts),
+        check_exact(name("offsets"), &sh, &r.offsets.to_u32()?, &want.offsets),
+        check_exact(name("order"), &sh, &r.order.to_u32()?[..kept], &want.order[..kept]),
+        check_exact(name("position"), &sh, &r.position.to_u32()?, &want.position),
+        check(
+            name("gather"),
+            &sh,
+            &xs.to_f32()?[..kept * dim],
+            &refr::moe::gather(&to_f64(&xd), &want, top_k, dim)[..kept * dim],
+        ),
+        check(name("combine"), &sh, &out.to_f32()?, &refr::moe::combine(&to_f64(&yd), &want, tokens, top_k, dim)),
+    ])
+}
+
 /// The full selftest: every kernel on a few awkward shapes drawn from `seed`.
 pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
     let mut rng = Rng::new(seed);
@@ -373,6 +451,10 @@ pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
     out.extend(check_embedding(device, &mut rng, 61, 19, 23)?);
     out.extend(check_cross_entropy(device, &mut rng, 45, 259)?);
     out.extend(check_optim(device, &mut rng, 3001)?);
+    let dropless = RouteOpts::default();
+    out.extend(check_moe(device, &mut rng, 301, 13, 2, 19, dropless, MoeCase::Spread)?);
+    let capped = RouteOpts { sigmoid: true, renorm: false, capacity: 7 };
+    out.extend(check_moe(device, &mut rng, 45, 8, 2, 5, capped, MoeCase::AllToOne)?);
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
         out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false)?);
         out.extend(check_attention(device, &mut rng, kind, 1, 2, 7, 32, false, true)?);

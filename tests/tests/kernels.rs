@@ -98,3 +98,46 @@ fn a_check_fails_when_the_output_is_wrong() {
     assert!(sigmix::reference::rel_err(&[f32::NAN, 1.0], &[1.0, 1.0]).is_infinite());
     assert!(sigmix::reference::rel_err(&[1.0, 1.001], &[1.0, 1.0]) > st::TOLERANCE);
 }
+
+#[test]
+fn moe_routing_grouping_gather_and_combine() {
+    use sigmix::kernels::moe::RouteOpts;
+    use sigmix::selftest::MoeCase;
+    for dev in devices() {
+        let mut rng = Rng::new(21);
+        let cases = [
+            // Odd sizes; more experts than slots, so some receive no token.
+            (37, 64, 1, 7, RouteOpts::default(), MoeCase::Spread),
+            (3, 16, 4, 5, RouteOpts { renorm: false, ..Default::default() }, MoeCase::Spread),
+            // Every token's first choice is one expert: dropless keeps all, a capacity drops.
+            (300, 8, 2, 33, RouteOpts::default(), MoeCase::AllToOne),
+            (300, 8, 2, 33, RouteOpts { capacity: 50, ..Default::default() }, MoeCase::AllToOne),
+            (1000, 5, 1, 3, RouteOpts { sigmoid: true, ..Default::default() }, MoeCase::Spread),
+        ];
+        for (t, e, k, c, opts, case) in cases {
+            assert_all_pass(&dev, &st::check_moe(&dev, &mut rng, t, e, k, c, opts, case).expect("runs"));
+        }
+    }
+}
+
+#[test]
+fn moe_routing_refuses_impossible_shapes_and_counts_drops() {
+    use sigmix::kernels::moe::{MoeRouting, RouteOpts, moe_route};
+    for dev in devices() {
+        for (e, k) in [(0, 1), (65, 2), (3, 4), (8, 0)] {
+            let err = MoeRouting::new(&dev, 10, e, k).err().expect("refused").to_string();
+            assert!(err.contains("experts") && err.contains("top_k"), "{err}");
+        }
+        // All 40 tokens prefer expert 0 with top-1; a capacity of 10 drops 30.
+        let logits: Vec<f32> = (0..40).flat_map(|_| [5.0, 0.0, 0.0]).collect();
+        let lt = sigmix::Tensor::from_f32(&dev, "logits", &[40, 3], &logits).expect("upload");
+        let r = MoeRouting::new(&dev, 40, 3, 1).expect("routing");
+        let mut rec = sigmix::Recorder::new(&dev);
+        moe_route(&mut rec, &lt, &r, &RouteOpts { capacity: 10, ..Default::default() }).expect("records");
+        rec.submit().expect("runs");
+        assert_eq!(r.dropped().expect("reads"), 30, "{}", dev.label());
+        let wrong = sigmix::Tensor::from_f32(&dev, "logits", &[40, 4], &[0.0; 160]).expect("upload");
+        let err = moe_route(&mut sigmix::Recorder::new(&dev), &wrong, &r, &RouteOpts::default()).expect_err("shape");
+        assert!(err.to_string().contains("logits"), "{err}");
+    }
+}

@@ -18,6 +18,7 @@ pub(crate) mod elementwise;
 pub(crate) mod embedding;
 pub(crate) mod math;
 pub(crate) mod matmul;
+pub(crate) mod moe;
 pub(crate) mod norm;
 pub(crate) mod optim;
 pub(crate) mod rows;

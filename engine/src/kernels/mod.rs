@@ -10,6 +10,7 @@ pub mod cross_entropy;
 pub mod elementwise;
 pub mod embedding;
 pub mod matmul;
+pub mod moe;
 pub mod norm;
 pub mod optim;
 pub mod shaders;

@@ -9,6 +9,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("embedding", include_str!("../../../shaders/embedding.wgsl")),
     ("cross_entropy", include_str!("../../../shaders/cross_entropy.wgsl")),
     ("optim", include_str!("../../../shaders/optim.wgsl")),
+    ("moe", include_str!("../../../shaders/moe.wgsl")),
     // The attention kernels share a prelude, concatenated here (WGSL has no includes).
     ("attention_common", include_str!("../../../shaders/attention_common.wgsl")),
     (

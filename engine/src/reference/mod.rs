@@ -9,6 +9,7 @@ pub mod elementwise;
 pub mod embedding;
 pub mod flash;
 pub mod matmul;
+pub mod moe;
 pub mod norm;
 pub mod optim;
 pub mod softmax;

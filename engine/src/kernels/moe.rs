@@ -1,0 +1,196 @@
+//! Launchers for `shaders/moe.wgsl`: routing (gate probabilities, top-K, the grouping of
+//! slots by expert with an optional capacity), gather into the grouped layout, and the
+//! weighted combine back to token order.
+
+use crate::cpu;
+use crate::error::{Error, Result};
+use crate::gpu::{Access, KernelSpec};
+use crate::kernels::{expect_dtype, expect_shape, groups_for, u32_of};
+use crate::recorder::{Exec, Recorder};
+use crate::tensor::{DType, Device, Tensor};
+
+/// Marks a dropped slot in `position`.
+pub const NONE: u32 = u32::MAX;
+/// Most experts the routing kernel handles (its chosen-set is a 64-bit mask).
+pub const MAX_EXPERTS: usize = 64;
+/// Most experts per token.
+pub const MAX_TOP_K: usize = 4;
+
+const fn spec(entry: &'static str, storage: &'static [(u32, Access)]) -> KernelSpec {
+    KernelSpec { shader: "moe", entry, storage }
+}
+const ROUTE: KernelSpec =
+    spec("moe_route", &[(1, Access::Read), (2, Access::ReadWrite), (3, Access::ReadWrite), (4, Access::ReadWrite)]);
+const COUNT: KernelSpec = spec("moe_count", &[(3, Access::ReadWrite), (5, Access::ReadWrite)]);
+const OFFSETS: KernelSpec = spec("moe_offsets", &[(5, Access::ReadWrite), (6, Access::ReadWrite)]);
+const SCATTER: KernelSpec = spec(
+    "moe_scatter",
+    &[
+        (3, Access::ReadWrite),
+        (5, Access::ReadWrite),
+        (6, Access::ReadWrite),
+        (7, Access::ReadWrite),
+        (8, Access::ReadWrite),
+    ],
+);
+const GATHER: KernelSpec =
+    spec("moe_gather", &[(6, Access::ReadWrite), (7, Access::ReadWrite), (9, Access::Read), (10, Access::ReadWrite)]);
+const COMBINE: KernelSpec =
+    spec("moe_combine", &[(4, Access::ReadWrite), (8, Access::ReadWrite), (11, Access::Read), (12, Access::ReadWrite)]);
+
+/// The uniform parameters every MoE entry point reads.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct RouteParams {
+    pub tokens: u32,
+    pub experts: u32,
+    pub top_k: u32,
+    pub dim: u32,
+    pub capacity: u32,
+    pub sigmoid: u32,
+    pub renorm: u32,
+    pub pad: u32,
+}
+
+/// How tokens choose experts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RouteOpts {
+    /// Sigmoid gates instead of a softmax over experts.
+    pub sigmoid: bool,
+    /// Renormalise the chosen gates to sum to 1.
+    pub renorm: bool,
+    /// Most slots an expert keeps (0 = dropless); later slots are dropped and counted.
+    pub capacity: usize,
+}
+
+impl Default for RouteOpts {
+    fn default() -> Self {
+        RouteOpts { sigmoid: false, renorm: true, capacity: 0 }
+    }
+}
+
+/// The buffers routing fills for T tokens, E experts and K experts per token.
+pub struct MoeRouting {
+    /// Tokens T.
+    pub tokens: usize,
+    /// Experts E.
+    pub experts_n: usize,
+    /// Experts per token K.
+    pub top_k: usize,
+    /// Gate probabilities (T, E), f32.
+    pub probs: Tensor,
+    /// Chosen experts (T, K), u32.
+    pub experts: Tensor,
+    /// Their gates (T, K), f32.
+    pub gates: Tensor,
+    /// Slots per expert (E), u32.
+    pub counts: Tensor,
+    /// Group offsets (E + 1) then the dropped count, u32.
+    pub offsets: Tensor,
+    /// Slot of each grouped row (T·K), u32.
+    pub order: Tensor,
+    /// Grouped row of each slot or `NONE` (T·K), u32.
+    pub position: Tensor,
+}
+
+impl MoeRouting {
+    /// Allocates the routing buffers; E ≤ 64 and 1 ≤ K ≤ min(4, E).
+    pub fn new(device: &Device, tokens: usize, experts: usize, top_k: usize) -> Result<MoeRouting> {
+        if experts == 0 || experts > MAX_EXPERTS || top_k == 0 || top_k > MAX_TOP_K.min(experts) || tokens == 0 {
+            return Err(Error::Config(format!(
+                "MoE routing needs 1 ≤ experts ≤ {MAX_EXPERTS}, 1 ≤ top_k ≤ min({MAX_TOP_K}, experts) and tokens ≥ 1; got {experts} experts, top_k {top_k}, {tokens} tokens"
+            )));
+        }
+        let slots = tokens * top_k;
+        let u = |what: &str, n: usize| Tensor::empty(device, what, &[n], DType::U32);
+        Ok(MoeRouting {
+            tokens,
+            experts_n: experts,
+            top_k,
+            probs: Tensor::empty(device, "moe probs", &[tokens, experts], DType::F32)?,
+            experts: Tensor::empty(device, "moe experts", &[tokens, top_k], DType::U32)?,
+            gates: Tensor::empty(device, "moe gates", &[tokens, top_k], DType::F32)?,
+            counts: u("moe counts", experts)?,
+            offsets: u("moe offsets", experts + 2)?,
+            order: u("moe order", slots)?,
+            position: u("moe position", slots)?,
+        })
+    }
+
+    fn params(&self, op: &'static str, dim: usize, opts: &RouteOpts) -> Result<RouteParams> {
+        Ok(RouteParams {
+            tokens: u32_of(op, "tokens", self.tokens)?,
+            experts: u32_of(op, "experts", self.experts_n)?,
+            top_k: u32_of(op, "top_k", self.top_k)?,
+            dim: u32_of(op, "dim", dim)?,
+            capacity: u32_of(op, "capacity", opts.capacity)?,
+            sigmoid: opts.sigmoid as u32,
+            renorm: opts.renorm as u32,
+            pad: 0,
+        })
+    }
+
+    /// Slots dropped by the capacity in the last routing (reads back; waits for the device).
+    pub fn dropped(&self) -> Result<u32> {
+        Ok(self.offsets.to_u32()?[self.experts_n + 1])
+    }
+}
+
+/// Routes every token of `logits` (T, E): probabilities, top-K, gates, and the grouping.
+pub fn moe_route(rec: &mut Recorder, logits: &Tensor, r: &MoeRouting, opts: &RouteOpts) -> Result<()> {
+    const OP: &str = "moe_route";
+    expect_shape(OP, "logits", logits, &[r.tokens, r.experts_n])?;
+    expect_dtype(OP, "logits", logits, DType::F32)?;
+    let p = r.params(OP, 0, opts)?;
+    let all = [logits, &r.probs, &r.experts, &r.gates, &r.counts, &r.offsets, &r.order, &r.position];
+    match rec.exec(OP, &all)? {
+        Exec::Gpu(g) => {
+            let e = p.experts;
+            let route = [logits.binding()?, r.probs.binding()?, r.experts.binding()?, r.gates.binding()?];
+            g.dispatch(&ROUTE, &[], &p, &route, groups_for(g.gpu(), r.tokens, 256))?;
+            g.dispatch(&COUNT, &[], &p, &[r.experts.binding()?, r.counts.binding()?], [e, 1, 1])?;
+            g.dispatch(&OFFSETS, &[], &p, &[r.counts.binding()?, r.offsets.binding()?], [1, 1, 1])?;
+            let scatter = [
+                r.experts.binding()?,
+                r.counts.binding()?,
+                r.offsets.binding()?,
+                r.order.binding()?,
+                r.position.binding()?,
+            ];
+            g.dispatch(&SCATTER, &[], &p, &scatter, [e, 1, 1])
+        }
+        Exec::Cpu => cpu::moe::route(logits, r, &p),
+    }
+}
+
+/// xs (T·K, C): the tokens of `x` (T, C) grouped by expert (rows past the kept total untouched).
+pub fn moe_gather(rec: &mut Recorder, x: &Tensor, r: &MoeRouting, xs: &Tensor) -> Result<()> {
+    const OP: &str = "moe_gather";
+    let dim = x.shape().get(1).copied().unwrap_or(0);
+    expect_shape(OP, "x", x, &[r.tokens, dim])?;
+    expect_shape(OP, "xs", xs, &[r.tokens * r.top_k, dim])?;
+    let p = r.params(OP, dim, &RouteOpts::default())?;
+    match rec.exec(OP, &[x, xs, &r.offsets, &r.order])? {
+        Exec::Gpu(g) => {
+            let b = [r.offsets.binding()?, r.order.binding()?, x.binding()?, xs.binding()?];
+            g.dispatch(&GATHER, &[], &p, &b, groups_for(g.gpu(), xs.len(), 256))
+        }
+        Exec::Cpu => cpu::moe::gather(x, r, xs, dim, r.top_k),
+    }
+}
+
+/// out (T, C) = Σ_k gate · ys[row of slot (t, k)], from the grouped expert outputs ys (T·K, C).
+pub fn moe_combine(rec: &mut Recorder, ys: &Tensor, r: &MoeRouting, out: &Tensor) -> Result<()> {
+    const OP: &str = "moe_combine";
+    let dim = out.shape().get(1).copied().unwrap_or(0);
+    expect_shape(OP, "out", out, &[r.tokens, dim])?;
+    expect_shape(OP, "ys", ys, &[r.tokens * r.top_k, dim])?;
+    let p = r.params(OP, dim, &RouteOpts::default())?;
+    match rec.exec(OP, &[ys, out, &r.gates, &r.position])? {
+        Exec::Gpu(g) => {
+            let b = [r.gates.binding()?, r.position.binding()?, ys.binding()?, out.binding()?];
+            g.dispatch(&COMBINE, &[], &p, &b, groups_for(g.gpu(), out.len(), 256))
+        }
+        Exec::Cpu => cpu::moe::combine(ys, r, out, dim, r.top_k),
+    }
+}

@@ -1,0 +1,119 @@
+//! Reference mixture-of-experts routing and dispatch in f64: gate probabilities, top-K with
+//! ties to the lower index, optional renormalisation, the grouping of slots (t·K + k) by
+//! expert in slot order with an optional capacity, gather and weighted combine.
+
+/// Marks a dropped slot in `position`.
+pub const NONE: u32 = u32::MAX;
+
+/// Everything routing produces.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Routing {
+    /// Gate probabilities (T, E).
+    pub probs: Vec<f64>,
+    /// Chosen experts (T, K).
+    pub experts: Vec<u32>,
+    /// Their gates (T, K).
+    pub gates: Vec<f64>,
+    /// Slots routed to each expert (E).
+    pub counts: Vec<u32>,
+    /// Row offsets of each expert's group (E + 1), then the number of dropped slots.
+    pub offsets: Vec<u32>,
+    /// Slot at each grouped row (rows past offsets[E] unused).
+    pub order: Vec<u32>,
+    /// Grouped row of each slot, or `NONE` when dropped.
+    pub position: Vec<u32>,
+}
+
+/// Routes `tokens` rows of `logits` (T, E) to `top_k` experts each; `capacity` 0 = dropless.
+pub fn route(
+    logits: &[f64],
+    tokens: usize,
+    e: usize,
+    top_k: usize,
+    sigmoid: bool,
+    renorm: bool,
+    capacity: usize,
+) -> Routing {
+    let mut probs = vec![0.0; tokens * e];
+    let (mut experts, mut gates) = (vec![0u32; tokens * top_k], vec![0.0; tokens * top_k]);
+    for t in 0..tokens {
+        let row = &logits[t * e..(t + 1) * e];
+        let pr = &mut probs[t * e..(t + 1) * e];
+        if sigmoid {
+            pr.iter_mut().zip(row).for_each(|(p, l)| *p = 1.0 / (1.0 + (-l).exp()));
+        } else {
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let s: f64 = row.iter().map(|l| (l - m).exp()).sum();
+            pr.iter_mut().zip(row).for_each(|(p, l)| *p = (l - m).exp() / s);
+        }
+        let mut taken = vec![false; e];
+        for k in 0..top_k {
+            let mut best: Option<usize> = None;
+            for j in 0..e {
+                if !taken[j] && best.is_none_or(|b| pr[j] > pr[b]) {
+                    best = Some(j);
+                }
+            }
+            let b = best.unwrap_or(0);
+            taken[b] = true;
+            experts[t * top_k + k] = b as u32;
+            gates[t * top_k + k] = pr[b];
+        }
+        if renorm {
+            let s: f64 = gates[t * top_k..(t + 1) * top_k].iter().sum();
+            gates[t * top_k..(t + 1) * top_k].iter_mut().for_each(|g| *g /= s);
+        }
+    }
+    let slots = tokens * top_k;
+    let mut counts = vec![0u32; e];
+    for &x in &experts {
+        counts[x as usize] += 1;
+    }
+    let kept: Vec<u32> = counts.iter().map(|c| if capacity == 0 { *c } else { (*c).min(capacity as u32) }).collect();
+    let mut offsets = vec![0u32; e + 2];
+    for j in 0..e {
+        offsets[j + 1] = offsets[j] + kept[j];
+    }
+    offsets[e + 1] = counts.iter().sum::<u32>() - kept.iter().sum::<u32>();
+    let (mut order, mut position) = (vec![0u32; slots], vec![NONE; slots]);
+    let mut rank = vec![0u32; e];
+    for s in 0..slots {
+        let j = experts[s] as usize;
+        if rank[j] < kept[j] {
+            let row = offsets[j] + rank[j];
+            order[row as usize] = s as u32;
+            position[s] = row;
+        }
+        rank[j] += 1;
+    }
+    Routing { probs, experts, gates, counts, offsets, order, position }
+}
+
+/// Tokens grouped by expert: row r of the result is x of the token of slot order[r].
+pub fn gather(x: &[f64], r: &Routing, top_k: usize, dim: usize) -> Vec<f64> {
+    let e = r.counts.len();
+    let rows = r.offsets[e] as usize;
+    let mut xs = vec![0.0; r.order.len() * dim];
+    for row in 0..rows {
+        let t = r.order[row] as usize / top_k;
+        xs[row * dim..(row + 1) * dim].copy_from_slice(&x[t * dim..(t + 1) * dim]);
+    }
+    xs
+}
+
+/// out[t] = Σ_k gates[t, k] · ys[position[t·K + k]] over kept slots.
+pub fn combine(ys: &[f64], r: &Routing, tokens: usize, top_k: usize, dim: usize) -> Vec<f64> {
+    let mut out = vec![0.0; tokens * dim];
+    for t in 0..tokens {
+        for k in 0..top_k {
+            let row = r.position[t * top_k + k];
+            if row != NONE {
+                let g = r.gates[t * top_k + k];
+                for c in 0..dim {
+                    out[t * dim + c] += g * ys[row as usize * dim + c];
+                }
+            }
+        }
+    }
+    out
+}
