@@ -434,6 +434,56 @@ pub fn check_moe(
     ])
 }
 
+/// The grouped expert matmuls (forward, transposed weights with accumulate, weight and bias
+/// gradients) over a random routing, against the reference.
+pub fn check_moe_matmul(
+    device: &Device,
+    rng: &mut Rng,
+    tokens: usize,
+    experts: usize,
+    top_k: usize,
+    k_in: usize,
+    n: usize,
+    capacity: usize,
+) -> Result<Vec<Check>> {
+    let logits = rng.uniform_vec(tokens * experts, -2.0, 2.0);
+    let lt = Tensor::from_f32(device, "logits", &[tokens, experts], &logits)?;
+    let r = MoeRouting::new(device, tokens, experts, top_k)?;
+    let rows = tokens * top_k;
+    let (a, ad) = random(device, rng, &[rows, k_in])?;
+    let (w, wd) = random(device, rng, &[experts, k_in, n])?;
+    let (bias, bd) = random(device, rng, &[experts, n])?;
+    let (g, gd) = random(device, rng, &[rows, n])?;
+    let c = poisoned(device, &[rows, n])?;
+    let (c2, c2d) = random(device, rng, &[rows, k_in])?;
+    let (dw, dwd) = random(device, rng, &[experts, k_in, n])?;
+    let db = poisoned(device, &[experts, n])?;
+    let mut rec = Recorder::new(device);
+    moe::moe_route(&mut rec, &lt, &r, &RouteOpts { capacity, ..Default::default() })?;
+    moe::moe_matmul(&mut rec, &a, &w, Some(&bias), &c, &r, false, false)?;
+    // The input gradient's product: the same weights, transposed.
+    moe::moe_matmul(&mut rec, &g, &w, None, &c2, &r, true, true)?;
+    moe::moe_matmul_wgrad(&mut rec, &a, &g, &dw, None, &r, true)?;
+    moe::moe_matmul_wgrad(&mut rec, &a, &g, &poisoned(device, &[experts, k_in, n])?, Some(&db), &r, false)?;
+    rec.submit()?;
+    let offsets = r.offsets.to_u32()?;
+    let kept = offsets[experts] as usize;
+    let zeros = vec![0.0; rows * n];
+    let fwd =
+        refr::moe::grouped_matmul(&to_f64(&ad), &to_f64(&wd), Some(&to_f64(&bd)), &zeros, &offsets, k_in, n, false);
+    let bwd = refr::moe::grouped_matmul(&to_f64(&gd), &to_f64(&wd), None, &to_f64(&c2d), &offsets, n, k_in, true);
+    let (dw_ref, db_ref) = refr::moe::grouped_wgrad(&to_f64(&ad), &to_f64(&gd), &offsets, k_in, n);
+    let dw_acc: Vec<f64> = dw_ref.iter().zip(&dwd).map(|(a, b)| a + *b as f64).collect();
+    let sh =
+        format!("{tokens} tokens, {experts} experts, top-{top_k}, {k_in}→{n}, capacity {capacity}, {kept} rows kept");
+    Ok(vec![
+        check("moe_matmul (+bias)", &sh, &c.to_f32()?[..kept * n], &fwd[..kept * n]),
+        check("moe_matmul (Wᵀ, accumulate)", &sh, &c2.to_f32()?[..kept * k_in], &bwd[..kept * k_in]),
+        check("moe_matmul_wgrad (accumulate)", &sh, &dw.to_f32()?, &dw_acc),
+        check("moe_bias_grad", &sh, &db.to_f32()?, &db_ref),
+    ])
+}
+
 /// The full selftest: every kernel on a few awkward shapes drawn from `seed`.
 pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
     let mut rng = Rng::new(seed);
@@ -455,6 +505,7 @@ pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
     out.extend(check_moe(device, &mut rng, 301, 13, 2, 19, dropless, MoeCase::Spread)?);
     let capped = RouteOpts { sigmoid: true, renorm: false, capacity: 7 };
     out.extend(check_moe(device, &mut rng, 45, 8, 2, 5, capped, MoeCase::AllToOne)?);
+    out.extend(check_moe_matmul(device, &mut rng, 53, 6, 2, 19, 37, 0)?);
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
         out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false)?);
         out.extend(check_attention(device, &mut rng, kind, 1, 2, 7, 32, false, true)?);

@@ -141,3 +141,20 @@ fn moe_routing_refuses_impossible_shapes_and_counts_drops() {
         assert!(err.to_string().contains("logits"), "{err}");
     }
 }
+
+#[test]
+fn moe_grouped_matmuls_forward_and_gradients() {
+    for dev in devices() {
+        let mut rng = Rng::new(22);
+        // Odd sizes, empty experts (E > slots), a capacity that drops, one expert, many rows.
+        for (t, e, k, k_in, n, cap) in [
+            (5, 32, 1, 3, 17, 0),
+            (77, 8, 2, 33, 20, 0),
+            (64, 4, 2, 16, 16, 20),
+            (19, 1, 1, 7, 9, 0),
+            (600, 5, 3, 24, 40, 0),
+        ] {
+            assert_all_pass(&dev, &st::check_moe_matmul(&dev, &mut rng, t, e, k, k_in, n, cap).expect("runs"));
+        }
+    }
+}

@@ -114,3 +114,91 @@ pub(crate) fn combine(ys: &Tensor, r: &MoeRouting, out: &Tensor, dim: usize, top
         });
     })
 }
+
+/// The grouped rows of each expert times its weights (see `kernels::moe::moe_matmul`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn grouped_matmul(
+    a: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    c: &Tensor,
+    offsets: &Tensor,
+    k_in: usize,
+    n: usize,
+    trans_w: bool,
+    accumulate: bool,
+) -> Result<()> {
+    let body = |a: &[f32], w: &[f32], bias: &[f32], offsets: &[f32], c: &mut [f32]| {
+        let offsets: &[u32] = bytemuck::cast_slice(offsets);
+        let experts = offsets.len() - 2;
+        let rows = offsets[experts] as usize;
+        let expert_of = |r: usize| offsets[1..=experts].partition_point(|&o| o as usize <= r);
+        c[..rows * n].par_chunks_mut(n).zip(a[..rows * k_in].par_chunks(k_in)).enumerate().for_each(|(r, (cr, ar))| {
+            let e = expert_of(r);
+            let mut acc: Vec<f32> = if bias.is_empty() { vec![0.0; n] } else { bias[e * n..(e + 1) * n].to_vec() };
+            if trans_w {
+                let we = &w[e * n * k_in..(e + 1) * n * k_in];
+                acc.iter_mut()
+                    .zip(we.chunks(k_in))
+                    .for_each(|(s, wr)| *s += ar.iter().zip(wr).map(|(x, y)| x * y).sum::<f32>());
+            } else {
+                let we = &w[e * k_in * n..(e + 1) * k_in * n];
+                for (x, wr) in ar.iter().zip(we.chunks(n)) {
+                    acc.iter_mut().zip(wr).for_each(|(s, y)| *s += x * y);
+                }
+            }
+            if accumulate {
+                cr.iter_mut().zip(&acc).for_each(|(c, v)| *c += v);
+            } else {
+                cr.copy_from_slice(&acc);
+            }
+        });
+    };
+    match bias {
+        Some(bias) => {
+            kernel("moe_matmul", [a, w, bias, offsets], [c], |[a, w, bias, offsets], [c]| body(a, w, bias, offsets, c))
+        }
+        None => kernel("moe_matmul", [a, w, offsets], [c], |[a, w, offsets], [c]| body(a, w, &[], offsets, c)),
+    }
+}
+
+/// dw[e] (+)= a_eᵀ · b_e over each expert's grouped rows, in row order.
+pub(crate) fn grouped_wgrad(
+    a: &Tensor,
+    b: &Tensor,
+    dw: &Tensor,
+    offsets: &Tensor,
+    k_in: usize,
+    n: usize,
+    accumulate: bool,
+) -> Result<()> {
+    kernel("moe_matmul_wgrad", [a, b, offsets], [dw], |[a, b, offsets], [dw]| {
+        let offsets: &[u32] = bytemuck::cast_slice(offsets);
+        dw.par_chunks_mut(k_in * n).enumerate().for_each(|(e, de)| {
+            if !accumulate {
+                de.fill(0.0);
+            }
+            for r in offsets[e] as usize..offsets[e + 1] as usize {
+                let (ar, br) = (&a[r * k_in..(r + 1) * k_in], &b[r * n..(r + 1) * n]);
+                for (x, drow) in ar.iter().zip(de.chunks_mut(n)) {
+                    drow.iter_mut().zip(br).for_each(|(d, y)| *d += x * y);
+                }
+            }
+        });
+    })
+}
+
+/// db[e] (+)= Σ rows of b_e.
+pub(crate) fn bias_grad(b: &Tensor, db: &Tensor, offsets: &Tensor, n: usize, accumulate: bool) -> Result<()> {
+    kernel("moe_bias_grad", [b, offsets], [db], |[b, offsets], [db]| {
+        let offsets: &[u32] = bytemuck::cast_slice(offsets);
+        db.par_chunks_mut(n).enumerate().for_each(|(e, de)| {
+            if !accumulate {
+                de.fill(0.0);
+            }
+            for r in offsets[e] as usize..offsets[e + 1] as usize {
+                de.iter_mut().zip(&b[r * n..(r + 1) * n]).for_each(|(d, y)| *d += y);
+            }
+        });
+    })
+}

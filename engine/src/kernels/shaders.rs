@@ -10,6 +10,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("cross_entropy", include_str!("../../../shaders/cross_entropy.wgsl")),
     ("optim", include_str!("../../../shaders/optim.wgsl")),
     ("moe", include_str!("../../../shaders/moe.wgsl")),
+    ("moe_matmul", include_str!("../../../shaders/moe_matmul.wgsl")),
     // The attention kernels share a prelude, concatenated here (WGSL has no includes).
     ("attention_common", include_str!("../../../shaders/attention_common.wgsl")),
     (

@@ -117,3 +117,90 @@ pub fn combine(ys: &[f64], r: &Routing, tokens: usize, top_k: usize, dim: usize)
     }
     out
 }
+
+/// c[r] (+)= a[r] · op(W_e) (+ bias_e) for every grouped row r of expert e; W_e is (k_in, n),
+/// or (n, k_in) used transposed when `trans_w`.
+#[allow(clippy::too_many_arguments)]
+pub fn grouped_matmul(
+    a: &[f64],
+    w: &[f64],
+    bias: Option<&[f64]>,
+    c0: &[f64],
+    offsets: &[u32],
+    k_in: usize,
+    n: usize,
+    trans_w: bool,
+) -> Vec<f64> {
+    let mut c = c0.to_vec();
+    for e in 0..offsets.len() - 2 {
+        for r in offsets[e] as usize..offsets[e + 1] as usize {
+            for j in 0..n {
+                let mut s = bias.map_or(0.0, |b| b[e * n + j]);
+                for k in 0..k_in {
+                    let wv = if trans_w { w[(e * n + j) * k_in + k] } else { w[(e * k_in + k) * n + j] };
+                    s += a[r * k_in + k] * wv;
+                }
+                c[r * n + j] += s;
+            }
+        }
+    }
+    c
+}
+
+/// dw[e] (+)= a_eᵀ · b_e and db[e] (+)= Σ rows of b_e, over each expert's grouped rows.
+pub fn grouped_wgrad(a: &[f64], b: &[f64], offsets: &[u32], k_in: usize, n: usize) -> (Vec<f64>, Vec<f64>) {
+    let e_n = offsets.len() - 2;
+    let (mut dw, mut db) = (vec![0.0; e_n * k_in * n], vec![0.0; e_n * n]);
+    for e in 0..e_n {
+        for r in offsets[e] as usize..offsets[e + 1] as usize {
+            for j in 0..n {
+                db[e * n + j] += b[r * n + j];
+                for k in 0..k_in {
+                    dw[(e * k_in + k) * n + j] += a[r * k_in + k] * b[r * n + j];
+                }
+            }
+        }
+    }
+    (dw, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::matmul::matmul;
+    use crate::rng::Rng;
+
+    #[test]
+    fn one_expert_holding_every_row_is_a_plain_matmul() {
+        let mut rng = Rng::new(2);
+        let (rows, k_in, n) = (7, 5, 3);
+        let a: Vec<f64> = (0..rows * k_in).map(|_| rng.normal()).collect();
+        let w: Vec<f64> = (0..k_in * n).map(|_| rng.normal()).collect();
+        let g: Vec<f64> = (0..rows * n).map(|_| rng.normal()).collect();
+        let offsets = [0, rows as u32, rows as u32, 0];
+        let mut want = vec![0.0; rows * n];
+        matmul(&a, &w, &mut want, rows, n, k_in, false, false, 1.0, false);
+        assert_eq!(grouped_matmul(&a, &w, None, &vec![0.0; rows * n], &offsets, k_in, n, false), want);
+        let mut dx = vec![0.0; rows * k_in];
+        matmul(&g, &w, &mut dx, rows, k_in, n, false, true, 1.0, false);
+        assert_eq!(grouped_matmul(&g, &w, None, &vec![0.0; rows * k_in], &offsets, n, k_in, true), dx);
+        let mut dw = vec![0.0; k_in * n];
+        matmul(&a, &g, &mut dw, k_in, n, rows, true, false, 1.0, false);
+        let (got, db) = grouped_wgrad(&a, &g, &offsets, k_in, n);
+        assert!(got.iter().zip(&dw).all(|(x, y)| (x - y).abs() < 1e-12));
+        assert!((db[1] - (0..rows).map(|r| g[r * n + 1]).sum::<f64>()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn grouping_keeps_slot_order_and_drops_past_the_capacity() {
+        // Slots route to experts [1, 0, 1, 1, 0, 1] (top-1): expert 1 holds slots 0, 2, 3, 5.
+        let logits: Vec<f64> =
+            [1, 0, 1, 1, 0, 1].iter().flat_map(|&e| if e == 1 { [0.0, 2.0] } else { [2.0, 0.0] }).collect();
+        let r = route(&logits, 6, 2, 1, false, true, 3);
+        assert_eq!(r.counts, vec![2, 4]);
+        assert_eq!(r.offsets, vec![0, 2, 5, 1]);
+        assert_eq!(&r.order[..5], &[1, 4, 0, 2, 3]);
+        assert_eq!(r.position, vec![2, 0, 3, 4, 1, NONE]);
+        assert!(r.gates.iter().all(|g| (g - 1.0).abs() < 1e-12), "top-1 renormalised gates are 1");
+    }
+}
