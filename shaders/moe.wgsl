@@ -13,7 +13,15 @@
 //                 A workgroup prefix sum ranks the slots of each chunk, so the grouping is
 //                 deterministic without atomics (the design rule for every kernel here).
 //   moe_gather    xs[row, c] = x[order[row] / K, c] for row < offsets[E] (tokens grouped by expert).
-//   moe_combine   out[t, c] = Σ_k gates[t, k] · ys[position[t·K + k], c], dropped slots skipped.
+//   moe_combine   out[t, c] = Σ_k g · ys[position[t·K + k], c], dropped slots skipped, with
+//                 g = gates[t, k], or g = 1 when p.unit_gates (the input gradient's scatter back).
+//   moe_combine_backward  per slot (t, k) kept: dys[row, c] = gates[t, k] · dout[t, c] and
+//                 dgates[t, k] = Σ_c dout[t, c] · ys[row, c]; dropped slots get dgates = 0.
+//                 One invocation per slot (the dot is a loop over C).
+//   moe_route_backward  per token: dlogits[t, :] from dgates through the renormalisation and
+//                 the gate (softmax or sigmoid), plus the load-balancing loss α·E·Σ_e f_e·P_e
+//                 (f_e = counts[e]/(T·K), P_e = mean_t probs[t, e]; f_e is a count and passes
+//                 no gradient) and the router z-loss β·mean_t (logsumexp logits[t, :])².
 //
 // Slots are numbered slot = t·K + k. Rows past offsets[E] of xs are left untouched.
 
@@ -25,7 +33,11 @@ struct Params {
     capacity: u32,
     sigmoid: u32,
     renorm: u32,
-    pad: u32,
+    unit_gates: u32,
+    aux_coef: f32,
+    z_coef: f32,
+    pad0: u32,
+    pad1: u32,
 }
 
 const NONE: u32 = 0xffffffffu;
@@ -44,6 +56,10 @@ const CHUNK: u32 = 256u;
 @group(0) @binding(10) var<storage, read_write> xs: array<f32>;
 @group(0) @binding(11) var<storage, read> ys: array<f32>;
 @group(0) @binding(12) var<storage, read_write> out: array<f32>;
+@group(0) @binding(13) var<storage, read> dout: array<f32>;
+@group(0) @binding(14) var<storage, read_write> dys: array<f32>;
+@group(0) @binding(15) var<storage, read_write> dgates: array<f32>;
+@group(0) @binding(16) var<storage, read_write> dlogits: array<f32>;
 
 fn flat(wg: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
     return (wg.x + wg.y * nwg.x) * 256u + lid.x;
@@ -212,8 +228,95 @@ fn moe_combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     for (var k = 0u; k < p.top_k; k++) {
         let row = position[t * p.top_k + k];
         if (row != NONE) {
-            acc += gates[t * p.top_k + k] * ys[row * p.dim + c];
+            var g = 1.0;
+            if (p.unit_gates == 0u) {
+                g = gates[t * p.top_k + k];
+            }
+            acc += g * ys[row * p.dim + c];
         }
     }
     out[i] = acc;
+}
+
+@compute @workgroup_size(256)
+fn moe_combine_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let s = flat(wg, nwg, lid);
+    if (s >= p.tokens * p.top_k) {
+        return;
+    }
+    let t = s / p.top_k;
+    let row = position[s];
+    if (row == NONE) {
+        dgates[s] = 0.0;
+        return;
+    }
+    let g = gates[s];
+    var dot = 0.0;
+    for (var c = 0u; c < p.dim; c++) {
+        let d = dout[t * p.dim + c];
+        dys[row * p.dim + c] = g * d;
+        dot += d * ys[row * p.dim + c];
+    }
+    dgates[s] = dot;
+}
+
+@compute @workgroup_size(256)
+fn moe_route_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let t = flat(wg, nwg, lid);
+    if (t >= p.tokens) {
+        return;
+    }
+    let base = t * p.experts;
+    let kb = t * p.top_k;
+    // Through the renormalisation: g_j = p_j / S over the chosen, so dp_i = (dg_i − Σ_j dg_j·g_j) / S.
+    var sum_p = 0.0;
+    var dot = 0.0;
+    for (var k = 0u; k < p.top_k; k++) {
+        sum_p += probs[base + experts[kb + k]];
+        dot += dgates[kb + k] * gates[kb + k];
+    }
+    let slots = f32(p.tokens * p.top_k);
+    let aux = p.aux_coef * f32(p.experts) / f32(p.tokens);
+    for (var e = 0u; e < p.experts; e++) {
+        dlogits[base + e] = aux * f32(counts[e]) / slots;
+    }
+    for (var k = 0u; k < p.top_k; k++) {
+        let e = experts[kb + k];
+        if (p.renorm != 0u) {
+            dlogits[base + e] += (dgates[kb + k] - dot) / sum_p;
+        } else {
+            dlogits[base + e] += dgates[kb + k];
+        }
+    }
+    // dlogits now holds dL/dp; through the gate.
+    if (p.sigmoid != 0u) {
+        for (var e = 0u; e < p.experts; e++) {
+            let q = probs[base + e];
+            dlogits[base + e] = dlogits[base + e] * q * (1.0 - q);
+        }
+    } else {
+        var pdot = 0.0;
+        for (var e = 0u; e < p.experts; e++) {
+            pdot += probs[base + e] * dlogits[base + e];
+        }
+        for (var e = 0u; e < p.experts; e++) {
+            dlogits[base + e] = probs[base + e] * (dlogits[base + e] - pdot);
+        }
+    }
+    // The z-loss: d/dlogit_e of β/T·z² is 2β/T·z·softmax_e, z = logsumexp.
+    if (p.z_coef != 0.0) {
+        var m = logits[base];
+        for (var e = 1u; e < p.experts; e++) {
+            m = max(m, logits[base + e]);
+        }
+        var s = 0.0;
+        for (var e = 0u; e < p.experts; e++) {
+            s += exp(logits[base + e] - m);
+        }
+        let z = m + log(s);
+        let f = 2.0 * p.z_coef * z / f32(p.tokens);
+        for (var e = 0u; e < p.experts; e++) {
+            dlogits[base + e] += f * exp(logits[base + e] - m) / s;
+        }
+    }
 }

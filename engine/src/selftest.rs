@@ -372,6 +372,23 @@ pub enum MoeCase {
     AllToOne,
 }
 
+/// Router logits whose ranking no rounding can flip: each token ranks the experts by a random
+/// permutation with gaps of at least 0.3 (plus a +8 for expert 0 in `AllToOne`).
+fn router_logits(rng: &mut Rng, tokens: usize, experts: usize, case: MoeCase) -> Vec<f32> {
+    let mut logits = Vec::with_capacity(tokens * experts);
+    for _ in 0..tokens {
+        let mut rank: Vec<usize> = (0..experts).collect();
+        for i in (1..experts).rev() {
+            rank.swap(i, rng.below(i + 1));
+        }
+        for (j, r) in rank.iter().enumerate() {
+            let boost = if case == MoeCase::AllToOne && j == 0 { 8.0 } else { 0.0 };
+            logits.push((0.35 * *r as f64 - 1.5 + 0.05 * rng.uniform() + boost) as f32);
+        }
+    }
+    logits
+}
+
 /// Routing, grouping, gather and combine against the reference; integer outputs exactly.
 #[allow(clippy::too_many_arguments)]
 pub fn check_moe(
@@ -384,17 +401,7 @@ pub fn check_moe(
     opts: RouteOpts,
     case: MoeCase,
 ) -> Result<Vec<Check>> {
-    let mut logits = Vec::with_capacity(tokens * experts);
-    for _ in 0..tokens {
-        let mut rank: Vec<usize> = (0..experts).collect();
-        for i in (1..experts).rev() {
-            rank.swap(i, rng.below(i + 1));
-        }
-        for (j, r) in rank.iter().enumerate() {
-            let boost = if case == MoeCase::AllToOne && j == 0 { 8.0 } else { 0.0 };
-            logits.push((0.35 * *r as f64 - 1.5 + 0.05 * rng.uniform() + boost) as f32);
-        }
-    }
+    let logits = router_logits(rng, tokens, experts, case);
     let lt = Tensor::from_f32(device, "logits", &[tokens, experts], &logits)?;
     let r = MoeRouting::new(device, tokens, experts, top_k)?;
     let slots = tokens * top_k;
@@ -431,6 +438,52 @@ pub fn check_moe(
             &refr::moe::gather(&to_f64(&xd), &want, top_k, dim)[..kept * dim],
         ),
         check(name("combine"), &sh, &out.to_f32()?, &refr::moe::combine(&to_f64(&yd), &want, tokens, top_k, dim)),
+    ])
+}
+
+/// The backward kernels of routing and combine (and the scatter of the input gradient) against
+/// the reference, whose route backward is itself checked against finite differences.
+pub fn check_moe_backward(
+    device: &Device,
+    rng: &mut Rng,
+    tokens: usize,
+    experts: usize,
+    top_k: usize,
+    dim: usize,
+    opts: RouteOpts,
+) -> Result<Vec<Check>> {
+    let logits = router_logits(rng, tokens, experts, MoeCase::Spread);
+    let lt = Tensor::from_f32(device, "logits", &[tokens, experts], &logits)?;
+    let r = MoeRouting::new(device, tokens, experts, top_k)?;
+    let slots = tokens * top_k;
+    let (dout, dd) = random(device, rng, &[tokens, dim])?;
+    let (ys, yd) = random(device, rng, &[slots, dim])?;
+    let dys = poisoned(device, &[slots, dim])?;
+    let dgates = poisoned(device, &[tokens, top_k])?;
+    let dlogits = poisoned(device, &[tokens, experts])?;
+    let dx = poisoned(device, &[tokens, dim])?;
+    let aux = moe::AuxCoefs { balance: 0.05, z: 0.01 };
+    let mut rec = Recorder::new(device);
+    moe::moe_route(&mut rec, &lt, &r, &opts)?;
+    moe::moe_combine_backward(&mut rec, &dout, &ys, &r, &dys, &dgates)?;
+    moe::moe_route_backward(&mut rec, &lt, &r, &dgates, &dlogits, &opts, aux)?;
+    moe::moe_scatter_back(&mut rec, &ys, &r, &dx)?;
+    rec.submit()?;
+    let want = refr::moe::route(&to_f64(&logits), tokens, experts, top_k, opts.sigmoid, opts.renorm, opts.capacity);
+    let kept = want.offsets[experts] as usize;
+    let (dys_ref, dg_ref) = refr::moe::combine_backward(&to_f64(&dd), &to_f64(&yd), &want, top_k, dim);
+    let coefs = (aux.balance as f64, aux.z as f64);
+    let dl_ref =
+        refr::moe::route_backward(&to_f64(&logits), &want, &dg_ref, experts, top_k, opts.sigmoid, opts.renorm, coefs);
+    let unit = refr::moe::Routing { gates: vec![1.0; slots], ..want.clone() };
+    let dx_ref = refr::moe::combine(&to_f64(&yd), &unit, tokens, top_k, dim);
+    let sh = format!("{tokens} tokens, {experts} experts, top-{top_k}, C {dim}, capacity {}", opts.capacity);
+    let gate = if opts.sigmoid { "sigmoid" } else { "softmax" };
+    Ok(vec![
+        check(format!("moe_combine_backward dys ({gate})"), &sh, &dys.to_f32()?[..kept * dim], &dys_ref[..kept * dim]),
+        check(format!("moe_combine_backward dgates ({gate})"), &sh, &dgates.to_f32()?, &dg_ref),
+        check(format!("moe_route_backward ({gate}, renorm {})", opts.renorm), &sh, &dlogits.to_f32()?, &dl_ref),
+        check(format!("moe_scatter_back ({gate})"), &sh, &dx.to_f32()?, &dx_ref),
     ])
 }
 
@@ -506,6 +559,7 @@ pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
     let capped = RouteOpts { sigmoid: true, renorm: false, capacity: 7 };
     out.extend(check_moe(device, &mut rng, 45, 8, 2, 5, capped, MoeCase::AllToOne)?);
     out.extend(check_moe_matmul(device, &mut rng, 53, 6, 2, 19, 37, 0)?);
+    out.extend(check_moe_backward(device, &mut rng, 41, 7, 2, 11, RouteOpts::default())?);
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
         out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false)?);
         out.extend(check_attention(device, &mut rng, kind, 1, 2, 7, 32, false, true)?);

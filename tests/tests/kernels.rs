@@ -158,3 +158,20 @@ fn moe_grouped_matmuls_forward_and_gradients() {
         }
     }
 }
+
+#[test]
+fn moe_backward_through_combine_and_routing() {
+    use sigmix::kernels::moe::RouteOpts;
+    for dev in devices() {
+        let mut rng = Rng::new(23);
+        let cases = [
+            (29, 5, 2, 13, RouteOpts::default()),
+            (17, 9, 3, 4, RouteOpts { renorm: false, ..Default::default() }),
+            (40, 6, 1, 8, RouteOpts { sigmoid: true, ..Default::default() }),
+            (64, 4, 2, 7, RouteOpts { capacity: 9, ..Default::default() }),
+        ];
+        for (t, e, k, c, opts) in cases {
+            assert_all_pass(&dev, &st::check_moe_backward(&dev, &mut rng, t, e, k, c, opts).expect("runs"));
+        }
+    }
+}

@@ -98,8 +98,8 @@ pub(crate) fn gather(x: &Tensor, r: &MoeRouting, xs: &Tensor, dim: usize, top_k:
     })
 }
 
-/// out[t] = Σ_k gates[t, k] · ys[position[t·K + k]].
-pub(crate) fn combine(ys: &Tensor, r: &MoeRouting, out: &Tensor, dim: usize, top_k: usize) -> Result<()> {
+/// out[t] = Σ_k g · ys[position[t·K + k]], g = gates[t, k] or 1 with `unit`.
+pub(crate) fn combine(ys: &Tensor, r: &MoeRouting, out: &Tensor, dim: usize, top_k: usize, unit: bool) -> Result<()> {
     kernel("moe_combine", [ys, &r.gates, &r.position], [out], |[ys, gates, position], [out]| {
         let position: &[u32] = bytemuck::cast_slice(position);
         out.par_chunks_mut(dim).enumerate().for_each(|(t, o)| {
@@ -107,7 +107,7 @@ pub(crate) fn combine(ys: &Tensor, r: &MoeRouting, out: &Tensor, dim: usize, top
             for k in 0..top_k {
                 let row = position[t * top_k + k];
                 if row != NONE {
-                    let g = gates[t * top_k + k];
+                    let g = if unit { 1.0 } else { gates[t * top_k + k] };
                     o.iter_mut().zip(&ys[row as usize * dim..(row as usize + 1) * dim]).for_each(|(o, y)| *o += g * y);
                 }
             }
@@ -198,6 +198,77 @@ pub(crate) fn bias_grad(b: &Tensor, db: &Tensor, offsets: &Tensor, n: usize, acc
             }
             for r in offsets[e] as usize..offsets[e + 1] as usize {
                 de.iter_mut().zip(&b[r * n..(r + 1) * n]).for_each(|(d, y)| *d += y);
+            }
+        });
+    })
+}
+
+/// dys rows = gate · dout[t] for kept slots; dgates = dout[t] · ys[row] (0 when dropped).
+pub(crate) fn combine_backward(
+    dout: &Tensor,
+    ys: &Tensor,
+    r: &MoeRouting,
+    dys: &Tensor,
+    dgates: &Tensor,
+    dim: usize,
+) -> Result<()> {
+    let k = r.top_k;
+    kernel(
+        "moe_combine_backward",
+        [dout, ys, &r.gates, &r.position],
+        [dys, dgates],
+        |[dout, ys, gates, position], [dys, dgates]| {
+            let position: &[u32] = bytemuck::cast_slice(position);
+            for (s, dg) in dgates.iter_mut().enumerate() {
+                let row = position[s];
+                if row == NONE {
+                    *dg = 0.0;
+                    continue;
+                }
+                let (t, row) = (s / k, row as usize);
+                let d = &dout[t * dim..(t + 1) * dim];
+                dys[row * dim..(row + 1) * dim].iter_mut().zip(d).for_each(|(o, d)| *o = gates[s] * d);
+                *dg = d.iter().zip(&ys[row * dim..(row + 1) * dim]).map(|(d, y)| d * y).sum();
+            }
+        },
+    )
+}
+
+/// dlogits through the renormalisation and the gate, plus the auxiliary losses' gradients.
+pub(crate) fn route_backward(
+    logits: &Tensor,
+    r: &MoeRouting,
+    dgates: &Tensor,
+    dlogits: &Tensor,
+    p: &RouteParams,
+) -> Result<()> {
+    let (e, k) = (r.experts_n, r.top_k);
+    let reads = [logits, &r.probs, &r.experts, &r.gates, &r.counts, dgates];
+    kernel("moe_route_backward", reads, [dlogits], |[logits, probs, experts, gates, counts, dgates], [dl]| {
+        let (experts, counts): (&[u32], &[u32]) = (bytemuck::cast_slice(experts), bytemuck::cast_slice(counts));
+        let t_n = probs.len() / e;
+        let aux = p.aux_coef * e as f32 / t_n as f32;
+        let slots = (t_n * k) as f32;
+        dl.par_chunks_mut(e).enumerate().for_each(|(t, d)| {
+            let (pr, lg) = (&probs[t * e..(t + 1) * e], &logits[t * e..(t + 1) * e]);
+            let (ex, g, dg) = (&experts[t * k..(t + 1) * k], &gates[t * k..(t + 1) * k], &dgates[t * k..(t + 1) * k]);
+            let sum_p: f32 = ex.iter().map(|&j| pr[j as usize]).sum();
+            let dot: f32 = dg.iter().zip(g).map(|(a, b)| a * b).sum();
+            d.iter_mut().zip(counts).for_each(|(d, c)| *d = aux * *c as f32 / slots);
+            for (j, &x) in ex.iter().enumerate() {
+                d[x as usize] += if p.renorm != 0 { (dg[j] - dot) / sum_p } else { dg[j] };
+            }
+            if p.sigmoid != 0 {
+                d.iter_mut().zip(pr).for_each(|(d, q)| *d *= q * (1.0 - q));
+            } else {
+                let pdot: f32 = pr.iter().zip(d.iter()).map(|(a, b)| a * b).sum();
+                d.iter_mut().zip(pr).for_each(|(d, q)| *d = q * (*d - pdot));
+            }
+            if p.z_coef != 0.0 {
+                let m = lg.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let s: f32 = lg.iter().map(|v| (v - m).exp()).sum();
+                let f = 2.0 * p.z_coef * (m + s.ln()) / t_n as f32;
+                d.iter_mut().zip(lg).for_each(|(d, v)| *d += f * (v - m).exp() / s);
             }
         });
     })

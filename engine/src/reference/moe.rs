@@ -164,6 +164,89 @@ pub fn grouped_wgrad(a: &[f64], b: &[f64], offsets: &[u32], k_in: usize, n: usiz
     (dw, db)
 }
 
+/// Backward of `combine`: (dys, dgates) with dys rows = gate · dout[t] (kept slots only;
+/// other rows 0) and dgates = dout[t] · ys[row] (0 when dropped).
+pub fn combine_backward(dout: &[f64], ys: &[f64], r: &Routing, top_k: usize, dim: usize) -> (Vec<f64>, Vec<f64>) {
+    let slots = r.position.len();
+    let (mut dys, mut dg) = (vec![0.0; slots * dim], vec![0.0; slots]);
+    for (s, g) in dg.iter_mut().enumerate() {
+        let row = r.position[s];
+        if row == NONE {
+            continue;
+        }
+        let (t, row) = (s / top_k, row as usize);
+        for c in 0..dim {
+            dys[row * dim + c] = r.gates[s] * dout[t * dim + c];
+            *g += dout[t * dim + c] * ys[row * dim + c];
+        }
+    }
+    (dys, dg)
+}
+
+/// The auxiliary losses (balance, z) at `logits` for a routing `r` (f_e from its counts).
+pub fn aux_losses(logits: &[f64], r: &Routing, e: usize, top_k: usize, balance: f64, z: f64) -> (f64, f64) {
+    let t = logits.len() / e;
+    let slots = (t * top_k) as f64;
+    let bal: f64 =
+        (0..e).map(|j| r.counts[j] as f64 / slots * (0..t).map(|i| r.probs[i * e + j]).sum::<f64>() / t as f64).sum();
+    let zl: f64 = logits
+        .chunks(e)
+        .map(|row| {
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            lse * lse
+        })
+        .sum::<f64>()
+        / t as f64;
+    (balance * e as f64 * bal, z * zl)
+}
+
+/// dlogits of Σ dgates·gates + the auxiliary losses (f_e held fixed: it is a count).
+#[allow(clippy::too_many_arguments)]
+pub fn route_backward(
+    logits: &[f64],
+    r: &Routing,
+    dgates: &[f64],
+    e: usize,
+    top_k: usize,
+    sigmoid: bool,
+    renorm: bool,
+    coefs: (f64, f64),
+) -> Vec<f64> {
+    let t_n = logits.len() / e;
+    let slots = (t_n * top_k) as f64;
+    let mut dl = vec![0.0; t_n * e];
+    for t in 0..t_n {
+        let pr = &r.probs[t * e..(t + 1) * e];
+        let ex = &r.experts[t * top_k..(t + 1) * top_k];
+        let (g, dg) = (&r.gates[t * top_k..(t + 1) * top_k], &dgates[t * top_k..(t + 1) * top_k]);
+        let mut dp: Vec<f64> = (0..e).map(|j| coefs.0 * e as f64 / t_n as f64 * r.counts[j] as f64 / slots).collect();
+        let sum_p: f64 = ex.iter().map(|&j| pr[j as usize]).sum();
+        let dot: f64 = dg.iter().zip(g).map(|(a, b)| a * b).sum();
+        for (k, &j) in ex.iter().enumerate() {
+            dp[j as usize] += if renorm { (dg[k] - dot) / sum_p } else { dg[k] };
+        }
+        let row = &mut dl[t * e..(t + 1) * e];
+        if sigmoid {
+            for j in 0..e {
+                row[j] = dp[j] * pr[j] * (1.0 - pr[j]);
+            }
+        } else {
+            let pdot: f64 = pr.iter().zip(&dp).map(|(a, b)| a * b).sum();
+            for j in 0..e {
+                row[j] = pr[j] * (dp[j] - pdot);
+            }
+        }
+        let lg = &logits[t * e..(t + 1) * e];
+        let m = lg.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let s: f64 = lg.iter().map(|v| (v - m).exp()).sum();
+        for j in 0..e {
+            row[j] += 2.0 * coefs.1 * (m + s.ln()) / t_n as f64 * (lg[j] - m).exp() / s;
+        }
+    }
+    dl
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +272,38 @@ mod tests {
         let (got, db) = grouped_wgrad(&a, &g, &offsets, k_in, n);
         assert!(got.iter().zip(&dw).all(|(x, y)| (x - y).abs() < 1e-12));
         assert!((db[1] - (0..rows).map(|r| g[r * n + 1]).sum::<f64>()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_route_backward_matches_finite_differences() {
+        let mut rng = Rng::new(4);
+        let (t, e, k) = (5, 6, 2);
+        // Distinct logits, so a small step never changes which experts are chosen.
+        let logits: Vec<f64> = (0..t).flat_map(|i| (0..e).map(move |j| 0.4 * ((i * 7 + j * 5) % e) as f64)).collect();
+        let logits: Vec<f64> = logits.iter().map(|v| v + 0.01 * rng.normal()).collect();
+        let dg: Vec<f64> = (0..t * k).map(|_| rng.normal()).collect();
+        for (sigmoid, renorm) in [(false, true), (false, false), (true, true), (true, false)] {
+            let base = route(&logits, t, e, k, sigmoid, renorm, 0);
+            let objective = |l: &[f64]| {
+                let r = route(l, t, e, k, sigmoid, renorm, 0);
+                // f_e is a count: hold it at the base routing's.
+                let r = Routing { counts: base.counts.clone(), ..r };
+                let (b, z) = aux_losses(l, &r, e, k, 0.3, 0.2);
+                r.gates.iter().zip(&dg).map(|(g, d)| g * d).sum::<f64>() + b + z
+            };
+            let analytic = route_backward(&logits, &base, &dg, e, k, sigmoid, renorm, (0.3, 0.2));
+            for i in 0..logits.len() {
+                let (mut up, mut down) = (logits.clone(), logits.clone());
+                up[i] += 1e-6;
+                down[i] -= 1e-6;
+                let num = (objective(&up) - objective(&down)) / 2e-6;
+                assert!(
+                    (num - analytic[i]).abs() < 1e-6 * (1.0 + num.abs()),
+                    "sigmoid {sigmoid}, renorm {renorm}, [{i}]: {} vs {num}",
+                    analytic[i]
+                );
+            }
+        }
     }
 
     #[test]
