@@ -14,7 +14,8 @@
 //                 deterministic without atomics (the design rule for every kernel here).
 //   moe_gather    xs[row, c] = x[order[row] / K, c] for row < offsets[E] (tokens grouped by expert).
 //   moe_combine   out[t, c] = Σ_k g · ys[position[t·K + k], c], dropped slots skipped, with
-//                 g = gates[t, k], or g = 1 when p.unit_gates (the input gradient's scatter back).
+//                 g = gates[t, k], or g = 1 when p.unit_gates (the input gradient's scatter back);
+//                 added to out when p.accumulate.
 //   moe_combine_backward  per slot (t, k) kept: dys[row, c] = gates[t, k] · dout[t, c] and
 //                 dgates[t, k] = Σ_c dout[t, c] · ys[row, c]; dropped slots get dgates = 0.
 //                 One invocation per slot (the dot is a loop over C).
@@ -36,7 +37,7 @@ struct Params {
     unit_gates: u32,
     aux_coef: f32,
     z_coef: f32,
-    pad0: u32,
+    accumulate: u32,
     pad1: u32,
 }
 
@@ -234,6 +235,9 @@ fn moe_combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
             }
             acc += g * ys[row * p.dim + c];
         }
+    }
+    if (p.accumulate != 0u) {
+        acc += out[i];
     }
     out[i] = acc;
 }

@@ -467,7 +467,7 @@ pub fn check_moe_backward(
     moe::moe_route(&mut rec, &lt, &r, &opts)?;
     moe::moe_combine_backward(&mut rec, &dout, &ys, &r, &dys, &dgates)?;
     moe::moe_route_backward(&mut rec, &lt, &r, &dgates, &dlogits, &opts, aux)?;
-    moe::moe_scatter_back(&mut rec, &ys, &r, &dx)?;
+    moe::moe_scatter_back(&mut rec, &ys, &r, &dx, false)?;
     rec.submit()?;
     let want = refr::moe::route(&to_f64(&logits), tokens, experts, top_k, opts.sigmoid, opts.renorm, opts.capacity);
     let kept = want.offsets[experts] as usize;

@@ -154,5 +154,25 @@ pub fn train_with_bar(device: &Device, cfg: &RunConfig) -> sigmix::Result<sigmix
             record.unigram_entropy
         );
     }
+    if !record.expert_load.is_empty() {
+        println!(
+            "experts: {} parameters in all, {} active per token; load per layer (share of routed slots, last steps):",
+            record.params, record.active_params
+        );
+        for (l, load) in record.expert_load.iter().enumerate() {
+            let bars: Vec<String> = load.iter().map(|f| format!("{:>5.1}%", 100.0 * f)).collect();
+            let uniform = 1.0 / load.len().max(1) as f64;
+            let starved = load.iter().filter(|f| **f < 0.25 * uniform).count();
+            println!(
+                "  layer {l}: {}  {}",
+                bars.join(" "),
+                if starved == 0 {
+                    "(no expert starves)".to_string()
+                } else {
+                    format!("({starved} expert(s) under a quarter of a fair share)")
+                }
+            );
+        }
+    }
     Ok(record)
 }

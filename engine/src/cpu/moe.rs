@@ -98,18 +98,33 @@ pub(crate) fn gather(x: &Tensor, r: &MoeRouting, xs: &Tensor, dim: usize, top_k:
     })
 }
 
-/// out[t] = Σ_k g · ys[position[t·K + k]], g = gates[t, k] or 1 with `unit`.
-pub(crate) fn combine(ys: &Tensor, r: &MoeRouting, out: &Tensor, dim: usize, top_k: usize, unit: bool) -> Result<()> {
+/// out[t] (+)= Σ_k g · ys[position[t·K + k]], g = gates[t, k] or 1 with `unit`.
+pub(crate) fn combine(
+    ys: &Tensor,
+    r: &MoeRouting,
+    out: &Tensor,
+    dim: usize,
+    top_k: usize,
+    unit: bool,
+    accumulate: bool,
+) -> Result<()> {
     kernel("moe_combine", [ys, &r.gates, &r.position], [out], |[ys, gates, position], [out]| {
         let position: &[u32] = bytemuck::cast_slice(position);
         out.par_chunks_mut(dim).enumerate().for_each(|(t, o)| {
-            o.fill(0.0);
+            let mut acc = vec![0.0f32; dim];
             for k in 0..top_k {
                 let row = position[t * top_k + k];
                 if row != NONE {
                     let g = if unit { 1.0 } else { gates[t * top_k + k] };
-                    o.iter_mut().zip(&ys[row as usize * dim..(row as usize + 1) * dim]).for_each(|(o, y)| *o += g * y);
+                    acc.iter_mut()
+                        .zip(&ys[row as usize * dim..(row as usize + 1) * dim])
+                        .for_each(|(o, y)| *o += g * y);
                 }
+            }
+            if accumulate {
+                o.iter_mut().zip(&acc).for_each(|(o, a)| *o += a);
+            } else {
+                o.copy_from_slice(&acc);
             }
         });
     })

@@ -90,7 +90,7 @@ pub(crate) struct RouteParams {
     pub unit_gates: u32,
     pub aux_coef: f32,
     pub z_coef: f32,
-    pub pad0: u32,
+    pub accumulate: u32,
     pub pad1: u32,
 }
 
@@ -171,7 +171,7 @@ impl MoeRouting {
             unit_gates: 0,
             aux_coef: 0.0,
             z_coef: 0.0,
-            pad0: 0,
+            accumulate: 0,
             pad1: 0,
         })
     }
@@ -227,25 +227,37 @@ pub fn moe_gather(rec: &mut Recorder, x: &Tensor, r: &MoeRouting, xs: &Tensor) -
 
 /// out (T, C) = Σ_k gate · ys[row of slot (t, k)], from the grouped expert outputs ys (T·K, C).
 pub fn moe_combine(rec: &mut Recorder, ys: &Tensor, r: &MoeRouting, out: &Tensor) -> Result<()> {
-    combine(rec, "moe_combine", ys, r, out, false)
+    combine(rec, "moe_combine", ys, r, out, false, false)
 }
 
-/// dx (T, C) = Σ_k dxs[row of slot (t, k)]: the grouped input gradient back in token order.
-pub fn moe_scatter_back(rec: &mut Recorder, dxs: &Tensor, r: &MoeRouting, dx: &Tensor) -> Result<()> {
-    combine(rec, "moe_scatter_back", dxs, r, dx, true)
+/// dx (T, C) (+)= Σ_k dxs[row of slot (t, k)]: the grouped input gradient back in token order.
+pub fn moe_scatter_back(rec: &mut Recorder, dxs: &Tensor, r: &MoeRouting, dx: &Tensor, accumulate: bool) -> Result<()> {
+    combine(rec, "moe_scatter_back", dxs, r, dx, true, accumulate)
 }
 
-fn combine(rec: &mut Recorder, op: &'static str, ys: &Tensor, r: &MoeRouting, out: &Tensor, unit: bool) -> Result<()> {
+fn combine(
+    rec: &mut Recorder,
+    op: &'static str,
+    ys: &Tensor,
+    r: &MoeRouting,
+    out: &Tensor,
+    unit: bool,
+    accumulate: bool,
+) -> Result<()> {
     let dim = out.shape().get(1).copied().unwrap_or(0);
     expect_shape(op, "out", out, &[r.tokens, dim])?;
     expect_shape(op, "grouped rows", ys, &[r.tokens * r.top_k, dim])?;
-    let p = RouteParams { unit_gates: unit as u32, ..r.params(op, dim, &RouteOpts::default())? };
+    let p = RouteParams {
+        unit_gates: unit as u32,
+        accumulate: accumulate as u32,
+        ..r.params(op, dim, &RouteOpts::default())?
+    };
     match rec.exec(op, &[ys, out, &r.gates, &r.position])? {
         Exec::Gpu(g) => {
             let b = [r.gates.binding()?, r.position.binding()?, ys.binding()?, out.binding()?];
             g.dispatch(&COMBINE, &[], &p, &b, groups_for(g.gpu(), out.len(), 256))
         }
-        Exec::Cpu => cpu::moe::combine(ys, r, out, dim, r.top_k, unit),
+        Exec::Cpu => cpu::moe::combine(ys, r, out, dim, r.top_k, unit, accumulate),
     }
 }
 

@@ -6,8 +6,9 @@ use crate::error::{Error, Result};
 use crate::kernels::cross_entropy::cross_entropy;
 use crate::kernels::elementwise::add;
 use crate::kernels::matmul::{MatmulOpts, matmul};
+use crate::kernels::moe::{MAX_EXPERTS, MAX_TOP_K};
 use crate::kernels::norm::NormKind;
-use crate::nn::{Attention, AttentionKind, Embedding, Init, Mlp, Norm, ParamBuilder, ParamId, Weights};
+use crate::nn::{Attention, AttentionKind, Embedding, Init, Mlp, Moe, MoeConfig, Norm, ParamBuilder, ParamId, Weights};
 use crate::recorder::Recorder;
 use crate::tensor::Device;
 use crate::tensor::{DType, Tensor};
@@ -38,6 +39,19 @@ pub struct GptConfig {
     pub qk_norm: bool,
     /// Share the token embedding with the output head.
     pub tied_head: bool,
+    /// The feed-forward block: a dense GELU MLP or a mixture of such experts.
+    pub ffn: Ffn,
+}
+
+/// The feed-forward block of every layer.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ffn {
+    /// One GELU MLP of width mlp_ratio·C.
+    #[default]
+    Dense,
+    /// E expert MLPs of width mlp_ratio·C each, K of them per token.
+    Moe(MoeConfig),
 }
 
 impl Default for GptConfig {
@@ -54,6 +68,7 @@ impl Default for GptConfig {
             sigmoid_bias: None,
             qk_norm: false,
             tied_head: true,
+            ffn: Ffn::Dense,
         }
     }
 }
@@ -68,6 +83,14 @@ impl GptConfig {
         if self.n_heads == 0 || !self.d_model.is_multiple_of(self.n_heads) {
             return bad(format!("d_model {} must be divisible by n_heads {}", self.d_model, self.n_heads));
         }
+        if let Ffn::Moe(m) = &self.ffn
+            && (m.experts == 0 || m.experts > MAX_EXPERTS || m.top_k == 0 || m.top_k > MAX_TOP_K.min(m.experts))
+        {
+            return bad(format!(
+                "MoE needs 1 ≤ experts ≤ {MAX_EXPERTS} and 1 ≤ top_k ≤ min({MAX_TOP_K}, experts); got {} experts, top_k {}",
+                m.experts, m.top_k
+            ));
+        }
         let hd = self.d_model / self.n_heads;
         if self.attention != AttentionKind::Naive && (!(16..=128).contains(&hd) || !hd.is_multiple_of(4)) {
             return bad(format!(
@@ -79,9 +102,25 @@ impl GptConfig {
 
     /// Parameter count (embeddings included), without building anything.
     pub fn param_count(&self) -> usize {
+        self.count(false)
+    }
+
+    /// Parameters a token passes through: with MoE, the router and K of the E experts.
+    pub fn active_params(&self) -> usize {
+        self.count(true)
+    }
+
+    fn count(&self, active: bool) -> usize {
         let (c, v, t, h) = (self.d_model, self.vocab, self.context, self.d_model * self.mlp_ratio);
         let qk = if self.qk_norm { 4 * (c / self.n_heads.max(1)) } else { 0 };
-        let block = 2 * 2 * c + (3 * c * c + 3 * c) + (c * c + c) + (c * h + h) + (h * c + c) + qk;
+        let ffn = match &self.ffn {
+            Ffn::Dense => (c * h + h) + (h * c + c),
+            Ffn::Moe(m) => {
+                let (total, act) = m.param_counts(c, h);
+                if active { act } else { total }
+            }
+        };
+        let block = 2 * 2 * c + (3 * c * c + 3 * c) + (c * c + c) + ffn + qk;
         v * c + t * c + self.n_layers * block + 2 * c + if self.tied_head { 0 } else { v * c }
     }
 
@@ -91,6 +130,14 @@ impl GptConfig {
         let embeddings = (self.vocab + self.context) * self.d_model;
         let head = if self.tied_head { 0 } else { self.vocab * self.d_model };
         self.param_count() - embeddings - head
+    }
+
+    /// Experts per token (1 for a dense FFN).
+    fn top_k(&self) -> usize {
+        match &self.ffn {
+            Ffn::Dense => 1,
+            Ffn::Moe(m) => m.top_k,
+        }
     }
 
     /// The largest buffers a batch of `batch` sequences needs, as (what, bytes).
@@ -103,9 +150,31 @@ impl GptConfig {
                 "attention probabilities".into(),
                 if self.attention == AttentionKind::Naive { batch as u64 * self.n_heads as u64 * t * t * 4 } else { 0 },
             ),
-            ("MLP activations".into(), rows * (self.d_model * self.mlp_ratio) as u64 * 4),
+            ("MLP activations".into(), rows * self.top_k() as u64 * (self.d_model * self.mlp_ratio) as u64 * 4),
             ("parameters".into(), self.param_count() as u64 * 4),
         ]
+    }
+}
+
+/// A layer's feed-forward block.
+enum FfnBlock {
+    Dense(Box<Mlp>),
+    Moe(Box<Moe>),
+}
+
+impl FfnBlock {
+    fn forward(&self, rec: &mut Recorder, w: &Weights, x: &Tensor, y: &Tensor) -> Result<()> {
+        match self {
+            FfnBlock::Dense(m) => m.forward(rec, w, x, y),
+            FfnBlock::Moe(m) => m.forward(rec, w, x, y),
+        }
+    }
+
+    fn backward(&self, rec: &mut Recorder, w: &Weights, x: &Tensor, dy: &Tensor, dx: &Tensor) -> Result<()> {
+        match self {
+            FfnBlock::Dense(m) => m.backward(rec, w, x, dy, dx, false),
+            FfnBlock::Moe(m) => m.backward(rec, w, x, dy, dx, false),
+        }
     }
 }
 
@@ -113,7 +182,7 @@ struct Block {
     ln1: Norm,
     attn: Attention,
     ln2: Norm,
-    mlp: Mlp,
+    mlp: FfnBlock,
     /// Residual stream after attention (input of ln2).
     mid: Tensor,
 }
@@ -183,7 +252,29 @@ impl Gpt {
                     proj_std,
                 )?,
                 ln2: Norm::new(device, &mut pb, &n("ln2"), config.norm, rows, c)?,
-                mlp: Mlp::new(device, &mut pb, &n("mlp"), rows, c, c * config.mlp_ratio, std, proj_std)?,
+                mlp: match &config.ffn {
+                    Ffn::Dense => FfnBlock::Dense(Box::new(Mlp::new(
+                        device,
+                        &mut pb,
+                        &n("mlp"),
+                        rows,
+                        c,
+                        c * config.mlp_ratio,
+                        std,
+                        proj_std,
+                    )?)),
+                    Ffn::Moe(m) => FfnBlock::Moe(Box::new(Moe::new(
+                        device,
+                        &mut pb,
+                        &n("moe"),
+                        rows,
+                        c,
+                        c * config.mlp_ratio,
+                        m,
+                        std,
+                        proj_std,
+                    )?)),
+                },
                 mid: Tensor::empty(device, &n("mid"), &[rows, c], DType::F32)?,
             });
         }
@@ -295,13 +386,25 @@ impl Gpt {
         self.lnf.backward(rec, w, &self.resid[last], &self.dnorm, &self.dresid, false)?;
         // dresid holds ∂L/∂(residual stream) and is updated in place, block by block.
         for (l, b) in self.blocks.iter().enumerate().rev() {
-            b.mlp.backward(rec, w, &b.ln2.out, &self.dresid, &self.dnorm, false)?;
+            b.mlp.backward(rec, w, &b.ln2.out, &self.dresid, &self.dnorm)?;
             b.ln2.backward(rec, w, &b.mid, &self.dnorm, &self.dresid, true)?;
             b.attn.backward(rec, w, &b.ln1.out, &self.dresid, &self.dnorm, false)?;
             b.ln1.backward(rec, w, &self.resid[l], &self.dnorm, &self.dresid, true)?;
         }
         self.wte.backward(rec, w, &self.tokens, &self.dresid)?;
         self.wpe.backward(rec, w, &self.positions, &self.dresid)
+    }
+
+    /// Tokens routed to each expert in the last forward, per MoE layer (empty for dense
+    /// models); reads back, so call it at logging steps.
+    pub fn expert_counts(&self) -> Result<Vec<Vec<u32>>> {
+        self.blocks
+            .iter()
+            .filter_map(|b| match &b.mlp {
+                FfnBlock::Moe(m) => Some(m.routing.counts.to_u32()),
+                FfnBlock::Dense(_) => None,
+            })
+            .collect()
     }
 
     /// Mean loss of the last forward pass over rows whose target was counted (waits for the GPU).

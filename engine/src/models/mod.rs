@@ -3,5 +3,5 @@
 mod gpt;
 mod sample;
 
-pub use gpt::{Gpt, GptConfig};
+pub use gpt::{Ffn, Gpt, GptConfig};
 pub use sample::sample;

@@ -9,6 +9,7 @@ mod attention;
 mod embedding;
 mod linear;
 mod mlp;
+mod moe;
 mod norm;
 mod params;
 
@@ -16,5 +17,6 @@ pub use attention::{Attention, AttentionKind};
 pub use embedding::Embedding;
 pub use linear::Linear;
 pub use mlp::Mlp;
+pub use moe::{Moe, MoeConfig};
 pub use norm::Norm;
 pub use params::{Init, ParamBuilder, ParamId, Weights};

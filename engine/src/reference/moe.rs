@@ -247,6 +247,45 @@ pub fn route_backward(
     dl
 }
 
+/// The parameters of one MoE block, f64.
+pub struct LayerParams<'a> {
+    /// Router (E, C).
+    pub router: &'a [f64],
+    /// Expert first layers (E, C, H).
+    pub w1: &'a [f64],
+    /// Their biases (E, H).
+    pub b1: &'a [f64],
+    /// Expert second layers (E, H, C).
+    pub w2: &'a [f64],
+    /// Their biases (E, C).
+    pub b2: &'a [f64],
+}
+
+/// The whole block: logits = x·routerᵀ, routing, each token through its K experts' GELU
+/// MLPs, outputs combined by the gates. Returns (y, routing, logits).
+#[allow(clippy::too_many_arguments)]
+pub fn layer_forward(
+    x: &[f64],
+    p: &LayerParams<'_>,
+    tokens: usize,
+    dim: usize,
+    hidden: usize,
+    experts: usize,
+    top_k: usize,
+    sigmoid: bool,
+    renorm: bool,
+) -> (Vec<f64>, Routing, Vec<f64>) {
+    let mut logits = vec![0.0; tokens * experts];
+    crate::reference::matmul::matmul(x, p.router, &mut logits, tokens, experts, dim, false, true, 1.0, false);
+    let r = route(&logits, tokens, experts, top_k, sigmoid, renorm, 0);
+    let slots = tokens * top_k;
+    let xs = gather(x, &r, top_k, dim);
+    let h = grouped_matmul(&xs, p.w1, Some(p.b1), &vec![0.0; slots * hidden], &r.offsets, dim, hidden, false);
+    let act: Vec<f64> = h.iter().map(|v| crate::reference::elementwise::gelu(*v)).collect();
+    let ys = grouped_matmul(&act, p.w2, Some(p.b2), &vec![0.0; slots * dim], &r.offsets, hidden, dim, false);
+    (combine(&ys, &r, tokens, top_k, dim), r, logits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

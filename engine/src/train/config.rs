@@ -4,7 +4,8 @@ use std::path::Path;
 
 use crate::data::DOMAINS;
 use crate::error::{Error, Result};
-use crate::models::GptConfig;
+use crate::models::{Ffn, GptConfig};
+use crate::nn::MoeConfig;
 use crate::optim::{AdamWConfig, LrSchedule};
 
 /// A training run's full description; serialisable so runs can be repeated from their record.
@@ -61,6 +62,10 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("tiny", "≈120K-parameter GPT (2 layers, width 64, context 64), 300 steps: the default demo"),
     ("smoke", "a 1-layer width-32 GPT for 60 steps: seconds, used by the tests"),
     ("small", "≈0.8M-parameter GPT (4 layers, width 128, context 128), 1000 steps: wants a real GPU"),
+    (
+        "moe-tiny",
+        "the tiny GPT with a mixture of 8 experts, top-2, in every layer (dropless): expert load in the summary",
+    ),
 ];
 
 impl RunConfig {
@@ -89,6 +94,11 @@ impl RunConfig {
                 schedule: LrSchedule { lr: 2e-3, warmup: 50, min_ratio: 0.1 },
                 train_bytes: 1_000_000,
                 eval_every: 250,
+                ..base
+            }),
+            "moe-tiny" => Ok(RunConfig {
+                name: "moe-tiny".into(),
+                model: GptConfig { ffn: Ffn::Moe(MoeConfig::default()), ..GptConfig::default() },
                 ..base
             }),
             other => {

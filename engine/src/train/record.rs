@@ -59,6 +59,13 @@ pub struct RunRecord {
     pub tokens_per_sec: f64,
     /// Wall-clock seconds of the training loop (evaluations included).
     pub seconds: f64,
+    /// Parameters a token passes through (less than `params` for MoE models).
+    #[serde(default)]
+    pub active_params: usize,
+    /// MoE only: per layer, the fraction of routed slots each expert received, averaged over
+    /// the last logged steps.
+    #[serde(default)]
+    pub expert_load: Vec<Vec<f64>>,
 }
 
 impl RunRecord {

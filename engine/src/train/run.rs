@@ -82,7 +82,12 @@ pub struct Trainer {
     evals: Vec<EvalPoint>,
     train_secs: f64,
     eval_secs: f64,
+    /// Expert counts per MoE layer at the last logged steps (most recent last).
+    loads: Vec<Vec<Vec<u32>>>,
 }
+
+/// Logged steps the expert-load average covers.
+const LOAD_WINDOW: usize = 10;
 
 impl Trainer {
     /// Builds the data, the model and the optimiser for `cfg` on `device`.
@@ -109,6 +114,7 @@ impl Trainer {
             evals: Vec::new(),
             train_secs: 0.0,
             eval_secs: 0.0,
+            loads: Vec::new(),
         })
     }
 
@@ -173,6 +179,13 @@ impl Trainer {
                 return Err(Error::NonFinite { step, value: l });
             }
             self.curve.push(CurvePoint { step, tokens: step * tokens_per_step, loss: l, lr });
+            let counts = self.model.expert_counts()?;
+            if !counts.is_empty() {
+                self.loads.push(counts);
+                if self.loads.len() > LOAD_WINDOW {
+                    self.loads.remove(0);
+                }
+            }
         }
         self.step = step;
         self.train_secs += t0.elapsed().as_secs_f64();
@@ -215,7 +228,24 @@ impl Trainer {
             unigram_entropy: self.unigram_entropy,
             tokens_per_sec: (self.step * self.cfg.batch * self.cfg.model.context) as f64 / self.train_secs.max(1e-9),
             seconds: self.train_secs + self.eval_secs,
+            active_params: self.cfg.model.active_params(),
+            expert_load: self.expert_load(),
         }
+    }
+
+    /// Per MoE layer, each expert's share of the routed slots over the last logged steps.
+    pub fn expert_load(&self) -> Vec<Vec<f64>> {
+        let Some(first) = self.loads.first() else { return Vec::new() };
+        (0..first.len())
+            .map(|layer| {
+                let mut sum = vec![0.0; first[layer].len()];
+                for snapshot in &self.loads {
+                    sum.iter_mut().zip(&snapshot[layer]).for_each(|(s, c)| *s += *c as f64);
+                }
+                let total: f64 = sum.iter().sum();
+                sum.iter().map(|s| s / total.max(1.0)).collect()
+            })
+            .collect()
     }
 }
 
