@@ -20,6 +20,8 @@ pub enum Suite {
     Train,
     /// Flash sigmoid vs softmax attention, forward and backward, n ∈ {256, 1024, 4096}.
     Attention,
+    /// An MoE block (E ∈ {4, 8, 16}, K ∈ {1, 2}) against the dense MLP with its active parameters.
+    Moe,
     /// Everything.
     All,
 }
@@ -256,6 +258,11 @@ fn bench_device(device: &Device, args: &Args) -> Result<DeviceRows> {
     }
     if all || args.suite == Suite::Train {
         bench_train(device, peak.as_ref().map(|p| p.0), &mut rows)?;
+    }
+    if all || args.suite == Suite::Moe {
+        for (name, shape, ms, ktok) in super::bench_moe::bench_moe(device)? {
+            rows.push(Row { name, shape, ms, rate: ktok, unit: "ktok/s", peak_fraction: None });
+        }
     }
     // Attention is a suite of its own (minutes on software adapters): run it when named.
     let attention = if args.suite == Suite::Attention {

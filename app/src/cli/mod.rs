@@ -3,6 +3,7 @@
 mod attn_compare;
 mod bench;
 mod bench_attention;
+mod bench_moe;
 mod fit;
 mod info;
 mod mix;

@@ -130,7 +130,60 @@ pub(crate) fn combine(
     })
 }
 
-/// The grouped rows of each expert times its weights (see `kernels::moe::moe_matmul`).
+/// C (m × n, row stride `c_row`) (+)= A · B through `gemm`, where element (i, j) of A is
+/// `a[i·a_rs + j·a_cs]` and of B `b[i·b_rs + j·b_cs]`: a safe wrapper that checks every
+/// addressed element lies inside its slice.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into(
+    (m, n, k): (usize, usize, usize),
+    c: &mut [f32],
+    c_row: usize,
+    a: &[f32],
+    (a_rs, a_cs): (usize, usize),
+    b: &[f32],
+    (b_rs, b_cs): (usize, usize),
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.chunks_mut(c_row).take(m).for_each(|r| r[..n].fill(0.0));
+        }
+        return;
+    }
+    let last = |rs: usize, cs: usize, rows: usize, cols: usize| (rows - 1) * rs + (cols - 1) * cs;
+    assert!(last(c_row, 1, m, n) < c.len() && last(a_rs, a_cs, m, k) < a.len() && last(b_rs, b_cs, k, n) < b.len());
+    // SAFETY: the assertion above keeps every element gemm addresses inside its slice; `c`
+    // is borrowed mutably, so nothing else reads or writes it meanwhile.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            c_row as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
+/// The grouped rows of each expert times its weights (see `kernels::moe::moe_matmul`): one
+/// `gemm` per expert over its rows.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn grouped_matmul(
     a: &Tensor,
@@ -146,28 +199,28 @@ pub(crate) fn grouped_matmul(
     let body = |a: &[f32], w: &[f32], bias: &[f32], offsets: &[f32], c: &mut [f32]| {
         let offsets: &[u32] = bytemuck::cast_slice(offsets);
         let experts = offsets.len() - 2;
-        let rows = offsets[experts] as usize;
-        let expert_of = |r: usize| offsets[1..=experts].partition_point(|&o| o as usize <= r);
-        c[..rows * n].par_chunks_mut(n).zip(a[..rows * k_in].par_chunks(k_in)).enumerate().for_each(|(r, (cr, ar))| {
-            let e = expert_of(r);
-            let mut acc: Vec<f32> = if bias.is_empty() { vec![0.0; n] } else { bias[e * n..(e + 1) * n].to_vec() };
-            if trans_w {
-                let we = &w[e * n * k_in..(e + 1) * n * k_in];
-                acc.iter_mut()
-                    .zip(we.chunks(k_in))
-                    .for_each(|(s, wr)| *s += ar.iter().zip(wr).map(|(x, y)| x * y).sum::<f32>());
-            } else {
-                let we = &w[e * k_in * n..(e + 1) * k_in * n];
-                for (x, wr) in ar.iter().zip(we.chunks(n)) {
-                    acc.iter_mut().zip(wr).for_each(|(s, y)| *s += x * y);
-                }
+        for e in 0..experts {
+            let (r0, r1) = (offsets[e] as usize, offsets[e + 1] as usize);
+            if r0 == r1 {
+                continue;
             }
-            if accumulate {
-                cr.iter_mut().zip(&acc).for_each(|(c, v)| *c += v);
-            } else {
-                cr.copy_from_slice(&acc);
+            let ce = &mut c[r0 * n..r1 * n];
+            let mut read = accumulate;
+            if !bias.is_empty() {
+                let be = &bias[e * n..(e + 1) * n];
+                ce.chunks_mut(n).for_each(|row| {
+                    if accumulate {
+                        row.iter_mut().zip(be).for_each(|(c, b)| *c += b);
+                    } else {
+                        row.copy_from_slice(be);
+                    }
+                });
+                read = true;
             }
-        });
+            let we = &w[e * k_in * n..(e + 1) * k_in * n];
+            let w_strides = if trans_w { (1, k_in) } else { (n, 1) };
+            gemm_into((r1 - r0, n, k_in), ce, n, &a[r0 * k_in..r1 * k_in], (k_in, 1), we, w_strides, read);
+        }
     };
     match bias {
         Some(bias) => {
@@ -177,7 +230,7 @@ pub(crate) fn grouped_matmul(
     }
 }
 
-/// dw[e] (+)= a_eᵀ · b_e over each expert's grouped rows, in row order.
+/// dw[e] (+)= a_eᵀ · b_e over each expert's grouped rows: one `gemm` per expert.
 pub(crate) fn grouped_wgrad(
     a: &Tensor,
     b: &Tensor,
@@ -189,17 +242,20 @@ pub(crate) fn grouped_wgrad(
 ) -> Result<()> {
     kernel("moe_matmul_wgrad", [a, b, offsets], [dw], |[a, b, offsets], [dw]| {
         let offsets: &[u32] = bytemuck::cast_slice(offsets);
-        dw.par_chunks_mut(k_in * n).enumerate().for_each(|(e, de)| {
-            if !accumulate {
-                de.fill(0.0);
-            }
-            for r in offsets[e] as usize..offsets[e + 1] as usize {
-                let (ar, br) = (&a[r * k_in..(r + 1) * k_in], &b[r * n..(r + 1) * n]);
-                for (x, drow) in ar.iter().zip(de.chunks_mut(n)) {
-                    drow.iter_mut().zip(br).for_each(|(d, y)| *d += x * y);
-                }
-            }
-        });
+        for (e, de) in dw.chunks_mut(k_in * n).enumerate() {
+            let (r0, r1) = (offsets[e] as usize, offsets[e + 1] as usize);
+            // Aᵀ: element (i, j) = a[(r0 + j)·k_in + i].
+            gemm_into(
+                (k_in, n, r1 - r0),
+                de,
+                n,
+                &a[r0 * k_in..r1 * k_in],
+                (1, k_in),
+                &b[r0 * n..r1 * n],
+                (n, 1),
+                accumulate,
+            );
+        }
     })
 }
 

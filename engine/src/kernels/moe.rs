@@ -420,7 +420,7 @@ pub fn moe_matmul(
         Exec::Gpu(g) => {
             // Without a bias the bias slot is bound to w (never read: has_bias = 0).
             let b = [r.offsets.binding()?, a.binding()?, w.binding()?, bias.unwrap_or(w).binding()?, c.binding()?];
-            let groups = [n.div_ceil(16) as u32, rows.div_ceil(16) as u32, p.experts];
+            let groups = [n.div_ceil(32) as u32, rows.div_ceil(32) as u32, p.experts];
             g.dispatch(&GROUPED, &[], &p, &b, groups)
         }
         Exec::Cpu => cpu::moe::grouped_matmul(a, w, bias, c, &r.offsets, k_in, n, trans_w, accumulate),
@@ -454,7 +454,7 @@ pub fn moe_matmul_wgrad(
     match rec.exec(OP, &operands)? {
         Exec::Gpu(g) => {
             let bind = [r.offsets.binding()?, a.binding()?, b.binding()?, dw.binding()?];
-            g.dispatch(&WGRAD, &[], &p, &bind, [n.div_ceil(16) as u32, k_in.div_ceil(16) as u32, p.experts])?;
+            g.dispatch(&WGRAD, &[], &p, &bind, [n.div_ceil(32) as u32, k_in.div_ceil(32) as u32, p.experts])?;
             if let Some(db) = db {
                 let bind = [r.offsets.binding()?, b.binding()?, db.binding()?];
                 g.dispatch(&BGRAD, &[], &p, &bind, [n.div_ceil(64) as u32, p.experts, 1])?;
