@@ -35,7 +35,7 @@ impl Tab {
             "Sweep small models, fit the data-mixture law, predict a bigger run and check it",
         ),
         (Tab::Attention, "Attention", "Sigmoid vs softmax attention maps, the bias b, the flash kernels timed"),
-        (Tab::Moe, "MoE", "Mixture-of-experts routing and sparsity (not built yet)"),
+        (Tab::Moe, "MoE", "Mixture-of-experts routing and sparsity (panel not built yet; the layer is in the engine)"),
         (Tab::Contrastive, "Contrastive", "Poly-view contrastive learning (not built yet)"),
         (Tab::Laws, "Law calculators", "Chinchilla, MoE sparsity, distillation, forgetting, EMA rule"),
     ];
@@ -111,8 +111,8 @@ impl Lab {
             Tab::Moe => not_built(
                 ui,
                 "Mixture of experts",
-                "Experts and top-k, a live expert-load histogram, and the optimal sparsity at fixed compute (the MoE law is in Law calculators already).",
-                "sigmix fit --law moe --data runs.csv --extra-col sparsity --target loss",
+                "Experts and top-k, a live expert-load histogram, and the optimal sparsity at fixed compute. The MoE layer itself has landed in the engine; this panel is next (the MoE law is in Law calculators already).",
+                "sigmix train --preset moe-tiny\nsigmix bench moe\nsigmix fit --law moe --data runs.csv --extra-col sparsity --target loss",
             ),
             Tab::Contrastive => not_built(
                 ui,
