@@ -40,7 +40,10 @@ fn every_panel_opens_and_says_what_it_is() {
             Tab::Attention => {
                 h.get_by_label("Time the flash kernels");
             }
-            Tab::Moe | Tab::Contrastive => {
+            Tab::Moe => {
+                h.get_by_label_contains("sparsity S");
+            }
+            Tab::Contrastive => {
                 h.get_by_label("Not built yet.");
             }
             Tab::Laws => {
@@ -156,4 +159,25 @@ fn the_attention_panel_shows_both_maps_and_times_the_kernels() {
     step_until(&mut h, 120, "the kernel timing", |l| l.attention.timed());
     h.get_by_label_contains("softmax / sigmoid");
     write_doc_image(&mut h, "lab-attention.png");
+}
+
+#[test]
+fn the_moe_panel_trains_and_shows_every_expert_loaded() {
+    let mut h = lab();
+    h.state_mut().tab = Tab::Moe;
+    {
+        let m = &mut h.state_mut().moe;
+        m.train.load_preset("smoke");
+        m.moe.experts = 4;
+        m.train.config.steps = 40;
+    }
+    h.run_steps(2);
+    h.get_by_label("Play").click();
+    step_until(&mut h, 120, "the MoE run to finish", |l| l.moe.train.status != Status::Running);
+    let m = &h.state().moe;
+    assert_eq!(m.train.status, Status::Finished, "{:?}", m.train.error);
+    assert_eq!(m.train.expert_load.len(), 1, "one layer's load");
+    assert_eq!(m.train.expert_load[0].len(), 4);
+    assert!(m.train.expert_load[0].iter().all(|f| *f > 0.0), "{:?}", m.train.expert_load);
+    write_doc_image(&mut h, "lab-moe.png");
 }

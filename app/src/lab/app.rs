@@ -5,6 +5,7 @@ use sigmix::DeviceChoice;
 use crate::ui::attention::AttentionPanel;
 use crate::ui::laws::LawsPanel;
 use crate::ui::mixture::MixturePanel;
+use crate::ui::moe::MoePanel;
 use crate::ui::placeholders::not_built;
 use crate::ui::train::TrainPanel;
 
@@ -35,7 +36,7 @@ impl Tab {
             "Sweep small models, fit the data-mixture law, predict a bigger run and check it",
         ),
         (Tab::Attention, "Attention", "Sigmoid vs softmax attention maps, the bias b, the flash kernels timed"),
-        (Tab::Moe, "MoE", "Mixture-of-experts routing and sparsity (panel not built yet; the layer is in the engine)"),
+        (Tab::Moe, "MoE", "Train a mixture-of-experts GPT: experts, top-k, gates, capacity; live expert load"),
         (Tab::Contrastive, "Contrastive", "Poly-view contrastive learning (not built yet)"),
         (Tab::Laws, "Law calculators", "Chinchilla, MoE sparsity, distillation, forgetting, EMA rule"),
     ];
@@ -55,6 +56,8 @@ pub struct Lab {
     pub laws: LawsPanel,
     /// The attention maps.
     pub attention: AttentionPanel,
+    /// The MoE run.
+    pub moe: MoePanel,
 }
 
 impl Lab {
@@ -69,6 +72,7 @@ impl Lab {
             mixture,
             laws: LawsPanel::default(),
             attention: AttentionPanel::new(device),
+            moe: MoePanel::new(device),
         }
     }
 
@@ -100,6 +104,7 @@ impl Lab {
                     self.train.device = device;
                     self.mixture.device = device;
                     self.attention.device = device;
+                    self.moe.train.device = device;
                 }
             });
         });
@@ -108,12 +113,7 @@ impl Lab {
             Tab::Mixture => self.mixture.ui(ui),
             Tab::Laws => self.laws.ui(ui),
             Tab::Attention => self.attention.ui(ui),
-            Tab::Moe => not_built(
-                ui,
-                "Mixture of experts",
-                "Experts and top-k, a live expert-load histogram, and the optimal sparsity at fixed compute. The MoE layer itself has landed in the engine; this panel is next (the MoE law is in Law calculators already).",
-                "sigmix train --preset moe-tiny\nsigmix bench moe\nsigmix fit --law moe --data runs.csv --extra-col sparsity --target loss",
-            ),
+            Tab::Moe => self.moe.ui(ui),
             Tab::Contrastive => not_built(
                 ui,
                 "Poly-view contrastive learning",

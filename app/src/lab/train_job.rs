@@ -40,6 +40,8 @@ pub enum Message {
     Eval(EvalPoint),
     /// Text sampled from the model.
     Sample(String),
+    /// MoE models: per layer, each expert's share of the routed slots over the last logged steps.
+    ExpertLoad(Vec<Vec<f64>>),
     /// All steps done.
     Finished(Box<RunRecord>),
     /// The job stopped with an error.
@@ -150,7 +152,14 @@ fn run(
         let out = trainer.step()?;
         single_steps = single_steps.saturating_sub(1);
         let eval = out.eval.clone();
+        let logged = out.loss.is_some();
         send(Message::Step(out));
+        if logged {
+            let load = trainer.expert_load();
+            if !load.is_empty() {
+                send(Message::ExpertLoad(load));
+            }
+        }
         if let Some(e) = eval {
             send(Message::Eval(e));
             send(Message::Sample(sample(&trainer)?));

@@ -42,12 +42,14 @@ pub struct TrainPanel {
     /// Held-out evaluations.
     pub evals: Vec<EvalPoint>,
     domains: Vec<String>,
-    device_label: String,
-    params: usize,
+    pub(crate) device_label: String,
+    pub(crate) params: usize,
     unigram_entropy: f64,
-    tokens_per_sec: f64,
-    steps_done: usize,
+    pub(crate) tokens_per_sec: f64,
+    pub(crate) steps_done: usize,
     sample: String,
+    /// MoE runs: per layer, each expert's share of the routed slots (last logged steps).
+    pub expert_load: Vec<Vec<f64>>,
     /// The last error, shown until the next run.
     pub error: Option<String>,
     notice: Option<String>,
@@ -89,6 +91,7 @@ impl TrainPanel {
             tokens_per_sec: 0.0,
             steps_done: 0,
             sample: String::new(),
+            expert_load: Vec::new(),
             error: None,
             notice: None,
             export_dir: crate::lab::LAB_DIR.into(),
@@ -141,6 +144,7 @@ impl TrainPanel {
         self.curve.clear();
         self.evals.clear();
         self.sample.clear();
+        self.expert_load.clear();
         self.steps_done = 0;
         self.tokens_per_sec = 0.0;
         self.error = None;
@@ -183,6 +187,7 @@ impl TrainPanel {
                     }
                 }
                 Message::Sample(s) => self.sample = s,
+                Message::ExpertLoad(l) => self.expert_load = l,
                 Message::Finished(_) => self.status = Status::Finished,
                 Message::Failed(e) => {
                     self.error = Some(e);
