@@ -4,8 +4,9 @@
 //! Layout (one folder per concern): `gpu` (adapter, pipelines, GPU recorder), `cpu` (the
 //! native backend), `recorder` (what launchers record into), `tensor` (shaped buffers on a
 //! device), `kernels` (typed launchers), `reference` (the f64 oracle),
-//! `nn` (layers with explicit backward), `models`, `optim`, `data`, `train`, `laws`
-//! (scaling laws and their fitter).
+//! `nn` (layers with explicit backward, the MoE block included), `models`, `optim`, `data`,
+//! `train` (the trainer, one step at a time), `laws` (scaling laws, their fitter, bootstrap and
+//! the optimal mixture), `sweep` (grids of runs to JSONL, resumable and shardable).
 
 pub mod cpu;
 pub mod data;

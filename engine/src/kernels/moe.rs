@@ -76,7 +76,8 @@ impl Default for AuxCoefs {
     }
 }
 
-/// The uniform parameters every MoE entry point reads.
+/// The uniform parameters every MoE entry point reads; the fields mirror `Params` in
+/// `shaders/moe.wgsl` one to one (sizes, flags, the auxiliary-loss coefficients).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub(crate) struct RouteParams {
