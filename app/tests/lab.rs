@@ -181,3 +181,21 @@ fn the_moe_panel_trains_and_shows_every_expert_loaded() {
     assert!(m.train.expert_load[0].iter().all(|f| *f > 0.0), "{:?}", m.train.expert_load);
     write_doc_image(&mut h, "lab-moe.png");
 }
+
+#[test]
+fn the_mixture_lab_fits_the_public_table_and_predicts_its_largest_models() {
+    let table =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/dmsl_llm_slimpajama_small.csv");
+    let mut h = lab();
+    h.state_mut().tab = Tab::Mixture;
+    h.state_mut().mixture.external = table.to_string_lossy().into_owned();
+    h.run_steps(2);
+    h.get_by_label("Fit table").click();
+    step_until(&mut h, 300, "the table's fits", |l| !l.mixture.fits.is_empty() || l.mixture.error.is_some());
+    let m = &h.state().mixture;
+    assert!(m.error.is_none(), "{:?}", m.error);
+    assert_eq!(m.fits.len(), 8, "one fit per loss column");
+    let c4 = m.fits.iter().find(|f| f.target == "c4_loss").expect("c4");
+    assert_eq!(c4.held_out.len(), 440);
+    assert!(c4.held_out_mre < 0.02, "937M predicted within 2%: {}", c4.held_out_mre);
+}

@@ -85,6 +85,22 @@ impl SweepJob {
         )
     }
 
+    /// Fits the additive law to an external table of runs (CSV or JSONL with `model_size`,
+    /// `n_tokens`, `weight_*` and `*_loss` columns, like the public data-mixture table).
+    pub fn fit_table(path: PathBuf, wake: impl Fn() + Send + 'static) -> SweepJob {
+        Self::spawn(
+            Arc::new(AtomicBool::new(false)),
+            move |send| {
+                let table = sigmix::laws::RunTable::read(&path)?;
+                let opts = FitOptions { starts: 4, hops: 4, ..FitOptions::default() };
+                let fits = sigmix::sweep::fit_and_predict_table(&table, "model_size", "n_tokens", "weight_", &opts)?;
+                send(SweepMessage::Fitted(fits));
+                Ok(())
+            },
+            wake,
+        )
+    }
+
     fn spawn(
         stop: Arc<AtomicBool>,
         work: impl FnOnce(&dyn Fn(SweepMessage)) -> sigmix::Result<()> + Send + 'static,

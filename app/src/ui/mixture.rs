@@ -49,6 +49,10 @@ pub struct MixturePanel {
     notice: Option<String>,
     /// Folder for exports.
     pub export_dir: std::path::PathBuf,
+    /// Path of an external table of runs to fit (e.g. the public data-mixture CSV).
+    pub external: String,
+    /// Whether the fits shown are of the external table (not of the sweep).
+    pub showing_external: bool,
 }
 
 impl MixturePanel {
@@ -70,6 +74,8 @@ impl MixturePanel {
             error: None,
             notice: None,
             export_dir: crate::lab::LAB_DIR.into(),
+            external: String::new(),
+            showing_external: false,
         };
         p.load();
         p
@@ -126,8 +132,18 @@ impl MixturePanel {
 
     /// Fits the law in the background.
     pub fn fit(&mut self, ctx: &egui::Context) {
+        self.showing_external = false;
         let ctx = ctx.clone();
         self.fit_job = Some(SweepJob::fit(self.rows.clone(), move || ctx.request_repaint()));
+    }
+
+    /// Fits the additive law to the external table at `self.external` in the background.
+    pub fn fit_external(&mut self, ctx: &egui::Context) {
+        self.error = None;
+        self.fits.clear();
+        self.showing_external = true;
+        let ctx = ctx.clone();
+        self.fit_job = Some(SweepJob::fit_table(PathBuf::from(&self.external), move || ctx.request_repaint()));
     }
 
     /// Applies what the workers reported.
@@ -276,9 +292,26 @@ impl MixturePanel {
             ui.colored_label(egui::Color32::RED, e);
         }
         ui.separator();
+        ui.heading("External runs");
+        ui.horizontal(|ui| {
+            ui.text_edit_singleline(&mut self.external).on_hover_text(
+                "A CSV or JSONL of runs with model_size, n_tokens, weight_* and *_loss columns, e.g. the public data-mixture table",
+            );
+            if ui
+                .add_enabled(!busy && self.fit_job.is_none() && !self.external.is_empty(), egui::Button::new("Fit table"))
+                .on_hover_text("Fit the additive law to every *_loss column on the rows below the largest N and predict the largest")
+                .clicked()
+            {
+                self.fit_external(ctx);
+            }
+        });
+        ui.separator();
         ui.heading("Target");
         let mut targets: Vec<String> = DOMAINS.iter().map(|d| format!("{}_loss", d.name())).collect();
         targets.push("mean_loss".into());
+        if self.showing_external {
+            targets = self.fits.iter().map(|f| f.target.clone()).collect();
+        }
         egui::ComboBox::from_label("loss")
             .selected_text(&self.target)
             .show_ui(ui, |ui| {
@@ -312,7 +345,9 @@ impl MixturePanel {
             {
                 self.notice = Some(self.export_plot().unwrap_or_else(|e| e.to_string()));
             }
-            self.optimum_ui(ui, ctx);
+            if !self.showing_external {
+                self.optimum_ui(ui, ctx);
+            }
         }
     }
 
@@ -362,6 +397,24 @@ impl MixturePanel {
         }
     }
 
+    fn prediction_plot(&self, ui: &mut Ui, f: &Extrapolation, height: f32) {
+        ui.label(format!("predicted against measured, largest size (held out): MRE {:.2}%", 100.0 * f.held_out_mre));
+        let pts: Vec<[f64; 2]> = f.held_out.iter().map(|h| [h.measured, h.predicted]).collect();
+        let (lo, hi) =
+            pts.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+        Plot::new("mixture-pred")
+            .height(height)
+            .data_aspect(1.0)
+            .x_axis_label("measured")
+            .y_axis_label("predicted")
+            .show(ui, |p| {
+                if lo.is_finite() {
+                    p.line(Line::new("exact", PlotPoints::from(vec![[lo, lo], [hi, hi]])).color(egui::Color32::GRAY));
+                }
+                p.points(Points::new("held-out runs", PlotPoints::from(pts)).color(egui::Color32::RED).radius(4.0));
+            });
+    }
+
     fn export_plot(&self) -> sigmix::Result<String> {
         let title = format!("{} — {} runs, law fitted below the largest size", self.path, self.rows.len());
         let figure = crate::figure::Figure::from_fitted_runs(&self.rows, &self.fits, title, &self.target)?;
@@ -383,6 +436,13 @@ impl MixturePanel {
         budgets.dedup();
         let fit = self.fits.iter().find(|f| f.target == self.target);
         let k = DOMAINS.len();
+        if self.showing_external {
+            ui.label(format!("{}: law fitted below the largest N; pick a target on the left", self.external));
+            if let Some(f) = fit {
+                self.prediction_plot(ui, f, half);
+            }
+            return;
+        }
         ui.label(format!(
             "{} against model size (log scale; rings: fitted sizes, discs: the held-out largest)",
             self.target
@@ -417,26 +477,7 @@ impl MixturePanel {
                 }
             });
         if let Some(f) = fit {
-            ui.label(format!(
-                "predicted against measured, largest size (held out): MRE {:.2}%",
-                100.0 * f.held_out_mre
-            ));
-            let pts: Vec<[f64; 2]> = f.held_out.iter().map(|h| [h.measured, h.predicted]).collect();
-            let (lo, hi) =
-                pts.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
-            Plot::new("mixture-pred")
-                .height(half)
-                .data_aspect(1.0)
-                .x_axis_label("measured")
-                .y_axis_label("predicted")
-                .show(ui, |p| {
-                    if lo.is_finite() {
-                        p.line(
-                            Line::new("exact", PlotPoints::from(vec![[lo, lo], [hi, hi]])).color(egui::Color32::GRAY),
-                        );
-                    }
-                    p.points(Points::new("held-out runs", PlotPoints::from(pts)).color(egui::Color32::RED).radius(4.0));
-                });
+            self.prediction_plot(ui, f, half);
         } else {
             ui.label("Run the sweep (or press Fit once three sizes are in) to fit the law.");
         }

@@ -96,3 +96,48 @@ pub fn fit_and_predict(rows: &[SweepRow], n: ParamCount, opts: &FitOptions) -> R
         })
         .collect()
 }
+
+/// The same extrapolation for an external table of runs (e.g. the public data-mixture CSV):
+/// the additive law over the `weight_prefix` columns, fitted to every `*_loss` column on the
+/// rows below the largest N and predicting the rows at it. Held-out runs are named by row.
+pub fn fit_and_predict_table(
+    table: &crate::laws::RunTable,
+    n_col: &str,
+    d_col: &str,
+    weight_prefix: &str,
+    opts: &FitOptions,
+) -> Result<Vec<Extrapolation>> {
+    let h_cols = table.weight_columns(weight_prefix);
+    if h_cols.is_empty() {
+        return Err(Error::Fit(format!("the table has no `{weight_prefix}*` mixture-weight columns")));
+    }
+    let targets: Vec<String> = table.columns().iter().filter(|c| c.ends_with("_loss")).cloned().collect();
+    if targets.is_empty() {
+        return Err(Error::Fit("the table has no `*_loss` columns to fit".into()));
+    }
+    let law = MixtureAdditive { k: h_cols.len() };
+    let domains: Vec<String> = h_cols.iter().map(|c| c.trim_start_matches(weight_prefix).to_string()).collect();
+    targets
+        .into_iter()
+        .map(|target| {
+            let (runs, _) = table.observations(&target, n_col, crate::laws::TokensFrom::Column(d_col), &h_cols)?;
+            let largest = runs.iter().map(|x| x.n).fold(0.0, f64::max);
+            let (train, held): (Vec<Observation>, Vec<Observation>) = runs.into_iter().partition(|x| x.n < largest);
+            let mut f = fit(&law, &train, opts)?;
+            f.domains = domains.clone();
+            let theta = f.theta();
+            let held_out: Vec<HeldOutRun> = held
+                .iter()
+                .enumerate()
+                .map(|(i, x)| HeldOutRun {
+                    id: format!("row {i}"),
+                    predicted: law.predict(&theta, x),
+                    measured: x.loss,
+                })
+                .collect();
+            let mre = held_out.iter().map(|h| (h.predicted - h.measured).abs() / h.measured).sum::<f64>()
+                / held_out.len().max(1) as f64;
+            Ok(Extrapolation { target, fit: f, held_out, held_out_mre: mre })
+        })
+        .collect()
+}

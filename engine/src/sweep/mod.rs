@@ -7,7 +7,9 @@ mod plan;
 mod runner;
 mod store;
 
-pub use extrapolate::{Extrapolation, HeldOutRun, ParamCount, fit_and_predict, observation, sweep_targets};
+pub use extrapolate::{
+    Extrapolation, HeldOutRun, ParamCount, fit_and_predict, fit_and_predict_table, observation, sweep_targets,
+};
 pub use plan::{MixtureDesign, ModelSize, PlannedRun, SWEEP_PRESETS, Shard, SweepPlan};
 pub use runner::{SweepEvent, SweepOptions, SweepOutcome, run_sweep};
 pub use store::{MergeReport, ReadRows, SweepRow, SweepWriter, merge, read_rows, write_text_atomic};
