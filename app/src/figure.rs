@@ -8,14 +8,8 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 use sigmix::data::DOMAINS;
-use sigmix::laws::{FitResult, MixOptions, MixTarget, Observation, mixture_law, optimal_mixture};
+use sigmix::laws::{FitResult, MixOptions, MixTarget, Observation, mixture_law, optimal_mixture, read_fits};
 use sigmix::sweep::{Extrapolation, ParamCount, SweepRow, fit_and_predict, observation, read_rows};
-
-#[derive(serde::Deserialize)]
-struct FitEntry {
-    target: String,
-    fit: FitResult,
-}
 
 /// What the four panels show.
 pub struct Figure {
@@ -76,11 +70,11 @@ impl Figure {
             let title = format!("{} — {} runs, law fitted below the largest size", input.display(), rows.len());
             Figure::from_runs(&rows, title, target)
         } else {
-            let text =
-                std::fs::read_to_string(input).map_err(|source| sigmix::Error::Io { path: input.into(), source })?;
-            let entries: Vec<FitEntry> = serde_json::from_str(&text).map_err(|e| sigmix::Error::Parse {
-                path: input.into(),
-                message: format!("line {}, column {}: {e}; give runs (.jsonl) or fits (.json)", e.line(), e.column()),
+            let entries = read_fits(input).map_err(|e| match e {
+                sigmix::Error::Parse { path, message } => {
+                    sigmix::Error::Parse { path, message: format!("{message}; or give runs (.jsonl)") }
+                }
+                other => other,
             })?;
             let Some(main) = entries.iter().find(|e| e.target == target).or(entries.first()) else {
                 return Err(sigmix::Error::Config(format!("{} holds no fits", input.display())));

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use sigmix::laws::{FitResult, MixOptions, MixTarget, OptimalMixture, mixture_law, optimal_mixture};
+use sigmix::laws::{MixOptions, MixTarget, NamedFit, OptimalMixture, mixture_law, optimal_mixture, read_fits};
 
 /// Options of `sigmix mix`.
 #[derive(clap::Args, Debug)]
@@ -30,27 +30,11 @@ pub struct Args {
     json: bool,
 }
 
-/// The part of a fit file `mix` reads.
-#[derive(serde::Deserialize)]
-struct FitEntry {
-    target: String,
-    fit: FitResult,
-}
-
 /// Reads the fits, optimises and prints the mixtures.
 pub fn run(args: Args) -> sigmix::Result<()> {
-    let text =
-        std::fs::read_to_string(&args.fit).map_err(|source| sigmix::Error::Io { path: args.fit.clone(), source })?;
-    let entries: Vec<FitEntry> = serde_json::from_str(&text).map_err(|e| sigmix::Error::Parse {
-        path: args.fit.clone(),
-        message: format!(
-            "line {}, column {}: {e}; expected the JSON list `sigmix fit --out` or `sigmix sweep --fit-out` writes",
-            e.line(),
-            e.column()
-        ),
-    })?;
-    let chosen: Vec<&FitEntry> = if args.target.is_empty() {
-        let all: Vec<&FitEntry> = entries.iter().filter(|e| e.target != "mean_loss").collect();
+    let entries = read_fits(&args.fit)?;
+    let chosen: Vec<&NamedFit> = if args.target.is_empty() {
+        let all: Vec<&NamedFit> = entries.iter().filter(|e| e.target != "mean_loss").collect();
         if all.is_empty() { entries.iter().collect() } else { all }
     } else {
         args.target

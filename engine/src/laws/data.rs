@@ -178,3 +178,26 @@ impl RunTable {
         self.header.iter().filter(|h| h.starts_with(prefix)).cloned().collect()
     }
 }
+
+/// One target's fit as `sigmix fit --out` and `sigmix sweep --fit-out` write it (the files'
+/// other fields are ignored).
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct NamedFit {
+    /// The loss column fitted.
+    pub target: String,
+    /// The fit.
+    pub fit: crate::laws::FitResult,
+}
+
+/// Reads a file of fits (a JSON list of `NamedFit`); a parse error names line and column.
+pub fn read_fits(path: &Path) -> Result<Vec<NamedFit>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    serde_json::from_str(&text).map_err(|e| Error::Parse {
+        path: path.into(),
+        message: format!(
+            "line {}, column {}: {e}; expected the JSON list `sigmix fit --out` or `sigmix sweep --fit-out` writes",
+            e.line(),
+            e.column()
+        ),
+    })
+}

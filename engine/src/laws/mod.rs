@@ -20,7 +20,7 @@ mod optimal_mixture;
 
 pub use bootstrap::{Bootstrap, Interval, bootstrap};
 pub use chinchilla::Chinchilla;
-pub use data::{Observation, RunTable, TokensFrom};
+pub use data::{NamedFit, Observation, RunTable, TokensFrom, read_fits};
 pub use distill::{Distillation, SupervisedPower};
 pub use ema::{Hyper, Optimizer, scale_ema, scale_hyper};
 pub use fit::{FitOptions, FitResult, fit, fit_from, mre};
