@@ -80,21 +80,30 @@ pub fn fit_and_predict(rows: &[SweepRow], n: ParamCount, opts: &FitOptions) -> R
         .into_iter()
         .map(|target| {
             let train: Vec<Observation> = train_rows.iter().filter_map(|r| observation(r, &target, n)).collect();
-            let mut f = fit(&law, &train, opts)?;
-            f.domains = DOMAINS.iter().map(|d| d.name().to_string()).collect();
-            let theta = f.theta();
-            let held: Vec<HeldOutRun> = held_rows
-                .iter()
-                .filter_map(|r| {
-                    let x = observation(r, &target, n)?;
-                    Some(HeldOutRun { id: r.id.clone(), predicted: law.predict(&theta, &x), measured: x.loss })
-                })
-                .collect();
-            let mre = held.iter().map(|h| (h.predicted - h.measured).abs() / h.measured).sum::<f64>()
-                / held.len().max(1) as f64;
-            Ok(Extrapolation { target, fit: f, held_out: held, held_out_mre: mre })
+            let held = held_rows.iter().filter_map(|r| Some((r.id.clone(), observation(r, &target, n)?)));
+            let domains = DOMAINS.iter().map(|d| d.name().to_string()).collect();
+            extrapolate(&law, target.clone(), &train, held, domains, opts)
         })
         .collect()
+}
+
+/// Fits `law` to `train` and predicts each named held-out run.
+fn extrapolate(
+    law: &MixtureAdditive,
+    target: String,
+    train: &[Observation],
+    held: impl Iterator<Item = (String, Observation)>,
+    domains: Vec<String>,
+    opts: &FitOptions,
+) -> Result<Extrapolation> {
+    let mut f = fit(law, train, opts)?;
+    f.domains = domains;
+    let theta = f.theta();
+    let held_out: Vec<HeldOutRun> =
+        held.map(|(id, x)| HeldOutRun { id, predicted: law.predict(&theta, &x), measured: x.loss }).collect();
+    let mre = held_out.iter().map(|h| (h.predicted - h.measured).abs() / h.measured).sum::<f64>()
+        / held_out.len().max(1) as f64;
+    Ok(Extrapolation { target, fit: f, held_out, held_out_mre: mre })
 }
 
 /// The same extrapolation for an external table of runs (e.g. the public data-mixture CSV):
@@ -123,21 +132,8 @@ pub fn fit_and_predict_table(
             let (runs, _) = table.observations(&target, n_col, crate::laws::TokensFrom::Column(d_col), &h_cols)?;
             let largest = runs.iter().map(|x| x.n).fold(0.0, f64::max);
             let (train, held): (Vec<Observation>, Vec<Observation>) = runs.into_iter().partition(|x| x.n < largest);
-            let mut f = fit(&law, &train, opts)?;
-            f.domains = domains.clone();
-            let theta = f.theta();
-            let held_out: Vec<HeldOutRun> = held
-                .iter()
-                .enumerate()
-                .map(|(i, x)| HeldOutRun {
-                    id: format!("row {i}"),
-                    predicted: law.predict(&theta, x),
-                    measured: x.loss,
-                })
-                .collect();
-            let mre = held_out.iter().map(|h| (h.predicted - h.measured).abs() / h.measured).sum::<f64>()
-                / held_out.len().max(1) as f64;
-            Ok(Extrapolation { target, fit: f, held_out, held_out_mre: mre })
+            let held = held.into_iter().enumerate().map(|(i, x)| (format!("row {i}"), x));
+            extrapolate(&law, target.clone(), &train, held, domains.clone(), opts)
         })
         .collect()
 }
