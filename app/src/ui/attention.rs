@@ -33,7 +33,15 @@ pub struct AttentionPanel {
     pub device: DeviceChoice,
     timing: Option<Receiver<Timing>>,
     last_timing: Option<(usize, usize, Timing)>,
+    /// The maps for the inputs they were computed from (recomputed only when an input moves).
+    cached: Option<(MapKey, Maps)>,
 }
+
+/// The inputs the maps depend on: n, d, b, causal, alignment, seed (floats by their bits).
+type MapKey = (usize, usize, u64, bool, u64, u64);
+
+/// The (sigmoid, softmax) probability maps, n × n each.
+type Maps = (Vec<f64>, Vec<f64>);
 
 impl AttentionPanel {
     /// n = 64, d = 32, b = −ln 64.
@@ -48,11 +56,12 @@ impl AttentionPanel {
             device,
             timing: None,
             last_timing: None,
+            cached: None,
         }
     }
 
     /// The two probability maps (sigmoid, softmax), n × n each, row-major.
-    pub fn maps(&self) -> (Vec<f64>, Vec<f64>) {
+    pub fn maps(&self) -> Maps {
         let (n, d) = (self.n, self.d);
         let mut rng = Rng::new(self.seed);
         let k: Vec<f64> = (0..n * d).map(|_| rng.normal()).collect();
@@ -139,12 +148,16 @@ impl AttentionPanel {
         }
     }
 
-    fn view(&self, ui: &mut Ui) {
-        let (sig, soft) = self.maps();
+    fn view(&mut self, ui: &mut Ui) {
+        let key = (self.n, self.d, self.bias.to_bits(), self.causal, self.alignment.to_bits(), self.seed);
+        if self.cached.as_ref().is_none_or(|(k, _)| *k != key) {
+            self.cached = Some((key, self.maps()));
+        }
+        let Some((_, (sig, soft))) = &self.cached else { return };
         let n = self.n;
         let side = ((ui.available_width() - 40.0) / 2.0).min(ui.available_height() - 260.0).max(120.0);
         ui.horizontal(|ui| {
-            for (title, map) in [("sigmoid σ(QK^T/√d + b)", &sig), ("softmax", &soft)] {
+            for (title, map) in [("sigmoid σ(QK^T/√d + b)", sig), ("softmax", soft)] {
                 ui.vertical(|ui| {
                     ui.label(title);
                     heatmap(ui, map, n, side);
@@ -162,8 +175,8 @@ impl AttentionPanel {
             .x_axis_label("query position")
             .y_axis_label("Σ_j p_ij")
             .show(ui, |p| {
-                p.line(Line::new("sigmoid", PlotPoints::from(row_sum(&sig))).color(Color32::from_rgb(255, 127, 14)));
-                p.line(Line::new("softmax", PlotPoints::from(row_sum(&soft))).color(Color32::from_rgb(31, 119, 180)));
+                p.line(Line::new("sigmoid", PlotPoints::from(row_sum(sig))).color(Color32::from_rgb(255, 127, 14)));
+                p.line(Line::new("softmax", PlotPoints::from(row_sum(soft))).color(Color32::from_rgb(31, 119, 180)));
             });
     }
 }

@@ -8,7 +8,7 @@ use egui::Ui;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::DeviceChoice;
 use sigmix::data::DOMAINS;
-use sigmix::laws::{Law, MixOptions, MixTarget, MixtureAdditive, Observation, optimal_mixture};
+use sigmix::laws::{Law, MixOptions, MixTarget, MixtureAdditive, Observation, OptimalMixture, optimal_mixture};
 use sigmix::sweep::{Extrapolation, ParamCount, SWEEP_PRESETS, SweepPlan, SweepRow, observation, read_rows};
 use sigmix::train::RunConfig;
 
@@ -53,7 +53,11 @@ pub struct MixturePanel {
     pub external: String,
     /// Whether the fits shown are of the external table (not of the sweep).
     pub showing_external: bool,
+    optimum_cache: Option<(OptimumKey, OptimalMixture)>,
 }
+
+/// What an optimal mixture was searched for: target, fitted parameters, N and D.
+type OptimumKey = (String, Vec<f64>, usize, usize);
 
 impl MixturePanel {
     /// A panel on the classroom preset; offers to resume when its file holds an unfinished sweep.
@@ -76,6 +80,7 @@ impl MixturePanel {
             export_dir: crate::lab::LAB_DIR.into(),
             external: String::new(),
             showing_external: false,
+            optimum_cache: None,
         };
         p.load();
         p
@@ -352,16 +357,30 @@ impl MixturePanel {
     }
 
     /// The optimal mixture for the target at the largest size and budget, and its check.
-    fn optimum_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
-        ui.separator();
-        ui.heading("Optimal mixture");
-        let Some(fit) = self.fits.iter().find(|f| f.target == self.target) else { return };
-        let Some(n) = self.rows.iter().map(|r| r.non_embedding_params).max() else { return };
-        let Some(d) = self.rows.iter().map(|r| r.n_tokens).max() else { return };
+    /// The optimal mixture for the target at (n, d) under its fit, searched once per
+    /// (target, fit, n, d) rather than on every frame.
+    fn optimum(&mut self, n: usize, d: usize) -> Option<OptimalMixture> {
+        let fit = self.fits.iter().find(|f| f.target == self.target)?;
+        let key = (self.target.clone(), fit.fit.params.clone(), n, d);
+        if let Some((k, best)) = &self.optimum_cache
+            && *k == key
+        {
+            return Some(best.clone());
+        }
         let law = MixtureAdditive { k: DOMAINS.len() };
         let target = [MixTarget { law: &law, theta: fit.fit.theta(), weight: 1.0 }];
         let opts = MixOptions { floor: 0.02, starts: 2, ..Default::default() };
-        let Ok(best) = optimal_mixture(&target, n as f64, d as f64, &opts) else { return };
+        let best = optimal_mixture(&target, n as f64, d as f64, &opts).ok()?;
+        self.optimum_cache = Some((key, best.clone()));
+        Some(best)
+    }
+
+    fn optimum_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
+        ui.separator();
+        ui.heading("Optimal mixture");
+        let Some(n) = self.rows.iter().map(|r| r.non_embedding_params).max() else { return };
+        let Some(d) = self.rows.iter().map(|r| r.n_tokens).max() else { return };
+        let Some(best) = self.optimum(n, d) else { return };
         ui.label(format!("for {} at N = {n}, D = {d} (each weight ≥ 0.02):", self.target));
         for (dom, w) in DOMAINS.iter().zip(&best.weights) {
             ui.add(egui::ProgressBar::new(*w as f32).text(format!("{} {:.2}", dom.name(), w)));

@@ -64,21 +64,7 @@ impl MoePanel {
         let model = &self.train.config.model;
         ui.label(format!("{} parameters, {} active per token", model.param_count(), model.active_params()));
         ui.separator();
-        ui.horizontal(|ui| {
-            let running = self.train.status == Status::Running;
-            if ui.add_enabled(!running, egui::Button::new("Play")).on_hover_text("Train the MoE GPT").clicked() {
-                self.train.play(ctx);
-            }
-            if ui.add_enabled(running, egui::Button::new("Pause")).on_hover_text("Pause after this step").clicked() {
-                self.train.pause();
-            }
-            if ui.add_enabled(!running, egui::Button::new("Step")).on_hover_text("Take exactly one step").clicked() {
-                self.train.step(ctx);
-            }
-            if ui.button("Reset").on_hover_text("Stop and clear (settings stay)").clicked() {
-                self.train.reset();
-            }
-        });
+        self.train.run_controls(ui, ctx);
         if let Some(e) = &self.train.error {
             ui.colored_label(egui::Color32::RED, e);
         }

@@ -254,9 +254,8 @@ impl TrainPanel {
                 .on_hover_text("LayerNorm on each head's q and k (stabilises sigmoid attention)");
             ui.horizontal(|ui| {
                 ui.label("FFN: dense");
-                ui.label(egui::RichText::new("(MoE: not built yet)").weak()).on_hover_text(
-                    "The mixture-of-experts layer is its own piece of work; its panel will light up when it lands",
-                );
+                ui.label(egui::RichText::new("(MoE: see the MoE tab)").weak())
+                    .on_hover_text("Mixture-of-experts models train in the MoE tab, with their expert load");
             });
             ui.separator();
             ui.add(egui::Slider::new(&mut self.config.steps, 10..=3000).logarithmic(true).text("steps"))
@@ -274,25 +273,7 @@ impl TrainPanel {
             simplex_sliders(ui, &self.domains.clone(), &mut self.config.mixture);
         });
         ui.separator();
-        ui.horizontal(|ui| {
-            let running = self.status == Status::Running;
-            if ui.add_enabled(!running, egui::Button::new("Play")).on_hover_text("Train continuously").clicked() {
-                self.play(ctx);
-            }
-            if ui
-                .add_enabled(running, egui::Button::new("Pause"))
-                .on_hover_text("Pause after this step, evaluate and sample")
-                .clicked()
-            {
-                self.pause();
-            }
-            if ui.add_enabled(!running, egui::Button::new("Step")).on_hover_text("Take exactly one step").clicked() {
-                self.step(ctx);
-            }
-            if ui.button("Reset").on_hover_text("Stop and clear the curves (settings stay)").clicked() {
-                self.reset();
-            }
-        });
+        self.run_controls(ui, ctx);
         ui.horizontal(|ui| {
             if ui
                 .button("Save curves CSV")
@@ -312,6 +293,29 @@ impl TrainPanel {
         if let Some(n) = &self.notice {
             ui.label(egui::RichText::new(n).small());
         }
+    }
+
+    /// Play / Pause / Step / Reset for this panel's run (the MoE panel uses them too).
+    pub(crate) fn run_controls(&mut self, ui: &mut Ui, ctx: &egui::Context) {
+        ui.horizontal(|ui| {
+            let running = self.status == Status::Running;
+            if ui.add_enabled(!running, egui::Button::new("Play")).on_hover_text("Train continuously").clicked() {
+                self.play(ctx);
+            }
+            if ui
+                .add_enabled(running, egui::Button::new("Pause"))
+                .on_hover_text("Pause after this step, evaluate and sample")
+                .clicked()
+            {
+                self.pause();
+            }
+            if ui.add_enabled(!running, egui::Button::new("Step")).on_hover_text("Take exactly one step").clicked() {
+                self.step(ctx);
+            }
+            if ui.button("Reset").on_hover_text("Stop and clear the curves (settings stay)").clicked() {
+                self.reset();
+            }
+        });
     }
 
     fn results(&mut self, ui: &mut Ui) {
