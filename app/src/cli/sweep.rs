@@ -133,7 +133,7 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         &args.out,
         SweepOptions { resume: args.resume, shard: args.shard, stop: None },
         &mut |e| match e {
-            SweepEvent::Planned { planned, in_shard, todo, torn_tail } => {
+            SweepEvent::Planned { planned, in_shard, todo, torn_tail, .. } => {
                 if torn_tail {
                     super::say(&bar, "the last line of the file was cut off (a killed run); that run starts again");
                 }

@@ -55,8 +55,8 @@ impl SweepJob {
                 let device = Device::open(choice)?;
                 let opts = SweepOptions { resume: true, stop: Some(flag), ..Default::default() };
                 run_sweep(&device, &plan, &out, opts, &mut |e| match e {
-                    SweepEvent::Planned { planned, todo, .. } => {
-                        let rows = sigmix::sweep::read_rows(&out).map(|r| r.rows).unwrap_or_default();
+                    SweepEvent::Planned { planned, todo, finished, .. } => {
+                        let rows = finished.iter().map(|r| (*r).clone()).collect();
                         send(SweepMessage::Planned { planned, todo: todo.len(), rows });
                     }
                     SweepEvent::RunStarted { run, position, .. } => {

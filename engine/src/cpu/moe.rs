@@ -110,23 +110,27 @@ pub(crate) fn combine(
 ) -> Result<()> {
     kernel("moe_combine", [ys, &r.gates, &r.position], [out], |[ys, gates, position], [out]| {
         let position: &[u32] = bytemuck::cast_slice(position);
-        out.par_chunks_mut(dim).enumerate().for_each(|(t, o)| {
-            let mut acc = vec![0.0f32; dim];
-            for k in 0..top_k {
-                let row = position[t * top_k + k];
-                if row != NONE {
-                    let g = if unit { 1.0 } else { gates[t * top_k + k] };
-                    acc.iter_mut()
-                        .zip(&ys[row as usize * dim..(row as usize + 1) * dim])
-                        .for_each(|(o, y)| *o += g * y);
+        // One scratch row per rayon task, not one allocation per token.
+        out.par_chunks_mut(dim).enumerate().for_each_init(
+            || vec![0.0f32; dim],
+            |acc, (t, o)| {
+                acc.fill(0.0);
+                for k in 0..top_k {
+                    let row = position[t * top_k + k];
+                    if row != NONE {
+                        let g = if unit { 1.0 } else { gates[t * top_k + k] };
+                        acc.iter_mut()
+                            .zip(&ys[row as usize * dim..(row as usize + 1) * dim])
+                            .for_each(|(o, y)| *o += g * y);
+                    }
                 }
-            }
-            if accumulate {
-                o.iter_mut().zip(&acc).for_each(|(o, a)| *o += a);
-            } else {
-                o.copy_from_slice(&acc);
-            }
-        });
+                if accumulate {
+                    o.iter_mut().zip(acc.iter()).for_each(|(o, a)| *o += a);
+                } else {
+                    o.copy_from_slice(acc);
+                }
+            },
+        );
     })
 }
 

@@ -103,9 +103,19 @@ impl Problem<'_> {
         self.targets.iter().map(|t| t.weight * t.law.predict(&t.theta, &self.at(h))).sum()
     }
 
-    fn value_and_grad(&self, z: &[f64]) -> (f64, Vec<f64>) {
+    /// The objective at parameters `z` (∞ where z is not finite).
+    fn cost_at(&self, z: &[f64]) -> f64 {
         if z.iter().any(|v| !v.is_finite()) {
-            return (f64::INFINITY, vec![0.0; z.len()]);
+            return f64::INFINITY;
+        }
+        self.objective(&self.weights(z))
+    }
+
+    /// ∂objective/∂z: argmin asks for the cost and the gradient separately, so each is
+    /// computed on its own rather than both twice.
+    fn grad_at(&self, z: &[f64]) -> Vec<f64> {
+        if z.iter().any(|v| !v.is_finite()) {
+            return vec![0.0; z.len()];
         }
         let h = self.weights(z);
         let x = self.at(&h);
@@ -119,8 +129,7 @@ impl Problem<'_> {
         let scale = 1.0 - self.floor * z.len() as f64;
         let p: Vec<f64> = h.iter().map(|v| (v - self.floor) / scale).collect();
         let dot: f64 = p.iter().zip(&gh).map(|(p, g)| p * g).sum();
-        let gz = p.iter().zip(&gh).map(|(p, g)| scale * p * (g - dot)).collect();
-        (self.objective(&h), gz)
+        p.iter().zip(&gh).map(|(p, g)| scale * p * (g - dot)).collect()
     }
 }
 
@@ -128,7 +137,7 @@ impl CostFunction for Problem<'_> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, z: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        Ok(self.value_and_grad(z).0)
+        Ok(self.cost_at(z))
     }
 }
 
@@ -136,7 +145,7 @@ impl Gradient for Problem<'_> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, z: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.value_and_grad(z).1)
+        Ok(self.grad_at(z))
     }
 }
 

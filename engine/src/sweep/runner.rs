@@ -31,6 +31,8 @@ pub enum SweepEvent<'a> {
         in_shard: usize,
         /// Cells of this shard still to train, in order (the rest are in the file already).
         todo: &'a [&'a PlannedRun],
+        /// The rows of this plan already in the file, in plan order.
+        finished: &'a [&'a SweepRow],
         /// Whether a torn last line was cut from the file.
         torn_tail: bool,
     },
@@ -114,10 +116,13 @@ pub fn run_sweep(
     }
     let in_shard: Vec<&PlannedRun> = runs.iter().filter(|r| opts.shard.has(r.index)).collect();
     let todo: Vec<&PlannedRun> = in_shard.iter().copied().filter(|r| !done.contains_key(&r.id)).collect();
+    let mut finished: Vec<&SweepRow> = done.values().collect();
+    finished.sort_by_key(|r| r.index);
     on_event(SweepEvent::Planned {
         planned: runs.len(),
         in_shard: in_shard.len(),
         todo: &todo,
+        finished: &finished,
         torn_tail: found.torn_tail,
     });
     let mut trained = 0;
