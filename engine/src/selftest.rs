@@ -6,6 +6,9 @@
 
 use crate::error::Result;
 use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
+use crate::kernels::contrastive::{
+    ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState, contrastive_backward, contrastive_forward,
+};
 use crate::kernels::moe::{self, MoeRouting, RouteOpts};
 use crate::kernels::{
     cross_entropy as ce, elementwise as ew, embedding as emb, matmul as mm, norm, optim, softmax as sm,
@@ -537,6 +540,36 @@ pub fn check_moe_matmul(
     ])
 }
 
+/// A contrastive loss and its gradient on B samples × M views of width d, every output and
+/// every piece of the forward state poisoned first.
+pub fn check_contrastive(
+    device: &Device,
+    rng: &mut Rng,
+    shape: ContrastiveShape,
+    loss: ContrastiveLoss,
+    temperature: f32,
+) -> Result<Vec<Check>> {
+    let (n, d) = (shape.rows(), shape.dim);
+    let (x, xd) = random(device, rng, &[n, d])?;
+    let st = ContrastiveState::new(device, shape)?;
+    for t in [&st.z, &st.inv_norm, &st.lse, &st.pos, &st.row_loss, &st.coef, &st.loss] {
+        t.write_f32(&vec![f32::NAN; t.len()])?;
+    }
+    let dx = poisoned(device, &[n, d])?;
+    let o = ContrastiveOpts { loss, temperature };
+    let mut rec = Recorder::new(device);
+    contrastive_forward(&mut rec, &x, &st, &shape, &o)?;
+    contrastive_backward(&mut rec, &st, &dx, &shape, &o)?;
+    rec.submit()?;
+    let (l_ref, dx_ref) =
+        refr::contrastive::loss_and_grad(&to_f64(&xd), shape.samples, shape.views, d, temperature as f64, loss);
+    let sh = format!("B={} M={} d={d} τ={temperature}", shape.samples, shape.views);
+    Ok(vec![
+        check(format!("contrastive {} loss", loss.name()), &sh, &st.loss.to_f32()?, &[l_ref]),
+        check(format!("contrastive {} dx", loss.name()), &sh, &dx.to_f32()?, &dx_ref),
+    ])
+}
+
 /// The full selftest: every kernel on a few awkward shapes drawn from `seed`.
 pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
     let mut rng = Rng::new(seed);
@@ -563,6 +596,11 @@ pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
         out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false)?);
         out.extend(check_attention(device, &mut rng, kind, 1, 2, 7, 32, false, true)?);
+    }
+    let shapes = [(9, 2, 13), (5, 3, 17), (37, 4, 33), (7, 8, 128)];
+    for (loss, (samples, views, dim)) in ContrastiveLoss::ALL.into_iter().zip(shapes) {
+        let shape = ContrastiveShape { samples, views, dim };
+        out.extend(check_contrastive(device, &mut rng, shape, loss, 0.2)?);
     }
     Ok(out)
 }

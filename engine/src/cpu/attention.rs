@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 
+use crate::cpu::matmul::{Mat, block_product};
 use crate::cpu::{kernel, rows};
 use crate::error::Result;
 use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts};
@@ -94,14 +95,6 @@ fn strictly_nested(mut dims: Vec<(usize, usize)>) -> bool {
     dims.windows(2).all(|w| w[1].0 >= w[0].0 * w[0].1)
 }
 
-/// A matrix operand of `product`: base pointer, row stride and column stride (elements).
-#[derive(Clone, Copy)]
-struct Mat {
-    ptr: *const f32,
-    rs: usize,
-    cs: usize,
-}
-
 /// Pointers into the kernel's slices, shared by tasks that touch disjoint output elements.
 #[derive(Clone, Copy)]
 struct Raw {
@@ -132,51 +125,6 @@ impl Raw {
     }
 }
 
-/// `dst (m×n, row stride dst_rs) = alpha·lhs·rhs (+ dst)`, single-threaded.
-///
-/// # Safety
-/// Every addressed element lies inside its allocation; no other thread writes `dst`'s elements.
-#[allow(clippy::too_many_arguments)]
-unsafe fn product(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: Mat,
-    rhs: Mat,
-    alpha: f32,
-) {
-    if m == 0 || n == 0 || k == 0 {
-        return;
-    }
-    // SAFETY: per the function's contract.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.ptr,
-            lhs.cs as isize,
-            lhs.rs as isize,
-            rhs.ptr,
-            rhs.cs as isize,
-            rhs.rs as isize,
-            1.0,
-            alpha,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
-
 /// O = attention(Q, K, V); for softmax also `lse[bh·n + i]` = log-sum-exp of row i's logits.
 pub(crate) fn forward(qkv: &Tensor, o: &Tensor, lse: Option<&Tensor>, l: &AttnLayout, opts: &AttnOpts) -> Result<()> {
     let g = Geometry::new(l, opts);
@@ -196,7 +144,7 @@ pub(crate) fn forward(qkv: &Tensor, o: &Tensor, lse: Option<&Tensor>, l: &AttnLa
             unsafe {
                 let q = Mat { ptr: raw.qkv(g.qkv(0, bh, i0)), rs: st, cs: 1 };
                 let kt = Mat { ptr: raw.qkv(g.qkv(1, bh, 0)), rs: 1, cs: st };
-                product(rows, keys, d, p.as_mut_ptr(), keys, false, q, kt, g.scale);
+                block_product(rows, keys, d, p.as_mut_ptr(), keys, false, q, kt, g.scale);
             }
             let lse_rows: Vec<f32> =
                 p.chunks_mut(keys).enumerate().map(|(r, row)| g.probabilities(row, i0 + r, sl, None)).collect();
@@ -205,7 +153,7 @@ pub(crate) fn forward(qkv: &Tensor, o: &Tensor, lse: Option<&Tensor>, l: &AttnLa
             unsafe {
                 let pm = Mat { ptr: p.as_ptr(), rs: keys, cs: 1 };
                 let v = Mat { ptr: raw.qkv(g.qkv(2, bh, 0)), rs: st, cs: 1 };
-                product(rows, d, keys, raw.out(g.o(bh, i0)), l.o_strides[0], false, pm, v, 1.0);
+                block_product(rows, d, keys, raw.out(g.o(bh, i0)), l.o_strides[0], false, pm, v, 1.0);
             }
             (bh * n + i0, lse_rows)
         };
@@ -253,8 +201,8 @@ unsafe fn backward_head(g: &Geometry, raw: Raw, bh: usize, lse: &[f32], delta: &
             let go = Mat { ptr: raw.dout(g.o(bh, i0)), rs: ost, cs: 1 };
             let mut p = vec![0.0f32; rows * keys];
             let mut ds = vec![0.0f32; rows * keys];
-            product(rows, keys, d, p.as_mut_ptr(), keys, false, q, kt, g.scale);
-            product(rows, keys, d, ds.as_mut_ptr(), keys, false, go, vt, 1.0);
+            block_product(rows, keys, d, p.as_mut_ptr(), keys, false, q, kt, g.scale);
+            block_product(rows, keys, d, ds.as_mut_ptr(), keys, false, go, vt, 1.0);
             for r in 0..rows {
                 let i = i0 + r;
                 let (pr, dr) = (&mut p[r * keys..(r + 1) * keys], &mut ds[r * keys..(r + 1) * keys]);
@@ -272,9 +220,9 @@ unsafe fn backward_head(g: &Geometry, raw: Raw, bh: usize, lse: &[f32], delta: &
             let dsm = Mat { ptr: ds.as_ptr(), rs: keys, cs: 1 };
             let dst = Mat { ptr: ds.as_ptr(), rs: 1, cs: keys };
             // dQ_b = s·dS·K, dK += s·dSᵀ·Q_b, dV += Pᵀ·dO_b.
-            product(rows, d, keys, raw.out(g.qkv(0, bh, i0)), st, false, dsm, k, g.scale);
-            product(keys, d, rows, raw.out(g.qkv(1, bh, 0)), st, true, dst, q, g.scale);
-            product(keys, d, rows, raw.out(g.qkv(2, bh, 0)), st, true, pt, go, 1.0);
+            block_product(rows, d, keys, raw.out(g.qkv(0, bh, i0)), st, false, dsm, k, g.scale);
+            block_product(keys, d, rows, raw.out(g.qkv(1, bh, 0)), st, true, dst, q, g.scale);
+            block_product(keys, d, rows, raw.out(g.qkv(2, bh, 0)), st, true, pt, go, 1.0);
         }
     }
 }

@@ -97,3 +97,56 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor, c: &Tensor, l: &MatmulLayout) -> Re
         }
     })
 }
+
+/// A matrix operand of `block_product`: base pointer, row stride and column stride (elements).
+#[derive(Clone, Copy)]
+pub(crate) struct Mat {
+    pub(crate) ptr: *const f32,
+    pub(crate) rs: usize,
+    pub(crate) cs: usize,
+}
+
+/// `dst (m×n, row stride dst_rs) = alpha·lhs·rhs (+ dst)`, single-threaded.
+///
+/// # Safety
+/// Every addressed element lies inside its allocation; no other thread writes `dst`'s elements.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn block_product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: Mat,
+    rhs: Mat,
+    alpha: f32,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    // SAFETY: per the function's contract.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.ptr,
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.ptr,
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}

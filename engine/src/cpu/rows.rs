@@ -283,3 +283,37 @@ pub(crate) fn adamw(
     step(pd, md, vd, &grad[..decay_end], s.weight_decay);
     step(pr, mr, vr, &grad[decay_end..], 0.0);
 }
+
+/// log Σ eˣ over `x` outside `x[skip]` (a contrastive row without its own sample's views);
+/// −∞ when nothing is left.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn log_sum_exp_outside(x: &[f32], skip: std::ops::Range<usize>) -> f32 {
+    let (head, rest) = x.split_at(skip.start.min(x.len()));
+    let tail = &rest[skip.len().min(rest.len())..];
+    let m = max(head).max(max(tail));
+    if m == f32::NEG_INFINITY {
+        return m;
+    }
+    let mut acc = [0.0f32; LANES];
+    for part in [head, tail] {
+        let chunks = part.chunks_exact(LANES);
+        for (l, v) in chunks.remainder().iter().enumerate() {
+            acc[l] += exp(v - m);
+        }
+        for c in chunks {
+            for l in 0..LANES {
+                acc[l] += exp(c[l] - m);
+            }
+        }
+    }
+    m + acc.iter().sum::<f32>().ln()
+}
+
+/// Turns a row of similarities s_rc into the contrastive gradient of its negatives,
+/// `a_r·e^{s − lse_r} + a_c·e^{s − lse_c}` (row r's and column c's softmax terms).
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn contrastive_grad(s: &mut [f32], lse: &[f32], a: &[f32], a_r: f32, lse_r: f32) {
+    for ((v, l), ac) in s.iter_mut().zip(lse).zip(a) {
+        *v = a_r * exp(*v - lse_r) + ac * exp(*v - l);
+    }
+}

@@ -1,0 +1,50 @@
+//! Contrastive losses on both backends against the f64 oracle: every loss on odd sample
+//! counts, views 2..8 and widths that are not multiples of 4, across several tiles; and the
+//! errors a caller gets for shapes the kernels cannot take.
+
+use sigmix::kernels::contrastive::{ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState};
+use sigmix::rng::Rng;
+use sigmix::selftest::check_contrastive;
+use sigmix_tests::{assert_all_pass, devices};
+
+#[test]
+fn every_loss_matches_the_reference_on_awkward_shapes() {
+    let shapes = [(3, 2, 5), (2, 7, 1), (11, 5, 31), (21, 8, 67), (67, 3, 9)];
+    for dev in devices() {
+        let mut rng = Rng::new(31);
+        for loss in ContrastiveLoss::ALL {
+            for (samples, views, dim) in shapes {
+                let views = if loss == ContrastiveLoss::InfoNce { 2 } else { views };
+                let shape = ContrastiveShape { samples, views, dim };
+                let tau = [0.1, 0.2, 0.5][rng.below(3)];
+                assert_all_pass(&dev, &check_contrastive(&dev, &mut rng, shape, loss, tau).expect("runs"));
+            }
+        }
+    }
+}
+
+#[test]
+fn shapes_the_kernels_cannot_take_are_refused_with_a_reason() {
+    let dev = &devices()[0];
+    let cases = [
+        (ContrastiveShape { samples: 1, views: 2, dim: 8 }, ContrastiveLoss::Geometric, "at least 2"),
+        (ContrastiveShape { samples: 4, views: 3, dim: 8 }, ContrastiveLoss::InfoNce, "exactly 2 views"),
+        (ContrastiveShape { samples: 4, views: 9, dim: 8 }, ContrastiveLoss::Geometric, "2..=8"),
+        (ContrastiveShape { samples: 4, views: 2, dim: 200 }, ContrastiveLoss::Geometric, "1..=128"),
+    ];
+    for (shape, loss, says) in cases {
+        let err = shape.validate(loss).expect_err("refused");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+    let shape = ContrastiveShape { samples: 4, views: 2, dim: 8 };
+    let st = ContrastiveState::new(dev, shape).expect("state");
+    let x = sigmix::Tensor::from_f32(dev, "x", &[8, 8], &[1.0; 64]).expect("x");
+    let mut rec = sigmix::Recorder::new(dev);
+    let cold = ContrastiveOpts { loss: ContrastiveLoss::Geometric, temperature: 0.0 };
+    let err = sigmix::kernels::contrastive::contrastive_forward(&mut rec, &x, &st, &shape, &cold).expect_err("refused");
+    assert!(err.to_string().contains("temperature"), "{err}");
+    let other = ContrastiveShape { samples: 2, views: 4, dim: 8 };
+    let err = sigmix::kernels::contrastive::contrastive_forward(&mut rec, &x, &st, &other, &ContrastiveOpts::default())
+        .expect_err("refused");
+    assert!(err.to_string().contains("state was made for"), "{err}");
+}
