@@ -59,6 +59,10 @@ struct Params {
 // statistics must fit: 960 vec4s under the 16 KiB portable floor).
 override BQ: u32 = 64u;
 override TILE_VEC4: u32 = 960u;
+// vec4s per row, ⌈d/4⌉: a pipeline constant, so the loops over a row have fixed trip counts
+// and the compiler can keep the private rows in registers (a runtime bound made lavapipe
+// address them through memory).
+override D4: u32 = 32u;
 // Columns per tile, capped by the private similarity array.
 const MAX_TILE_ROWS: u32 = 128u;
 const MAX_VIEWS: u32 = 8u;
@@ -143,7 +147,7 @@ fn normalize_rows(
 fn negatives_lse(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let r0 = wg.x * BQ;
     let r = min(r0 + lid.x, p.n - 1u);
-    let d4 = (p.d + 3u) / 4u;
+    let d4 = D4;
     let bk = tile_rows(d4);
     let first = r - r % p.views;
     var zr: array<vec4<f32>, 32>;
@@ -291,7 +295,7 @@ fn loss_mean(@builtin(local_invocation_id) lid: vec3<u32>) {
 fn backward_tiles(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let r0 = wg.x * BQ;
     let r = min(r0 + lid.x, p.n - 1u);
-    let d4 = (p.d + 3u) / 4u;
+    let d4 = D4;
     let bk = tile_rows(d4);
     let first = r - r % p.views;
     let a_r = coef_in[r * (p.views + 1u)];

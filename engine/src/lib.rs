@@ -20,6 +20,7 @@ pub mod optim;
 pub mod recorder;
 pub mod reference;
 pub mod rng;
+pub mod selfsup;
 pub mod selftest;
 pub mod sweep;
 pub mod tensor;

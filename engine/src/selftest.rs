@@ -6,6 +6,7 @@
 
 use crate::error::Result;
 use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
+use crate::kernels::augment::{self as aug, AugmentConfig};
 use crate::kernels::contrastive::{
     ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState, contrastive_backward, contrastive_forward,
 };
@@ -570,6 +571,40 @@ pub fn check_contrastive(
     ])
 }
 
+/// The augmentation kernel on random images and random views (crops partly outside the
+/// image, flips, jitter, noise), output poisoned first.
+pub fn check_augment(
+    device: &Device,
+    rng: &mut Rng,
+    images: usize,
+    in_size: usize,
+    views: usize,
+    out_size: usize,
+) -> Result<Check> {
+    let (img, imgd) = random(device, rng, &[images, in_size * in_size * 3])?;
+    let cfg = AugmentConfig::default();
+    let mut params: Vec<f32> = Vec::new();
+    for v in 0..views {
+        let mut p = cfg.draw(rng, in_size);
+        if v == 0 {
+            // A box reaching past the edges exercises the clamped reads.
+            p.crop = [-2.5, 1.25, in_size as f32 + 4.0, in_size as f32 * 0.5];
+        }
+        params.extend(p.to_floats());
+    }
+    let src_ids: Vec<u32> = (0..views).map(|_| rng.below(images) as u32).collect();
+    let src = Tensor::from_u32(device, "view sources", &[views], &src_ids)?;
+    let view = Tensor::from_f32(device, "view parameters", &[views, aug::VIEW_PARAMS], &params)?;
+    let out = poisoned(device, &[views, out_size * out_size * 3])?;
+    let shape = aug::AugmentShape { views, in_size, out_size, noise_std: 0.05, seed: rng.next_u64() as u32 };
+    let mut rec = Recorder::new(device);
+    aug::augment(&mut rec, &img, &src, &view, &out, &shape)?;
+    rec.submit()?;
+    let want = refr::augment::augment(&to_f64(&imgd), in_size, &src_ids, &to_f64(&params), out_size, 0.05, shape.seed);
+    let sh = format!("{views} views {in_size}²→{out_size}² of {images} images");
+    Ok(check("augment (crop, flip, jitter, noise)", sh, &out.to_f32()?, &want))
+}
+
 /// The full selftest: every kernel on a few awkward shapes drawn from `seed`.
 pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
     let mut rng = Rng::new(seed);
@@ -597,6 +632,7 @@ pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
         out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false)?);
         out.extend(check_attention(device, &mut rng, kind, 1, 2, 7, 32, false, true)?);
     }
+    out.push(check_augment(device, &mut rng, 3, 11, 7, 9)?);
     let shapes = [(9, 2, 13), (5, 3, 17), (37, 4, 33), (7, 8, 128)];
     for (loss, (samples, views, dim)) in ContrastiveLoss::ALL.into_iter().zip(shapes) {
         let shape = ContrastiveShape { samples, views, dim };

@@ -22,6 +22,8 @@ pub enum Suite {
     Attention,
     /// An MoE block (E ∈ {4, 8, 16}, K ∈ {1, 2}) against the dense MLP with its active parameters.
     Moe,
+    /// The tiled contrastive loss against a matmul and a materialised loss, B·M from `--bm`.
+    Contrastive,
     /// Everything.
     All,
 }
@@ -38,6 +40,9 @@ pub struct Args {
     /// Sequence lengths for the attention suite.
     #[arg(long, value_delimiter = ',', default_value = "256,1024,4096")]
     n: Vec<usize>,
+    /// Rows B·M for the contrastive suite (d = 128, M = 4).
+    #[arg(long, value_delimiter = ',', default_value = "1024,4096,16384")]
+    bm: Vec<usize>,
 }
 
 /// One benchmark result.
@@ -244,6 +249,7 @@ struct DeviceRows {
     peak: Option<String>,
     rows: Vec<Row>,
     attention: Vec<super::bench_attention::AttnRow>,
+    contrastive: Vec<super::bench_contrastive::ContrastiveRow>,
 }
 
 fn bench_device(device: &Device, args: &Args) -> Result<DeviceRows> {
@@ -264,13 +270,19 @@ fn bench_device(device: &Device, args: &Args) -> Result<DeviceRows> {
             rows.push(Row { name, shape, ms, rate: ktok, unit: "ktok/s", peak_fraction: None });
         }
     }
-    // Attention is a suite of its own (minutes on software adapters): run it when named.
+    // Attention and contrastive are suites of their own (minutes on software adapters): run them
+    // when named.
     let attention = if args.suite == Suite::Attention {
         super::bench_attention::bench_attention(device, &args.n)?
     } else {
         Vec::new()
     };
-    Ok(DeviceRows { device: device.info(), peak: peak.map(|p| p.1), rows, attention })
+    let contrastive = if args.suite == Suite::Contrastive {
+        super::bench_contrastive::bench_contrastive(device, &args.bm)?
+    } else {
+        Vec::new()
+    };
+    Ok(DeviceRows { device: device.info(), peak: peak.map(|p| p.1), rows, attention, contrastive })
 }
 
 /// Runs the chosen suite on each device and prints one table with a column per device.
@@ -297,6 +309,10 @@ pub fn run(args: Args, choice: DeviceChoice) -> Result<()> {
         if !r.attention.is_empty() {
             println!("\n{}", r.device.name);
             super::bench_attention::print_table(&r.attention);
+        }
+        if !r.contrastive.is_empty() {
+            println!("\n{}", r.device.name);
+            super::bench_contrastive::print_table(&r.contrastive);
         }
     }
     let Some(first) = results.first() else {

@@ -3,11 +3,13 @@
 mod attn_compare;
 mod bench;
 mod bench_attention;
+mod bench_contrastive;
 mod bench_moe;
 mod fit;
 mod info;
 mod mix;
 mod plot;
+mod polyview;
 mod selftest;
 mod sweep;
 mod train;

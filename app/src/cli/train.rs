@@ -43,9 +43,19 @@ pub struct Args {
     /// Write the run record (config, curves, evaluations, speed) to this JSON file.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// With `--preset attn-compare`: where to write the three loss curves as CSV.
-    #[arg(long, default_value = "attn-compare.csv")]
-    csv: PathBuf,
+    /// With `--preset attn-compare` or `polyview`: where to write the loss curves as CSV
+    /// (default attn-compare.csv or polyview.csv).
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// With `--preset polyview`: views per sample to compare.
+    #[arg(long, value_delimiter = ',', default_value = "2,4,8")]
+    views: Vec<usize>,
+    /// With `--preset polyview`: encoder passes per step, B·M, the same for every M.
+    #[arg(long, default_value_t = 256)]
+    passes: usize,
+    /// With `--preset polyview`: the objective for M > 2 (geometric, arithmetic, multi-crop).
+    #[arg(long, default_value = "geometric")]
+    loss: String,
     /// List the presets and exit.
     #[arg(long)]
     list_presets: bool,
@@ -96,10 +106,29 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
             "{:<13} the tiny GPT three times: softmax, sigmoid b = −ln n, sigmoid b = 0; curves to CSV",
             "attn-compare"
         );
+        println!(
+            "{:<13} contrastive encoders with M = 2, 4, 8 views at the same encoder passes; linear-probe accuracy",
+            "polyview"
+        );
         return Ok(());
     }
     if args.preset == "attn-compare" && args.config.is_none() {
-        return super::attn_compare::run(&config(&args, "tiny")?, &args.csv, device);
+        let csv = args.csv.clone().unwrap_or_else(|| "attn-compare.csv".into());
+        return super::attn_compare::run(&config(&args, "tiny")?, &csv, device);
+    }
+    if args.preset == "polyview" && args.config.is_none() {
+        let csv = args.csv.clone().unwrap_or_else(|| "polyview.csv".into());
+        let a = super::polyview::PolyviewArgs {
+            views: &args.views,
+            passes: args.passes,
+            loss: sigmix::kernels::contrastive::ContrastiveLoss::parse(&args.loss)?,
+            steps: args.steps,
+            seed: args.seed,
+            lr: args.lr,
+            csv: &csv,
+            out: args.out.as_deref(),
+        };
+        return super::polyview::run(&a, device);
     }
     let cfg = config(&args, &args.preset)?;
     let device = super::open_device(device)?;

@@ -13,6 +13,7 @@
 //! worker, so a worker can never block on the lock while another holds it and waits for it.
 
 pub(crate) mod attention;
+pub(crate) mod augment;
 pub(crate) mod contrastive;
 pub(crate) mod cross_entropy;
 pub(crate) mod elementwise;

@@ -223,12 +223,12 @@ fn params(op: &'static str, s: &ContrastiveShape, o: &ContrastiveOpts) -> Result
     })
 }
 
-/// Override constants for `gpu`: BQ, and the largest shared tile (in vec4s) that leaves 1 KiB
+/// Override constants for `gpu` and `s`: BQ, the row width in vec4s, and the largest shared tile (in vec4s) that leaves 1 KiB
 /// for the column statistics and 1 KiB for the loss reduction (960 at the 16 KiB WebGPU floor).
-fn overrides(gpu: &crate::Gpu) -> [(&'static str, f64); 2] {
+fn overrides(gpu: &crate::Gpu, s: &ContrastiveShape) -> [(&'static str, f64); 3] {
     let limit = gpu.limits().max_compute_workgroup_storage_size as usize;
     let tile = (limit.saturating_sub(2048) / 16 / 16 * 16).clamp(64, 2048);
-    [("BQ", BLOCK as f64), ("TILE_VEC4", tile as f64)]
+    [("BQ", BLOCK as f64), ("TILE_VEC4", tile as f64), ("D4", s.dim.div_ceil(4) as f64)]
 }
 
 fn tiled_grid(op: &'static str, gpu: &crate::Gpu, n: usize) -> Result<[u32; 3]> {
@@ -268,7 +268,7 @@ pub fn contrastive_forward(
         Exec::Gpu(g) => {
             let n = s.rows();
             let rows = groups_for(g.gpu(), n, 64);
-            let ov = overrides(g.gpu());
+            let ov = overrides(g.gpu(), s);
             let tiles = tiled_grid(OP, g.gpu(), n)?;
             g.dispatch(&NORMALIZE, &[], &p, &[x.binding()?, st.z.binding()?, st.inv_norm.binding()?], rows)?;
             g.dispatch(&NEGATIVES, &ov, &p, &[st.z.binding()?, st.lse.binding()?, st.pos.binding()?], tiles)?;
@@ -298,7 +298,7 @@ pub fn contrastive_backward(
     match rec.exec(OP, &operands)? {
         Exec::Gpu(g) => {
             let n = s.rows();
-            let ov = overrides(g.gpu());
+            let ov = overrides(g.gpu(), s);
             let tiles = tiled_grid(OP, g.gpu(), n)?;
             let b = [st.z.binding()?, st.lse.binding()?, st.coef.binding()?, dx.binding()?];
             g.dispatch(&BACKWARD_TILES, &ov, &p, &b, tiles)?;

@@ -6,6 +6,7 @@
 //! launchers and never wgpu.
 
 pub mod attention;
+pub mod augment;
 pub mod contrastive;
 pub mod cross_entropy;
 pub mod elementwise;

@@ -4,6 +4,7 @@
 //! themselves are checked against finite differences. Never used on a hot path.
 
 pub mod attention;
+pub mod augment;
 pub mod contrastive;
 pub mod cross_entropy;
 pub mod elementwise;

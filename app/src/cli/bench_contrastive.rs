@@ -1,0 +1,144 @@
+//! `sigmix bench contrastive`: the tiled contrastive loss (forward, backward, both) against one
+//! (B·M)×d · d×(B·M) matmul and a materialised version, with the memory each needs.
+
+use sigmix::kernels::contrastive::{
+    ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState, contrastive_backward, contrastive_forward,
+};
+use sigmix::kernels::matmul::{MatmulLayout, Strides, matmul_strided};
+use sigmix::kernels::softmax::{SoftmaxOpts, softmax_forward};
+use sigmix::rng::Rng;
+use sigmix::{DType, Device, Result, Tensor};
+
+use super::bench::time;
+
+/// Embedding width and views of every row (the benchmark point: d = 128).
+const DIM: usize = 128;
+const VIEWS: usize = 4;
+/// Largest similarity block the matmul and materialised rows allocate.
+const BLOCK_BYTES: u64 = 256 << 20;
+
+/// One benchmark row.
+#[derive(serde::Serialize, Debug)]
+pub struct ContrastiveRow {
+    rows: usize,
+    dim: usize,
+    views: usize,
+    /// Tiled forward, backward and forward+backward, milliseconds.
+    tiled_ms: [f64; 3],
+    /// Device memory allocated for the tiled loss (input, gradient and state), measured.
+    tiled_mib: f64,
+    /// One N×d · d×N product (computed in `matmul_blocks` row blocks when N×N is too large).
+    matmul_ms: f64,
+    matmul_blocks: usize,
+    /// Tiled forward+backward time over the matmul's.
+    ratio: f64,
+    /// Materialised S = Z·Zᵀ, row softmax, P·Z (the cost shape of a plain implementation),
+    /// when its two N×N buffers fit.
+    materialised_ms: Option<f64>,
+    materialised_mib: f64,
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64
+}
+
+/// One N×d · d×N product over Z, in row blocks whose output fits `BLOCK_BYTES`.
+fn matmul_ms(device: &Device, z: &Tensor, n: usize) -> Result<(f64, usize)> {
+    let limit = BLOCK_BYTES.min(device.max_tensor_bytes());
+    let rows_per_block = ((limit / (4 * n as u64)) as usize).clamp(1, n);
+    let blocks = n.div_ceil(rows_per_block);
+    let out = Tensor::empty(device, "similarity block", &[rows_per_block, n], DType::F32)?;
+    let s = time(device, |rec| {
+        for b in 0..blocks {
+            let r0 = b * rows_per_block;
+            let l = MatmulLayout {
+                m: rows_per_block.min(n - r0),
+                n,
+                k: DIM,
+                batch: (1, 1),
+                a: Strides { offset: r0 * DIM, row: DIM, col: 1, batch1: 0, batch2: 0 },
+                b: Strides { offset: 0, row: 1, col: DIM, batch1: 0, batch2: 0 },
+                c: Strides { offset: 0, row: n, col: 1, batch1: 0, batch2: 0 },
+                alpha: 1.0,
+                accumulate: false,
+            };
+            matmul_strided(rec, z, z, &out, &l)?;
+        }
+        Ok(())
+    })?;
+    Ok((1e3 * s, blocks))
+}
+
+fn materialised_ms(device: &Device, z: &Tensor, dx: &Tensor, n: usize) -> Result<Option<f64>> {
+    if (4 * n * n) as u64 > BLOCK_BYTES.min(device.max_tensor_bytes()) {
+        return Ok(None);
+    }
+    let s = Tensor::empty(device, "similarities", &[n, n], DType::F32)?;
+    let p = Tensor::empty(device, "probabilities", &[n, n], DType::F32)?;
+    let zt = Strides { offset: 0, row: 1, col: DIM, batch1: 0, batch2: 0 };
+    let rows = |cols: usize| Strides { offset: 0, row: cols, col: 1, batch1: 0, batch2: 0 };
+    let zzt =
+        MatmulLayout { m: n, n, k: DIM, batch: (1, 1), a: rows(DIM), b: zt, c: rows(n), alpha: 1.0, accumulate: false };
+    let pz = MatmulLayout { m: n, n: DIM, k: n, batch: (1, 1), a: rows(n), b: rows(DIM), c: rows(DIM), ..zzt };
+    let sm = SoftmaxOpts { scale: 5.0, causal: false, q_len: n };
+    let t = time(device, |rec| {
+        matmul_strided(rec, z, z, &s, &zzt)?;
+        softmax_forward(rec, &s, &p, sm)?;
+        matmul_strided(rec, &p, z, dx, &pz)
+    })?;
+    Ok(Some(1e3 * t))
+}
+
+/// Runs the benchmark at each B·M in `ns` (d = 128, M = 4, geometric loss, τ = 0.2).
+pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<ContrastiveRow>> {
+    let mut rng = Rng::new(5);
+    let mut out = Vec::new();
+    for &n in ns {
+        let shape = ContrastiveShape { samples: n.div_ceil(VIEWS).max(2), views: VIEWS, dim: DIM };
+        let n = shape.rows();
+        let before = device.bytes_created();
+        let x = Tensor::from_f32(device, "embeddings", &[n, DIM], &rng.uniform_vec(n * DIM, -1.0, 1.0))?;
+        let dx = Tensor::empty(device, "embedding gradient", &[n, DIM], DType::F32)?;
+        let st = ContrastiveState::new(device, shape)?;
+        let tiled_mib = mib(device.bytes_created() - before);
+        let o = ContrastiveOpts { loss: ContrastiveLoss::Geometric, temperature: 0.2 };
+        let fwd = time(device, |rec| contrastive_forward(rec, &x, &st, &shape, &o))?;
+        let bwd = time(device, |rec| contrastive_backward(rec, &st, &dx, &shape, &o))?;
+        let both = time(device, |rec| {
+            contrastive_forward(rec, &x, &st, &shape, &o)?;
+            contrastive_backward(rec, &st, &dx, &shape, &o)
+        })?;
+        let (matmul_ms, matmul_blocks) = matmul_ms(device, &st.z, n)?;
+        let tiled_ms = [fwd, bwd, both].map(|s| 1e3 * s);
+        out.push(ContrastiveRow {
+            rows: n,
+            dim: DIM,
+            views: VIEWS,
+            tiled_ms,
+            tiled_mib,
+            matmul_ms,
+            matmul_blocks,
+            ratio: tiled_ms[2] / matmul_ms,
+            materialised_ms: materialised_ms(device, &st.z, &dx, n)?,
+            materialised_mib: mib(2 * 4 * (n * n) as u64),
+        });
+    }
+    Ok(out)
+}
+
+/// Prints the rows as a Markdown table.
+pub fn print_table(rows: &[ContrastiveRow]) {
+    println!(
+        "| B·M | d | M | tiled fwd / bwd / both (ms) | tiled memory (MiB) | N×d·d×N matmul (ms) | both / matmul | materialised (ms) | materialised N×N (MiB) |"
+    );
+    println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let t = &r.tiled_ms;
+        let blocks = if r.matmul_blocks > 1 { format!(" ({} blocks)", r.matmul_blocks) } else { String::new() };
+        let mat = r.materialised_ms.map_or("over the buffer limit".to_string(), |ms| format!("{ms:.1}"));
+        println!(
+            "| {} | {} | {} | {:.1} / {:.1} / {:.1} | {:.1} | {:.1}{blocks} | {:.2}× | {mat} | {:.0} |",
+            r.rows, r.dim, r.views, t[0], t[1], t[2], r.tiled_mib, r.matmul_ms, r.ratio, r.materialised_mib
+        );
+    }
+}

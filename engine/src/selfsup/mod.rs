@@ -1,0 +1,11 @@
+//! Self-supervised training with contrastive losses: procedural shape images, augmented on
+//! the device into M views per sample, an MLP encoder with a projection head, the tiled
+//! contrastive loss, and a linear probe on held-out labels to say what was learned.
+//!
+//! The experiment it serves (PAPERS.md §7): at a fixed number of encoder passes, fewer
+//! samples with more views against more samples with two views.
+
+mod polyview;
+pub mod probe;
+
+pub use polyview::{PolyviewConfig, PolyviewEvent, PolyviewRecord, train_polyview};
