@@ -44,7 +44,7 @@ fn every_panel_opens_and_says_what_it_is() {
                 h.get_by_label_contains("sparsity S");
             }
             Tab::Contrastive => {
-                h.get_by_label("Not built yet.");
+                h.get_by_label("another sample");
             }
             Tab::Laws => {
                 h.get_by_label_contains("optimal sparsity S*");
@@ -198,4 +198,31 @@ fn the_mixture_lab_fits_the_public_table_and_predicts_its_largest_models() {
     let c4 = m.fits.iter().find(|f| f.target == "c4_loss").expect("c4");
     assert_eq!(c4.held_out.len(), 440);
     assert!(c4.held_out_mre < 0.02, "937M predicted within 2%: {}", c4.held_out_mre);
+}
+
+#[test]
+fn the_contrastive_panel_shows_views_runs_every_m_and_probes() {
+    let mut h = lab();
+    h.state_mut().tab = Tab::Contrastive;
+    {
+        let c = &mut h.state_mut().contrastive;
+        c.base.steps = 60;
+        c.base.train_images = 400;
+        c.base.probe_images = 400;
+        c.passes = 64;
+    }
+    h.run_steps(2);
+    h.get_by_label_contains("8 views of it");
+    h.get_by_label("Run").click();
+    step_until(&mut h, 300, "the three runs to finish", |l| !l.contrastive.running());
+    let c = &h.state().contrastive;
+    assert!(c.message.is_none(), "{:?}", c.message);
+    assert_eq!(c.records.len(), 3, "one run per M");
+    for s in &c.series {
+        let (first, last) = (s.curve[0][1], s.curve[s.curve.len() - 1][1]);
+        assert!(last < first, "M={}: loss {first} → {last}", s.views);
+        assert!(s.before.is_some() && s.after.is_some(), "M={} probed", s.views);
+        assert_eq!(s.curve.last().map(|p| p[0]), Some(60.0 * 64.0), "same encoder passes for every M");
+    }
+    write_doc_image(&mut h, "lab-contrastive.png");
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sigmix::kernels::contrastive::ContrastiveLoss;
-use sigmix::selfsup::{PolyviewConfig, PolyviewEvent, PolyviewRecord, train_polyview};
+use sigmix::selfsup::{PolyviewConfig, PolyviewEvent, PolyviewRecord, curves_csv, train_polyview};
 use sigmix::sweep::write_text_atomic;
 use sigmix::train::write_json_atomic;
 use sigmix::{DeviceChoice, Error};
@@ -122,18 +122,5 @@ pub fn run(a: &PolyviewArgs<'_>, device: DeviceChoice) -> sigmix::Result<()> {
 }
 
 fn write_csv(path: &Path, records: &[PolyviewRecord]) -> sigmix::Result<()> {
-    let mut text = String::from("views,samples,loss_fn,step,encoder_passes,loss\n");
-    for r in records {
-        let c = &r.config;
-        for (step, loss) in &r.curve {
-            text.push_str(&format!(
-                "{},{},{},{step},{},{loss:.6}\n",
-                c.views,
-                c.samples,
-                c.loss.name(),
-                step * c.passes_per_step()
-            ));
-        }
-    }
-    write_text_atomic(path, &text)
+    write_text_atomic(path, &curves_csv(records))
 }

@@ -3,10 +3,10 @@
 use sigmix::DeviceChoice;
 
 use crate::ui::attention::AttentionPanel;
+use crate::ui::contrastive::ContrastivePanel;
 use crate::ui::laws::LawsPanel;
 use crate::ui::mixture::MixturePanel;
 use crate::ui::moe::MoePanel;
-use crate::ui::placeholders::not_built;
 use crate::ui::train::TrainPanel;
 
 /// The panels.
@@ -37,7 +37,11 @@ impl Tab {
         ),
         (Tab::Attention, "Attention", "Sigmoid vs softmax attention maps, the bias b, the flash kernels timed"),
         (Tab::Moe, "MoE", "Train a mixture-of-experts GPT: experts, top-k, gates, capacity; live expert load"),
-        (Tab::Contrastive, "Contrastive", "Poly-view contrastive learning (not built yet)"),
+        (
+            Tab::Contrastive,
+            "Contrastive",
+            "Poly-view contrastive learning: M views per sample at a fixed compute budget, linear-probe accuracy",
+        ),
         (Tab::Laws, "Law calculators", "Chinchilla, MoE sparsity, distillation, forgetting, EMA rule"),
     ];
 }
@@ -58,6 +62,8 @@ pub struct Lab {
     pub attention: AttentionPanel,
     /// The MoE run.
     pub moe: MoePanel,
+    /// The poly-view runs.
+    pub contrastive: ContrastivePanel,
 }
 
 impl Lab {
@@ -73,6 +79,7 @@ impl Lab {
             laws: LawsPanel::default(),
             attention: AttentionPanel::new(device),
             moe: MoePanel::new(device),
+            contrastive: ContrastivePanel::new(device),
         }
     }
 
@@ -105,6 +112,7 @@ impl Lab {
                     self.mixture.device = device;
                     self.attention.device = device;
                     self.moe.train.device = device;
+                    self.contrastive.device = device;
                 }
             });
         });
@@ -114,12 +122,7 @@ impl Lab {
             Tab::Laws => self.laws.ui(ui),
             Tab::Attention => self.attention.ui(ui),
             Tab::Moe => self.moe.ui(ui),
-            Tab::Contrastive => not_built(
-                ui,
-                "Poly-view contrastive learning",
-                "Views M, batch, temperature and loss; augmented views as images; linear-probe accuracy over time.",
-                "(the contrastive losses are not in the engine yet)",
-            ),
+            Tab::Contrastive => self.contrastive.ui(ui),
         }
     }
 }

@@ -2,10 +2,12 @@
 //! the window never waits for the engine.
 
 mod app;
+mod contrastive_job;
 mod sweep_job;
 mod train_job;
 
 pub use app::{Lab, Tab};
+pub use contrastive_job::{ContrastiveJob, ContrastiveMessage};
 pub use sweep_job::{SweepJob, SweepMessage};
 pub use train_job::{Command, Message, TrainJob};
 

@@ -6,6 +6,8 @@
 //! samples with more views against more samples with two views.
 
 mod polyview;
+mod preview;
 pub mod probe;
 
-pub use polyview::{PolyviewConfig, PolyviewEvent, PolyviewRecord, train_polyview};
+pub use polyview::{PolyviewConfig, PolyviewEvent, PolyviewRecord, curves_csv, train_polyview, train_polyview_until};
+pub use preview::{ViewPreview, preview_views};

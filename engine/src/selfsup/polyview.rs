@@ -1,6 +1,7 @@
 //! One self-supervised run: B samples × M views per step, the chosen contrastive loss, AdamW,
 //! and a linear probe before and after.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::data::{SHAPE_CLASSES, ShapeImages};
@@ -208,6 +209,19 @@ pub fn train_polyview(
     cfg: &PolyviewConfig,
     on_event: &mut dyn FnMut(&PolyviewEvent),
 ) -> Result<PolyviewRecord> {
+    let never = AtomicBool::new(false);
+    let record = train_polyview_until(device, cfg, &never, on_event)?;
+    record.ok_or_else(|| Error::Config("the run was stopped".into()))
+}
+
+/// As `train_polyview`, but checks `stop` before every step and returns `None` once it is set
+/// (for the lab's Stop button).
+pub fn train_polyview_until(
+    device: &Device,
+    cfg: &PolyviewConfig,
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(&PolyviewEvent),
+) -> Result<Option<PolyviewRecord>> {
     cfg.validate()?;
     let rows = cfg.passes_per_step();
     let shape = cfg.shape();
@@ -233,6 +247,9 @@ pub fn train_polyview(
     let mut curve = Vec::new();
     let t0 = Instant::now();
     for step in 1..=cfg.steps {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let mut src = Vec::with_capacity(rows);
         let mut params = Vec::with_capacity(rows * VIEW_PARAMS);
         for _ in 0..cfg.samples {
@@ -277,7 +294,7 @@ pub fn train_polyview(
     let seconds = t0.elapsed().as_secs_f64();
     let probe_after = probe(device, &enc, &b, cfg, &held_out.labels)?;
     on_event(&PolyviewEvent::Probe { when: "after", accuracy: probe_after.1 });
-    Ok(PolyviewRecord {
+    Ok(Some(PolyviewRecord {
         config: cfg.clone(),
         curve,
         probe_before,
@@ -285,5 +302,23 @@ pub fn train_polyview(
         seconds,
         encoder_passes: cfg.steps * rows,
         sample_draws: cfg.steps * cfg.samples,
-    })
+    }))
+}
+
+/// The loss curves of `records` as CSV: views, samples, objective, step, encoder passes, loss.
+pub fn curves_csv(records: &[PolyviewRecord]) -> String {
+    let mut text = String::from("views,samples,loss_fn,step,encoder_passes,loss\n");
+    for r in records {
+        let c = &r.config;
+        for (step, loss) in &r.curve {
+            text.push_str(&format!(
+                "{},{},{},{step},{},{loss:.6}\n",
+                c.views,
+                c.samples,
+                c.loss.name(),
+                step * c.passes_per_step()
+            ));
+        }
+    }
+    text
 }
