@@ -210,6 +210,7 @@ fn the_contrastive_panel_shows_views_runs_every_m_and_probes() {
         c.base.train_images = 400;
         c.base.probe_images = 400;
         c.passes = 64;
+        c.base.probe_every = 30;
     }
     h.run_steps(2);
     h.get_by_label_contains("8 views of it");
@@ -221,7 +222,8 @@ fn the_contrastive_panel_shows_views_runs_every_m_and_probes() {
     for s in &c.series {
         let (first, last) = (s.curve[0][1], s.curve[s.curve.len() - 1][1]);
         assert!(last < first, "M={}: loss {first} → {last}", s.views);
-        assert!(s.before.is_some() && s.after.is_some(), "M={} probed", s.views);
+        let at: Vec<f64> = s.probes.iter().map(|p| p[0]).collect();
+        assert_eq!(at, vec![0.0, 30.0 * 64.0, 60.0 * 64.0], "M={}: probed before, midway and after", s.views);
         assert_eq!(s.curve.last().map(|p| p[0]), Some(60.0 * 64.0), "same encoder passes for every M");
     }
     write_doc_image(&mut h, "lab-contrastive.png");

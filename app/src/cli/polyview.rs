@@ -86,8 +86,8 @@ pub fn run(a: &PolyviewArgs<'_>, device: DeviceChoice) -> sigmix::Result<()> {
                 bar.set_position(*step as u64);
                 bar.set_message(format!("{} loss {last:.3}", cfg.loss.name()));
             }
-            PolyviewEvent::Probe { when, accuracy } => {
-                bar.set_message(format!("probe {when}: {:.1}%", 100.0 * accuracy))
+            PolyviewEvent::Probe { step, accuracy } => {
+                bar.set_message(format!("probe at step {step}: {:.1}%", 100.0 * accuracy))
             }
         })?;
         bar.finish_and_clear();

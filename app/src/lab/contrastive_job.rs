@@ -34,8 +34,8 @@ pub enum ContrastiveMessage {
     Probe {
         /// Views per sample M.
         views: usize,
-        /// "before" or "after".
-        when: &'static str,
+        /// Encoder passes done when it was taken.
+        passes: usize,
         /// Held-out accuracy.
         accuracy: f64,
     },
@@ -116,8 +116,8 @@ fn run(
             PolyviewEvent::Step { step, loss } => {
                 send(ContrastiveMessage::Step { views, step: *step, passes, loss: *loss })
             }
-            PolyviewEvent::Probe { when, accuracy } => {
-                send(ContrastiveMessage::Probe { views, when, accuracy: *accuracy })
+            PolyviewEvent::Probe { step, accuracy } => {
+                send(ContrastiveMessage::Probe { views, passes: step * passes, accuracy: *accuracy })
             }
         })?;
         match record {

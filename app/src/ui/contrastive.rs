@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use egui::{ColorImage, TextureHandle, TextureOptions, Ui};
-use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::data::SHAPE_CLASSES;
 use sigmix::kernels::contrastive::ContrastiveLoss;
 use sigmix::selfsup::{PolyviewConfig, PolyviewRecord, ViewPreview, curves_csv, preview_views};
@@ -25,10 +25,8 @@ pub struct Series {
     pub views: usize,
     /// (encoder passes, loss).
     pub curve: Vec<[f64; 2]>,
-    /// Probe accuracy before training.
-    pub before: Option<f64>,
-    /// Probe accuracy after training.
-    pub after: Option<f64>,
+    /// (encoder passes, held-out probe accuracy), the untrained encoder first.
+    pub probes: Vec<[f64; 2]>,
 }
 
 /// The panel's state.
@@ -60,11 +58,11 @@ pub struct ContrastivePanel {
 }
 
 impl ContrastivePanel {
-    /// The preset's settings with a shorter default run (300 steps) for the window.
+    /// The preset's settings with a shorter default run (300 steps, probed every 75) for the window.
     pub fn new(device: DeviceChoice) -> ContrastivePanel {
         ContrastivePanel {
             device,
-            base: PolyviewConfig { steps: 300, ..PolyviewConfig::default() },
+            base: PolyviewConfig { steps: 300, probe_every: 75, ..PolyviewConfig::default() },
             compare: [true; 3],
             passes: 256,
             loss: ContrastiveLoss::Geometric,
@@ -135,13 +133,9 @@ impl ContrastivePanel {
                         s.curve.push([(step * passes) as f64, l as f64]);
                     }
                 }
-                ContrastiveMessage::Probe { views, when, accuracy } => {
+                ContrastiveMessage::Probe { views, passes, accuracy } => {
                     if let Some(s) = self.series.iter_mut().find(|s| s.views == views) {
-                        if when == "before" {
-                            s.before = Some(accuracy);
-                        } else {
-                            s.after = Some(accuracy);
-                        }
+                        s.probes.push([passes as f64, accuracy]);
                     }
                 }
                 ContrastiveMessage::Finished(r) => self.records.push(*r),
@@ -173,24 +167,37 @@ impl ContrastivePanel {
             ui.horizontal(|ui| {
                 ui.label("compare M =");
                 for (m, on) in VIEW_CHOICES.iter().zip(self.compare.iter_mut()) {
-                    ui.checkbox(on, m.to_string());
+                    ui.checkbox(on, m.to_string()).on_hover_text(format!("Train an encoder with {m} views per sample"));
                 }
             });
             ui.add(egui::Slider::new(&mut self.passes, 64..=512).step_by(8.0).text("passes per step B·M"))
                 .on_hover_text("Encoder passes per step, the same for every M: B = passes / M samples");
-            egui::ComboBox::from_label("objective for M > 2").selected_text(self.loss.name()).show_ui(ui, |ui| {
-                for l in [ContrastiveLoss::Geometric, ContrastiveLoss::Arithmetic, ContrastiveLoss::MultiCrop] {
-                    ui.selectable_value(&mut self.loss, l, l.name());
-                }
-            });
+            egui::ComboBox::from_label("objective for M > 2")
+                .selected_text(self.loss.name())
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.loss, ContrastiveLoss::Geometric, "geometric")
+                        .on_hover_text("Mean over the positives of −log p(positive): the poly-view default");
+                    ui.selectable_value(&mut self.loss, ContrastiveLoss::Arithmetic, "arithmetic")
+                        .on_hover_text("−log of the mean of the positives' probabilities");
+                    ui.selectable_value(&mut self.loss, ContrastiveLoss::MultiCrop, "multi-crop")
+                        .on_hover_text("Pairwise InfoNCE over view pairs, other views of the anchor as candidates [I]");
+                })
+                .response
+                .on_hover_text("M = 2 always runs InfoNCE, which every objective equals there");
             ui.add(egui::Slider::new(&mut self.base.temperature, 0.05..=1.0).text("temperature τ"))
                 .on_hover_text("Similarities are cosines / τ; 0.2 is the labelled default [I]");
-            ui.add(egui::Slider::new(&mut self.base.steps, 20..=3000).logarithmic(true).text("steps"));
-            ui.add(egui::Slider::new(&mut self.base.schedule.lr, 1e-4..=1e-2).logarithmic(true).text("learning rate"));
+            ui.add(egui::Slider::new(&mut self.base.steps, 20..=3000).logarithmic(true).text("steps"))
+                .on_hover_text("Optimiser steps per run; every M gets the same number");
+            ui.add(egui::Slider::new(&mut self.base.schedule.lr, 1e-4..=1e-2).logarithmic(true).text("learning rate"))
+                .on_hover_text("Peak AdamW learning rate (warmup, then cosine decay)");
+            ui.add(egui::Slider::new(&mut self.base.probe_every, 0..=1000).text("probe every (steps)"))
+                .on_hover_text("Fit the linear probe every this many steps too (0: before and after only)");
             ui.add(egui::Slider::new(&mut self.base.augment.min_crop_area, 0.1..=1.0).text("smallest crop area"))
                 .on_hover_text("Random resized crops keep between this fraction and all of the image");
-            ui.add(egui::Slider::new(&mut self.base.augment.jitter, 0.0..=0.9).text("colour jitter"));
-            ui.add(egui::DragValue::new(&mut self.base.seed).prefix("seed "));
+            ui.add(egui::Slider::new(&mut self.base.augment.jitter, 0.0..=0.9).text("colour jitter"))
+                .on_hover_text("Brightness, contrast and saturation multipliers drawn from 1 ± this");
+            ui.add(egui::DragValue::new(&mut self.base.seed).prefix("seed "))
+                .on_hover_text("Seed of the images, the views and the weights: the same seed gives the same runs");
         });
         ui.horizontal(|ui| {
             if idle {
@@ -256,7 +263,7 @@ impl ContrastivePanel {
                     }
                 });
             });
-            if ui.button("another sample").clicked() {
+            if ui.button("another sample").on_hover_text("Draw another image and new views of it").clicked() {
                 self.preview_seed += 1;
                 self.preview = make_preview(ctx, &self.base, views, self.preview_seed).ok();
             }
@@ -282,27 +289,22 @@ impl ContrastivePanel {
                     p.line(Line::new(format!("M = {}", s.views), PlotPoints::from(s.curve.clone())).color(colour(i)));
                 }
             });
-        ui.label("linear-probe accuracy on held-out images: before (light) and after (dark) training");
+        ui.label("linear-probe accuracy on held-out images, from the untrained encoder on");
+        let passes = series.iter().flat_map(|s| s.probes.iter().map(|p| p[0])).fold(1.0, f64::max);
         Plot::new("contrastive-probe")
             .legend(Legend::default())
             .height(half)
-            .x_axis_label("views M")
-            .y_axis_label("accuracy")
+            .x_axis_label("encoder passes")
+            .y_axis_label("probe accuracy")
             .include_y(0.0)
             .include_y(1.0)
             .show(ui, |p| {
                 for (i, s) in series.iter().enumerate() {
-                    let x = s.views as f64;
-                    let mut bars = Vec::new();
-                    if let Some(b) = s.before {
-                        bars.push(Bar::new(x - 0.4, b).width(0.7).fill(colour(i).gamma_multiply(0.4)));
-                    }
-                    if let Some(a) = s.after {
-                        bars.push(Bar::new(x + 0.4, a).width(0.7).fill(colour(i)));
-                    }
-                    p.bar_chart(BarChart::new(format!("M = {}", s.views), bars).color(colour(i)));
+                    let name = format!("M = {}", s.views);
+                    p.line(Line::new(name.clone(), PlotPoints::from(s.probes.clone())).color(colour(i)));
+                    p.points(Points::new(name, PlotPoints::from(s.probes.clone())).radius(3.0).color(colour(i)));
                 }
-                p.line(Line::new("chance", PlotPoints::from(vec![[1.0, 0.2], [9.0, 0.2]])));
+                p.line(Line::new("chance (1/5)", PlotPoints::from(vec![[0.0, 0.2], [passes, 0.2]])).color(colour(7)));
             });
     }
 }

@@ -51,6 +51,8 @@ pub struct PolyviewConfig {
     pub seed: u64,
     /// Read the loss back every this many steps.
     pub log_every: usize,
+    /// Also probe every this many steps (0: only before and after training).
+    pub probe_every: usize,
 }
 
 impl Default for PolyviewConfig {
@@ -71,6 +73,7 @@ impl Default for PolyviewConfig {
             probe_images: 4000,
             seed: 0,
             log_every: 10,
+            probe_every: 0,
         }
     }
 }
@@ -129,8 +132,8 @@ pub enum PolyviewEvent {
     },
     /// A linear probe's held-out accuracy.
     Probe {
-        /// "before" or "after" training.
-        when: &'static str,
+        /// Steps done when it was taken (0: before training).
+        step: usize,
         /// Test accuracy.
         accuracy: f64,
     },
@@ -145,6 +148,8 @@ pub struct PolyviewRecord {
     pub curve: Vec<(usize, f32)>,
     /// Probe (train, test) accuracy of the untrained encoder.
     pub probe_before: (f64, f64),
+    /// (step, test accuracy) of every probe, before training (step 0) and after included.
+    pub probes: Vec<(usize, f64)>,
     /// Probe (train, test) accuracy after training.
     pub probe_after: (f64, f64),
     /// Wall-clock seconds of training (probes excluded).
@@ -242,7 +247,8 @@ pub fn train_polyview_until(
     let opts = ContrastiveOpts { loss: cfg.loss, temperature: cfg.temperature };
     on_event(&PolyviewEvent::Started { params: enc.weights().count() });
     let probe_before = probe(device, &enc, &b, cfg, &held_out.labels)?;
-    on_event(&PolyviewEvent::Probe { when: "before", accuracy: probe_before.1 });
+    on_event(&PolyviewEvent::Probe { step: 0, accuracy: probe_before.1 });
+    let mut probes = vec![(0, probe_before.1)];
     let mut rng = Rng::new(cfg.seed).fork(0xa11);
     let mut curve = Vec::new();
     let t0 = Instant::now();
@@ -289,15 +295,22 @@ pub fn train_polyview_until(
             None
         };
         on_event(&PolyviewEvent::Step { step, loss });
+        if cfg.probe_every > 0 && step.is_multiple_of(cfg.probe_every) && step < cfg.steps {
+            let (_, accuracy) = probe(device, &enc, &b, cfg, &held_out.labels)?;
+            probes.push((step, accuracy));
+            on_event(&PolyviewEvent::Probe { step, accuracy });
+        }
     }
     device.wait()?;
     let seconds = t0.elapsed().as_secs_f64();
     let probe_after = probe(device, &enc, &b, cfg, &held_out.labels)?;
-    on_event(&PolyviewEvent::Probe { when: "after", accuracy: probe_after.1 });
+    probes.push((cfg.steps, probe_after.1));
+    on_event(&PolyviewEvent::Probe { step: cfg.steps, accuracy: probe_after.1 });
     Ok(Some(PolyviewRecord {
         config: cfg.clone(),
         curve,
         probe_before,
+        probes,
         probe_after,
         seconds,
         encoder_passes: cfg.steps * rows,
