@@ -8,6 +8,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use sigmix::DeviceChoice;
 use sigmix_app::lab::{Lab, Tab};
+use sigmix_app::ui::attention::MapSource;
 use sigmix_app::ui::train::Status;
 
 fn lab() -> Harness<'static, Lab> {
@@ -81,6 +82,35 @@ fn play_trains_a_tiny_preset_and_plots_the_loss() {
     h.get_by_label("Step").click();
     step_until(&mut h, 60, "one step", |l| !l.train.curve.is_empty());
     assert_eq!(h.state().train.curve.len(), 1);
+}
+
+#[test]
+fn the_attention_panel_shows_the_trained_models_heads() {
+    let mut h = lab();
+    h.state_mut().train.load_preset("smoke");
+    h.run_steps(2);
+    h.get_by_label("Play").click();
+    step_until(&mut h, 120, "the smoke run to finish", |l| l.train.status != Status::Running);
+    let a = h.state().train.attention.clone().expect("attention inputs captured at the evaluation");
+    let cfg = &h.state().train.config.model;
+    assert_eq!((a.layers(), a.context, a.heads), (cfg.n_layers, cfg.context, cfg.n_heads));
+    h.state_mut().tab = Tab::Attention;
+    h.run_steps(2);
+    h.get_by_label("trained model").click();
+    h.run_steps(3);
+    assert_eq!(h.state().attention.source, MapSource::Trained);
+    h.get_by_label_contains("on its own text");
+    let (sig, soft) = h.state().attention.trained_maps(&a);
+    let n = a.context;
+    for i in 0..n {
+        let s: f64 = soft[i * n..(i + 1) * n].iter().sum();
+        assert!((s - 1.0).abs() < 1e-9, "softmax row {i} sums to {s}");
+        assert!(sig[i * n + i + 1..(i + 1) * n].iter().all(|p| *p == 0.0), "causal: nothing after query {i}");
+    }
+    // The trained head is not the uniform causal average a model without training would give.
+    let uniform: f64 = (0..n).map(|i| (soft[i * n] - 1.0 / (i + 1) as f64).abs()).sum();
+    assert!(uniform > 1e-3, "the trained map differs from uniform attention");
+    write_doc_image(&mut h, "lab-attention-trained.png");
 }
 
 #[test]

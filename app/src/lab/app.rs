@@ -120,7 +120,7 @@ impl Lab {
             Tab::Train => self.train.ui(ui),
             Tab::Mixture => self.mixture.ui(ui),
             Tab::Laws => self.laws.ui(ui),
-            Tab::Attention => self.attention.ui(ui),
+            Tab::Attention => self.attention.ui(ui, self.train.attention.as_ref()),
             Tab::Moe => self.moe.ui(ui),
             Tab::Contrastive => self.contrastive.ui(ui),
         }

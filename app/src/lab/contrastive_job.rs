@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 
+use sigmix::DeviceChoice;
 use sigmix::selfsup::{PolyviewConfig, PolyviewEvent, PolyviewRecord, train_polyview_until};
-use sigmix::{Device, DeviceChoice};
 
 /// What a contrastive job reports.
 #[derive(Clone, Debug)]
@@ -106,7 +106,7 @@ fn run(
     stop: &AtomicBool,
     send: &dyn Fn(ContrastiveMessage),
 ) -> sigmix::Result<()> {
-    let device = Device::open(choice)?;
+    let device = crate::lab::device(choice)?;
     for cfg in configs {
         let views = cfg.views;
         send(ContrastiveMessage::Started { views, device: device.label() });

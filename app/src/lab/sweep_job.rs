@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 
+use sigmix::DeviceChoice;
 use sigmix::laws::FitOptions;
 use sigmix::sweep::{
     Extrapolation, ParamCount, SweepEvent, SweepOptions, SweepPlan, SweepRow, fit_and_predict, run_sweep,
 };
-use sigmix::{Device, DeviceChoice};
 
 /// What a sweep or fit job reports.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ impl SweepJob {
         Self::spawn(
             stop,
             move |send| {
-                let device = Device::open(choice)?;
+                let device = crate::lab::device(choice)?;
                 let opts = SweepOptions { resume: true, stop: Some(flag), ..Default::default() };
                 run_sweep(&device, &plan, &out, opts, &mut |e| match e {
                     SweepEvent::Planned { planned, todo, finished, .. } => {

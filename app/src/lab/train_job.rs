@@ -4,8 +4,9 @@
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 
+use sigmix::DeviceChoice;
+use sigmix::nn::AttentionKind;
 use sigmix::train::{EvalPoint, RunConfig, RunRecord, StepOutcome, Trainer};
-use sigmix::{Device, DeviceChoice};
 
 /// What the UI asks of a running job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub enum Message {
     Sample(String),
     /// MoE models: per layer, each expert's share of the routed slots over the last logged steps.
     ExpertLoad(Vec<Vec<f64>>),
+    /// What the model's attention read on its own sampled text (for the Attention panel).
+    Attention(Box<TrainedAttention>),
     /// All steps done.
     Finished(Box<RunRecord>),
     /// The job stopped with an error.
@@ -106,7 +109,7 @@ fn run(
     commands: &Receiver<Command>,
     send: &dyn Fn(Message),
 ) -> sigmix::Result<()> {
-    let device = Device::open(choice)?;
+    let device = crate::lab::device(choice)?;
     let mut trainer = Trainer::new(&device, cfg)?;
     send(Message::Started {
         device: device.label(),
@@ -116,6 +119,13 @@ fn run(
     });
     let mut single_steps = 0usize;
     let sample = |t: &Trainer| -> sigmix::Result<String> { t.sample("", SAMPLE_BYTES, 0.8, t.steps_done() as u64) };
+    // After each evaluation and pause: a sample, and the attention inputs on that sample.
+    let report = |t: &Trainer| -> sigmix::Result<()> {
+        let text = sample(t)?;
+        send(Message::Attention(Box::new(TrainedAttention::capture(t, &text)?)));
+        send(Message::Sample(text));
+        Ok(())
+    };
     loop {
         // Apply every pending command; wait for one when there is nothing to do.
         let idle = !playing && single_steps == 0;
@@ -137,7 +147,7 @@ fn run(
                 single_steps = 0;
                 if trainer.steps_done() > 0 {
                     send(Message::Eval(trainer.evaluate_now()?));
-                    send(Message::Sample(sample(&trainer)?));
+                    report(&trainer)?;
                 }
             }
             Some(Command::Step) => single_steps += 1,
@@ -162,12 +172,72 @@ fn run(
         }
         if let Some(e) = eval {
             send(Message::Eval(e));
-            send(Message::Sample(sample(&trainer)?));
+            report(&trainer)?;
         }
         if trainer.finished() {
             device.wait()?;
             send(Message::Finished(Box::new(trainer.record())));
             return Ok(());
         }
+    }
+}
+
+/// A trained model's attention inputs on one sequence, with what drawing its maps needs.
+#[derive(Clone, Debug)]
+pub struct TrainedAttention {
+    /// Steps trained when captured.
+    pub step: usize,
+    /// The sequence (the model's own sample, padded or cut to the context).
+    pub text: String,
+    /// Sequence length T.
+    pub context: usize,
+    /// Heads per layer.
+    pub heads: usize,
+    /// Model width C.
+    pub d_model: usize,
+    /// Whether the model was trained with sigmoid attention.
+    pub sigmoid: bool,
+    /// Its sigmoid bias b (−ln T unless set).
+    pub bias: f64,
+    /// Per layer, the T × 3C [q | k | v] rows its attention read.
+    pub qkv: Vec<Vec<f32>>,
+}
+
+impl TrainedAttention {
+    /// Runs `text` through the trainer's model and keeps what its attention read.
+    pub fn capture(t: &Trainer, text: &str) -> sigmix::Result<TrainedAttention> {
+        let m = &t.config().model;
+        let mut bytes: Vec<u8> = text.bytes().take(m.context).collect();
+        bytes.resize(m.context, b' ');
+        let tokens: Vec<u32> = bytes.iter().map(|b| u32::from(*b)).collect();
+        Ok(TrainedAttention {
+            step: t.steps_done(),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            context: m.context,
+            heads: m.n_heads,
+            d_model: m.d_model,
+            sigmoid: m.attention == AttentionKind::Sigmoid,
+            bias: m.sigmoid_bias.map_or(-(m.context as f64).ln(), f64::from),
+            qkv: t.model().attention_inputs(&tokens)?,
+        })
+    }
+
+    /// Layers captured.
+    pub fn layers(&self) -> usize {
+        self.qkv.len()
+    }
+
+    /// Head `head` of layer `layer`: its queries and keys (T × head dim each, row-major).
+    pub fn queries_keys(&self, layer: usize, head: usize) -> (Vec<f64>, Vec<f64>) {
+        let (t, c) = (self.context, self.d_model);
+        let hd = c / self.heads.max(1);
+        let rows = self.qkv.get(layer).map_or(&[][..], |v| &v[..]);
+        let take = |part: usize| -> Vec<f64> {
+            (0..t)
+                .flat_map(|i| (0..hd).map(move |j| (i, j)))
+                .map(|(i, j)| rows.get(i * 3 * c + part * c + head * hd + j).map_or(0.0, |v| *v as f64))
+                .collect()
+        };
+        (take(0), take(1))
     }
 }

@@ -1,6 +1,7 @@
-//! The Attention panel: sigmoid and softmax attention maps of the same random queries and
-//! keys side by side, the sigmoid bias b on a slider with b = −ln n marked, each row's total
-//! attention, and the two flash kernels timed on the chosen device.
+//! The Attention panel: sigmoid and softmax attention maps of the same queries and keys side
+//! by side (random ones, or a head of the model trained in the Train tab on its own text),
+//! the sigmoid bias b on a slider with b = −ln n marked, each row's total attention, and the
+//! two flash kernels timed on the chosen device.
 
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Instant;
@@ -10,10 +11,21 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use sigmix::kernels::attention::{AttnKind, AttnLayout, AttnOpts, attention_forward};
 use sigmix::reference::flash::{AttnSpec, forward};
 use sigmix::rng::Rng;
-use sigmix::{DType, Device, DeviceChoice, Recorder, Tensor};
+use sigmix::{DType, DeviceChoice, Recorder, Tensor};
+
+use crate::lab::TrainedAttention;
 
 /// Milliseconds of one flash forward: (sigmoid, softmax), or the error.
 type Timing = Result<(f64, f64), String>;
+
+/// Where the queries and keys come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapSource {
+    /// Random queries and keys with a chosen alignment.
+    Random,
+    /// One head of the model trained in the Train tab, on its own sampled text.
+    Trained,
+}
 
 /// The panel's state.
 pub struct AttentionPanel {
@@ -31,14 +43,21 @@ pub struct AttentionPanel {
     pub seed: u64,
     /// Where the kernels are timed.
     pub device: DeviceChoice,
+    /// Random inputs or the trained model.
+    pub source: MapSource,
+    /// Layer and head of the trained model shown.
+    pub layer: usize,
+    /// Head of that layer.
+    pub head: usize,
     timing: Option<Receiver<Timing>>,
     last_timing: Option<(usize, usize, Timing)>,
     /// The maps for the inputs they were computed from (recomputed only when an input moves).
     cached: Option<(MapKey, Maps)>,
 }
 
-/// The inputs the maps depend on: n, d, b, causal, alignment, seed (floats by their bits).
-type MapKey = (usize, usize, u64, bool, u64, u64);
+/// The inputs the maps depend on: n, d, b, causal, alignment, seed (floats by their bits), and
+/// for a trained model (layer, head, step).
+type MapKey = (usize, usize, u64, bool, u64, u64, Option<(usize, usize, usize)>);
 
 /// The (sigmoid, softmax) probability maps, n × n each.
 type Maps = (Vec<f64>, Vec<f64>);
@@ -54,6 +73,9 @@ impl AttentionPanel {
             alignment: 0.5,
             seed: 1,
             device,
+            source: MapSource::Random,
+            layer: 0,
+            head: 0,
             timing: None,
             last_timing: None,
             cached: None,
@@ -75,25 +97,82 @@ impl AttentionPanel {
         (forward(&spec(true), &q, &k, &v).1, forward(&spec(false), &q, &k, &v).1)
     }
 
+    /// The maps of head `head` of layer `layer` of a trained model (causal, its own q and k;
+    /// the sigmoid map with the panel's b).
+    pub fn trained_maps(&self, t: &TrainedAttention) -> Maps {
+        let (q, k) = t.queries_keys(self.layer, self.head);
+        let (n, d) = (t.context, t.d_model / t.heads.max(1));
+        let v = vec![0.0; n * d];
+        let spec = |sigmoid| AttnSpec { bh: 1, heads: 1, n, d, causal: true, alibi: false, sigmoid, bias: self.bias };
+        (forward(&spec(true), &q, &k, &v).1, forward(&spec(false), &q, &k, &v).1)
+    }
+
     /// Whether a kernel timing has come back (successfully or not).
     pub fn timed(&self) -> bool {
         self.last_timing.is_some()
     }
 
-    /// Draws the panel.
-    pub fn ui(&mut self, ui: &mut Ui) {
+    /// Draws the panel; `trained` is the Train tab's model, when it has been evaluated.
+    pub fn ui(&mut self, ui: &mut Ui, trained: Option<&TrainedAttention>) {
         if let Some(rx) = &self.timing
             && let Ok(t) = rx.try_recv()
         {
             self.last_timing = Some((self.n, timed_d(self.d), t));
             self.timing = None;
         }
-        egui::Panel::left("attention-controls").default_size(300.0).show(ui, |ui| self.controls(ui));
-        egui::CentralPanel::default().show(ui, |ui| self.view(ui));
+        let trained = trained.filter(|t| t.layers() > 0);
+        egui::Panel::left("attention-controls").default_size(300.0).show(ui, |ui| self.controls(ui, trained));
+        egui::CentralPanel::default().show(ui, |ui| self.view(ui, trained));
     }
 
-    fn controls(&mut self, ui: &mut Ui) {
+    fn controls(&mut self, ui: &mut Ui, trained: Option<&TrainedAttention>) {
         ui.heading("Input");
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut self.source, MapSource::Random, "random q, k")
+                .on_hover_text("Random queries and keys, with the alignment below");
+            let r = ui
+                .add_enabled(
+                    trained.is_some(),
+                    egui::RadioButton::new(self.source == MapSource::Trained, "trained model"),
+                )
+                .on_hover_text("A head of the model trained in the Train tab, on its own sampled text")
+                .on_disabled_hover_text(
+                    "Train a model in the Train tab first: its maps arrive at each evaluation and pause",
+                );
+            if r.clicked() {
+                self.source = MapSource::Trained;
+                if let Some(t) = trained {
+                    self.bias = t.bias;
+                }
+            }
+        });
+        if self.source == MapSource::Trained {
+            let Some(t) = trained else {
+                self.source = MapSource::Random;
+                return;
+            };
+            self.layer = self.layer.min(t.layers() - 1);
+            self.head = self.head.min(t.heads.max(1) - 1);
+            ui.add(egui::Slider::new(&mut self.layer, 0..=t.layers() - 1).text("layer"))
+                .on_hover_text("Which block's attention");
+            ui.add(egui::Slider::new(&mut self.head, 0..=t.heads.max(1) - 1).text("head"))
+                .on_hover_text("Which head of that block");
+            ui.label(format!(
+                "after {} steps of {} attention, on its own text:",
+                t.step,
+                if t.sigmoid { "sigmoid" } else { "softmax" }
+            ));
+            ui.monospace(t.text.escape_debug().to_string());
+        } else {
+            self.random_controls(ui);
+        }
+        self.bias_and_kernels(
+            ui,
+            trained.map_or(self.n, |t| if self.source == MapSource::Trained { t.context } else { self.n }),
+        );
+    }
+
+    fn random_controls(&mut self, ui: &mut Ui) {
         let old_n = self.n;
         ui.add(egui::Slider::new(&mut self.n, 8..=128).text("sequence length n"))
             .on_hover_text("Queries and keys per head");
@@ -107,9 +186,12 @@ impl AttentionPanel {
         ui.checkbox(&mut self.causal, "causal").on_hover_text("Each query sees only keys at or before it");
         ui.add(egui::DragValue::new(&mut self.seed).prefix("seed "))
             .on_hover_text("Seed of the random queries and keys");
+    }
+
+    fn bias_and_kernels(&mut self, ui: &mut Ui, n: usize) {
         ui.separator();
         ui.heading("Sigmoid bias");
-        let ln_n = (self.n as f64).ln();
+        let ln_n = (n as f64).ln();
         ui.add(egui::Slider::new(&mut self.bias, -2.0 * ln_n - 2.0..=2.0).text("b")).on_hover_text(
             "σ(QK^T/√d + b): the paper's default b = −ln n keeps each row's total attention near 1 at initialisation",
         );
@@ -148,13 +230,19 @@ impl AttentionPanel {
         }
     }
 
-    fn view(&mut self, ui: &mut Ui) {
-        let key = (self.n, self.d, self.bias.to_bits(), self.causal, self.alignment.to_bits(), self.seed);
+    fn view(&mut self, ui: &mut Ui, trained: Option<&TrainedAttention>) {
+        let trained = trained.filter(|_| self.source == MapSource::Trained);
+        let model = trained.map(|t| (self.layer, self.head, t.step));
+        let key = (self.n, self.d, self.bias.to_bits(), self.causal, self.alignment.to_bits(), self.seed, model);
         if self.cached.as_ref().is_none_or(|(k, _)| *k != key) {
-            self.cached = Some((key, self.maps()));
+            let maps = match trained {
+                Some(t) => self.trained_maps(t),
+                None => self.maps(),
+            };
+            self.cached = Some((key, maps));
         }
         let Some((_, (sig, soft))) = &self.cached else { return };
-        let n = self.n;
+        let n = trained.map_or(self.n, |t| t.context);
         let side = ((ui.available_width() - 40.0) / 2.0).min(ui.available_height() - 260.0).max(120.0);
         ui.horizontal(|ui| {
             for (title, map) in [("sigmoid σ(QK^T/√d + b)", sig), ("softmax", soft)] {
@@ -207,7 +295,7 @@ fn heatmap(ui: &mut Ui, map: &[f64], n: usize, side: f32) {
 
 /// Times one forward of each flash kernel: (sigmoid ms, softmax ms).
 fn time_kernels(choice: DeviceChoice, n: usize, d: usize) -> sigmix::Result<(f64, f64)> {
-    let device = Device::open(choice)?;
+    let device = crate::lab::device(choice)?;
     let bh = (4096 / n).max(1);
     let l = AttnLayout::packed(1, bh, n, d);
     let one = bh * n * d;

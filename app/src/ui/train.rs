@@ -50,6 +50,8 @@ pub struct TrainPanel {
     sample: String,
     /// MoE runs: per layer, each expert's share of the routed slots (last logged steps).
     pub expert_load: Vec<Vec<f64>>,
+    /// The model's attention inputs at its last evaluation or pause.
+    pub attention: Option<crate::lab::TrainedAttention>,
     /// The last error, shown until the next run.
     pub error: Option<String>,
     notice: Option<String>,
@@ -92,6 +94,7 @@ impl TrainPanel {
             steps_done: 0,
             sample: String::new(),
             expert_load: Vec::new(),
+            attention: None,
             error: None,
             notice: None,
             export_dir: crate::lab::LAB_DIR.into(),
@@ -145,6 +148,7 @@ impl TrainPanel {
         self.evals.clear();
         self.sample.clear();
         self.expert_load.clear();
+        self.attention = None;
         self.steps_done = 0;
         self.tokens_per_sec = 0.0;
         self.error = None;
@@ -188,6 +192,7 @@ impl TrainPanel {
                 }
                 Message::Sample(s) => self.sample = s,
                 Message::ExpertLoad(l) => self.expert_load = l,
+                Message::Attention(a) => self.attention = Some(*a),
                 Message::Finished(_) => self.status = Status::Finished,
                 Message::Failed(e) => {
                     self.error = Some(e);

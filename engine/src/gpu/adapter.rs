@@ -58,6 +58,8 @@ pub struct GpuInfo {
 /// Cheap to share (`Arc<Gpu>`); every tensor keeps one so launchers can check that all
 /// operands live on the same device.
 pub struct Gpu {
+    instance: wgpu::Instance,
+    adapter: wgpu::Adapter,
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
@@ -69,6 +71,19 @@ pub struct Gpu {
     pub(crate) staging: Mutex<Vec<wgpu::Buffer>>,
     buffers_created: AtomicU64,
     bytes_created: AtomicU64,
+}
+
+/// The wgpu objects of a `Gpu`, cloned (wgpu handles are reference-counted).
+#[derive(Clone, Debug)]
+pub struct WgpuParts {
+    /// The instance the adapter came from.
+    pub instance: wgpu::Instance,
+    /// The adapter.
+    pub adapter: wgpu::Adapter,
+    /// The device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -145,10 +160,10 @@ impl Gpu {
             };
             return Err(Error::NoAdapter { detail });
         };
-        Self::open(adapter).await
+        Self::open(instance, adapter).await
     }
 
-    async fn open(adapter: wgpu::Adapter) -> Result<Arc<Gpu>> {
+    async fn open(instance: wgpu::Instance, adapter: wgpu::Adapter) -> Result<Arc<Gpu>> {
         let info = adapter.get_info();
         // Ask for everything the adapter offers: bigger buffers and workgroups than the
         // WebGPU defaults matter for training, and kernels read the limits they got.
@@ -166,6 +181,8 @@ impl Gpu {
             .await
             .map_err(|e| Error::DeviceRequest { adapter: info.name.clone(), reason: e.to_string() })?;
         Ok(Arc::new(Gpu {
+            instance,
+            adapter,
             device,
             queue,
             info,
@@ -178,6 +195,25 @@ impl Gpu {
             buffers_created: AtomicU64::new(0),
             bytes_created: AtomicU64::new(0),
         }))
+    }
+
+    /// The wgpu objects behind this device, for a renderer that draws with the same device
+    /// (the lab window), so the UI and the engine share one device and its memory.
+    pub fn wgpu_parts(&self) -> WgpuParts {
+        WgpuParts {
+            instance: self.instance.clone(),
+            adapter: self.adapter.clone(),
+            device: self.device.clone(),
+            queue: self.queue.clone(),
+        }
+    }
+
+    /// Whether a window can present with this device as it was created: a hardware adapter on
+    /// Vulkan, Metal or DX12 (GL needs the display at instance creation, which the engine,
+    /// created before any window, does not have).
+    pub fn can_present(&self) -> bool {
+        !self.is_software()
+            && matches!(self.info.backend, wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12)
     }
 
     /// Name, backend and type of the adapter in use.

@@ -6,7 +6,7 @@ mod pipelines;
 mod readback;
 mod recorder;
 
-pub use adapter::{AdapterChoice, Gpu, GpuInfo};
+pub use adapter::{AdapterChoice, Gpu, GpuInfo, WgpuParts};
 pub use pipelines::{Access, KernelSpec};
 pub(crate) use readback::read_bytes;
 pub use recorder::{Binding, GpuRecorder, grid_1d};

@@ -407,6 +407,24 @@ impl Gpt {
             .collect()
     }
 
+    /// Runs `tokens` (exactly one context of ids) through the model and returns, per layer, the
+    /// T × 3·d_model [q | k | v] rows its attention read: the raw material of attention maps.
+    /// Overwrites the model's batch (the next training step sets its own).
+    pub fn attention_inputs(&self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let t = self.config.context;
+        if tokens.len() != t {
+            return Err(Error::Config(format!("attention maps need exactly {t} tokens, got {}", tokens.len())));
+        }
+        let mut batch = vec![0u32; self.batch * t];
+        batch[..t].copy_from_slice(tokens);
+        self.set_batch(&batch, &vec![0; self.batch * t])?;
+        let mut rec = Recorder::new(self.tokens.device());
+        self.forward(&mut rec, false)?;
+        rec.submit()?;
+        let width = 3 * self.config.d_model;
+        self.blocks.iter().map(|b| Ok(b.attn.attention_input().to_f32()?[..t * width].to_vec())).collect()
+    }
+
     /// Mean loss of the last forward pass over rows whose target was counted (waits for the GPU).
     pub fn read_mean_loss(&self) -> Result<f32> {
         let l = self.losses.to_f32()?;

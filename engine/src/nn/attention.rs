@@ -278,6 +278,15 @@ impl Attention {
     }
 
     /// Normalises q and k into `qkv_n` (v copied); returns the activation the core reads.
+    /// The fused [q | k | v] rows the attention core read in the last forward pass (after
+    /// QK-norm when it is on): what an attention map of the trained layer is computed from.
+    pub fn attention_input(&self) -> &Tensor {
+        match &self.qk_norm {
+            Some(n) => &n.qkv_n,
+            None => &self.qkv_out,
+        }
+    }
+
     fn qk_norm_forward(&self, rec: &mut Recorder, w: &Weights) -> Result<&Tensor> {
         let Some(n) = &self.qk_norm else {
             return Ok(&self.qkv_out);
