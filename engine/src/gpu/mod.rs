@@ -11,7 +11,7 @@ pub use pipelines::{Access, KernelSpec};
 pub(crate) use readback::read_bytes;
 pub use recorder::{Binding, GpuRecorder, grid_1d};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Pops a validation error scope and turns a captured error into `Error::Gpu`.
 ///
@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 pub(crate) fn check_scope(scope: wgpu::ErrorScopeGuard, what: &str) -> Result<()> {
     #[cfg(not(target_arch = "wasm32"))]
     if let Some(e) = pollster::block_on(scope.pop()) {
-        return Err(Error::Gpu { what: what.to_string(), reason: e.to_string() });
+        return Err(crate::error::Error::Gpu { what: what.to_string(), reason: e.to_string() });
     }
     #[cfg(target_arch = "wasm32")]
     drop((scope, what));
