@@ -59,7 +59,7 @@ fn random(device: &Device, rng: &mut Rng, shape: &[usize]) -> Result<(Tensor, Ve
 }
 
 /// A product with every combination the launcher offers: transposes, batching, accumulate.
-pub fn check_matmul(
+pub async fn check_matmul(
     device: &Device,
     rng: &mut Rng,
     batch: usize,
@@ -94,11 +94,11 @@ pub fn check_matmul(
         if tb { "Bᵀ" } else { "B" },
         if accumulate { ", +C" } else { "" }
     );
-    Ok(check(name, format!("{batch}×{m}×{n}×{k}"), &c.to_f32()?, &cd))
+    Ok(check(name, format!("{batch}×{m}×{n}×{k}"), &c.read_f32().await?, &cd))
 }
 
 /// Residual add, bias add, fused bias+GELU (both outputs), GELU backward, bias gradient.
-pub fn check_elementwise(device: &Device, rng: &mut Rng, rows: usize, cols: usize) -> Result<Vec<Check>> {
+pub async fn check_elementwise(device: &Device, rng: &mut Rng, rows: usize, cols: usize) -> Result<Vec<Check>> {
     let shape = [rows, cols];
     let (x, xd) = random(device, rng, &shape)?;
     let (y, yd) = random(device, rng, &shape)?;
@@ -117,32 +117,32 @@ pub fn check_elementwise(device: &Device, rng: &mut Rng, rows: usize, cols: usiz
     let s = format!("{rows}×{cols}");
     let sums = refr::elementwise::column_sums(&yd, cols);
     Ok(vec![
-        check("add", &s, &outs[0].to_f32()?, &xd.iter().zip(&yd).map(|(a, b)| a + b).collect::<Vec<_>>()),
-        check("bias_add", &s, &outs[1].to_f32()?, &pre),
+        check("add", &s, &outs[0].read_f32().await?, &xd.iter().zip(&yd).map(|(a, b)| a + b).collect::<Vec<_>>()),
+        check("bias_add", &s, &outs[1].read_f32().await?, &pre),
         check(
             "bias_gelu (out)",
             &s,
-            &outs[2].to_f32()?,
+            &outs[2].read_f32().await?,
             &pre.iter().map(|v| refr::elementwise::gelu(*v)).collect::<Vec<_>>(),
         ),
-        check("bias_gelu (pre)", &s, &outs[3].to_f32()?, &pre),
+        check("bias_gelu (pre)", &s, &outs[3].read_f32().await?, &pre),
         check(
             "gelu_backward",
             &s,
-            &outs[4].to_f32()?,
+            &outs[4].read_f32().await?,
             &xd.iter().zip(&yd).map(|(v, d)| d * refr::elementwise::gelu_grad(*v)).collect::<Vec<_>>(),
         ),
         check(
             "bias_grad (+=)",
             &s,
-            &dbias.to_f32()?,
+            &dbias.read_f32().await?,
             &sums.iter().zip(&dbias0).map(|(a, b)| a + *b as f64).collect::<Vec<_>>(),
         ),
     ])
 }
 
 /// Scaled (optionally causal) softmax forward and backward.
-pub fn check_softmax(
+pub async fn check_softmax(
     device: &Device,
     rng: &mut Rng,
     blocks: usize,
@@ -161,13 +161,16 @@ pub fn check_softmax(
     rec.submit()?;
     let yr = refr::softmax::softmax_forward(&to_f64(&xd), cols, 1.7, causal, q_len);
     // The backward is checked on the kernel's own y so the two checks stay independent.
-    let dxr = refr::softmax::softmax_backward(&to_f64(&y.to_f32()?), &to_f64(&dyd), cols, 1.7);
+    let dxr = refr::softmax::softmax_backward(&to_f64(&y.read_f32().await?), &to_f64(&dyd), cols, 1.7);
     let s = format!("{}×{cols}{}", blocks * q_len, if causal { " causal" } else { "" });
-    Ok(vec![check("softmax_forward", &s, &y.to_f32()?, &yr), check("softmax_backward", &s, &dx.to_f32()?, &dxr)])
+    Ok(vec![
+        check("softmax_forward", &s, &y.read_f32().await?, &yr),
+        check("softmax_backward", &s, &dx.read_f32().await?, &dxr),
+    ])
 }
 
 /// LayerNorm or RMSNorm forward (y, stats) and backward (dx accumulated, dγ, dβ).
-pub fn check_norm(
+pub async fn check_norm(
     device: &Device,
     rng: &mut Rng,
     kind: norm::NormKind,
@@ -194,19 +197,25 @@ pub fn check_norm(
     let name = if rms { "rmsnorm" } else { "layernorm" };
     let s = format!("{rows}×{cols}");
     let mut out = vec![
-        check(format!("{name}_forward"), &s, &y.to_f32()?, &yr),
-        check(format!("{name}_forward (stats)"), &s, &stats.to_f32()?, &sr),
-        check(format!("{name}_backward (dx, +=)"), &s, &dx.to_f32()?, &dxr),
-        check(format!("{name}_backward (dγ)"), &s, &dg.to_f32()?, &dgr),
+        check(format!("{name}_forward"), &s, &y.read_f32().await?, &yr),
+        check(format!("{name}_forward (stats)"), &s, &stats.read_f32().await?, &sr),
+        check(format!("{name}_backward (dx, +=)"), &s, &dx.read_f32().await?, &dxr),
+        check(format!("{name}_backward (dγ)"), &s, &dg.read_f32().await?, &dgr),
     ];
     if !rms {
-        out.push(check(format!("{name}_backward (dβ)"), &s, &db.to_f32()?, &dbr));
+        out.push(check(format!("{name}_backward (dβ)"), &s, &db.read_f32().await?, &dbr));
     }
     Ok(out)
 }
 
 /// Lookup (with accumulate) and gradient scatter, with repeated and unused ids.
-pub fn check_embedding(device: &Device, rng: &mut Rng, rows: usize, vocab: usize, dim: usize) -> Result<Vec<Check>> {
+pub async fn check_embedding(
+    device: &Device,
+    rng: &mut Rng,
+    rows: usize,
+    vocab: usize,
+    dim: usize,
+) -> Result<Vec<Check>> {
     let ids: Vec<u32> = (0..rows).map(|_| rng.below(vocab) as u32).collect();
     let idt = Tensor::from_u32(device, "ids", &[rows], &ids)?;
     let (table, td) = random(device, rng, &[vocab, dim])?;
@@ -229,13 +238,13 @@ pub fn check_embedding(device: &Device, rng: &mut Rng, rows: usize, vocab: usize
         .collect();
     let s = format!("{rows} ids, {vocab}×{dim}");
     Ok(vec![
-        check("embedding_forward (+=)", &s, &out.to_f32()?, &fr),
-        check("embedding_backward (+=)", &s, &dtable.to_f32()?, &br),
+        check("embedding_forward (+=)", &s, &out.read_f32().await?, &fr),
+        check("embedding_backward (+=)", &s, &dtable.read_f32().await?, &br),
     ])
 }
 
 /// Loss and gradient, with some rows ignored.
-pub fn check_cross_entropy(device: &Device, rng: &mut Rng, rows: usize, vocab: usize) -> Result<Vec<Check>> {
+pub async fn check_cross_entropy(device: &Device, rng: &mut Rng, rows: usize, vocab: usize) -> Result<Vec<Check>> {
     let targets: Vec<u32> = (0..rows).map(|r| if r % 7 == 3 { ce::IGNORE } else { rng.below(vocab) as u32 }).collect();
     let logits_d: Vec<f32> = rng.uniform_vec(rows * vocab, -4.0, 4.0);
     let logits = Tensor::from_f32(device, "logits", &[rows, vocab], &logits_d)?;
@@ -250,14 +259,14 @@ pub fn check_cross_entropy(device: &Device, rng: &mut Rng, rows: usize, vocab: u
     let (lr, gr) = refr::cross_entropy::cross_entropy(&to_f64(&logits_d), &targets, vocab, scale as f64);
     let s = format!("{rows}×{vocab}");
     Ok(vec![
-        check("cross_entropy (loss)", &s, &losses.to_f32()?, &lr),
-        check("cross_entropy (dlogits)", &s, &grad.to_f32()?, &gr),
-        check("cross_entropy_loss (eval)", &s, &eval_losses.to_f32()?, &lr),
+        check("cross_entropy (loss)", &s, &losses.read_f32().await?, &lr),
+        check("cross_entropy (dlogits)", &s, &grad.read_f32().await?, &gr),
+        check("cross_entropy_loss (eval)", &s, &eval_losses.read_f32().await?, &lr),
     ])
 }
 
 /// Global norm, AdamW with clipping and decay on a prefix, and EMA, over `n` elements.
-pub fn check_optim(device: &Device, rng: &mut Rng, n: usize) -> Result<Vec<Check>> {
+pub async fn check_optim(device: &Device, rng: &mut Rng, n: usize) -> Result<Vec<Check>> {
     let (param, pd) = random(device, rng, &[n])?;
     let (grad, gd) = random(device, rng, &[n])?;
     let (m, md) = random(device, rng, &[n])?;
@@ -287,18 +296,18 @@ pub fn check_optim(device: &Device, rng: &mut Rng, n: usize) -> Result<Vec<Check
     refr::optim::ema(&p, &mut er, 0.99);
     let s = format!("{n}");
     Ok(vec![
-        check("global_norm", &s, &norm_t.to_f32()?, &[norm]),
-        check("adamw (θ)", &s, &param.to_f32()?, &p),
-        check("adamw (m)", &s, &m.to_f32()?, &mr),
-        check("adamw (v)", &s, &v.to_f32()?, &vr),
-        check("ema", &s, &ema.to_f32()?, &er),
+        check("global_norm", &s, &norm_t.read_f32().await?, &[norm]),
+        check("adamw (θ)", &s, &param.read_f32().await?, &p),
+        check("adamw (m)", &s, &m.read_f32().await?, &mr),
+        check("adamw (v)", &s, &v.read_f32().await?, &vr),
+        check("ema", &s, &ema.read_f32().await?, &er),
     ])
 }
 
 /// Flash attention forward (O) and backward (dQ, dK, dV) against the materialised f64
 /// reference, for one kind, mask and ALiBi setting.
 #[allow(clippy::too_many_arguments)]
-pub fn check_attention(
+pub async fn check_attention(
     device: &Device,
     rng: &mut Rng,
     kind: AttnKind,
@@ -309,11 +318,11 @@ pub fn check_attention(
     causal: bool,
     alibi: bool,
 ) -> Result<Vec<Check>> {
-    check_attention_tiled(device, rng, kind, [batch, heads, n, d], causal, alibi, None)
+    check_attention_tiled(device, rng, kind, [batch, heads, n, d], causal, alibi, None).await
 }
 
 /// `check_attention` with an explicit shared-tile size in vec4s; shape = [batch, heads, n, d].
-pub fn check_attention_tiled(
+pub async fn check_attention_tiled(
     device: &Device,
     rng: &mut Rng,
     kind: AttnKind,
@@ -349,12 +358,12 @@ pub fn check_attention_tiled(
     let (q, k, v) = (&all[..one], &all[one..2 * one], &all[2 * one..]);
     let (or, pr) = refr::flash::forward(&spec, q, k, v);
     let (dq, dk, dv) = refr::flash::backward(&spec, q, k, v, &pr, &to_f64(&dout_d));
-    let got = dqkv.to_f32()?;
+    let got = dqkv.read_f32().await?;
     let name = |what: &str| format!("attention {kind:?} {what}").to_lowercase();
     let sh =
         format!("{batch}×{heads}×{n}×{d}{}{}", if causal { " causal" } else { "" }, if alibi { " alibi" } else { "" });
     Ok(vec![
-        check(name("O"), &sh, &o.to_f32()?, &or),
+        check(name("O"), &sh, &o.read_f32().await?, &or),
         check(name("dQ"), &sh, &got[..one], &dq),
         check(name("dK"), &sh, &got[one..2 * one], &dk),
         check(name("dV"), &sh, &got[2 * one..], &dv),
@@ -395,7 +404,7 @@ fn router_logits(rng: &mut Rng, tokens: usize, experts: usize, case: MoeCase) ->
 
 /// Routing, grouping, gather and combine against the reference; integer outputs exactly.
 #[allow(clippy::too_many_arguments)]
-pub fn check_moe(
+pub async fn check_moe(
     device: &Device,
     rng: &mut Rng,
     tokens: usize,
@@ -428,26 +437,31 @@ pub fn check_moe(
     let sh = format!("{tokens} tokens, {experts} experts, top-{top_k}, C {dim}, capacity {}, {case:?}", opts.capacity);
     let name = |what: &str| format!("moe {what} ({gate})");
     Ok(vec![
-        check(name("probs"), &sh, &r.probs.to_f32()?, &want.probs),
-        check_exact(name("experts"), &sh, &r.experts.to_u32()?, &want.experts),
-        check(name("gates"), &sh, &r.gates.to_f32()?, &want.gates),
-        check_exact(name("counts"), &sh, &r.counts.to_u32()?, &want.counts),
-        check_exact(name("offsets"), &sh, &r.offsets.to_u32()?, &want.offsets),
-        check_exact(name("order"), &sh, &r.order.to_u32()?[..kept], &want.order[..kept]),
-        check_exact(name("position"), &sh, &r.position.to_u32()?, &want.position),
+        check(name("probs"), &sh, &r.probs.read_f32().await?, &want.probs),
+        check_exact(name("experts"), &sh, &r.experts.read_u32().await?, &want.experts),
+        check(name("gates"), &sh, &r.gates.read_f32().await?, &want.gates),
+        check_exact(name("counts"), &sh, &r.counts.read_u32().await?, &want.counts),
+        check_exact(name("offsets"), &sh, &r.offsets.read_u32().await?, &want.offsets),
+        check_exact(name("order"), &sh, &r.order.read_u32().await?[..kept], &want.order[..kept]),
+        check_exact(name("position"), &sh, &r.position.read_u32().await?, &want.position),
         check(
             name("gather"),
             &sh,
-            &xs.to_f32()?[..kept * dim],
+            &xs.read_f32().await?[..kept * dim],
             &refr::moe::gather(&to_f64(&xd), &want, top_k, dim)[..kept * dim],
         ),
-        check(name("combine"), &sh, &out.to_f32()?, &refr::moe::combine(&to_f64(&yd), &want, tokens, top_k, dim)),
+        check(
+            name("combine"),
+            &sh,
+            &out.read_f32().await?,
+            &refr::moe::combine(&to_f64(&yd), &want, tokens, top_k, dim),
+        ),
     ])
 }
 
 /// The backward kernels of routing and combine (and the scatter of the input gradient) against
 /// the reference, whose route backward is itself checked against finite differences.
-pub fn check_moe_backward(
+pub async fn check_moe_backward(
     device: &Device,
     rng: &mut Rng,
     tokens: usize,
@@ -484,16 +498,21 @@ pub fn check_moe_backward(
     let sh = format!("{tokens} tokens, {experts} experts, top-{top_k}, C {dim}, capacity {}", opts.capacity);
     let gate = if opts.sigmoid { "sigmoid" } else { "softmax" };
     Ok(vec![
-        check(format!("moe_combine_backward dys ({gate})"), &sh, &dys.to_f32()?[..kept * dim], &dys_ref[..kept * dim]),
-        check(format!("moe_combine_backward dgates ({gate})"), &sh, &dgates.to_f32()?, &dg_ref),
-        check(format!("moe_route_backward ({gate}, renorm {})", opts.renorm), &sh, &dlogits.to_f32()?, &dl_ref),
-        check(format!("moe_scatter_back ({gate})"), &sh, &dx.to_f32()?, &dx_ref),
+        check(
+            format!("moe_combine_backward dys ({gate})"),
+            &sh,
+            &dys.read_f32().await?[..kept * dim],
+            &dys_ref[..kept * dim],
+        ),
+        check(format!("moe_combine_backward dgates ({gate})"), &sh, &dgates.read_f32().await?, &dg_ref),
+        check(format!("moe_route_backward ({gate}, renorm {})", opts.renorm), &sh, &dlogits.read_f32().await?, &dl_ref),
+        check(format!("moe_scatter_back ({gate})"), &sh, &dx.read_f32().await?, &dx_ref),
     ])
 }
 
 /// The grouped expert matmuls (forward, transposed weights with accumulate, weight and bias
 /// gradients) over a random routing, against the reference.
-pub fn check_moe_matmul(
+pub async fn check_moe_matmul(
     device: &Device,
     rng: &mut Rng,
     tokens: usize,
@@ -523,7 +542,7 @@ pub fn check_moe_matmul(
     moe::moe_matmul_wgrad(&mut rec, &a, &g, &dw, None, &r, true)?;
     moe::moe_matmul_wgrad(&mut rec, &a, &g, &poisoned(device, &[experts, k_in, n])?, Some(&db), &r, false)?;
     rec.submit()?;
-    let offsets = r.offsets.to_u32()?;
+    let offsets = r.offsets.read_u32().await?;
     let kept = offsets[experts] as usize;
     let zeros = vec![0.0; rows * n];
     let fwd =
@@ -534,16 +553,16 @@ pub fn check_moe_matmul(
     let sh =
         format!("{tokens} tokens, {experts} experts, top-{top_k}, {k_in}→{n}, capacity {capacity}, {kept} rows kept");
     Ok(vec![
-        check("moe_matmul (+bias)", &sh, &c.to_f32()?[..kept * n], &fwd[..kept * n]),
-        check("moe_matmul (Wᵀ, accumulate)", &sh, &c2.to_f32()?[..kept * k_in], &bwd[..kept * k_in]),
-        check("moe_matmul_wgrad (accumulate)", &sh, &dw.to_f32()?, &dw_acc),
-        check("moe_bias_grad", &sh, &db.to_f32()?, &db_ref),
+        check("moe_matmul (+bias)", &sh, &c.read_f32().await?[..kept * n], &fwd[..kept * n]),
+        check("moe_matmul (Wᵀ, accumulate)", &sh, &c2.read_f32().await?[..kept * k_in], &bwd[..kept * k_in]),
+        check("moe_matmul_wgrad (accumulate)", &sh, &dw.read_f32().await?, &dw_acc),
+        check("moe_bias_grad", &sh, &db.read_f32().await?, &db_ref),
     ])
 }
 
 /// A contrastive loss and its gradient on B samples × M views of width d, every output and
 /// every piece of the forward state poisoned first.
-pub fn check_contrastive(
+pub async fn check_contrastive(
     device: &Device,
     rng: &mut Rng,
     shape: ContrastiveShape,
@@ -566,14 +585,14 @@ pub fn check_contrastive(
         refr::contrastive::loss_and_grad(&to_f64(&xd), shape.samples, shape.views, d, temperature as f64, loss);
     let sh = format!("B={} M={} d={d} τ={temperature}", shape.samples, shape.views);
     Ok(vec![
-        check(format!("contrastive {} loss", loss.name()), &sh, &st.loss.to_f32()?, &[l_ref]),
-        check(format!("contrastive {} dx", loss.name()), &sh, &dx.to_f32()?, &dx_ref),
+        check(format!("contrastive {} loss", loss.name()), &sh, &st.loss.read_f32().await?, &[l_ref]),
+        check(format!("contrastive {} dx", loss.name()), &sh, &dx.read_f32().await?, &dx_ref),
     ])
 }
 
 /// The augmentation kernel on random images and random views (crops partly outside the
 /// image, flips, jitter, noise), output poisoned first.
-pub fn check_augment(
+pub async fn check_augment(
     device: &Device,
     rng: &mut Rng,
     images: usize,
@@ -602,41 +621,47 @@ pub fn check_augment(
     rec.submit()?;
     let want = refr::augment::augment(&to_f64(&imgd), in_size, &src_ids, &to_f64(&params), out_size, 0.05, shape.seed);
     let sh = format!("{views} views {in_size}²→{out_size}² of {images} images");
-    Ok(check("augment (crop, flip, jitter, noise)", sh, &out.to_f32()?, &want))
+    Ok(check("augment (crop, flip, jitter, noise)", sh, &out.read_f32().await?, &want))
 }
 
-/// The full selftest: every kernel on a few awkward shapes drawn from `seed`.
+/// The full selftest: every kernel on a few awkward shapes drawn from `seed`, blocking.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run_all(device: &Device, seed: u64) -> Result<Vec<Check>> {
+    pollster::block_on(run_all_async(device, seed))
+}
+
+/// `run_all` as a future, for the browser, where read-backs complete through the event loop.
+pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::new();
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
         let (m, n, k) = (rng.range(1, 70), rng.range(1, 70), rng.range(1, 70));
-        out.push(check_matmul(device, &mut rng, 1, m, n, k, ta, tb, false)?);
+        out.push(check_matmul(device, &mut rng, 1, m, n, k, ta, tb, false).await?);
     }
-    out.push(check_matmul(device, &mut rng, 3, 33, 17, 45, false, true, true)?);
-    out.extend(check_elementwise(device, &mut rng, 37, 53)?);
-    out.extend(check_softmax(device, &mut rng, 3, 13, 13, true)?);
-    out.extend(check_softmax(device, &mut rng, 1, 5, 131, false)?);
-    out.extend(check_norm(device, &mut rng, norm::NormKind::LayerNorm, 29, 83)?);
-    out.extend(check_norm(device, &mut rng, norm::NormKind::RmsNorm, 29, 83)?);
-    out.extend(check_embedding(device, &mut rng, 61, 19, 23)?);
-    out.extend(check_cross_entropy(device, &mut rng, 45, 259)?);
-    out.extend(check_optim(device, &mut rng, 3001)?);
+    out.push(check_matmul(device, &mut rng, 3, 33, 17, 45, false, true, true).await?);
+    out.extend(check_elementwise(device, &mut rng, 37, 53).await?);
+    out.extend(check_softmax(device, &mut rng, 3, 13, 13, true).await?);
+    out.extend(check_softmax(device, &mut rng, 1, 5, 131, false).await?);
+    out.extend(check_norm(device, &mut rng, norm::NormKind::LayerNorm, 29, 83).await?);
+    out.extend(check_norm(device, &mut rng, norm::NormKind::RmsNorm, 29, 83).await?);
+    out.extend(check_embedding(device, &mut rng, 61, 19, 23).await?);
+    out.extend(check_cross_entropy(device, &mut rng, 45, 259).await?);
+    out.extend(check_optim(device, &mut rng, 3001).await?);
     let dropless = RouteOpts::default();
-    out.extend(check_moe(device, &mut rng, 301, 13, 2, 19, dropless, MoeCase::Spread)?);
+    out.extend(check_moe(device, &mut rng, 301, 13, 2, 19, dropless, MoeCase::Spread).await?);
     let capped = RouteOpts { sigmoid: true, renorm: false, capacity: 7 };
-    out.extend(check_moe(device, &mut rng, 45, 8, 2, 5, capped, MoeCase::AllToOne)?);
-    out.extend(check_moe_matmul(device, &mut rng, 53, 6, 2, 19, 37, 0)?);
-    out.extend(check_moe_backward(device, &mut rng, 41, 7, 2, 11, RouteOpts::default())?);
+    out.extend(check_moe(device, &mut rng, 45, 8, 2, 5, capped, MoeCase::AllToOne).await?);
+    out.extend(check_moe_matmul(device, &mut rng, 53, 6, 2, 19, 37, 0).await?);
+    out.extend(check_moe_backward(device, &mut rng, 41, 7, 2, 11, RouteOpts::default()).await?);
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
-        out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false)?);
-        out.extend(check_attention(device, &mut rng, kind, 1, 2, 7, 32, false, true)?);
+        out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false).await?);
+        out.extend(check_attention(device, &mut rng, kind, 1, 2, 7, 32, false, true).await?);
     }
-    out.push(check_augment(device, &mut rng, 3, 11, 7, 9)?);
+    out.push(check_augment(device, &mut rng, 3, 11, 7, 9).await?);
     let shapes = [(9, 2, 13), (5, 3, 17), (37, 4, 33), (7, 8, 128)];
     for (loss, (samples, views, dim)) in ContrastiveLoss::ALL.into_iter().zip(shapes) {
         let shape = ContrastiveShape { samples, views, dim };
-        out.extend(check_contrastive(device, &mut rng, shape, loss, 0.2)?);
+        out.extend(check_contrastive(device, &mut rng, shape, loss, 0.2).await?);
     }
     Ok(out)
 }

@@ -4,6 +4,9 @@ use std::sync::{Arc, OnceLock};
 
 use sigmix::{Cpu, Device, Gpu};
 
+/// Runs a future to completion (the selftest's checks are async so the browser can run them).
+pub use pollster::block_on;
+
 /// One wgpu adapter per test process (lavapipe on a machine without a GPU).
 pub fn gpu() -> Device {
     static GPU: OnceLock<Arc<Gpu>> = OnceLock::new();

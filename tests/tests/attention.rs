@@ -4,7 +4,7 @@
 use sigmix::kernels::attention::AttnKind;
 use sigmix::rng::Rng;
 use sigmix::selftest::{check_attention, check_attention_tiled};
-use sigmix_tests::{assert_all_pass, devices};
+use sigmix_tests::{assert_all_pass, block_on, devices};
 
 fn sweep(kind: AttnKind, seed: u64) {
     for dev in devices() {
@@ -16,7 +16,8 @@ fn sweep(kind: AttnKind, seed: u64) {
                     // Batch and heads vary too, so (b, h) indexing is exercised.
                     let (batch, heads) = if n > 100 { (1, 2) } else { (2, 3) };
                     checks.extend(
-                        check_attention(&dev, &mut rng, kind, batch, heads, n, d, causal, alibi).expect("runs"),
+                        block_on(check_attention(&dev, &mut rng, kind, batch, heads, n, d, causal, alibi))
+                            .expect("runs"),
                     );
                 }
             }
@@ -44,10 +45,12 @@ fn small_and_browser_sized_tiles_give_the_same_results() {
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
         for tile in [64, 480] {
             checks.extend(
-                check_attention_tiled(&gpu, &mut rng, kind, [1, 2, 45, 128], true, false, Some(tile)).expect("runs"),
+                block_on(check_attention_tiled(&gpu, &mut rng, kind, [1, 2, 45, 128], true, false, Some(tile)))
+                    .expect("runs"),
             );
             checks.extend(
-                check_attention_tiled(&gpu, &mut rng, kind, [2, 1, 70, 16], false, true, Some(tile)).expect("runs"),
+                block_on(check_attention_tiled(&gpu, &mut rng, kind, [2, 1, 70, 16], false, true, Some(tile)))
+                    .expect("runs"),
             );
         }
     }
@@ -58,7 +61,7 @@ fn small_and_browser_sized_tiles_give_the_same_results() {
 fn unsupported_head_dims_are_refused() {
     for dev in devices() {
         let mut rng = Rng::new(1);
-        let err = check_attention(&dev, &mut rng, AttnKind::Sigmoid, 1, 1, 8, 12, false, false)
+        let err = block_on(check_attention(&dev, &mut rng, AttnKind::Sigmoid, 1, 1, 8, 12, false, false))
             .expect_err("d = 12 must fail")
             .to_string();
         assert!(err.contains("head dimension 12"), "{err}");

@@ -5,7 +5,7 @@
 use sigmix::kernels::contrastive::{ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState};
 use sigmix::rng::Rng;
 use sigmix::selftest::check_contrastive;
-use sigmix_tests::{assert_all_pass, devices};
+use sigmix_tests::{assert_all_pass, block_on, devices};
 
 #[test]
 fn every_loss_matches_the_reference_on_awkward_shapes() {
@@ -17,7 +17,7 @@ fn every_loss_matches_the_reference_on_awkward_shapes() {
                 let views = if loss == ContrastiveLoss::InfoNce { 2 } else { views };
                 let shape = ContrastiveShape { samples, views, dim };
                 let tau = [0.1, 0.2, 0.5][rng.below(3)];
-                assert_all_pass(&dev, &check_contrastive(&dev, &mut rng, shape, loss, tau).expect("runs"));
+                assert_all_pass(&dev, &block_on(check_contrastive(&dev, &mut rng, shape, loss, tau)).expect("runs"));
             }
         }
     }

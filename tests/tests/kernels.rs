@@ -4,7 +4,7 @@
 use sigmix::kernels::norm::NormKind;
 use sigmix::rng::Rng;
 use sigmix::selftest as st;
-use sigmix_tests::{assert_all_pass, devices};
+use sigmix_tests::{assert_all_pass, block_on, devices};
 
 #[test]
 fn matmul_all_transposes_batched_and_accumulating() {
@@ -13,9 +13,9 @@ fn matmul_all_transposes_batched_and_accumulating() {
         let mut checks = Vec::new();
         for &(m, n, k) in &[(1, 1, 1), (7, 5, 3), (33, 65, 17), (64, 64, 64), (97, 31, 130)] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                checks.push(st::check_matmul(&dev, &mut rng, 1, m, n, k, ta, tb, false).expect("runs"));
+                checks.push(block_on(st::check_matmul(&dev, &mut rng, 1, m, n, k, ta, tb, false)).expect("runs"));
             }
-            checks.push(st::check_matmul(&dev, &mut rng, 3, m, n, k, false, true, true).expect("runs"));
+            checks.push(block_on(st::check_matmul(&dev, &mut rng, 3, m, n, k, false, true, true)).expect("runs"));
         }
         assert_all_pass(&dev, &checks);
     }
@@ -26,7 +26,7 @@ fn elementwise_gelu_and_bias() {
     for dev in devices() {
         let mut rng = Rng::new(12);
         for (rows, cols) in [(1, 1), (3, 257), (129, 7), (300, 33)] {
-            assert_all_pass(&dev, &st::check_elementwise(&dev, &mut rng, rows, cols).expect("runs"));
+            assert_all_pass(&dev, &block_on(st::check_elementwise(&dev, &mut rng, rows, cols)).expect("runs"));
         }
     }
 }
@@ -38,7 +38,7 @@ fn softmax_full_and_causal() {
         for (blocks, q, cols, causal) in
             [(1, 1, 1, false), (2, 7, 7, true), (3, 65, 65, true), (1, 5, 300, false), (2, 3, 10, true)]
         {
-            assert_all_pass(&dev, &st::check_softmax(&dev, &mut rng, blocks, q, cols, causal).expect("runs"));
+            assert_all_pass(&dev, &block_on(st::check_softmax(&dev, &mut rng, blocks, q, cols, causal)).expect("runs"));
         }
     }
 }
@@ -49,7 +49,7 @@ fn layernorm_and_rmsnorm() {
         let mut rng = Rng::new(14);
         for kind in [NormKind::LayerNorm, NormKind::RmsNorm] {
             for (rows, cols) in [(1, 3), (17, 64), (5, 191)] {
-                assert_all_pass(&dev, &st::check_norm(&dev, &mut rng, kind, rows, cols).expect("runs"));
+                assert_all_pass(&dev, &block_on(st::check_norm(&dev, &mut rng, kind, rows, cols)).expect("runs"));
             }
         }
     }
@@ -60,7 +60,7 @@ fn embedding_lookup_and_scatter() {
     for dev in devices() {
         let mut rng = Rng::new(15);
         for (rows, vocab, dim) in [(1, 1, 1), (100, 7, 33), (257, 256, 5)] {
-            assert_all_pass(&dev, &st::check_embedding(&dev, &mut rng, rows, vocab, dim).expect("runs"));
+            assert_all_pass(&dev, &block_on(st::check_embedding(&dev, &mut rng, rows, vocab, dim)).expect("runs"));
         }
     }
 }
@@ -70,7 +70,7 @@ fn cross_entropy_loss_and_gradient() {
     for dev in devices() {
         let mut rng = Rng::new(16);
         for (rows, vocab) in [(1, 2), (13, 256), (70, 1000)] {
-            assert_all_pass(&dev, &st::check_cross_entropy(&dev, &mut rng, rows, vocab).expect("runs"));
+            assert_all_pass(&dev, &block_on(st::check_cross_entropy(&dev, &mut rng, rows, vocab)).expect("runs"));
         }
     }
 }
@@ -80,7 +80,7 @@ fn adamw_global_norm_and_ema() {
     for dev in devices() {
         let mut rng = Rng::new(17);
         for n in [1, 255, 1025, 300_001] {
-            assert_all_pass(&dev, &st::check_optim(&dev, &mut rng, n).expect("runs"));
+            assert_all_pass(&dev, &block_on(st::check_optim(&dev, &mut rng, n)).expect("runs"));
         }
     }
 }
@@ -115,7 +115,7 @@ fn moe_routing_grouping_gather_and_combine() {
             (1000, 5, 1, 3, RouteOpts { sigmoid: true, ..Default::default() }, MoeCase::Spread),
         ];
         for (t, e, k, c, opts, case) in cases {
-            assert_all_pass(&dev, &st::check_moe(&dev, &mut rng, t, e, k, c, opts, case).expect("runs"));
+            assert_all_pass(&dev, &block_on(st::check_moe(&dev, &mut rng, t, e, k, c, opts, case)).expect("runs"));
         }
     }
 }
@@ -154,7 +154,10 @@ fn moe_grouped_matmuls_forward_and_gradients() {
             (19, 1, 1, 7, 9, 0),
             (600, 5, 3, 24, 40, 0),
         ] {
-            assert_all_pass(&dev, &st::check_moe_matmul(&dev, &mut rng, t, e, k, k_in, n, cap).expect("runs"));
+            assert_all_pass(
+                &dev,
+                &block_on(st::check_moe_matmul(&dev, &mut rng, t, e, k, k_in, n, cap)).expect("runs"),
+            );
         }
     }
 }
@@ -171,7 +174,7 @@ fn moe_backward_through_combine_and_routing() {
             (64, 4, 2, 7, RouteOpts { capacity: 9, ..Default::default() }),
         ];
         for (t, e, k, c, opts) in cases {
-            assert_all_pass(&dev, &st::check_moe_backward(&dev, &mut rng, t, e, k, c, opts).expect("runs"));
+            assert_all_pass(&dev, &block_on(st::check_moe_backward(&dev, &mut rng, t, e, k, c, opts)).expect("runs"));
         }
     }
 }

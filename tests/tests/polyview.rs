@@ -8,7 +8,7 @@ use sigmix::models::EncoderConfig;
 use sigmix::rng::Rng;
 use sigmix::selfsup::{PolyviewConfig, train_polyview};
 use sigmix::selftest::check_augment;
-use sigmix_tests::{assert_all_pass, devices};
+use sigmix_tests::{assert_all_pass, block_on, devices};
 
 fn small(views: usize, loss: ContrastiveLoss) -> PolyviewConfig {
     PolyviewConfig {
@@ -48,7 +48,10 @@ fn augmentations_match_the_reference_on_both_backends() {
     for dev in devices() {
         let mut rng = Rng::new(4);
         for (images, in_size, views, out_size) in [(1, 5, 3, 4), (4, 24, 17, 16), (2, 13, 9, 21)] {
-            assert_all_pass(&dev, &[check_augment(&dev, &mut rng, images, in_size, views, out_size).expect("runs")]);
+            assert_all_pass(
+                &dev,
+                &[block_on(check_augment(&dev, &mut rng, images, in_size, views, out_size)).expect("runs")],
+            );
         }
     }
 }

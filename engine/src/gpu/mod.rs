@@ -8,7 +8,7 @@ mod recorder;
 
 pub use adapter::{AdapterChoice, Gpu, GpuInfo, WgpuParts};
 pub use pipelines::{Access, KernelSpec};
-pub(crate) use readback::read_bytes;
+pub(crate) use readback::{read_bytes, read_bytes_async};
 pub use recorder::{Binding, GpuRecorder, grid_1d};
 
 use crate::error::Result;

@@ -7,8 +7,9 @@
 //! two runs each): blocking 2,669 and 2,767 tokens/s, sleeping 2,577 and 2,503, so blocking
 //! is the default and the other stays one variable away for drivers that spin.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -67,31 +68,100 @@ fn staging(gpu: &Gpu, size: u64) -> wgpu::Buffer {
     })
 }
 
-/// Copies `bytes` bytes at `offset` of `src` into host memory.
-pub(crate) fn read_bytes(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+/// A staging copy on its way to the host: the buffer and the map callback's state.
+struct PendingRead {
+    staging: wgpu::Buffer,
+    bytes: u64,
+    state: Arc<MapState>,
+}
+
+/// What the map callback reports (0 = pending, 1 = mapped, 2 = failed) and who to wake.
+#[derive(Default)]
+struct MapState {
+    status: AtomicU8,
+    waker: Mutex<Option<Waker>>,
+}
+
+/// Copies the range into a staging buffer and asks for it to be mapped.
+fn start_read(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64) -> PendingRead {
     let size = bytes.div_ceil(4) * 4;
     let staging = staging(gpu, size);
     let mut enc = gpu.device.create_command_encoder(&Default::default());
     enc.copy_buffer_to_buffer(src, offset, &staging, 0, Some(size));
     gpu.queue.submit([enc.finish()]);
-    // 0 = pending, 1 = mapped, 2 = failed.
-    let state = Arc::new(AtomicU8::new(0));
+    let state = Arc::new(MapState::default());
     let s = state.clone();
-    staging
-        .slice(..)
-        .map_async(wgpu::MapMode::Read, move |r| s.store(if r.is_ok() { 1 } else { 2 }, Ordering::Release));
-    poll_until(gpu, || state.load(Ordering::Acquire) != 0)?;
-    if state.load(Ordering::Acquire) != 1 {
+    staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+        s.status.store(if r.is_ok() { 1 } else { 2 }, Ordering::Release);
+        if let Ok(mut w) = s.waker.lock()
+            && let Some(w) = w.take()
+        {
+            w.wake();
+        }
+    });
+    PendingRead { staging, bytes, state }
+}
+
+/// Copies the mapped bytes out and returns the staging buffer to the pool.
+fn finish_read(gpu: &Gpu, p: PendingRead) -> Result<Vec<u8>> {
+    if p.state.status.load(Ordering::Acquire) != 1 {
         return Err(Error::Gpu { what: "a buffer read-back".into(), reason: "mapping failed (device lost?)".into() });
     }
-    let view = staging
+    let view = p
+        .staging
         .get_mapped_range(..)
         .map_err(|e| Error::Gpu { what: "a buffer read-back".into(), reason: e.to_string() })?;
-    let out = view[..bytes as usize].to_vec();
+    let out = view[..p.bytes as usize].to_vec();
     drop(view);
-    staging.unmap();
+    p.staging.unmap();
     if let Ok(mut pool) = gpu.staging.lock() {
-        pool.push(staging);
+        pool.push(p.staging);
     }
     Ok(out)
+}
+
+/// Copies `bytes` bytes at `offset` of `src` into host memory, blocking (native only).
+pub(crate) fn read_bytes(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+    let p = start_read(gpu, src, offset, bytes);
+    poll_until(gpu, || p.state.status.load(Ordering::Acquire) != 0)?;
+    finish_read(gpu, p)
+}
+
+/// Resolves when a `PendingRead` is mapped. In the browser the map callback wakes it from
+/// the event loop (nothing may block there); natively each poll also drives the device.
+struct Mapped<'a> {
+    gpu: &'a Gpu,
+    state: Arc<MapState>,
+}
+
+impl std::future::Future for Mapped<'_> {
+    type Output = Result<()>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<()>> {
+        if let Ok(mut w) = self.state.waker.lock() {
+            *w = Some(cx.waker().clone());
+        }
+        if self.state.status.load(Ordering::Acquire) == 0 && !cfg!(target_arch = "wasm32") {
+            let err = |e: wgpu::PollError| Error::Gpu { what: "a wait for results".into(), reason: e.to_string() };
+            if let Err(e) = self.gpu.device.poll(wgpu::PollType::Poll).map_err(err) {
+                return std::task::Poll::Ready(Err(e));
+            }
+            if self.state.status.load(Ordering::Acquire) == 0 {
+                // Nothing else will wake a native executor: ask to be polled again.
+                cx.waker().wake_by_ref();
+            }
+        }
+        if self.state.status.load(Ordering::Acquire) == 0 {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+}
+
+/// `read_bytes` without blocking: what the browser build awaits.
+pub(crate) async fn read_bytes_async(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+    let p = start_read(gpu, src, offset, bytes);
+    Mapped { gpu, state: p.state.clone() }.await?;
+    finish_read(gpu, p)
 }

@@ -280,6 +280,24 @@ impl Tensor {
         self.read_words()
     }
 
+    /// `to_f32` as a future: the read-back the browser needs, where mapping completes only
+    /// through the event loop and nothing may block (natively it polls the device).
+    pub async fn read_f32(&self) -> Result<Vec<f32>> {
+        match (&self.storage, self.device.gpu()) {
+            (Storage::Gpu(buffer), Some(gpu)) => {
+                let (at, len) = ((self.offset * 4) as u64, (self.len() * 4) as u64);
+                let bytes = crate::gpu::read_bytes_async(gpu, buffer, at, len).await?;
+                Ok(bytemuck::pod_collect_to_vec(&bytes))
+            }
+            _ => crate::cpu::read(self),
+        }
+    }
+
+    /// `to_u32` as a future.
+    pub async fn read_u32(&self) -> Result<Vec<u32>> {
+        Ok(bytemuck::pod_collect_to_vec(&self.read_f32().await?))
+    }
+
     /// Downloads the tensor as u32.
     pub fn to_u32(&self) -> Result<Vec<u32>> {
         Ok(bytemuck::pod_collect_to_vec(&self.read_words()?))
