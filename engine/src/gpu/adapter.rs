@@ -25,6 +25,10 @@ impl AdapterChoice {
 
     fn backends(&self) -> Result<wgpu::Backends> {
         let Some(b) = &self.backend else {
+            // In the browser only WebGPU has compute shaders (WebGL has none).
+            if cfg!(target_arch = "wasm32") {
+                return Ok(wgpu::Backends::BROWSER_WEBGPU);
+            }
             return Ok(wgpu::Backends::all());
         };
         match b.to_ascii_lowercase().as_str() {

@@ -1,0 +1,65 @@
+//! The browser build end to end: build the static site (web/build.sh: the engine compiled to
+//! wasm32, wasm-bindgen), serve it on 127.0.0.1 and drive Debian's Chromium headless
+//! (web/test/selftest.mjs): with WebGPU on Chromium's software adapter the engine's whole
+//! selftest must pass in the page, and without the WebGPU flags the page must explain that
+//! WebGPU is missing.
+//!
+//! Needs chromium, node, wasm-bindgen-cli and web/test/node_modules (`.ci/install-deps`
+//! installs them). Where they are missing the test says so and passes, except under CI
+//! (`CI` set), where a missing tool is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// What is missing to run the browser test, if anything.
+fn missing(root: &Path) -> Vec<String> {
+    let runs = |cmd: &str, arg: &str| Command::new(cmd).arg(arg).output().is_ok_and(|o| o.status.success());
+    let mut out = Vec::new();
+    if !Path::new(&std::env::var("SIGMIX_CHROMIUM").unwrap_or("/usr/bin/chromium".into())).exists() {
+        out.push("chromium (apt-get install chromium)".to_string());
+    }
+    if !runs("node", "--version") {
+        out.push("node".to_string());
+    }
+    if !runs("wasm-bindgen", "--version") {
+        out.push("wasm-bindgen-cli (see web/build.sh)".to_string());
+    }
+    if !root.join("web/test/node_modules/playwright-core").exists() {
+        out.push("web/test/node_modules (npm ci --prefix web/test)".to_string());
+    }
+    out
+}
+
+#[test]
+fn the_selftest_passes_in_headless_chromium_and_the_page_explains_a_missing_webgpu() {
+    let root = root();
+    let lacking = missing(&root);
+    if !lacking.is_empty() {
+        assert!(std::env::var_os("CI").is_none(), "the browser test needs: {}", lacking.join(", "));
+        eprintln!("browser test skipped: missing {}", lacking.join(", "));
+        return;
+    }
+    // Its own target dir: the cargo running this test holds the lock on the usual one.
+    let outer = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let build = Command::new("bash")
+        .arg("web/build.sh")
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", outer.join("web-build"))
+        .status()
+        .expect("runs web/build.sh");
+    assert!(build.success(), "web/build.sh failed");
+    let out = Command::new("node")
+        .args(["web/test/selftest.mjs", "web/dist"])
+        .current_dir(&root)
+        .output()
+        .expect("runs the headless browser test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the browser checks failed:\n{text}");
+    assert!(text.contains("\"selftest in the browser\",\"ok\":true"), "{text}");
+    assert!(text.contains("\"no WebGPU page without the flags\",\"ok\":true"), "{text}");
+}

@@ -1,0 +1,78 @@
+// Headless browser test of the built page (web/dist): serves it on 127.0.0.1, opens it in
+// Debian's Chromium (never a downloaded browser), and checks
+//   1. with WebGPU (Chromium's software adapter, SwiftShader) the engine's selftest passes;
+//   2. without the WebGPU flags the page explains that WebGPU is missing.
+// Prints one JSON line per check; exits non-zero on any failure.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, extname, normalize } from "node:path";
+import { chromium } from "playwright-core";
+
+const root = process.argv[2] ?? "web/dist";
+const browser = process.env.SIGMIX_CHROMIUM ?? "/usr/bin/chromium";
+const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
+
+const server = createServer(async (req, res) => {
+  const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
+  const file = join(root, path.endsWith("/") ? path + "index.html" : path);
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
+    res.end(body);
+  } catch {
+    res.writeHead(404);
+    res.end("not found");
+  }
+});
+await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+const url = `http://127.0.0.1:${server.address().port}/`;
+
+const quiet = ["--headless=new", "--no-sandbox", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--disable-quic"];
+const webgpu = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader", "--use-angle=swiftshader"];
+
+async function open(flags, until, timeout, shot) {
+  const profile = mkdtempSync(join(tmpdir(), "sigmix-chromium-"));
+  const b = await chromium.launchPersistentContext(profile, { executablePath: browser, args: [...quiet, ...flags], headless: true });
+  try {
+    const page = await b.newPage();
+    const logs = [];
+    page.on("console", (m) => logs.push(m.text()));
+    page.on("pageerror", (e) => logs.push(String(e)));
+    await page.goto(url);
+    await page.waitForFunction(until, null, { timeout });
+    if (shot) {
+      await page.setViewportSize({ width: 1000, height: 700 });
+      await page.screenshot({ path: shot });
+    }
+    return { title: await page.title(), text: await page.innerText("main"), logs };
+  } finally {
+    await b.close();
+  }
+}
+
+let failed = 0;
+function report(name, ok, detail) {
+  console.log(JSON.stringify({ check: name, ok, ...detail }));
+  if (!ok) failed++;
+}
+
+try {
+  // SIGMIX_SCREENSHOT=path saves the finished page (the README shows docs/web-selftest.png).
+  const r = await open(webgpu, () => document.title.startsWith("sigmix selftest:"), 600_000, process.env.SIGMIX_SCREENSHOT);
+  const m = r.title.match(/(\d+)\/(\d+) passed/);
+  const ok = !!m && m[1] === m[2] && Number(m[2]) > 0;
+  report("selftest in the browser", ok, { title: r.title, failures: ok ? [] : r.text.split("\n").filter((l) => l.includes("FAIL")), logs: ok ? [] : r.logs.slice(-20) });
+} catch (e) {
+  report("selftest in the browser", false, { error: String(e) });
+}
+try {
+  const r = await open([], () => document.title === "sigmix: no WebGPU" || document.title.startsWith("sigmix selftest"), 60_000);
+  report("no WebGPU page without the flags", r.title === "sigmix: no WebGPU" && r.text.includes("has no WebGPU"), { title: r.title });
+} catch (e) {
+  report("no WebGPU page without the flags", false, { error: String(e) });
+}
+server.close();
+process.exit(failed ? 1 : 0);
