@@ -8,6 +8,7 @@
 //! `train` (the trainer, one step at a time), `laws` (scaling laws, their fitter, bootstrap and
 //! the optimal mixture), `sweep` (grids of runs to JSONL, resumable and shardable).
 
+pub mod clock;
 pub mod cpu;
 pub mod data;
 pub mod error;

@@ -9,7 +9,7 @@ use sigmix::nn::AttentionKind;
 use sigmix::reference::{self, gpt::Params};
 use sigmix::rng::Rng;
 use sigmix::{Device, Recorder};
-use sigmix_tests::{devices, gpu};
+use sigmix_tests::{block_on, devices, gpu};
 
 fn named(model: &Gpt, flat: &[f32]) -> Params {
     let mut map = HashMap::new();
@@ -41,7 +41,7 @@ fn check_model_gradient_on(dev: &Device, cfg: &GptConfig) {
     model.forward(&mut rec, true).expect("forward");
     model.backward(&mut rec).expect("backward");
     rec.submit().expect("submit");
-    let gpu_loss = model.read_mean_loss().expect("loss") as f64;
+    let gpu_loss = block_on(model.read_mean_loss()).expect("loss") as f64;
     let params = model.weights().params().to_f32().expect("params");
     let grads = named(&model, &model.weights().grads().to_f32().expect("grads"));
     let mut p = named(&model, &params);
@@ -149,7 +149,7 @@ fn training_step_allocates_nothing(gpu: &Device) {
         opt.step(&mut rec, model.weights(), 1e-3).expect("step");
         rec.submit().expect("submit");
         // Reading the loss back, as the trainer does every few steps.
-        model.read_mean_loss().expect("loss");
+        block_on(model.read_mean_loss()).expect("loss");
     };
     step(&mut opt); // the first step creates the uniform arena and the read-back buffer
     let before = gpu.buffers_created();

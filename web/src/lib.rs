@@ -1,10 +1,12 @@
 //! The browser build: the engine on the visitor's GPU through WebGPU, driven from
-//! `web/index.html`. This first piece runs the engine's selftest in the page (every kernel
-//! against the f64 reference, awaited through the browser's event loop); the lab's panels
-//! follow. On native targets the crate is empty.
+//! `web/index.html`: the engine's selftest in the page (every kernel against the f64
+//! reference) and a short training run of a preset, both awaited through the browser's event
+//! loop so the page never freezes; the lab's panels follow. On native targets the crate is
+//! empty.
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
+    use sigmix::train::{RunConfig, Trainer};
     use sigmix::{Device, DeviceChoice};
     use wasm_bindgen::prelude::*;
 
@@ -29,6 +31,45 @@ mod browser {
         let checks = sigmix::selftest::run_all_async(&device, seed as u64).await.map_err(js)?;
         let passed = checks.iter().filter(|c| c.passed()).count();
         let report = Report { adapter: device.info(), passed, total: checks.len(), checks };
+        serde_json::to_string(&report).map_err(js)
+    }
+
+    /// What a training run in the page reports.
+    #[derive(serde::Serialize)]
+    struct TrainReport {
+        adapter: sigmix::gpu::GpuInfo,
+        preset: String,
+        params: usize,
+        /// (step, training loss) at every step.
+        losses: Vec<(usize, f32)>,
+        tokens_per_sec: f64,
+        /// Mean held-out loss after the last step.
+        eval_loss: Option<f32>,
+    }
+
+    /// Trains preset `preset` for `steps` steps on the browser's GPU, reading the loss at every
+    /// step; each read-back yields to the browser. Resolves to a JSON report.
+    #[wasm_bindgen]
+    pub async fn train(preset: String, steps: u32) -> Result<String, JsValue> {
+        let device = Device::open_async(DeviceChoice::Gpu).await.map_err(js)?;
+        let mut cfg = RunConfig::preset(&preset).map_err(js)?;
+        cfg.steps = steps.max(1) as usize;
+        cfg.log_every = 1;
+        cfg.eval_every = 0;
+        let mut trainer = Trainer::new(&device, &cfg).map_err(js)?;
+        let (mut losses, mut tokens_per_sec, mut eval_loss) = (Vec::new(), 0.0, None);
+        while !trainer.finished() {
+            let out = trainer.step_async().await.map_err(js)?;
+            if let Some(l) = out.loss {
+                losses.push((out.step, l));
+            }
+            tokens_per_sec = out.tokens_per_sec;
+            if let Some(e) = out.eval {
+                eval_loss = Some(e.mean());
+            }
+        }
+        let report =
+            TrainReport { adapter: device.info(), preset, params: trainer.params(), losses, tokens_per_sec, eval_loss };
         serde_json::to_string(&report).map_err(js)
     }
 }

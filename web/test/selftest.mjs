@@ -1,7 +1,8 @@
 // Headless browser test of the built page (web/dist): serves it on 127.0.0.1, opens it in
 // Debian's Chromium (never a downloaded browser), and checks
 //   1. with WebGPU (Chromium's software adapter, SwiftShader) the engine's selftest passes;
-//   2. without the WebGPU flags the page explains that WebGPU is missing.
+//   2. a few training steps of the tiny preset (#train=tiny&steps=12) lower the loss;
+//   3. without the WebGPU flags the page explains that WebGPU is missing.
 // Prints one JSON line per check; exits non-zero on any failure.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -33,7 +34,7 @@ const quiet = ["--headless=new", "--no-sandbox", "--no-first-run", "--disable-ba
   "--disable-component-update", "--disable-sync", "--disable-quic"];
 const webgpu = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader", "--use-angle=swiftshader"];
 
-async function open(flags, until, timeout, shot) {
+async function open(flags, until, timeout, shot, hash = "") {
   const profile = mkdtempSync(join(tmpdir(), "sigmix-chromium-"));
   const b = await chromium.launchPersistentContext(profile, { executablePath: browser, args: [...quiet, ...flags], headless: true });
   try {
@@ -41,13 +42,14 @@ async function open(flags, until, timeout, shot) {
     const logs = [];
     page.on("console", (m) => logs.push(m.text()));
     page.on("pageerror", (e) => logs.push(String(e)));
-    await page.goto(url);
+    await page.goto(url + hash);
     await page.waitForFunction(until, null, { timeout });
     if (shot) {
       await page.setViewportSize({ width: 1000, height: 700 });
       await page.screenshot({ path: shot });
     }
-    return { title: await page.title(), text: await page.innerText("main"), logs };
+    const report = await page.locator("#report").textContent({ timeout: 1000 }).catch(() => null);
+    return { title: await page.title(), text: await page.innerText("main"), logs, report };
   } finally {
     await b.close();
   }
@@ -61,12 +63,21 @@ function report(name, ok, detail) {
 
 try {
   // SIGMIX_SCREENSHOT=path saves the finished page (the README shows docs/web-selftest.png).
-  const r = await open(webgpu, () => document.title.startsWith("sigmix selftest:"), 600_000, process.env.SIGMIX_SCREENSHOT);
+  const r = await open(webgpu, () => /^sigmix (selftest|: error)/.test(document.title), 600_000, process.env.SIGMIX_SCREENSHOT);
   const m = r.title.match(/(\d+)\/(\d+) passed/);
   const ok = !!m && m[1] === m[2] && Number(m[2]) > 0;
   report("selftest in the browser", ok, { title: r.title, failures: ok ? [] : r.text.split("\n").filter((l) => l.includes("FAIL")), logs: ok ? [] : r.logs.slice(-20) });
 } catch (e) {
   report("selftest in the browser", false, { error: String(e) });
+}
+try {
+  const r = await open(webgpu, () => /^sigmix (train|: error)/.test(document.title), 600_000, undefined, "#train=tiny&steps=12");
+  const rep = r.report ? JSON.parse(r.report) : { losses: [] };
+  const losses = rep.losses.map((p) => p[1]);
+  const ok = losses.length === 12 && losses.every(Number.isFinite) && losses[losses.length - 1] < losses[0] - 0.05;
+  report("a few training steps of the tiny preset lower the loss", ok, { title: r.title, losses, tokens_per_sec: rep.tokens_per_sec, eval_loss: rep.eval_loss, logs: ok ? [] : r.logs.slice(-20) });
+} catch (e) {
+  report("a few training steps of the tiny preset lower the loss", false, { error: String(e) });
 }
 try {
   const r = await open([], () => document.title === "sigmix: no WebGPU" || document.title.startsWith("sigmix selftest"), 60_000);

@@ -128,8 +128,10 @@ pub(crate) fn read_bytes(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64)
 }
 
 /// Resolves when a `PendingRead` is mapped. In the browser the map callback wakes it from
-/// the event loop (nothing may block there); natively each poll also drives the device.
+/// the event loop (nothing may block there); natively its first poll waits for the device.
 struct Mapped<'a> {
+    // Waited on natively; in the browser the event loop drives the device instead.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     gpu: &'a Gpu,
     state: Arc<MapState>,
 }
@@ -141,15 +143,11 @@ impl std::future::Future for Mapped<'_> {
         if let Ok(mut w) = self.state.waker.lock() {
             *w = Some(cx.waker().clone());
         }
-        if self.state.status.load(Ordering::Acquire) == 0 && !cfg!(target_arch = "wasm32") {
-            let err = |e: wgpu::PollError| Error::Gpu { what: "a wait for results".into(), reason: e.to_string() };
-            if let Err(e) = self.gpu.device.poll(wgpu::PollType::Poll).map_err(err) {
-                return std::task::Poll::Ready(Err(e));
-            }
-            if self.state.status.load(Ordering::Acquire) == 0 {
-                // Nothing else will wake a native executor: ask to be polled again.
-                cx.waker().wake_by_ref();
-            }
+        // Natively nothing else drives the device: wait here, as the blocking read does (a
+        // native executor blocks anyway), instead of spinning on a non-blocking poll.
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Err(e) = poll_until(self.gpu, || self.state.status.load(Ordering::Acquire) != 0) {
+            return std::task::Poll::Ready(Err(e));
         }
         if self.state.status.load(Ordering::Acquire) == 0 {
             std::task::Poll::Pending

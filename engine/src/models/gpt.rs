@@ -397,14 +397,14 @@ impl Gpt {
 
     /// Tokens routed to each expert in the last forward, per MoE layer (empty for dense
     /// models); reads back, so call it at logging steps.
-    pub fn expert_counts(&self) -> Result<Vec<Vec<u32>>> {
-        self.blocks
-            .iter()
-            .filter_map(|b| match &b.mlp {
-                FfnBlock::Moe(m) => Some(m.routing.counts.to_u32()),
-                FfnBlock::Dense(_) => None,
-            })
-            .collect()
+    pub async fn expert_counts(&self) -> Result<Vec<Vec<u32>>> {
+        let mut out = Vec::new();
+        for b in &self.blocks {
+            if let FfnBlock::Moe(m) = &b.mlp {
+                out.push(m.routing.counts.read_u32().await?);
+            }
+        }
+        Ok(out)
     }
 
     /// Runs `tokens` (exactly one context of ids) through the model and returns, per layer, the
@@ -426,8 +426,8 @@ impl Gpt {
     }
 
     /// Mean loss of the last forward pass over rows whose target was counted (waits for the GPU).
-    pub fn read_mean_loss(&self) -> Result<f32> {
-        let l = self.losses.to_f32()?;
+    pub async fn read_mean_loss(&self) -> Result<f32> {
+        let l = self.losses.read_f32().await?;
         Ok((l.iter().map(|v| *v as f64).sum::<f64>() / l.len().max(1) as f64) as f32)
     }
 }

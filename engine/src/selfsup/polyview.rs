@@ -1,8 +1,8 @@
 //! One self-supervised run: B samples × M views per step, the chosen contrastive loss, AdamW,
 //! and a linear probe before and after.
 
+use crate::clock::Instant;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use crate::data::{SHAPE_CLASSES, ShapeImages};
 use crate::error::{Error, Result};

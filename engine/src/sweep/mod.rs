@@ -4,6 +4,8 @@
 
 mod extrapolate;
 mod plan;
+// Sweeps train with the blocking loop: native only (the browser awaits each step).
+#[cfg(not(target_arch = "wasm32"))]
 mod runner;
 mod store;
 
@@ -11,5 +13,6 @@ pub use extrapolate::{
     Extrapolation, HeldOutRun, ParamCount, fit_and_predict, fit_and_predict_table, observation, sweep_targets,
 };
 pub use plan::{MixtureDesign, ModelSize, PlannedRun, SWEEP_PRESETS, Shard, SweepPlan};
+#[cfg(not(target_arch = "wasm32"))]
 pub use runner::{SweepEvent, SweepOptions, SweepOutcome, run_sweep};
 pub use store::{MergeReport, ReadRows, SweepRow, SweepWriter, merge, read_rows, write_text_atomic};

@@ -6,4 +6,6 @@ mod run;
 
 pub use config::{PRESETS, RunConfig};
 pub use record::{CurvePoint, EvalPoint, RunRecord, read_json, write_json_atomic};
-pub use run::{Event, StepOutcome, Trainer, train};
+#[cfg(not(target_arch = "wasm32"))]
+pub use run::train;
+pub use run::{Event, StepOutcome, Trainer};

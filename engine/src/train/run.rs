@@ -1,7 +1,7 @@
 //! The loop: sample a batch, forward, backward, AdamW — one submission per step — and every
 //! `log_every` steps read the loss back; evaluate on held-out text of every domain.
 
-use std::time::Instant;
+use crate::clock::Instant;
 
 use crate::data::{Corpus, MixtureSampler, eval_batch};
 use crate::error::{Error, Result};
@@ -36,7 +36,7 @@ pub enum Event {
     Eval(EvalPoint),
 }
 
-fn evaluate(model: &Gpt, device: &Device, corpus: &Corpus, cfg: &RunConfig, step: usize) -> Result<EvalPoint> {
+async fn evaluate(model: &Gpt, device: &Device, corpus: &Corpus, cfg: &RunConfig, step: usize) -> Result<EvalPoint> {
     let mut per_domain = Vec::new();
     for d in 0..corpus.len() {
         let mut sum = 0.0;
@@ -46,7 +46,7 @@ fn evaluate(model: &Gpt, device: &Device, corpus: &Corpus, cfg: &RunConfig, step
             let mut rec = Recorder::new(device);
             model.forward(&mut rec, false)?;
             rec.submit()?;
-            sum += model.read_mean_loss()?;
+            sum += model.read_mean_loss().await?;
         }
         per_domain.push(sum / cfg.eval_batches.max(1) as f32);
     }
@@ -153,8 +153,14 @@ impl Trainer {
         &self.corpus.names
     }
 
-    /// Takes one optimiser step (and the evaluation when one is due).
+    /// Takes one optimiser step (and the evaluation when one is due), blocking.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn step(&mut self) -> Result<StepOutcome> {
+        pollster::block_on(self.step_async())
+    }
+
+    /// `step` as a future: the browser awaits its read-backs through the event loop.
+    pub async fn step_async(&mut self) -> Result<StepOutcome> {
         if self.finished() {
             return Err(Error::Config(format!("the run has finished its {} steps", self.cfg.steps)));
         }
@@ -173,13 +179,13 @@ impl Trainer {
 
         let tokens_per_step = cfg.batch * cfg.model.context;
         let read = step.is_multiple_of(cfg.log_every.max(1)) || step == cfg.steps || step == 1;
-        let loss = if read { Some(self.model.read_mean_loss()?) } else { None };
+        let loss = if read { Some(self.model.read_mean_loss().await?) } else { None };
         if let Some(l) = loss {
             if !l.is_finite() {
                 return Err(Error::NonFinite { step, value: l });
             }
             self.curve.push(CurvePoint { step, tokens: step * tokens_per_step, loss: l, lr });
-            let counts = self.model.expert_counts()?;
+            let counts = self.model.expert_counts().await?;
             if !counts.is_empty() {
                 self.loads.push(counts);
                 if self.loads.len() > LOAD_WINDOW {
@@ -192,7 +198,7 @@ impl Trainer {
         let tokens_per_sec = (step * tokens_per_step) as f64 / self.train_secs.max(1e-9);
         let eval = if (cfg.eval_every > 0 && step.is_multiple_of(cfg.eval_every)) || step == cfg.steps {
             let t0 = Instant::now();
-            let e = evaluate(&self.model, &self.device, &self.corpus, cfg, step)?;
+            let e = evaluate(&self.model, &self.device, &self.corpus, cfg, step).await?;
             self.eval_secs += t0.elapsed().as_secs_f64();
             self.evals.push(e.clone());
             Some(e)
@@ -202,10 +208,16 @@ impl Trainer {
         Ok(StepOutcome { step, loss, tokens_per_sec, eval })
     }
 
-    /// Evaluates on held-out text of every domain now (e.g. when a UI pauses).
+    /// Evaluates on held-out text of every domain now (e.g. when a UI pauses), blocking.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn evaluate_now(&mut self) -> Result<EvalPoint> {
+        pollster::block_on(self.evaluate_now_async())
+    }
+
+    /// `evaluate_now` as a future.
+    pub async fn evaluate_now_async(&mut self) -> Result<EvalPoint> {
         let t0 = Instant::now();
-        let e = evaluate(&self.model, &self.device, &self.corpus, &self.cfg, self.step)?;
+        let e = evaluate(&self.model, &self.device, &self.corpus, &self.cfg, self.step).await?;
         self.eval_secs += t0.elapsed().as_secs_f64();
         Ok(e)
     }
@@ -249,7 +261,8 @@ impl Trainer {
     }
 }
 
-/// Trains a GPT as `cfg` says, reporting progress through `on_event`.
+/// Trains a GPT as `cfg` says, reporting progress through `on_event` (native: it blocks).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn train(device: &Device, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) -> Result<RunRecord> {
     let mut trainer = Trainer::new(device, cfg)?;
     on_event(&Event::Started {
