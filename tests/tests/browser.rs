@@ -2,7 +2,8 @@
 //! wasm32, wasm-bindgen), serve it on 127.0.0.1 and drive Debian's Chromium headless
 //! (web/test/selftest.mjs): with WebGPU on Chromium's software adapter the engine's whole
 //! selftest must pass in the page and twelve steps of the tiny preset must lower the loss, and
-//! without the WebGPU flags the page must explain that WebGPU is missing.
+//! without the WebGPU flags the page must explain that WebGPU is missing and train the tiny
+//! preset on the engine's CPU backend (wasm, one thread) instead.
 //!
 //! Needs chromium, node, wasm-bindgen-cli and web/test/node_modules (`.ci/install-deps`
 //! installs them). Where they are missing the test says so and passes, except under CI
@@ -35,7 +36,7 @@ fn missing(root: &Path) -> Vec<String> {
 }
 
 #[test]
-fn the_selftest_passes_and_training_works_in_headless_chromium_and_a_missing_webgpu_is_explained() {
+fn the_selftest_passes_and_training_works_in_headless_chromium_with_and_without_webgpu() {
     let root = root();
     let lacking = missing(&root);
     if !lacking.is_empty() {
@@ -62,5 +63,5 @@ fn the_selftest_passes_and_training_works_in_headless_chromium_and_a_missing_web
     assert!(out.status.success(), "the browser checks failed:\n{text}");
     assert!(text.contains("\"selftest in the browser\",\"ok\":true"), "{text}");
     assert!(text.contains("\"a few training steps of the tiny preset lower the loss\",\"ok\":true"), "{text}");
-    assert!(text.contains("\"no WebGPU page without the flags\",\"ok\":true"), "{text}");
+    assert!(text.contains("\"no WebGPU: explained, and the CPU backend trains instead\",\"ok\":true"), "{text}");
 }

@@ -1,8 +1,9 @@
 //! The browser build: the engine on the visitor's GPU through WebGPU, driven from
 //! `web/index.html`: the engine's selftest in the page (every kernel against the f64
 //! reference) and a short training run of a preset, both awaited through the browser's event
-//! loop so the page never freezes; the lab's panels follow. On native targets the crate is
-//! empty.
+//! loop so the page never freezes; where the browser has no WebGPU, training runs on the
+//! engine's CPU backend in the page instead. The lab's panels follow. On native targets the
+//! crate is empty.
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
@@ -47,11 +48,14 @@ mod browser {
         eval_loss: Option<f32>,
     }
 
-    /// Trains preset `preset` for `steps` steps on the browser's GPU, reading the loss at every
-    /// step; each read-back yields to the browser. Resolves to a JSON report.
+    /// Trains preset `preset` for `steps` steps on `device` ("gpu": the browser's WebGPU
+    /// adapter; "cpu": the engine's CPU backend in this thread, for browsers without WebGPU),
+    /// reading the loss at every step; each GPU read-back yields to the browser. Resolves to a
+    /// JSON report.
     #[wasm_bindgen]
-    pub async fn train(preset: String, steps: u32) -> Result<String, JsValue> {
-        let device = Device::open_async(DeviceChoice::Gpu).await.map_err(js)?;
+    pub async fn train(preset: String, steps: u32, device: String) -> Result<String, JsValue> {
+        let choice: DeviceChoice = device.parse().map_err(js)?;
+        let device = Device::open_async(choice).await.map_err(js)?;
         let mut cfg = RunConfig::preset(&preset).map_err(js)?;
         cfg.steps = steps.max(1) as usize;
         cfg.log_every = 1;
