@@ -572,7 +572,7 @@ pub async fn check_contrastive(
     let (n, d) = (shape.rows(), shape.dim);
     let (x, xd) = random(device, rng, &[n, d])?;
     let st = ContrastiveState::new(device, shape)?;
-    for t in [&st.z, &st.inv_norm, &st.lse, &st.pos, &st.row_loss, &st.coef, &st.loss] {
+    for t in st.tensors() {
         t.write_f32(&vec![f32::NAN; t.len()])?;
     }
     let dx = poisoned(device, &[n, d])?;

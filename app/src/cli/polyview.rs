@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use sigmix::DeviceChoice;
 use sigmix::kernels::contrastive::ContrastiveLoss;
 use sigmix::selfsup::{PolyviewConfig, PolyviewEvent, PolyviewRecord, curves_csv, train_polyview};
 use sigmix::sweep::write_text_atomic;
 use sigmix::train::write_json_atomic;
-use sigmix::{DeviceChoice, Error};
 
 /// What `sigmix train --preset polyview` was asked for.
 pub struct PolyviewArgs<'a> {
@@ -32,29 +32,17 @@ pub struct PolyviewArgs<'a> {
 }
 
 fn config(a: &PolyviewArgs<'_>, views: usize) -> sigmix::Result<PolyviewConfig> {
-    if views == 0 || !a.passes.is_multiple_of(views) {
-        return Err(Error::Config(format!(
-            "{} encoder passes per step do not split into {views} views per sample; pick --passes divisible by every M",
-            a.passes
-        )));
-    }
-    let mut cfg = PolyviewConfig {
-        samples: a.passes / views,
-        views,
-        loss: if views == 2 { ContrastiveLoss::InfoNce } else { a.loss },
-        ..PolyviewConfig::default()
-    };
+    let mut base = PolyviewConfig::default();
     if let Some(s) = a.steps {
-        cfg.steps = s;
+        base.steps = s;
     }
     if let Some(s) = a.seed {
-        cfg.seed = s;
+        base.seed = s;
     }
     if let Some(lr) = a.lr {
-        cfg.schedule.lr = lr;
+        base.schedule.lr = lr;
     }
-    cfg.validate()?;
-    Ok(cfg)
+    base.with_views(a.passes, views, a.loss)
 }
 
 /// Runs every M and prints the comparison.

@@ -84,23 +84,12 @@ impl ContrastivePanel {
 
     /// The configurations a Run starts, one per chosen M.
     pub fn configs(&self) -> sigmix::Result<Vec<PolyviewConfig>> {
-        let mut out = Vec::new();
-        for (m, _) in VIEW_CHOICES.iter().zip(self.compare).filter(|(_, on)| *on) {
-            if !self.passes.is_multiple_of(*m) {
-                return Err(sigmix::Error::Config(format!(
-                    "{} encoder passes per step do not split into {m} views; use a multiple of 8",
-                    self.passes
-                )));
-            }
-            let cfg = PolyviewConfig {
-                samples: self.passes / m,
-                views: *m,
-                loss: if *m == 2 { ContrastiveLoss::InfoNce } else { self.loss },
-                ..self.base.clone()
-            };
-            cfg.validate()?;
-            out.push(cfg);
-        }
+        let out = VIEW_CHOICES
+            .iter()
+            .zip(self.compare)
+            .filter(|(_, on)| *on)
+            .map(|(m, _)| self.base.with_views(self.passes, *m, self.loss))
+            .collect::<sigmix::Result<Vec<_>>>()?;
         if out.is_empty() {
             return Err(sigmix::Error::Config("choose at least one number of views to run".into()));
         }

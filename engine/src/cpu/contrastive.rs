@@ -82,8 +82,7 @@ fn similarities(z: &[f32], r0: usize, n: usize, d: usize, inv_tau: f32, out: &mu
 pub(crate) fn forward(x: &Tensor, st: &ContrastiveState, s: &ContrastiveShape, o: &ContrastiveOpts) -> Result<()> {
     let (n, d, m) = (s.rows(), s.dim, s.views);
     let inv_tau = 1.0 / o.temperature;
-    let writes = [&st.z, &st.inv_norm, &st.lse, &st.pos, &st.row_loss, &st.coef, &st.loss];
-    kernel("contrastive_forward", [x], writes, |[x], [z, inv, lse, pos, row_loss, coef, loss]| {
+    kernel("contrastive_forward", [x], st.tensors(), |[x], [z, inv, lse, pos, row_loss, coef, loss]| {
         z.par_chunks_mut(d).zip(inv.par_iter_mut()).zip(x.par_chunks(d)).for_each(|((zr, iv), xr)| {
             let norm = xr.iter().map(|v| v * v).sum::<f32>().sqrt();
             *iv = 1.0 / norm.max(1e-12);

@@ -77,14 +77,9 @@ impl AugmentConfig {
         let x = (s - w) * rng.uniform();
         let y = (s - h) * rng.uniform();
         let mut jitter = || (1.0 + self.jitter as f64 * (2.0 * rng.uniform() - 1.0)) as f32;
-        ViewParams {
-            crop: [x as f32, y as f32, w as f32, h as f32],
-            flip: false,
-            brightness: jitter(),
-            contrast: jitter(),
-            saturation: jitter(),
-        }
-        .with_flip(rng.uniform() < 0.5)
+        let (brightness, contrast, saturation) = (jitter(), jitter(), jitter());
+        let flip = rng.uniform() < 0.5;
+        ViewParams { crop: [x as f32, y as f32, w as f32, h as f32], flip, brightness, contrast, saturation }
     }
 
     /// Checks the ranges.
@@ -98,12 +93,6 @@ impl AugmentConfig {
             )));
         }
         Ok(())
-    }
-}
-
-impl ViewParams {
-    fn with_flip(self, flip: bool) -> ViewParams {
-        ViewParams { flip, ..self }
     }
 }
 

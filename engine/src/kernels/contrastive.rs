@@ -186,7 +186,8 @@ impl ContrastiveState {
         4 * (n * d + 3 * n + n * m + n * (m + 1) + 1)
     }
 
-    fn tensors(&self) -> [&Tensor; 7] {
+    /// Every tensor of the state, in field order (what a launcher or a poisoning test walks).
+    pub(crate) fn tensors(&self) -> [&Tensor; 7] {
         [&self.z, &self.inv_norm, &self.lse, &self.pos, &self.row_loss, &self.coef, &self.loss]
     }
 }

@@ -84,6 +84,22 @@ impl PolyviewConfig {
         self.samples * self.views
     }
 
+    /// This configuration at `views` views per sample within `passes` encoder passes per step
+    /// (B = passes / M), the compute-matched comparison of the demo: M = 2 runs InfoNCE (every
+    /// objective equals it there), other M run `loss`.
+    pub fn with_views(&self, passes: usize, views: usize, loss: ContrastiveLoss) -> Result<PolyviewConfig> {
+        if views == 0 || !passes.is_multiple_of(views) {
+            return Err(Error::Config(format!(
+                "{passes} encoder passes per step do not split into {views} views per sample; \
+                 use a number of passes divisible by every M (a multiple of 8 for M = 2, 4, 8)"
+            )));
+        }
+        let loss = if views == 2 { ContrastiveLoss::InfoNce } else { loss };
+        let cfg = PolyviewConfig { samples: passes / views, views, loss, ..self.clone() };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     /// The loss shape of one step.
     pub fn shape(&self) -> ContrastiveShape {
         ContrastiveShape { samples: self.samples, views: self.views, dim: self.encoder.embed }

@@ -33,18 +33,13 @@ pub fn preview_views(
     seed: u64,
 ) -> Result<ViewPreview> {
     aug.validate()?;
-    let img = ShapeImages::generate(1, image_size, seed);
-    // generate() cycles through the classes from 0; pick the class from the seed instead.
+    // generate() cycles through the classes from 0: draw up to the seed's class, keep the last.
     let class = (seed % crate::data::SHAPE_CLASSES.len() as u64) as usize;
-    let img = if class == 0 {
-        img
-    } else {
-        let many = ShapeImages::generate(class + 1, image_size, seed);
-        ShapeImages {
-            size: image_size,
-            pixels: many.pixels[class * many.image_len()..].to_vec(),
-            labels: vec![class as u32],
-        }
+    let many = ShapeImages::generate(class + 1, image_size, seed);
+    let img = ShapeImages {
+        size: image_size,
+        pixels: many.pixels[class * many.image_len()..].to_vec(),
+        labels: vec![class as u32],
     };
     let mut rng = Rng::new(seed).fork(0x7ee);
     let params: Vec<f32> = (0..views).flat_map(|_| aug.draw(&mut rng, image_size).to_floats()).collect();
