@@ -14,8 +14,7 @@ pub use train_job::{Command, Message, TrainJob, TrainedAttention};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use sigmix::gpu::AdapterChoice;
-use sigmix::{Cpu, Device, DeviceChoice, Gpu};
+use sigmix::{Device, DeviceChoice, Gpu};
 
 /// Opens the lab window; on a machine with no display says so in one line and points at the CLI.
 pub fn run(device: DeviceChoice) -> sigmix::Result<()> {
@@ -57,15 +56,7 @@ fn gpu() -> sigmix::Result<Arc<Gpu>> {
 /// The device for `choice`, as `Device::open` would pick it, except that every job of the lab
 /// (and the window, where it can present) shares one GPU device and its compiled pipelines.
 pub fn device(choice: DeviceChoice) -> sigmix::Result<Device> {
-    match choice {
-        DeviceChoice::Cpu => Ok(Device::Cpu(Cpu::new())),
-        DeviceChoice::Gpu => Ok(Device::Gpu(gpu()?)),
-        DeviceChoice::Auto if AdapterChoice::from_env().name.is_some() => Ok(Device::Gpu(gpu()?)),
-        DeviceChoice::Auto => match gpu() {
-            Ok(g) if !g.is_software() => Ok(Device::Gpu(g)),
-            _ => Ok(Device::Cpu(Cpu::new())),
-        },
-    }
+    Device::pick(choice, (choice != DeviceChoice::Cpu).then(gpu))
 }
 
 /// The engine's GPU for the window's renderer, when `choice` uses one that can present.

@@ -1,6 +1,7 @@
 //! Which device to run on: `--device auto|gpu|cpu` on the CLI, the same in the app.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::cpu::Cpu;
 use crate::error::{Error, Result};
@@ -58,20 +59,26 @@ impl Device {
     /// Opens the device `choice` asks for (see `DeviceChoice`); adapter filters come from
     /// SIGMIX_ADAPTER / SIGMIX_BACKEND.
     pub async fn open_async(choice: DeviceChoice) -> Result<Device> {
-        let adapter = AdapterChoice::from_env();
-        match choice {
-            DeviceChoice::Cpu => Ok(Device::Cpu(Cpu::new())),
-            DeviceChoice::Gpu => Ok(Device::Gpu(Gpu::with_choice(adapter).await?)),
-            DeviceChoice::Auto => {
-                // A named adapter is a request: its absence is an error, not a fallback.
-                if adapter.name.is_some() {
-                    return Ok(Device::Gpu(Gpu::with_choice(adapter).await?));
-                }
-                match Gpu::with_choice(adapter).await {
-                    Ok(g) if !g.is_software() => Ok(Device::Gpu(g)),
-                    _ => Ok(Device::Cpu(Cpu::new())),
-                }
-            }
+        let gpu = match choice {
+            DeviceChoice::Cpu => None,
+            _ => Some(Gpu::with_choice(AdapterChoice::from_env()).await),
+        };
+        Device::pick(choice, gpu)
+    }
+
+    /// The device `choice` asks for, given the GPU it would use (`None` when `choice` is `Cpu`):
+    /// the rule behind `open_async`, for callers that open or share GPUs their own way.
+    pub fn pick(choice: DeviceChoice, gpu: Option<Result<Arc<Gpu>>>) -> Result<Device> {
+        let cpu = || Ok(Device::Cpu(Cpu::new()));
+        match (choice, gpu) {
+            (DeviceChoice::Cpu, _) | (_, None) => cpu(),
+            (DeviceChoice::Gpu, Some(g)) => Ok(Device::Gpu(g?)),
+            // A named adapter is a request: its absence is an error, not a fallback.
+            (DeviceChoice::Auto, Some(g)) if AdapterChoice::from_env().name.is_some() => Ok(Device::Gpu(g?)),
+            (DeviceChoice::Auto, Some(g)) => match g {
+                Ok(g) if !g.is_software() => Ok(Device::Gpu(g)),
+                _ => cpu(),
+            },
         }
     }
 
