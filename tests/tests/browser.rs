@@ -3,7 +3,9 @@
 //! (web/test/selftest.mjs): with WebGPU on Chromium's software adapter the engine's whole
 //! selftest must pass in the page and twelve steps of the tiny preset must lower the loss, and
 //! without the WebGPU flags the page must explain that WebGPU is missing and train the tiny
-//! preset on the engine's CPU backend (wasm, one thread) instead.
+//! preset on the engine's CPU backend (wasm, one thread) instead; and the lab itself must open
+//! on its canvas from a link, restore the link's state, train through its Train panel on
+//! WebGPU, and draw a non-blank screen (`SIGMIX_LAB_SCREENSHOT=path` keeps the picture).
 //!
 //! Needs chromium, node, wasm-bindgen-cli and web/test/node_modules (`.ci/install-deps`
 //! installs them). Where they are missing the test says so and passes, except under CI
@@ -36,7 +38,7 @@ fn missing(root: &Path) -> Vec<String> {
 }
 
 #[test]
-fn the_selftest_passes_and_training_works_in_headless_chromium_with_and_without_webgpu() {
+fn the_selftest_passes_training_works_and_the_lab_opens_from_a_link_in_headless_chromium() {
     let root = root();
     let lacking = missing(&root);
     if !lacking.is_empty() {
@@ -64,4 +66,6 @@ fn the_selftest_passes_and_training_works_in_headless_chromium_with_and_without_
     assert!(text.contains("\"selftest in the browser\",\"ok\":true"), "{text}");
     assert!(text.contains("\"a few training steps of the tiny preset lower the loss\",\"ok\":true"), "{text}");
     assert!(text.contains("\"no WebGPU: explained, and the CPU backend trains instead\",\"ok\":true"), "{text}");
+    let lab = "\"the lab opens from a link, restores its state, trains on WebGPU, and draws\",\"ok\":true";
+    assert!(text.contains(lab), "{text}");
 }

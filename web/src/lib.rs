@@ -1,9 +1,9 @@
-//! The browser build: the engine on the visitor's GPU through WebGPU, driven from
-//! `web/index.html`: the engine's selftest in the page (every kernel against the f64
-//! reference) and a short training run of a preset, both awaited through the browser's event
-//! loop so the page never freezes; where the browser has no WebGPU, training runs on the
-//! engine's CPU backend in the page instead. The lab's panels follow. On native targets the
-//! crate is empty.
+//! The browser build: the lab on a canvas (eframe's web runner, drawing and computing through
+//! WebGPU), driven from `web/index.html`; also the engine's selftest in the page (every kernel
+//! against the f64 reference) and a short training run of a preset for the headless test, all
+//! awaited through the browser's event loop so the page never freezes; where the browser has
+//! no WebGPU, training runs on the engine's CPU backend in the page instead. On native targets
+//! the crate is empty.
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
@@ -22,6 +22,56 @@ mod browser {
 
     fn js(e: impl std::fmt::Display) -> JsValue {
         JsValue::from_str(&e.to_string())
+    }
+
+    thread_local! {
+        /// The running lab's web runner (kept so the lab lives as long as the page).
+        static RUNNER: std::cell::RefCell<Option<eframe::WebRunner>> = const { std::cell::RefCell::new(None) };
+        /// The lab's status after its last frame (`Lab::status`).
+        static STATUS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+
+    /// The lab, publishing its status after every frame for `lab_status`.
+    struct PageLab(sigmix_app::lab::Lab);
+
+    impl eframe::App for PageLab {
+        fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+            self.0.ui(ui, frame);
+            let status = self.0.status().to_string();
+            STATUS.with(|s| *s.borrow_mut() = status);
+        }
+    }
+
+    /// The open lab's status as JSON (panel, link, the Train run, the sweep's progress, a lost
+    /// device), or "" before its first frame: what the headless test watches.
+    #[wasm_bindgen]
+    pub fn lab_status() -> String {
+        STATUS.with(|s| s.borrow().clone())
+    }
+
+    /// Opens the lab on the canvas with id `canvas_id`, in the state of the page's URL fragment
+    /// (`#tab=mixture&preset=tiny&…`, as the lab's "Copy link" writes it). Training uses the
+    /// visitor's GPU when it is a hardware one, else the engine's CPU backend in the page.
+    #[wasm_bindgen]
+    pub async fn start_lab(canvas_id: String) -> Result<(), JsValue> {
+        use wasm_bindgen::JsCast;
+        let window = web_sys::window().ok_or("no window")?;
+        let link = window.location().hash().unwrap_or_default();
+        let canvas: web_sys::HtmlCanvasElement = window
+            .document()
+            .and_then(|d| d.get_element_by_id(&canvas_id))
+            .ok_or_else(|| format!("no element with id `{canvas_id}`"))?
+            .dyn_into()?;
+        let runner = eframe::WebRunner::new();
+        runner
+            .start(
+                canvas,
+                eframe::WebOptions::default(),
+                Box::new(move |_cc| Ok(Box::new(PageLab(sigmix_app::lab::Lab::with_link(DeviceChoice::Auto, &link))))),
+            )
+            .await?;
+        RUNNER.with(|r| r.replace(Some(runner)));
+        Ok(())
     }
 
     /// Opens the browser's WebGPU adapter and runs every kernel check; resolves to a JSON

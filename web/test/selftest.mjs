@@ -3,7 +3,11 @@
 //   1. with WebGPU (Chromium's software adapter, SwiftShader) the engine's selftest passes;
 //   2. a few training steps of the tiny preset (#train=tiny&steps=12) lower the loss;
 //   3. without the WebGPU flags the page explains that WebGPU is missing and trains the tiny
-//      preset on the engine's CPU backend in the page instead, lowering the loss.
+//      preset on the engine's CPU backend in the page instead, lowering the loss;
+//   4. the lab opens on its canvas from a link with state, restores that state (the lab
+//      rewrites the address from its own state: the link's settings come back, in full form),
+//      trains the smoke preset through its Train panel on WebGPU as the link asks (`play`),
+//      lowering the loss, and its screenshot is not blank (SIGMIX_LAB_SCREENSHOT=path saves it).
 // Prints one JSON line per check; exits non-zero on any failure.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -35,22 +39,24 @@ const quiet = ["--headless=new", "--no-sandbox", "--no-first-run", "--disable-ba
   "--disable-component-update", "--disable-sync", "--disable-quic"];
 const webgpu = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader", "--use-angle=swiftshader"];
 
-async function open(flags, until, timeout, shot, hash = "") {
+async function open(flags, until, timeout, shot, hash = "", size = { width: 1000, height: 700 }) {
   const profile = mkdtempSync(join(tmpdir(), "sigmix-chromium-"));
   const b = await chromium.launchPersistentContext(profile, { executablePath: browser, args: [...quiet, ...flags], headless: true });
   try {
     const page = await b.newPage();
+    await page.setViewportSize(size);
     const logs = [];
     page.on("console", (m) => logs.push(m.text()));
     page.on("pageerror", (e) => logs.push(String(e)));
     await page.goto(url + hash);
     await page.waitForFunction(until, null, { timeout });
-    if (shot) {
-      await page.setViewportSize({ width: 1000, height: 700 });
-      await page.screenshot({ path: shot });
-    }
+    // A few frames for the page (or the lab's canvas) to settle before the picture.
+    await page.waitForTimeout(shot ? 1500 : 0);
+    const png = await page.screenshot(shot ? { path: shot } : {});
     const report = await page.locator("#report").textContent({ timeout: 1000 }).catch(() => null);
-    return { title: await page.title(), text: await page.innerText("main"), logs, report };
+    const address = await page.evaluate(() => location.hash);
+    const lab = await page.evaluate(() => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } });
+    return { title: await page.title(), text: await page.innerText("main"), logs, report, png, hash: address, lab };
   } finally {
     await b.close();
   }
@@ -64,7 +70,7 @@ function report(name, ok, detail) {
 
 try {
   // SIGMIX_SCREENSHOT=path saves the finished page (the README shows docs/web-selftest.png).
-  const r = await open(webgpu, () => /^sigmix (selftest|: error)/.test(document.title), 600_000, process.env.SIGMIX_SCREENSHOT);
+  const r = await open(webgpu, () => /^sigmix (selftest|: error)/.test(document.title), 600_000, process.env.SIGMIX_SCREENSHOT, "#selftest");
   const m = r.title.match(/(\d+)\/(\d+) passed/);
   const ok = !!m && m[1] === m[2] && Number(m[2]) > 0;
   report("selftest in the browser", ok, { title: r.title, failures: ok ? [] : r.text.split("\n").filter((l) => l.includes("FAIL")), logs: ok ? [] : r.logs.slice(-20) });
@@ -90,6 +96,25 @@ try {
     { title: r.title, losses, tokens_per_sec: rep.tokens_per_sec, logs: explained && trained ? [] : r.logs.slice(-20) });
 } catch (e) {
   report("no WebGPU: explained, and the CPU backend trains instead", false, { error: String(e) });
+}
+try {
+  // The lab from a link: its settings, and `play` to train as it opens, on the page's WebGPU.
+  const link = "#tab=train&preset=smoke&seed=7&width=48&attention=sigmoid&sweep=smoke&device=gpu&play";
+  const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
+  const r = await open(webgpu, `(${status})()?.train?.status === "finished" || (${status})()?.train?.status === "failed" || document.title === "sigmix: error"`,
+    600_000, process.env.SIGMIX_LAB_SCREENSHOT ?? join(tmpdir(), "sigmix-lab.png"), link, { width: 1280, height: 800 });
+  const state = Object.fromEntries(new URLSearchParams(r.hash.slice(1)));
+  const restored = state.tab === "train" && state.preset === "smoke" && state.seed === "7" && state.width === "48" &&
+    state.attention === "sigmoid" && state.sweep === "smoke" && state.device === "gpu" && "mix" in state && "lr" in state;
+  const t = r.lab?.train ?? {};
+  const trained = t.status === "finished" && t.steps === 60 && t.last_loss < t.first_loss - 0.05;
+  // A blank or single-colour 1280×800 PNG is a few kilobytes; the lab's panels are tens.
+  const drawn = r.png.length > 30_000;
+  const ok = restored && trained && drawn;
+  report("the lab opens from a link, restores its state, trains on WebGPU, and draws", ok,
+    { title: r.title, hash: r.hash, train: t, screenshot_bytes: r.png.length, logs: ok ? [] : r.logs.slice(-20) });
+} catch (e) {
+  report("the lab opens from a link, restores its state, trains on WebGPU, and draws", false, { error: String(e) });
 }
 server.close();
 process.exit(failed ? 1 : 0);

@@ -25,6 +25,10 @@ struct Cli {
     /// gpu (any wgpu adapter, software ones included) or cpu.
     #[arg(long, global = true, default_value = "auto", env = "SIGMIX_DEVICE")]
     device: DeviceChoice,
+    /// Open the lab in the state of a link (what the lab's "Copy link" copies, e.g.
+    /// "tab=mixture&preset=tiny&seed=7"; the browser page takes the same text after `#`).
+    #[arg(long)]
+    link: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -61,7 +65,7 @@ pub fn run() -> sigmix::Result<()> {
         Some(Command::Sweep(a)) => sweep::run(a, cli.device),
         Some(Command::Mix(a)) => mix::run(a),
         Some(Command::Plot(a)) => plot::run(a),
-        None => sigmix_app::lab::run(cli.device),
+        None => sigmix_app::lab::run(cli.device, cli.link),
     }
 }
 

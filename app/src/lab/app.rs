@@ -64,6 +64,14 @@ pub struct Lab {
     pub moe: MoePanel,
     /// The poly-view runs.
     pub contrastive: ContrastivePanel,
+    inbox: crate::lab::files::Inbox,
+    /// What the last link applied could not use, shown until dismissed.
+    pub link_error: Option<String>,
+    /// The link text last written to the page's address (browser).
+    written_link: String,
+    notice: Option<String>,
+    /// Start the Train panel's run at the first frame (a link asked for it).
+    pub play_on_open: bool,
 }
 
 impl Lab {
@@ -80,11 +88,102 @@ impl Lab {
             attention: AttentionPanel::new(device),
             moe: MoePanel::new(device),
             contrastive: ContrastivePanel::new(device),
+            inbox: Default::default(),
+            link_error: None,
+            written_link: String::new(),
+            notice: None,
+            play_on_open: false,
+        }
+    }
+
+    /// A lab opened from a link (`crate::lab::link`): what the link could not use is shown.
+    pub fn with_link(device: DeviceChoice, link: &str) -> Lab {
+        let mut lab = Lab::new(device);
+        lab.link_error = crate::lab::link::apply(&mut lab, link).err();
+        lab
+    }
+
+    /// Where new runs train, in every panel (a running one keeps its device).
+    pub fn set_device(&mut self, device: DeviceChoice) {
+        self.device = device;
+        self.train.device = device;
+        self.mixture.device = device;
+        self.attention.device = device;
+        self.moe.train.device = device;
+        self.contrastive.device = device;
+    }
+
+    /// Copies a link to this state: the page address in the browser, a command natively.
+    fn copy_link(&mut self, ctx: &egui::Context) {
+        let link = crate::lab::link::encode(self);
+        #[cfg(target_arch = "wasm32")]
+        let text = web_sys::window()
+            .and_then(|w| w.location().href().ok())
+            .map(|href| format!("{}#{link}", href.split('#').next().unwrap_or_default()))
+            .unwrap_or(link);
+        #[cfg(not(target_arch = "wasm32"))]
+        let text = format!("sigmix --link '{link}'");
+        ctx.copy_text(text.clone());
+        self.notice = Some(format!("copied {text}"));
+    }
+
+    /// Keeps the page's address equal to the lab's state, so the address bar is always a link
+    /// to what is on screen (replacing the history entry: Back still leaves the page).
+    fn write_link(&mut self) {
+        let link = crate::lab::link::encode(self);
+        if link == self.written_link {
+            return;
+        }
+        #[cfg(target_arch = "wasm32")]
+        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("#{link}")));
+        }
+        self.written_link = link;
+    }
+
+    /// Where the lab stands, for scripts and the browser test: the panel and its link, the Train
+    /// panel's run (status, steps, first and last training loss, device) and the sweep's progress.
+    pub fn status(&self) -> serde_json::Value {
+        let t = &self.train;
+        serde_json::json!({
+            "tab": crate::lab::link::tab_key(self.tab),
+            "link": self.written_link,
+            "train": {
+                "status": format!("{:?}", t.status).to_lowercase(),
+                "steps": t.steps_done,
+                "first_loss": t.curve.first().map(|p| p[1]),
+                "last_loss": t.curve.last().map(|p| p[1]),
+                "device": t.device_label,
+                "error": t.error,
+            },
+            "mixture": { "runs": self.mixture.rows.len(), "planned": self.mixture.planned(), "error": self.mixture.error },
+            "gpu_lost": crate::lab::gpu_lost(),
+        })
+    }
+
+    /// The link text last written (what the page's address holds after `#` in the browser).
+    pub fn link(&self) -> &str {
+        &self.written_link
+    }
+
+    /// Routes files dropped onto the window to the Mixture lab (sweeps and tables of runs).
+    fn take_drops(&mut self, ctx: &egui::Context) {
+        for file in self.inbox.poll(ctx) {
+            self.tab = Tab::Mixture;
+            match file {
+                Ok(f) => self.mixture.accept(f, ctx),
+                Err(e) => self.mixture.error = Some(e.to_string()),
+            }
         }
     }
 
     /// Draws the whole window.
     pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.take_drops(&ctx);
+        if std::mem::take(&mut self.play_on_open) {
+            self.train.play(&ctx);
+        }
         egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading("sigmix lab");
@@ -107,14 +206,18 @@ impl Lab {
                     .response
                     .on_hover_text("Where new runs train (a running one keeps its device)");
                 if device != self.device {
-                    self.device = device;
-                    self.train.device = device;
-                    self.mixture.device = device;
-                    self.attention.device = device;
-                    self.moe.train.device = device;
-                    self.contrastive.device = device;
+                    self.set_device(device);
+                }
+                ui.separator();
+                if ui
+                    .button("Copy link")
+                    .on_hover_text("A link that opens the lab on this panel with these settings")
+                    .clicked()
+                {
+                    self.copy_link(&ctx);
                 }
             });
+            self.banners(ui);
         });
         match self.tab {
             Tab::Train => self.train.ui(ui),
@@ -123,6 +226,39 @@ impl Lab {
             Tab::Attention => self.attention.ui(ui, self.train.attention.as_ref()),
             Tab::Moe => self.moe.ui(ui),
             Tab::Contrastive => self.contrastive.ui(ui),
+        }
+        self.write_link();
+    }
+
+    /// One-line messages over the panels: a lost GPU, a link that was partly unusable, a copy.
+    fn banners(&mut self, ui: &mut egui::Ui) {
+        if let Some(why) = crate::lab::gpu_lost() {
+            ui.horizontal(|ui| {
+                ui.colored_label(
+                    egui::Color32::from_rgb(230, 90, 60),
+                    format!("The GPU device was lost ({why}). Finished runs and curves are kept."),
+                );
+                if ui
+                    .button("Restart GPU")
+                    .on_hover_text("Open a new GPU device; runs started afterwards use it")
+                    .clicked()
+                {
+                    crate::lab::reset_gpu();
+                }
+            });
+        }
+        let mut dismiss = false;
+        if let Some(e) = &self.link_error {
+            ui.horizontal(|ui| {
+                ui.colored_label(egui::Color32::from_rgb(200, 140, 0), e);
+                dismiss = ui.small_button("OK").clicked();
+            });
+        }
+        if dismiss {
+            self.link_error = None;
+        }
+        if let Some(n) = &self.notice {
+            ui.label(egui::RichText::new(n).small());
         }
     }
 }

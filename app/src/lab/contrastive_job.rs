@@ -1,13 +1,14 @@
-//! Poly-view runs on a worker thread, one M after another: the UI receives steps and probe
-//! results over a channel and can stop the job between steps.
+//! Poly-view runs as a task, one M after another: the UI receives steps and probe results over
+//! a channel and can stop the job between steps.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
-use std::thread::JoinHandle;
 
 use sigmix::DeviceChoice;
-use sigmix::selfsup::{PolyviewConfig, PolyviewEvent, PolyviewRecord, train_polyview_until};
+use sigmix::selfsup::{PolyviewConfig, PolyviewEvent, PolyviewRecord, train_polyview_async};
+
+use crate::lab::Task;
 
 /// What a contrastive job reports.
 #[derive(Clone, Debug)]
@@ -51,7 +52,7 @@ pub enum ContrastiveMessage {
 pub struct ContrastiveJob {
     stop: Arc<AtomicBool>,
     messages: Receiver<ContrastiveMessage>,
-    handle: Option<JoinHandle<()>>,
+    task: Task,
 }
 
 impl ContrastiveJob {
@@ -64,20 +65,17 @@ impl ContrastiveJob {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, messages) = channel();
         let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("sigmix-polyview".into())
-            .spawn(move || {
-                let send = |m: ContrastiveMessage| {
-                    let _ = tx.send(m);
-                    wake();
-                };
-                if let Err(e) = run(choice, &configs, &flag, &send) {
-                    send(ContrastiveMessage::Failed(e.to_string()));
-                }
-                send(ContrastiveMessage::Done);
-            })
-            .ok();
-        ContrastiveJob { stop, messages, handle }
+        let task = Task::spawn("sigmix-polyview", move || async move {
+            let send = |m: ContrastiveMessage| {
+                let _ = tx.send(m);
+                wake();
+            };
+            if let Err(e) = run(choice, &configs, &flag, &send).await {
+                send(ContrastiveMessage::Failed(e.to_string()));
+            }
+            send(ContrastiveMessage::Done);
+        });
+        ContrastiveJob { stop, messages, task }
     }
 
     /// Asks the job to stop before its next step.
@@ -94,24 +92,22 @@ impl ContrastiveJob {
 impl Drop for ContrastiveJob {
     fn drop(&mut self) {
         self.stop();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        self.task.join();
     }
 }
 
-fn run(
+async fn run(
     choice: DeviceChoice,
     configs: &[PolyviewConfig],
     stop: &AtomicBool,
     send: &dyn Fn(ContrastiveMessage),
 ) -> sigmix::Result<()> {
-    let device = crate::lab::device(choice)?;
+    let device = crate::lab::device_async(choice).await?;
     for cfg in configs {
         let views = cfg.views;
         send(ContrastiveMessage::Started { views, device: device.label() });
         let passes = cfg.passes_per_step();
-        let record = train_polyview_until(&device, cfg, stop, &mut |e| match e {
+        let record = train_polyview_async(&device, cfg, stop, &mut |e| match e {
             PolyviewEvent::Started { .. } => {}
             PolyviewEvent::Step { step, loss } => {
                 send(ContrastiveMessage::Step { views, step: *step, passes, loss: *loss })
@@ -119,7 +115,8 @@ fn run(
             PolyviewEvent::Probe { step, accuracy } => {
                 send(ContrastiveMessage::Probe { views, passes: step * passes, accuracy: *accuracy })
             }
-        })?;
+        })
+        .await?;
         match record {
             Some(r) => send(ContrastiveMessage::Finished(Box::new(r))),
             None => return Ok(()),

@@ -1,17 +1,19 @@
-//! A sweep, or a fit, on a worker thread, reporting over a channel; a sweep stops between
-//! runs when asked, with every finished run already in its file.
+//! A sweep, or a fit, as a task reporting over a channel; a sweep stops between runs when
+//! asked, with every finished run already kept (natively in its file, in the browser by the
+//! page, which receives each row).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
-use std::thread::JoinHandle;
 
 use sigmix::DeviceChoice;
-use sigmix::laws::FitOptions;
+use sigmix::laws::{FitOptions, RunTable};
 use sigmix::sweep::{
-    Extrapolation, ParamCount, SweepEvent, SweepOptions, SweepPlan, SweepRow, fit_and_predict, run_sweep,
+    Extrapolation, ParamCount, ReadRows, SweepEvent, SweepOptions, SweepPlan, SweepRow, fit_and_predict,
+    run_sweep_async,
 };
+
+use crate::lab::Task;
 
 /// What a sweep or fit job reports.
 #[derive(Debug)]
@@ -37,34 +39,87 @@ pub enum SweepMessage {
     Failed(String),
 }
 
+/// What appends a sweep's rows to its file (nothing in the browser, which keeps them in the page).
+#[cfg(not(target_arch = "wasm32"))]
+type Writer = sigmix::sweep::SweepWriter;
+#[cfg(target_arch = "wasm32")]
+type Writer = std::convert::Infallible;
+
+/// Where a sweep keeps its finished rows.
+pub enum SweepStore {
+    /// A JSONL file, appended and synced run by run (native).
+    File(std::path::PathBuf),
+    /// The page: rows already kept, and each new one is sent to the panel (the browser).
+    Page(Vec<SweepRow>),
+}
+
 /// A running sweep or fit.
 pub struct SweepJob {
     messages: Receiver<SweepMessage>,
     stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    task: Task,
 }
 
 impl SweepJob {
-    /// Runs (or resumes) `plan` into `out` on the device `choice` names.
-    pub fn sweep(choice: DeviceChoice, plan: SweepPlan, out: PathBuf, wake: impl Fn() + Send + 'static) -> SweepJob {
+    /// Runs (or resumes) `plan` into `store` on the device `choice` names.
+    pub fn sweep(
+        choice: DeviceChoice,
+        plan: SweepPlan,
+        store: SweepStore,
+        wake: impl Fn() + Send + 'static,
+    ) -> SweepJob {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         Self::spawn(
             stop,
-            move |send| {
-                let device = crate::lab::device(choice)?;
+            async move |send: &dyn Fn(SweepMessage)| {
+                let device = crate::lab::device_async(choice).await?;
                 let opts = SweepOptions { resume: true, stop: Some(flag), ..Default::default() };
-                run_sweep(&device, &plan, &out, opts, &mut |e| match e {
-                    SweepEvent::Planned { planned, todo, finished, .. } => {
-                        let rows = finished.iter().map(|r| (*r).clone()).collect();
-                        send(SweepMessage::Planned { planned, todo: todo.len(), rows });
+                let (label, found, mut writer): (String, ReadRows, Option<Writer>) = match store {
+                    #[cfg(not(target_arch = "wasm32"))]
+                    SweepStore::File(path) => {
+                        let (writer, found) = sigmix::sweep::SweepWriter::open(&path, true)?;
+                        (path.display().to_string(), found, Some(writer))
                     }
-                    SweepEvent::RunStarted { run, position, .. } => {
-                        send(SweepMessage::RunStarted(run.id.clone(), position))
+                    #[cfg(target_arch = "wasm32")]
+                    SweepStore::File(path) => {
+                        return Err(sigmix::Error::Config(format!(
+                            "{}: the browser keeps sweeps in the page, not in files",
+                            path.display()
+                        )));
                     }
-                    SweepEvent::RunFinished { row, .. } => send(SweepMessage::RunFinished(Box::new(row.clone()))),
-                    SweepEvent::Training(_) => {}
-                })?;
+                    SweepStore::Page(rows) => ("this page".to_string(), ReadRows { rows, ..Default::default() }, None),
+                };
+                let mut append = |row: &SweepRow| match writer.as_mut() {
+                    #[cfg(not(target_arch = "wasm32"))]
+                    Some(w) => w.append(row),
+                    #[cfg(target_arch = "wasm32")]
+                    Some(never) => match *never {},
+                    None => {
+                        let _ = row;
+                        Ok(())
+                    }
+                };
+                run_sweep_async(
+                    &device,
+                    &plan,
+                    found,
+                    &label,
+                    opts,
+                    &mut |e| match e {
+                        SweepEvent::Planned { planned, todo, finished, .. } => {
+                            let rows = finished.iter().map(|r| (*r).clone()).collect();
+                            send(SweepMessage::Planned { planned, todo: todo.len(), rows });
+                        }
+                        SweepEvent::RunStarted { run, position, .. } => {
+                            send(SweepMessage::RunStarted(run.id.clone(), position))
+                        }
+                        SweepEvent::RunFinished { row, .. } => send(SweepMessage::RunFinished(Box::new(row.clone()))),
+                        SweepEvent::Training(_) => {}
+                    },
+                    &mut append,
+                )
+                .await?;
                 send(SweepMessage::Done);
                 Ok(())
             },
@@ -76,7 +131,7 @@ impl SweepJob {
     pub fn fit(rows: Vec<SweepRow>, wake: impl Fn() + Send + 'static) -> SweepJob {
         Self::spawn(
             Arc::new(AtomicBool::new(false)),
-            move |send| {
+            async move |send: &dyn Fn(SweepMessage)| {
                 let fits = fit_and_predict(&rows, ParamCount::NonEmbedding, &FitOptions::default())?;
                 send(SweepMessage::Fitted(fits));
                 Ok(())
@@ -87,11 +142,10 @@ impl SweepJob {
 
     /// Fits the additive law to an external table of runs (CSV or JSONL with `model_size`,
     /// `n_tokens`, `weight_*` and `*_loss` columns, like the public data-mixture table).
-    pub fn fit_table(path: PathBuf, wake: impl Fn() + Send + 'static) -> SweepJob {
+    pub fn fit_table(table: RunTable, wake: impl Fn() + Send + 'static) -> SweepJob {
         Self::spawn(
             Arc::new(AtomicBool::new(false)),
-            move |send| {
-                let table = sigmix::laws::RunTable::read(&path)?;
+            async move |send: &dyn Fn(SweepMessage)| {
                 let opts = FitOptions { starts: 4, hops: 4, ..FitOptions::default() };
                 let fits = sigmix::sweep::fit_and_predict_table(&table, "model_size", "n_tokens", "weight_", &opts)?;
                 send(SweepMessage::Fitted(fits));
@@ -103,23 +157,20 @@ impl SweepJob {
 
     fn spawn(
         stop: Arc<AtomicBool>,
-        work: impl FnOnce(&dyn Fn(SweepMessage)) -> sigmix::Result<()> + Send + 'static,
+        work: impl AsyncFnOnce(&dyn Fn(SweepMessage)) -> sigmix::Result<()> + Send + 'static,
         wake: impl Fn() + Send + 'static,
     ) -> SweepJob {
         let (tx, messages) = channel();
-        let handle = std::thread::Builder::new()
-            .name("sigmix-sweep".into())
-            .spawn(move || {
-                let send = |m: SweepMessage| {
-                    let _ = tx.send(m);
-                    wake();
-                };
-                if let Err(e) = work(&send) {
-                    send(SweepMessage::Failed(e.to_string()));
-                }
-            })
-            .ok();
-        SweepJob { messages, stop, handle }
+        let task = Task::spawn("sigmix-sweep", move || async move {
+            let send = |m: SweepMessage| {
+                let _ = tx.send(m);
+                wake();
+            };
+            if let Err(e) = work(&send).await {
+                send(SweepMessage::Failed(e.to_string()));
+            }
+        });
+        SweepJob { messages, stop, task }
     }
 
     /// Asks the sweep to stop after the run in progress.
@@ -132,17 +183,15 @@ impl SweepJob {
         self.messages.try_iter().collect()
     }
 
-    /// Whether the worker thread has ended.
+    /// Whether the work has ended.
     pub fn ended(&self) -> bool {
-        self.handle.as_ref().is_none_or(|h| h.is_finished())
+        self.task.ended()
     }
 }
 
 impl Drop for SweepJob {
     fn drop(&mut self) {
         self.stop();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        self.task.join();
     }
 }

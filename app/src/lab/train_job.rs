@@ -1,12 +1,14 @@
-//! A training run on a worker thread: the UI sends Play / Pause / Step / Stop and receives
-//! steps, evaluations and samples over channels, so the window never waits for the engine.
+//! A training run as a task: the UI sends Play / Pause / Step / Stop and receives steps,
+//! evaluations and samples over channels, so the window never waits for the engine.
 
-use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Receiver, Sender, channel};
 
+use async_channel::TryRecvError;
 use sigmix::DeviceChoice;
 use sigmix::nn::AttentionKind;
 use sigmix::train::{EvalPoint, RunConfig, RunRecord, StepOutcome, Trainer};
+
+use crate::lab::Task;
 
 /// What the UI asks of a running job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,9 +55,9 @@ pub enum Message {
 
 /// A running job's handles.
 pub struct TrainJob {
-    commands: Sender<Command>,
+    commands: async_channel::Sender<Command>,
     messages: Receiver<Message>,
-    handle: Option<JoinHandle<()>>,
+    task: Task,
 }
 
 /// Bytes of text sampled at each evaluation and pause.
@@ -65,26 +67,23 @@ impl TrainJob {
     /// Starts training `cfg` on the device `choice` names; `playing` starts it running.
     /// `wake` is called after every message so the UI repaints.
     pub fn start(choice: DeviceChoice, cfg: RunConfig, playing: bool, wake: impl Fn() + Send + 'static) -> TrainJob {
-        let (commands, command_rx) = channel();
-        let (message_tx, messages) = channel();
-        let handle = std::thread::Builder::new()
-            .name("sigmix-train".into())
-            .spawn(move || {
-                let send = |m: Message| {
-                    let _ = message_tx.send(m);
-                    wake();
-                };
-                if let Err(e) = run(choice, &cfg, playing, &command_rx, &send) {
-                    send(Message::Failed(e.to_string()));
-                }
-            })
-            .ok();
-        TrainJob { commands, messages, handle }
+        let (commands, command_rx) = async_channel::unbounded();
+        let (message_tx, messages): (Sender<Message>, _) = channel();
+        let task = Task::spawn("sigmix-train", move || async move {
+            let send = |m: Message| {
+                let _ = message_tx.send(m);
+                wake();
+            };
+            if let Err(e) = run(choice, &cfg, playing, &command_rx, &send).await {
+                send(Message::Failed(e.to_string()));
+            }
+        });
+        TrainJob { commands, messages, task }
     }
 
     /// Sends a command (ignored once the job has ended).
     pub fn send(&self, c: Command) {
-        let _ = self.commands.send(c);
+        let _ = self.commands.try_send(c);
     }
 
     /// Messages that arrived since the last call.
@@ -95,21 +94,19 @@ impl TrainJob {
 
 impl Drop for TrainJob {
     fn drop(&mut self) {
-        let _ = self.commands.send(Command::Stop);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        let _ = self.commands.try_send(Command::Stop);
+        self.task.join();
     }
 }
 
-fn run(
+async fn run(
     choice: DeviceChoice,
     cfg: &RunConfig,
     mut playing: bool,
-    commands: &Receiver<Command>,
+    commands: &async_channel::Receiver<Command>,
     send: &dyn Fn(Message),
 ) -> sigmix::Result<()> {
-    let device = crate::lab::device(choice)?;
+    let device = crate::lab::device_async(choice).await?;
     let mut trainer = Trainer::new(&device, cfg)?;
     send(Message::Started {
         device: device.label(),
@@ -118,11 +115,10 @@ fn run(
         domains: trainer.domains().to_vec(),
     });
     let mut single_steps = 0usize;
-    let sample = |t: &Trainer| -> sigmix::Result<String> { t.sample("", SAMPLE_BYTES, 0.8, t.steps_done() as u64) };
     // After each evaluation and pause: a sample, and the attention inputs on that sample.
-    let report = |t: &Trainer| -> sigmix::Result<()> {
-        let text = sample(t)?;
-        send(Message::Attention(Box::new(TrainedAttention::capture(t, &text)?)));
+    let report = async |t: &Trainer| -> sigmix::Result<()> {
+        let text = t.sample_async("", SAMPLE_BYTES, 0.8, t.steps_done() as u64).await?;
+        send(Message::Attention(Box::new(TrainedAttention::capture(t, &text).await?)));
         send(Message::Sample(text));
         Ok(())
     };
@@ -130,12 +126,12 @@ fn run(
         // Apply every pending command; wait for one when there is nothing to do.
         let idle = !playing && single_steps == 0;
         let next = if idle {
-            commands.recv().ok()
+            commands.recv().await.ok()
         } else {
             match commands.try_recv() {
                 Ok(c) => Some(c),
                 Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Disconnected) => Some(Command::Stop),
+                Err(TryRecvError::Closed) => Some(Command::Stop),
             }
         };
         match next {
@@ -146,8 +142,8 @@ fn run(
                 playing = false;
                 single_steps = 0;
                 if trainer.steps_done() > 0 {
-                    send(Message::Eval(trainer.evaluate_now()?));
-                    report(&trainer)?;
+                    send(Message::Eval(trainer.evaluate_now_async().await?));
+                    report(&trainer).await?;
                 }
             }
             Some(Command::Step) => single_steps += 1,
@@ -159,7 +155,7 @@ fn run(
             }
             continue;
         }
-        let out = trainer.step()?;
+        let out = trainer.step_async().await?;
         single_steps = single_steps.saturating_sub(1);
         let eval = out.eval.clone();
         let logged = out.loss.is_some();
@@ -172,10 +168,9 @@ fn run(
         }
         if let Some(e) = eval {
             send(Message::Eval(e));
-            report(&trainer)?;
+            report(&trainer).await?;
         }
         if trainer.finished() {
-            device.wait()?;
             send(Message::Finished(Box::new(trainer.record())));
             return Ok(());
         }
@@ -205,7 +200,7 @@ pub struct TrainedAttention {
 
 impl TrainedAttention {
     /// Runs `text` through the trainer's model and keeps what its attention read.
-    pub fn capture(t: &Trainer, text: &str) -> sigmix::Result<TrainedAttention> {
+    pub async fn capture(t: &Trainer, text: &str) -> sigmix::Result<TrainedAttention> {
         let m = &t.config().model;
         let mut bytes: Vec<u8> = text.bytes().take(m.context).collect();
         bytes.resize(m.context, b' ');
@@ -218,7 +213,7 @@ impl TrainedAttention {
             d_model: m.d_model,
             sigmoid: m.attention == AttentionKind::Sigmoid,
             bias: m.sigmoid_bias.map_or(-(m.context as f64).ln(), f64::from),
-            qkv: t.model().attention_inputs(&tokens)?,
+            qkv: t.model().attention_inputs(&tokens).await?,
         })
     }
 

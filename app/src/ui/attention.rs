@@ -4,16 +4,16 @@
 //! two flash kernels timed on the chosen device.
 
 use std::sync::mpsc::{Receiver, channel};
-use std::time::Instant;
 
 use egui::{Color32, Sense, Ui, vec2};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
+use sigmix::clock::Instant;
 use sigmix::kernels::attention::{AttnKind, AttnLayout, AttnOpts, attention_forward};
 use sigmix::reference::flash::{AttnSpec, forward};
 use sigmix::rng::Rng;
 use sigmix::{DType, DeviceChoice, Recorder, Tensor};
 
-use crate::lab::TrainedAttention;
+use crate::lab::{Task, TrainedAttention};
 
 /// Milliseconds of one flash forward: (sigmoid, softmax), or the error.
 type Timing = Result<(f64, f64), String>;
@@ -209,8 +209,9 @@ impl AttentionPanel {
             let (tx, rx) = channel();
             let (choice, n, d) = (self.device, self.n, timed_d(self.d));
             let ctx = ui.ctx().clone();
-            std::thread::spawn(move || {
-                let _ = tx.send(time_kernels(choice, n, d).map_err(|e| e.to_string()));
+            // Runs to its end by itself (a few seconds at most): nothing waits for it.
+            let _ = Task::spawn("sigmix-timing", move || async move {
+                let _ = tx.send(time_kernels(choice, n, d).await.map_err(|e| e.to_string()));
                 ctx.request_repaint();
             });
             self.timing = Some(rx);
@@ -294,8 +295,8 @@ fn heatmap(ui: &mut Ui, map: &[f64], n: usize, side: f32) {
 }
 
 /// Times one forward of each flash kernel: (sigmoid ms, softmax ms).
-fn time_kernels(choice: DeviceChoice, n: usize, d: usize) -> sigmix::Result<(f64, f64)> {
-    let device = crate::lab::device(choice)?;
+async fn time_kernels(choice: DeviceChoice, n: usize, d: usize) -> sigmix::Result<(f64, f64)> {
+    let device = crate::lab::device_async(choice).await?;
     let bh = (4096 / n).max(1);
     let l = AttnLayout::packed(1, bh, n, d);
     let one = bh * n * d;
@@ -306,18 +307,20 @@ fn time_kernels(choice: DeviceChoice, n: usize, d: usize) -> sigmix::Result<(f64
     let mut ms = [0.0; 2];
     for (slot, kind) in [AttnKind::Sigmoid, AttnKind::Softmax].into_iter().enumerate() {
         let opts = AttnOpts { kind, causal: true, alibi: false, bias: None, tile: None };
-        let run = |reps: usize| -> sigmix::Result<f64> {
+        let run = async |reps: usize| -> sigmix::Result<f64> {
             let t0 = Instant::now();
             for _ in 0..reps {
                 let mut rec = Recorder::new(&device);
                 attention_forward(&mut rec, &qkv, &o, Some(&lse), &l, &opts)?;
                 rec.submit()?;
             }
-            device.wait()?;
+            // Reading the small row statistics back waits for the last pass (and works in the
+            // browser, where nothing may block).
+            lse.read_f32().await?;
             Ok(t0.elapsed().as_secs_f64() / reps as f64)
         };
-        let first = run(1)?;
-        ms[slot] = 1e3 * run((0.3 / first.max(1e-6)).clamp(1.0, 30.0) as usize)?;
+        let first = run(1).await?;
+        ms[slot] = 1e3 * run((0.3 / first.max(1e-6)).clamp(1.0, 30.0) as usize).await?;
     }
     Ok((ms[0], ms[1]))
 }

@@ -9,7 +9,6 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::data::SHAPE_CLASSES;
 use sigmix::kernels::contrastive::ContrastiveLoss;
 use sigmix::selfsup::{PolyviewConfig, PolyviewRecord, ViewPreview, curves_csv, preview_views};
-use sigmix::sweep::write_text_atomic;
 use sigmix::{Device, DeviceChoice};
 
 use crate::lab::{ContrastiveJob, ContrastiveMessage};
@@ -203,10 +202,7 @@ impl ContrastivePanel {
                 .on_hover_text("The finished runs' loss curves")
                 .clicked()
             {
-                self.message = Some(match self.export() {
-                    Ok(p) => format!("written to {}", p.display()),
-                    Err(e) => e.to_string(),
-                });
+                self.message = Some(self.export().unwrap_or_else(|e| e.to_string()));
             }
         });
         if let Some(m) = &self.message {
@@ -220,10 +216,8 @@ impl ContrastivePanel {
         ));
     }
 
-    fn export(&self) -> sigmix::Result<PathBuf> {
-        let path = crate::lab::export_path(&self.export_dir, "polyview", "csv")?;
-        write_text_atomic(&path, &curves_csv(&self.records))?;
-        Ok(path)
+    fn export(&self) -> sigmix::Result<String> {
+        crate::lab::files::save(&self.export_dir, "polyview", "csv", curves_csv(&self.records).as_bytes())
     }
 
     fn views_strip(&mut self, ui: &mut Ui, ctx: &egui::Context) {
@@ -305,7 +299,7 @@ fn make_preview(
     views: usize,
     seed: u64,
 ) -> sigmix::Result<(ViewPreview, Vec<TextureHandle>)> {
-    let device = Device::open(DeviceChoice::Cpu)?;
+    let device = Device::pick(DeviceChoice::Cpu, None)?;
     let p = preview_views(&device, &base.augment, base.image_size, base.view_size, views, seed)?;
     let image = |name: String, size: usize, px: &[f32]| {
         let bytes: Vec<u8> = px.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();

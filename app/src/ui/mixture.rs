@@ -8,11 +8,15 @@ use egui::Ui;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::DeviceChoice;
 use sigmix::data::DOMAINS;
+use sigmix::laws::RunTable;
 use sigmix::laws::{Law, MixOptions, MixTarget, MixtureAdditive, Observation, OptimalMixture, optimal_mixture};
-use sigmix::sweep::{Extrapolation, ParamCount, SWEEP_PRESETS, SweepPlan, SweepRow, observation, read_rows};
+use sigmix::sweep::{
+    Extrapolation, ParamCount, SWEEP_PRESETS, SweepPlan, SweepRow, observation, parse_rows, read_rows,
+};
 use sigmix::train::RunConfig;
 
-use crate::lab::{Message, SweepJob, SweepMessage, TrainJob};
+use crate::lab::files::Dropped;
+use crate::lab::{Message, SweepJob, SweepMessage, SweepStore, TrainJob};
 use crate::ui::widgets::colour;
 
 /// Commentary for each sweep preset.
@@ -116,6 +120,11 @@ impl MixturePanel {
         }
     }
 
+    /// Runs in the current sweep plan.
+    pub fn planned(&self) -> usize {
+        self.planned
+    }
+
     /// Whether a sweep is running.
     pub fn running(&self) -> bool {
         self.job.is_some()
@@ -128,8 +137,11 @@ impl MixturePanel {
                 self.error = None;
                 self.notice = None;
                 let ctx = ctx.clone();
-                self.job =
-                    Some(SweepJob::sweep(self.device, plan, PathBuf::from(&self.path), move || ctx.request_repaint()));
+                #[cfg(not(target_arch = "wasm32"))]
+                let store = SweepStore::File(PathBuf::from(&self.path));
+                #[cfg(target_arch = "wasm32")]
+                let store = SweepStore::Page(self.rows.clone());
+                self.job = Some(SweepJob::sweep(self.device, plan, store, move || ctx.request_repaint()));
             }
             Err(e) => self.error = Some(e.to_string()),
         }
@@ -144,11 +156,56 @@ impl MixturePanel {
 
     /// Fits the additive law to the external table at `self.external` in the background.
     pub fn fit_external(&mut self, ctx: &egui::Context) {
+        match RunTable::read(std::path::Path::new(&self.external)) {
+            Ok(table) => self.fit_table(table, ctx),
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    fn fit_table(&mut self, table: RunTable, ctx: &egui::Context) {
         self.error = None;
         self.fits.clear();
         self.showing_external = true;
         let ctx = ctx.clone();
-        self.fit_job = Some(SweepJob::fit_table(PathBuf::from(&self.external), move || ctx.request_repaint()));
+        self.fit_job = Some(SweepJob::fit_table(table, move || ctx.request_repaint()));
+    }
+
+    /// Takes a file dropped onto the lab: a sweep (JSONL rows, as `sigmix sweep` or the
+    /// Download button writes them) becomes the panel's runs; a table of runs is fitted.
+    pub fn accept(&mut self, file: Dropped, ctx: &egui::Context) {
+        if self.running() || self.fit_job.is_some() {
+            self.error =
+                Some(format!("{}: wait for the sweep or fit in progress to end, then drop it again", file.name));
+            return;
+        }
+        let name = std::path::Path::new(&file.name);
+        if let Ok(found) = parse_rows(name, &file.text)
+            && let Some(first) = found.rows.first()
+        {
+            if SWEEP_PRESETS.iter().any(|(p, _)| *p == first.sweep) {
+                self.preset = first.sweep.clone();
+            }
+            self.planned = self.plan().and_then(|p| p.runs()).map_or(0, |r| r.len());
+            self.rows = found.rows;
+            self.rows.sort_by_key(|r| r.index);
+            self.fits.clear();
+            self.showing_external = false;
+            self.error = None;
+            self.notice = Some(format!("{}: {} runs of the `{}` sweep", file.name, self.rows.len(), self.preset));
+            self.fit(ctx);
+            return;
+        }
+        match RunTable::parse(name, &file.text) {
+            Ok(table) => {
+                self.external = file.name.clone();
+                self.fit_table(table, ctx);
+            }
+            Err(e) => {
+                self.error = Some(format!(
+                    "{e}; drop a sweep (.jsonl, as the Download button writes it) or a table of runs (.csv or .jsonl with model_size, n_tokens, weight_* and *_loss columns)"
+                ))
+            }
+        }
     }
 
     /// Applies what the workers reported.
@@ -245,11 +302,19 @@ impl MixturePanel {
                 self.path = format!("sigmix-lab/{}.jsonl", self.preset);
                 self.load();
             }
+            #[cfg(not(target_arch = "wasm32"))]
             ui.horizontal(|ui| {
                 ui.label("file");
                 ui.text_edit_singleline(&mut self.path)
                     .on_hover_text("JSON Lines file the runs are appended to (the same format as `sigmix sweep`)");
             });
+            #[cfg(target_arch = "wasm32")]
+            ui.label(
+                egui::RichText::new(
+                    "Runs stay in this page: Download keeps them, and dropping that file onto the page brings them back.",
+                )
+                .small(),
+            );
         });
         if let Some((_, what)) = COMMENTARY.iter().find(|(n, _)| *n == self.preset) {
             ui.label(egui::RichText::new(*what).small());
@@ -271,8 +336,18 @@ impl MixturePanel {
             {
                 j.stop();
             }
+            #[cfg(not(target_arch = "wasm32"))]
             if ui.add_enabled(!busy, egui::Button::new("Load")).on_hover_text("Read the runs in the file").clicked() {
                 self.load();
+            }
+            if ui
+                .add_enabled(!self.rows.is_empty(), egui::Button::new("Download"))
+                .on_hover_text(
+                    "The runs as JSON Lines (the `sigmix sweep` format); drop the file onto the lab to load it again",
+                )
+                .clicked()
+            {
+                self.notice = Some(self.export_rows().unwrap_or_else(|e| e.to_string()));
             }
             if ui
                 .add_enabled(!busy && self.fit_job.is_none() && !self.rows.is_empty(), egui::Button::new("Fit"))
@@ -298,6 +373,11 @@ impl MixturePanel {
         }
         ui.separator();
         ui.heading("External runs");
+        #[cfg(target_arch = "wasm32")]
+        ui.label(
+            "Drop a CSV or JSONL of runs (model_size, n_tokens, weight_* and *_loss columns, e.g. the public data-mixture table) onto the page to fit the law to it.",
+        );
+        #[cfg(not(target_arch = "wasm32"))]
         ui.horizontal(|ui| {
             ui.text_edit_singleline(&mut self.external).on_hover_text(
                 "A CSV or JSONL of runs with model_size, n_tokens, weight_* and *_loss columns, e.g. the public data-mixture table",
@@ -341,15 +421,25 @@ impl MixturePanel {
                     ui.end_row();
                 }
             });
-            if ui
-                .button("Save plot PNG")
-                .on_hover_text(
-                    "Write the sweep's figure (law, extrapolation, prediction, optimal mixture) to sigmix-lab/",
-                )
-                .clicked()
-            {
-                self.notice = Some(self.export_plot().unwrap_or_else(|e| e.to_string()));
-            }
+            ui.horizontal(|ui| {
+                #[cfg(not(target_arch = "wasm32"))]
+                if ui
+                    .button("Save plot PNG")
+                    .on_hover_text(
+                        "Write the sweep's figure (law, extrapolation, prediction, optimal mixture) to sigmix-lab/",
+                    )
+                    .clicked()
+                {
+                    self.notice = Some(self.export_plot().unwrap_or_else(|e| e.to_string()));
+                }
+                if ui
+                    .button("Download fits")
+                    .on_hover_text("The fitted laws and their held-out errors as JSON")
+                    .clicked()
+                {
+                    self.notice = Some(self.export_fits().unwrap_or_else(|e| e.to_string()));
+                }
+            });
             if !self.showing_external {
                 self.optimum_ui(ui, ctx);
             }
@@ -434,6 +524,24 @@ impl MixturePanel {
             });
     }
 
+    fn export_rows(&self) -> sigmix::Result<String> {
+        let mut text = String::new();
+        for row in &self.rows {
+            let line = serde_json::to_string(row)
+                .map_err(|e| sigmix::Error::Config(format!("run {} did not serialise: {e}", row.id)))?;
+            text.push_str(&line);
+            text.push('\n');
+        }
+        crate::lab::files::save(&self.export_dir, &self.preset, "jsonl", text.as_bytes())
+    }
+
+    fn export_fits(&self) -> sigmix::Result<String> {
+        let json = serde_json::to_string_pretty(&self.fits)
+            .map_err(|e| sigmix::Error::Config(format!("the fits did not serialise: {e}")))?;
+        crate::lab::files::save(&self.export_dir, "fits", "json", json.as_bytes())
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
     fn export_plot(&self) -> sigmix::Result<String> {
         let title = format!("{} — {} runs, law fitted below the largest size", self.path, self.rows.len());
         let figure = crate::figure::Figure::from_fitted_runs(&self.rows, &self.fits, title, &self.target)?;

@@ -394,14 +394,12 @@ impl TrainPanel {
                 csv.push_str(&format!("eval,{},{d},{l}\n", e.step));
             }
         }
-        let path = crate::lab::export_path(&self.export_dir, "curves", "csv")?;
-        sigmix::sweep::write_text_atomic(&path, &csv)?;
-        Ok(format!("saved {}", path.display()))
+        crate::lab::files::save(&self.export_dir, "curves", "csv", csv.as_bytes())
     }
 
     fn export_config(&self) -> sigmix::Result<String> {
-        let path = crate::lab::export_path(&self.export_dir, "config", "json")?;
-        sigmix::train::write_json_atomic(&path, &self.config)?;
-        Ok(format!("saved {}", path.display()))
+        let json = serde_json::to_string_pretty(&self.config)
+            .map_err(|e| sigmix::Error::Config(format!("the configuration did not serialise: {e}")))?;
+        crate::lab::files::save(&self.export_dir, "config", "json", json.as_bytes())
     }
 }

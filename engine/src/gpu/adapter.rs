@@ -75,6 +75,7 @@ pub struct Gpu {
     pub(crate) staging: Mutex<Vec<wgpu::Buffer>>,
     buffers_created: AtomicU64,
     bytes_created: AtomicU64,
+    lost: Arc<Mutex<Option<String>>>,
 }
 
 /// The wgpu objects of a `Gpu`, cloned (wgpu handles are reference-counted).
@@ -184,6 +185,15 @@ impl Gpu {
             .request_device(&desc)
             .await
             .map_err(|e| Error::DeviceRequest { adapter: info.name.clone(), reason: e.to_string() })?;
+        // A driver reset, a browser reclaiming the GPU, or a destroyed device: remembered, so
+        // the app can say what happened and open a new device instead of failing run after run.
+        let lost = Arc::new(Mutex::new(None));
+        let note = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut l) = note.lock() {
+                *l = Some(format!("{reason:?}: {message}").trim_end_matches(": ").to_string());
+            }
+        });
         Ok(Arc::new(Gpu {
             instance,
             adapter,
@@ -198,6 +208,7 @@ impl Gpu {
             staging: Mutex::default(),
             buffers_created: AtomicU64::new(0),
             bytes_created: AtomicU64::new(0),
+            lost,
         }))
     }
 
@@ -281,6 +292,18 @@ impl Gpu {
     /// Total bytes of all buffers created so far (the device memory sigmix asked for).
     pub fn bytes_created(&self) -> u64 {
         self.bytes_created.load(Ordering::Relaxed)
+    }
+
+    /// Why the device was lost, once it has been: every later use fails, and only a new
+    /// device (a new `Gpu`) works again.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Releases the device now; later work on it fails and `lost` says so. For tests of how
+    /// the app survives a lost device, and for freeing the GPU before the last handle drops.
+    pub fn destroy(&self) {
+        self.device.destroy();
     }
 
     /// Waits until all submitted work has finished.

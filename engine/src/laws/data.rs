@@ -38,14 +38,25 @@ pub struct RunTable {
 impl RunTable {
     /// Reads a table: JSON Lines when the name ends in `.jsonl` or `.ndjson`, else CSV.
     pub fn read(path: &Path) -> Result<RunTable> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        if ext == "jsonl" || ext == "ndjson" { Self::read_jsonl(path) } else { Self::read_csv(path) }
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        Self::parse(path, &text)
+    }
+
+    /// A table from text already in memory (a file dropped onto the browser page), `name`
+    /// choosing the format as in `read` and naming it in errors.
+    pub fn parse(name: &Path, text: &str) -> Result<RunTable> {
+        let ext = name.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if ext == "jsonl" || ext == "ndjson" { Self::parse_jsonl(name, text) } else { Self::parse_csv(name, text) }
     }
 
     /// Reads JSON Lines: every top-level number of every object is a column (null or a
     /// missing key is an empty cell); strings and nested objects are ignored.
     pub fn read_jsonl(path: &Path) -> Result<RunTable> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        Self::parse_jsonl(path, &text)
+    }
+
+    fn parse_jsonl(path: &Path, text: &str) -> Result<RunTable> {
         let mut header: Vec<String> = Vec::new();
         let mut objects = Vec::new();
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
@@ -89,6 +100,10 @@ impl RunTable {
     /// Reads a CSV file (comma-separated, header first, no quoting).
     pub fn read_csv(path: &Path) -> Result<RunTable> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        Self::parse_csv(path, &text)
+    }
+
+    fn parse_csv(path: &Path, text: &str) -> Result<RunTable> {
         let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
         let Some((_, head)) = lines.next() else {
             return Err(Error::Parse { path: path.into(), message: "the file is empty; expected a header row".into() });

@@ -410,7 +410,7 @@ impl Gpt {
     /// Runs `tokens` (exactly one context of ids) through the model and returns, per layer, the
     /// T × 3·d_model [q | k | v] rows its attention read: the raw material of attention maps.
     /// Overwrites the model's batch (the next training step sets its own).
-    pub fn attention_inputs(&self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+    pub async fn attention_inputs(&self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
         let t = self.config.context;
         if tokens.len() != t {
             return Err(Error::Config(format!("attention maps need exactly {t} tokens, got {}", tokens.len())));
@@ -422,7 +422,11 @@ impl Gpt {
         self.forward(&mut rec, false)?;
         rec.submit()?;
         let width = 3 * self.config.d_model;
-        self.blocks.iter().map(|b| Ok(b.attn.attention_input().to_f32()?[..t * width].to_vec())).collect()
+        let mut out = Vec::with_capacity(self.blocks.len());
+        for b in &self.blocks {
+            out.push(b.attn.attention_input().read_f32().await?[..t * width].to_vec());
+        }
+        Ok(out)
     }
 
     /// Mean loss of the last forward pass over rows whose target was counted (waits for the GPU).

@@ -9,8 +9,16 @@ use crate::recorder::Recorder;
 use crate::rng::Rng;
 use crate::tensor::Device;
 
-/// Continues `prompt` by `len` bytes at `temperature` (0 = always the most likely byte).
-pub fn sample(model: &Gpt, device: &Device, prompt: &str, len: usize, temperature: f32, seed: u64) -> Result<String> {
+/// Continues `prompt` by `len` bytes at `temperature` (0 = always the most likely byte);
+/// each byte's logits are awaited, so in the browser the page keeps drawing meanwhile.
+pub async fn sample(
+    model: &Gpt,
+    device: &Device,
+    prompt: &str,
+    len: usize,
+    temperature: f32,
+    seed: u64,
+) -> Result<String> {
     if !(temperature.is_finite() && temperature >= 0.0) {
         return Err(Error::Config(format!("temperature must be ≥ 0, got {temperature}")));
     }
@@ -31,7 +39,7 @@ pub fn sample(model: &Gpt, device: &Device, prompt: &str, len: usize, temperatur
         let mut rec = Recorder::new(device);
         model.forward(&mut rec, false)?;
         rec.submit()?;
-        let logits = model.logits().to_f32()?;
+        let logits = model.logits().read_f32().await?;
         let row = &logits[(window.len() - 1) * vocab..window.len() * vocab];
         ids.push(draw(row, temperature, &mut rng) as u32);
     }

@@ -9,5 +9,7 @@ mod polyview;
 mod preview;
 pub mod probe;
 
-pub use polyview::{PolyviewConfig, PolyviewEvent, PolyviewRecord, curves_csv, train_polyview, train_polyview_until};
+#[cfg(not(target_arch = "wasm32"))]
+pub use polyview::train_polyview;
+pub use polyview::{PolyviewConfig, PolyviewEvent, PolyviewRecord, curves_csv, train_polyview_async};
 pub use preview::{ViewPreview, preview_views};

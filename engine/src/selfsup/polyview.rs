@@ -194,7 +194,7 @@ fn augment_shape(cfg: &PolyviewConfig, noise_std: f32, seed: u32) -> AugmentShap
 }
 
 /// The encoder's representation of every image in `images` (identity views, no noise).
-fn features(device: &Device, enc: &Encoder, b: &Buffers, cfg: &PolyviewConfig, count: usize) -> Result<Vec<f32>> {
+async fn features(device: &Device, enc: &Encoder, b: &Buffers, cfg: &PolyviewConfig, count: usize) -> Result<Vec<f32>> {
     let rows = enc.rows();
     let repr = enc.config().repr;
     let identity = ViewParams::identity(cfg.image_size).to_floats();
@@ -207,7 +207,7 @@ fn features(device: &Device, enc: &Encoder, b: &Buffers, cfg: &PolyviewConfig, c
         augment(&mut rec, &b.probe_images, &b.src, &b.view, &b.views, &augment_shape(cfg, 0.0, 0))?;
         enc.forward_repr(&mut rec, &b.views)?;
         rec.submit()?;
-        let h = enc.repr().to_f32()?;
+        let h = enc.repr().read_f32().await?;
         let take = rows.min(count - start);
         out.extend_from_slice(&h[..take * repr]);
     }
@@ -215,8 +215,14 @@ fn features(device: &Device, enc: &Encoder, b: &Buffers, cfg: &PolyviewConfig, c
 }
 
 /// Probe (train, test) accuracy: fitted on the first half of the probe images, scored on the rest.
-fn probe(device: &Device, enc: &Encoder, b: &Buffers, cfg: &PolyviewConfig, labels: &[u32]) -> Result<(f64, f64)> {
-    let x = features(device, enc, b, cfg, labels.len())?;
+async fn probe(
+    device: &Device,
+    enc: &Encoder,
+    b: &Buffers,
+    cfg: &PolyviewConfig,
+    labels: &[u32],
+) -> Result<(f64, f64)> {
+    let x = features(device, enc, b, cfg, labels.len()).await?;
     let dim = enc.config().repr;
     let half = labels.len() / 2;
     let train = Labelled { features: &x[..half * dim], labels: &labels[..half] };
@@ -224,20 +230,22 @@ fn probe(device: &Device, enc: &Encoder, b: &Buffers, cfg: &PolyviewConfig, labe
     linear_probe(&train, &test, dim, SHAPE_CLASSES.len())
 }
 
-/// Trains one encoder and probes it before and after.
+/// Trains one encoder and probes it before and after, blocking.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn train_polyview(
     device: &Device,
     cfg: &PolyviewConfig,
     on_event: &mut dyn FnMut(&PolyviewEvent),
 ) -> Result<PolyviewRecord> {
     let never = AtomicBool::new(false);
-    let record = train_polyview_until(device, cfg, &never, on_event)?;
+    let record = pollster::block_on(train_polyview_async(device, cfg, &never, on_event))?;
     record.ok_or_else(|| Error::Config("the run was stopped".into()))
 }
 
 /// As `train_polyview`, but checks `stop` before every step and returns `None` once it is set
-/// (for the lab's Stop button).
-pub fn train_polyview_until(
+/// (for the lab's Stop button); every read-back is awaited, so in the browser the page keeps
+/// drawing while it trains.
+pub async fn train_polyview_async(
     device: &Device,
     cfg: &PolyviewConfig,
     stop: &AtomicBool,
@@ -262,13 +270,14 @@ pub fn train_polyview_until(
     let state = ContrastiveState::new(device, shape)?;
     let opts = ContrastiveOpts { loss: cfg.loss, temperature: cfg.temperature };
     on_event(&PolyviewEvent::Started { params: enc.weights().count() });
-    let probe_before = probe(device, &enc, &b, cfg, &held_out.labels)?;
+    let probe_before = probe(device, &enc, &b, cfg, &held_out.labels).await?;
     on_event(&PolyviewEvent::Probe { step: 0, accuracy: probe_before.1 });
     let mut probes = vec![(0, probe_before.1)];
     let mut rng = Rng::new(cfg.seed).fork(0xa11);
     let mut curve = Vec::new();
     let t0 = Instant::now();
     for step in 1..=cfg.steps {
+        crate::clock::yield_now().await;
         if stop.load(Ordering::Relaxed) {
             return Ok(None);
         }
@@ -301,7 +310,7 @@ pub fn train_polyview_until(
         opt.step(&mut rec, enc.weights(), cfg.schedule.at(step - 1, cfg.steps))?;
         rec.submit()?;
         let loss = if step % cfg.log_every == 0 || step == cfg.steps {
-            let l = state.loss.to_f32()?.first().copied().unwrap_or(f32::NAN);
+            let l = state.loss.read_f32().await?.first().copied().unwrap_or(f32::NAN);
             if !l.is_finite() {
                 return Err(Error::NonFinite { step, value: l });
             }
@@ -312,14 +321,14 @@ pub fn train_polyview_until(
         };
         on_event(&PolyviewEvent::Step { step, loss });
         if cfg.probe_every > 0 && step.is_multiple_of(cfg.probe_every) && step < cfg.steps {
-            let (_, accuracy) = probe(device, &enc, &b, cfg, &held_out.labels)?;
+            let (_, accuracy) = probe(device, &enc, &b, cfg, &held_out.labels).await?;
             probes.push((step, accuracy));
             on_event(&PolyviewEvent::Probe { step, accuracy });
         }
     }
-    device.wait()?;
+    // The last step read its loss back, so the device has finished its work.
     let seconds = t0.elapsed().as_secs_f64();
-    let probe_after = probe(device, &enc, &b, cfg, &held_out.labels)?;
+    let probe_after = probe(device, &enc, &b, cfg, &held_out.labels).await?;
     probes.push((cfg.steps, probe_after.1));
     on_event(&PolyviewEvent::Probe { step: cfg.steps, accuracy: probe_after.1 });
     Ok(Some(PolyviewRecord {

@@ -4,8 +4,6 @@
 
 mod extrapolate;
 mod plan;
-// Sweeps train with the blocking loop: native only (the browser awaits each step).
-#[cfg(not(target_arch = "wasm32"))]
 mod runner;
 mod store;
 
@@ -14,5 +12,6 @@ pub use extrapolate::{
 };
 pub use plan::{MixtureDesign, ModelSize, PlannedRun, SWEEP_PRESETS, Shard, SweepPlan};
 #[cfg(not(target_arch = "wasm32"))]
-pub use runner::{SweepEvent, SweepOptions, SweepOutcome, run_sweep};
-pub use store::{MergeReport, ReadRows, SweepRow, SweepWriter, merge, read_rows, write_text_atomic};
+pub use runner::run_sweep;
+pub use runner::{SweepEvent, SweepOptions, SweepOutcome, run_sweep_async};
+pub use store::{MergeReport, ReadRows, SweepRow, SweepWriter, merge, parse_rows, read_rows, write_text_atomic};

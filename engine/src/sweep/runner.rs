@@ -1,13 +1,17 @@
-//! Runs a sweep: trains every planned cell of this shard that the output file does not hold
-//! yet, appending each finished run at once; refuses to mix runs of another plan into it.
+//! Runs a sweep: trains every planned cell of this shard that the output does not hold yet,
+//! appending each finished run at once; refuses to mix runs of another plan into it. Natively
+//! the output is a JSONL file; in the browser the page keeps the rows (same core, awaited).
 
 use std::collections::HashMap;
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::sweep::{PlannedRun, Shard, SweepPlan, SweepRow, SweepWriter};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::sweep::SweepWriter;
+use crate::sweep::{PlannedRun, ReadRows, Shard, SweepPlan, SweepRow};
 use crate::tensor::Device;
-use crate::train::{Event, train};
+use crate::train::{Event, train_async};
 
 /// How to run a sweep.
 #[derive(Clone, Debug, Default)]
@@ -76,7 +80,9 @@ impl SweepOutcome {
     }
 }
 
-/// Trains the cells of `plan` in `opts.shard` that `out` lacks, appending one row per run.
+/// Trains the cells of `plan` in `opts.shard` that `out` lacks, appending one row per run,
+/// blocking.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run_sweep(
     device: &Device,
     plan: &SweepPlan,
@@ -84,8 +90,23 @@ pub fn run_sweep(
     opts: SweepOptions,
     on_event: &mut dyn FnMut(SweepEvent<'_>),
 ) -> Result<SweepOutcome> {
-    let runs = plan.runs()?;
     let (mut writer, found) = SweepWriter::open(out, opts.resume)?;
+    let label = out.display().to_string();
+    pollster::block_on(run_sweep_async(device, plan, found, &label, opts, on_event, &mut |row| writer.append(row)))
+}
+
+/// The sweep as a future: `found` holds the rows already kept (read from `label`, a file name
+/// or "this page"), and `append` keeps each finished row before the next run starts.
+pub async fn run_sweep_async(
+    device: &Device,
+    plan: &SweepPlan,
+    found: ReadRows,
+    label: &str,
+    opts: SweepOptions,
+    on_event: &mut dyn FnMut(SweepEvent<'_>),
+    append: &mut dyn FnMut(&SweepRow) -> Result<()>,
+) -> Result<SweepOutcome> {
+    let runs = plan.runs()?;
     let by_id: HashMap<&str, &PlannedRun> = runs.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut done: HashMap<String, SweepRow> = HashMap::new();
     for row in found.rows {
@@ -98,18 +119,13 @@ pub fn run_sweep(
                 return Err(Error::Config(format!(
                     "{}: run {} was trained with a different configuration than the `{}` plan now makes; \
                      finish it with the sigmix version that started it, or choose another --out",
-                    out.display(),
-                    row.id,
-                    plan.name
+                    label, row.id, plan.name
                 )));
             }
             None => {
                 return Err(Error::Config(format!(
                     "{}: holds run {} of sweep `{}`, which is not in the `{}` plan; choose another --out",
-                    out.display(),
-                    row.id,
-                    row.sweep,
-                    plan.name
+                    label, row.id, row.sweep, plan.name
                 )));
             }
         }
@@ -131,9 +147,9 @@ pub fn run_sweep(
             break;
         }
         on_event(SweepEvent::RunStarted { run, position: i + 1, todo: todo.len() });
-        let record = train(device, &run.config, &mut |e| on_event(SweepEvent::Training(e)))?;
+        let record = train_async(device, &run.config, &mut |e| on_event(SweepEvent::Training(e))).await?;
         let row = SweepRow::from_record(&plan.name, run.index, &run.id, &record)?;
-        writer.append(&row)?;
+        append(&row)?;
         on_event(SweepEvent::RunFinished { row: &row, position: i + 1, todo: todo.len() });
         done.insert(row.id.clone(), row);
         trained += 1;

@@ -88,6 +88,12 @@ pub struct ReadRows {
 /// (not an error), every other bad line is an error naming the line and column.
 pub fn read_rows(path: &Path) -> Result<ReadRows> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    parse_rows(path, &text)
+}
+
+/// `read_rows` on text already in memory (a sweep uploaded to the browser page); `path` names
+/// it in errors.
+pub fn parse_rows(path: &Path, text: &str) -> Result<ReadRows> {
     let mut out = ReadRows::default();
     let mut offset = 0u64;
     for (i, line) in text.split_inclusive('\n').enumerate() {

@@ -61,6 +61,8 @@ impl Device {
     pub fn label(&self) -> String {
         let i = self.info();
         match self {
+            // Browsers keep the adapter's name to themselves.
+            Device::Gpu(_) if i.name.is_empty() => format!("the browser's GPU ({})", i.backend),
             Device::Gpu(_) => format!("{} ({})", i.name, i.backend),
             Device::Cpu(_) => i.name,
         }

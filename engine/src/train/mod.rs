@@ -8,4 +8,4 @@ pub use config::{PRESETS, RunConfig};
 pub use record::{CurvePoint, EvalPoint, RunRecord, read_json, write_json_atomic};
 #[cfg(not(target_arch = "wasm32"))]
 pub use run::train;
-pub use run::{Event, StepOutcome, Trainer};
+pub use run::{Event, StepOutcome, Trainer, train_async};

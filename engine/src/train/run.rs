@@ -161,6 +161,7 @@ impl Trainer {
 
     /// `step` as a future: the browser awaits its read-backs through the event loop.
     pub async fn step_async(&mut self) -> Result<StepOutcome> {
+        crate::clock::yield_now().await;
         if self.finished() {
             return Err(Error::Config(format!("the run has finished its {} steps", self.cfg.steps)));
         }
@@ -222,9 +223,16 @@ impl Trainer {
         Ok(e)
     }
 
-    /// Continues `prompt` by `len` bytes sampled from the model at `temperature` (0 = greedy).
+    /// Continues `prompt` by `len` bytes sampled from the model at `temperature` (0 = greedy),
+    /// blocking.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn sample(&self, prompt: &str, len: usize, temperature: f32, seed: u64) -> Result<String> {
-        crate::models::sample(&self.model, &self.device, prompt, len, temperature, seed)
+        pollster::block_on(self.sample_async(prompt, len, temperature, seed))
+    }
+
+    /// `sample` as a future.
+    pub async fn sample_async(&self, prompt: &str, len: usize, temperature: f32, seed: u64) -> Result<String> {
+        crate::models::sample(&self.model, &self.device, prompt, len, temperature, seed).await
     }
 
     /// The record of the run so far.
@@ -261,9 +269,14 @@ impl Trainer {
     }
 }
 
-/// Trains a GPT as `cfg` says, reporting progress through `on_event` (native: it blocks).
+/// Trains a GPT as `cfg` says, reporting progress through `on_event`, blocking.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn train(device: &Device, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) -> Result<RunRecord> {
+    pollster::block_on(train_async(device, cfg, on_event))
+}
+
+/// `train` as a future: in the browser every step hands the page its turn.
+pub async fn train_async(device: &Device, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) -> Result<RunRecord> {
     let mut trainer = Trainer::new(device, cfg)?;
     on_event(&Event::Started {
         params: trainer.params(),
@@ -271,12 +284,12 @@ pub fn train(device: &Device, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event))
         unigram_entropy: trainer.unigram_entropy(),
     });
     while !trainer.finished() {
-        let out = trainer.step()?;
+        let out = trainer.step_async().await?;
         on_event(&Event::Step { step: out.step, loss: out.loss, tokens_per_sec: out.tokens_per_sec });
         if let Some(e) = out.eval {
             on_event(&Event::Eval(e));
         }
     }
-    device.wait()?;
+    // The last step read its loss and evaluated, so the device has finished its work.
     Ok(trainer.record())
 }

@@ -1,0 +1,93 @@
+//! What the lab saves and what it is given: natively exports are files under the lab's
+//! folder; in the browser they are downloads, and nothing leaves the visitor's machine.
+//! Files dropped onto the window (or the page) arrive here as named text either way.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+/// Saves `bytes` as a new `what-<time>.<ext>` export: a file in `dir` natively, a download in
+/// the browser. Says where it went.
+pub fn save(dir: &std::path::Path, what: &str, ext: &str, bytes: &[u8]) -> sigmix::Result<String> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let path = crate::lab::export_path(dir, what, ext)?;
+        let tmp = path.with_extension(format!("{ext}.partial"));
+        std::fs::write(&tmp, bytes).map_err(|source| sigmix::Error::Io { path: tmp.clone(), source })?;
+        std::fs::rename(&tmp, &path).map_err(|source| sigmix::Error::Io { path: path.clone(), source })?;
+        Ok(format!("saved {}", path.display()))
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = dir;
+        let stamp = (js_sys::Date::now() / 1000.0) as u64;
+        let name = format!("{what}-{stamp}.{ext}");
+        download(&name, bytes).map_err(|e| sigmix::Error::Config(format!("the download of {name} failed: {e:?}")))?;
+        Ok(format!("downloaded {name}"))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn download(name: &str, bytes: &[u8]) -> Result<(), wasm_bindgen::JsValue> {
+    use wasm_bindgen::JsCast;
+    let array = js_sys::Array::new();
+    array.push(&js_sys::Uint8Array::from(bytes));
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&array)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a")?.dyn_into()?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    web_sys::Url::revoke_object_url(&url)?;
+    Ok(())
+}
+
+/// A file dropped onto the lab: its name and contents.
+#[derive(Clone, Debug)]
+pub struct Dropped {
+    /// File name (no folders).
+    pub name: String,
+    /// Its text (dropped files are sweeps and tables, all text).
+    pub text: String,
+}
+
+/// Files dropped onto the window, read as they arrive (natively at once from their paths; in
+/// the browser the page reads them asynchronously, so they come a frame or two later).
+pub struct Inbox {
+    tx: Sender<sigmix::Result<Dropped>>,
+    rx: Receiver<sigmix::Result<Dropped>>,
+}
+
+impl Default for Inbox {
+    fn default() -> Inbox {
+        let (tx, rx) = channel();
+        Inbox { tx, rx }
+    }
+}
+
+impl Inbox {
+    /// Starts reading the files dropped this frame and returns every file read so far; one
+    /// that cannot be read is an error naming it.
+    pub fn poll(&self, ctx: &egui::Context) -> Vec<sigmix::Result<Dropped>> {
+        for file in ctx.input(|i| i.raw.dropped_files.clone()) {
+            let name = file.path().file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            #[cfg(not(target_arch = "wasm32"))]
+            let _ = self.tx.send(as_text(name, file.bytes()));
+            #[cfg(target_arch = "wasm32")]
+            {
+                let (tx, ctx) = (self.tx.clone(), ctx.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = tx.send(as_text(name, file.bytes_async().await));
+                    ctx.request_repaint();
+                });
+            }
+        }
+        self.rx.try_iter().collect()
+    }
+}
+
+fn as_text(name: String, bytes: Result<Vec<u8>, String>) -> sigmix::Result<Dropped> {
+    let bytes = bytes.map_err(|e| sigmix::Error::Config(format!("{name}: could not be read ({e})")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| sigmix::Error::Config(format!("{name}: not UTF-8 text; drop a .jsonl sweep or a .csv table")))?;
+    Ok(Dropped { name, text })
+}
