@@ -201,3 +201,23 @@ fn without_a_display_the_lab_says_so_in_one_line() {
     assert_eq!(t.lines().count(), 1, "{t}");
     assert!(t.contains("no display") && t.contains("sigmix --help"), "{t}");
 }
+
+#[test]
+fn train_takes_a_text_file_as_a_domain_and_refuses_one_too_small() {
+    let dir = std::env::temp_dir().join(format!("sigmix-cli-text-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let notes = dir.join("notes.txt");
+    let line = "the ferry leaves at nine and the market opens at ten\n";
+    std::fs::write(&notes, line.repeat(200)).expect("write");
+    let o = sigmix(&["train", "--preset", "smoke", "--device", "cpu", "--text", notes.to_str().expect("utf-8")]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.lines().any(|l| l.starts_with("notes ")), "the text's held-out loss is reported: {t}");
+
+    let tiny = dir.join("tiny.txt");
+    std::fs::write(&tiny, "too short").expect("write");
+    let o = sigmix(&["train", "--preset", "smoke", "--device", "cpu", "--text", tiny.to_str().expect("utf-8")]);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("at least 4096") && t.lines().count() <= 2, "one clear line: {t}");
+}

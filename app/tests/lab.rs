@@ -258,3 +258,107 @@ fn the_contrastive_panel_shows_views_runs_every_m_and_probes() {
     }
     write_doc_image(&mut h, "lab-contrastive.png");
 }
+
+/// A file dropped onto the window, as the windowing layer would hand it over.
+#[derive(Debug)]
+struct DroppedBytes {
+    path: std::path::PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl egui::DroppedFile for DroppedBytes {
+    fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        Ok(self.bytes.clone())
+    }
+}
+
+fn drop_file(h: &mut Harness<'_, Lab>, name: &str, bytes: Vec<u8>) {
+    let file = DroppedBytes { path: std::path::PathBuf::from(name), bytes };
+    h.input_mut().dropped_files.push(std::sync::Arc::new(file));
+    h.run_steps(2);
+}
+
+/// Some text of the user's own: short lines of a made-up ledger, 24 KB.
+fn ledger() -> Vec<u8> {
+    let mut s = String::new();
+    let mut i = 0u64;
+    while s.len() < 24_000 {
+        i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s.push_str(&format!("paid {} to shop {} on day {}\n", (i >> 33) % 500, (i >> 40) % 7, (i >> 50) % 28));
+    }
+    s.into_bytes()
+}
+
+#[test]
+fn a_dropped_text_becomes_a_domain_trained_and_swept_and_a_dropped_sweep_comes_back() {
+    let dir = std::env::temp_dir().join(format!("sigmix-lab-texts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut h = lab();
+    h.run_steps(2);
+    drop_file(&mut h, "tiny.txt", b"too short".to_vec());
+    h.get_by_label_contains("at least 4096");
+    assert!(h.state().texts.is_empty(), "a text too small to hold out is refused");
+
+    drop_file(&mut h, "Ledger.txt", ledger());
+    assert_eq!(h.state().texts.len(), 1);
+    h.get_by_label_contains("ledger (24 KB)");
+    let names = ["prose", "code", "arithmetic", "records", "ledger"];
+    assert_eq!(h.state().train.config.domain_names(), names);
+    assert_eq!(h.state().mixture.domains(), names);
+
+    // The Train panel trains on it: five held-out losses, the text's learnt well below ln 256.
+    h.state_mut().tab = Tab::Train;
+    h.state_mut().train.load_preset("smoke");
+    assert_eq!(h.state().train.config.mixture.len(), 5, "a preset keeps the texts");
+    h.run_steps(2);
+    h.get_by_label("Play").click();
+    step_until(&mut h, 120, "the smoke run with a text domain", |l| l.train.status != Status::Running);
+    let t = &h.state().train;
+    assert_eq!(t.status, Status::Finished, "{:?}", t.error);
+    let last = t.evals.last().expect("an evaluation");
+    assert_eq!(last.per_domain.len(), 5);
+    assert!(last.per_domain[4] < 4.0, "the ledger's held-out loss fell: {}", last.per_domain[4]);
+
+    // The Mixture lab sweeps it: one more weight per run, one more loss to fit.
+    {
+        let m = &mut h.state_mut().mixture;
+        m.preset = "smoke".into();
+        m.path = dir.join("smoke+ledger.jsonl").to_string_lossy().into_owned();
+        m.export_dir = dir.clone();
+        m.load();
+    }
+    h.state_mut().tab = Tab::Mixture;
+    h.run_steps(2);
+    h.get_by_label("Run").click();
+    step_until(&mut h, 300, "the sweep with a text domain", |l| {
+        !l.mixture.fits.is_empty() || l.mixture.error.is_some()
+    });
+    let m = &h.state().mixture;
+    assert!(m.error.is_none(), "{:?}", m.error);
+    assert_eq!(m.rows.len(), 27);
+    assert!(m.rows.iter().all(|r| r.columns.contains_key("weight_ledger") && r.columns.contains_key("ledger_loss")));
+    let ledger_fit = m.fits.iter().find(|f| f.target == "ledger_loss").expect("the text's loss is fitted");
+    assert_eq!(ledger_fit.fit.domains, names);
+
+    // Download, then drop the file onto a fresh lab: the runs come back and are fitted again.
+    h.get_by_label("Download").click();
+    h.run_steps(2);
+    let saved = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("smoke-")))
+        .expect("the runs were downloaded");
+    let mut fresh = lab();
+    fresh.run_steps(2);
+    drop_file(&mut fresh, "smoke-runs.jsonl", std::fs::read(&saved).expect("read"));
+    step_until(&mut fresh, 120, "the dropped sweep's fit", |l| !l.mixture.fits.is_empty() || l.mixture.error.is_some());
+    let m = &fresh.state().mixture;
+    assert!(m.error.is_none(), "{:?}", m.error);
+    assert_eq!(fresh.state().tab, Tab::Mixture);
+    assert_eq!(m.rows.len(), 27);
+    assert!(m.fits.iter().any(|f| f.target == "ledger_loss"));
+}

@@ -5,7 +5,8 @@
 //! without the WebGPU flags the page must explain that WebGPU is missing and train the tiny
 //! preset on the engine's CPU backend (wasm, one thread) instead; and the lab itself must open
 //! on its canvas from a link, restore the link's state, train through its Train panel on
-//! WebGPU, and draw a non-blank screen (`SIGMIX_LAB_SCREENSHOT=path` keeps the picture).
+//! WebGPU, take a text file dropped onto it as a domain, and draw a non-blank screen
+//! (`SIGMIX_LAB_SCREENSHOT=path` keeps the picture).
 //!
 //! Needs chromium, node, wasm-bindgen-cli and web/test/node_modules (`.ci/install-deps`
 //! installs them). Where they are missing the test says so and passes, except under CI
@@ -66,6 +67,6 @@ fn the_selftest_passes_training_works_and_the_lab_opens_from_a_link_in_headless_
     assert!(text.contains("\"selftest in the browser\",\"ok\":true"), "{text}");
     assert!(text.contains("\"a few training steps of the tiny preset lower the loss\",\"ok\":true"), "{text}");
     assert!(text.contains("\"no WebGPU: explained, and the CPU backend trains instead\",\"ok\":true"), "{text}");
-    let lab = "\"the lab opens from a link, restores its state, trains on WebGPU, and draws\",\"ok\":true";
+    let lab = "\"the lab opens from a link, restores its state, trains on WebGPU, takes a dropped text, and draws\",\"ok\":true";
     assert!(text.contains(lab), "{text}");
 }

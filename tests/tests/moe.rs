@@ -99,7 +99,7 @@ fn a_small_moe_gpt_trains_on_both_backends_with_every_expert_in_use() {
     cfg.steps = 80;
     let mut finals = Vec::new();
     for dev in devices() {
-        let r = train(&dev, &cfg, &mut |_| {}).expect("trains");
+        let r = train(&dev, &cfg, &[], &mut |_| {}).expect("trains");
         let (first, last) = (r.curve[0].loss, r.curve.last().expect("curve").loss);
         assert!(last < first - 1.0, "{}: loss {first} → {last}", dev.label());
         assert!(r.active_params < r.params, "active {} of {}", r.active_params, r.params);

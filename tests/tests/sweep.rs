@@ -19,7 +19,7 @@ fn temp(name: &str) -> PathBuf {
 
 fn sweep(path: &Path, resume: bool, shard: Shard) -> sigmix::Result<SweepOutcome> {
     let plan = SweepPlan::preset("smoke").expect("preset");
-    run_sweep(&cpu(), &plan, path, SweepOptions { resume, shard, stop: None }, &mut |_| {})
+    run_sweep(&cpu(), &plan, path, SweepOptions { resume, shard, ..Default::default() }, &mut |_| {})
 }
 
 #[test]

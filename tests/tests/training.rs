@@ -8,7 +8,7 @@ use sigmix_tests::{cpu, devices, gpu};
 
 fn smoke_on(dev: &Device, seed: u64) -> RunRecord {
     let cfg = RunConfig { seed, ..RunConfig::preset("smoke").expect("preset") };
-    train(dev, &cfg, &mut |_| {}).expect("training runs")
+    train(dev, &cfg, &[], &mut |_| {}).expect("training runs")
 }
 
 fn losses(r: &RunRecord) -> Vec<f32> {
@@ -63,10 +63,10 @@ fn the_same_seed_gives_the_same_curve() {
 #[test]
 fn a_bad_mixture_is_refused_with_the_reason() {
     let cfg = RunConfig { mixture: vec![1.0, -1.0, 0.0, 0.0], ..RunConfig::preset("smoke").expect("preset") };
-    let err = train(&cpu(), &cfg, &mut |_| {}).expect_err("must fail").to_string();
+    let err = train(&cpu(), &cfg, &[], &mut |_| {}).expect_err("must fail").to_string();
     assert!(err.contains("non-negative"), "{err}");
     let cfg = RunConfig { mixture: vec![1.0; 3], ..RunConfig::preset("smoke").expect("preset") };
-    let err = train(&cpu(), &cfg, &mut |_| {}).expect_err("must fail").to_string();
+    let err = train(&cpu(), &cfg, &[], &mut |_| {}).expect_err("must fail").to_string();
     assert!(err.contains("4 domains"), "{err}");
 }
 
@@ -78,7 +78,7 @@ fn a_diverging_run_stops_with_a_clear_error() {
     cfg.optim.grad_clip = 0.0;
     cfg.log_every = 1;
     for dev in devices() {
-        let err = train(&dev, &cfg, &mut |_| {}).expect_err("must diverge").to_string();
+        let err = train(&dev, &cfg, &[], &mut |_| {}).expect_err("must diverge").to_string();
         assert!(err.contains("lower the learning rate"), "{err}");
     }
 }
@@ -96,9 +96,52 @@ fn a_trainer_steps_one_at_a_time_and_samples_text() {
             t.step().expect("steps");
         }
         let record = t.record();
-        let whole = train(&dev, &cfg, &mut |_| {}).expect("trains");
+        let whole = train(&dev, &cfg, &[], &mut |_| {}).expect("trains");
         assert_eq!(losses(&record), losses(&whole), "sampling between steps changes nothing ({})", dev.label());
         assert!(t.step().expect_err("finished").to_string().contains("finished"));
         assert!(t.sample("x", 4, -1.0, 0).is_err());
     }
+}
+
+/// 24 KB of a made-up ledger: short structured lines a small model learns quickly.
+fn ledger() -> Vec<u8> {
+    let mut s = String::new();
+    let mut i = 0u64;
+    while s.len() < 24_000 {
+        i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s.push_str(&format!("paid {} to shop {} on day {}\n", (i >> 33) % 500, (i >> 40) % 7, (i >> 50) % 28));
+    }
+    s.into_bytes()
+}
+
+#[test]
+fn a_text_of_ones_own_trains_as_a_fifth_domain_and_must_be_given() {
+    use sigmix::data::TextDomain;
+    let text = TextDomain::new("ledger.txt", ledger()).expect("a text domain");
+    let mut cfg = RunConfig::preset("smoke").expect("preset");
+    cfg.add_texts(std::slice::from_ref(&text), 1.0);
+    assert_eq!(cfg.domain_names(), ["prose", "code", "arithmetic", "records", "ledger"]);
+    assert_eq!(cfg.mixture.len(), 5);
+
+    let missing = Trainer::new(&cpu(), &cfg).err().expect("the bytes are needed").to_string();
+    assert!(missing.contains("`ledger`") && missing.contains("was not given"), "{missing}");
+    let mut short = cfg.clone();
+    short.mixture.pop();
+    let e = short.validate().expect_err("one weight per domain").to_string();
+    assert!(e.contains("4 weights") && e.contains("ledger"), "{e}");
+
+    let r = train(&cpu(), &cfg, std::slice::from_ref(&text), &mut |_| {}).expect("trains");
+    assert_eq!(r.domains.last().map(String::as_str), Some("ledger"));
+    let e = r.final_eval().expect("evaluated");
+    assert_eq!(e.per_domain.len(), 5);
+    assert!(e.per_domain[4] < 4.0, "the ledger is learnt (ln 256 = 5.55): {}", e.per_domain[4]);
+
+    // The configuration names the text and survives JSON; the text itself is not in it.
+    let json = serde_json::to_string(&cfg).expect("serialises");
+    assert!(json.contains("\"texts\"") && !json.contains("paid"), "{json}");
+    let back: RunConfig = serde_json::from_str(&json).expect("parses");
+    assert_eq!(back, cfg);
+    // A built-in-only configuration writes no `texts` field (older records read as before).
+    let plain = serde_json::to_string(&RunConfig::preset("smoke").expect("preset")).expect("serialises");
+    assert!(!plain.contains("texts"), "{plain}");
 }

@@ -7,7 +7,9 @@
 //   4. the lab opens on its canvas from a link with state, restores that state (the lab
 //      rewrites the address from its own state: the link's settings come back, in full form),
 //      trains the smoke preset through its Train panel on WebGPU as the link asks (`play`),
-//      lowering the loss, and its screenshot is not blank (SIGMIX_LAB_SCREENSHOT=path saves it).
+//      lowering the loss; a text file dropped onto its canvas becomes a domain of the Train
+//      panel and the Mixture lab; and its screenshot is not blank (SIGMIX_LAB_SCREENSHOT=path
+//      saves it).
 // Prints one JSON line per check; exits non-zero on any failure.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -39,7 +41,7 @@ const quiet = ["--headless=new", "--no-sandbox", "--no-first-run", "--disable-ba
   "--disable-component-update", "--disable-sync", "--disable-quic"];
 const webgpu = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader", "--use-angle=swiftshader"];
 
-async function open(flags, until, timeout, shot, hash = "", size = { width: 1000, height: 700 }) {
+async function open(flags, until, timeout, shot, hash = "", size = { width: 1000, height: 700 }, act = null) {
   const profile = mkdtempSync(join(tmpdir(), "sigmix-chromium-"));
   const b = await chromium.launchPersistentContext(profile, { executablePath: browser, args: [...quiet, ...flags], headless: true });
   try {
@@ -50,6 +52,7 @@ async function open(flags, until, timeout, shot, hash = "", size = { width: 1000
     page.on("pageerror", (e) => logs.push(String(e)));
     await page.goto(url + hash);
     await page.waitForFunction(until, null, { timeout });
+    if (act) await act(page);
     // A few frames for the page (or the lab's canvas) to settle before the picture.
     await page.waitForTimeout(shot ? 1500 : 0);
     const png = await page.screenshot(shot ? { path: shot } : {});
@@ -101,8 +104,18 @@ try {
   // The lab from a link: its settings, and `play` to train as it opens, on the page's WebGPU.
   const link = "#tab=train&preset=smoke&seed=7&width=48&attention=sigmoid&sweep=smoke&device=gpu&play";
   const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
+  // Then a text file dropped onto the canvas becomes a domain (read through the browser's File API).
+  const dropText = async (page) => {
+    await page.evaluate(() => {
+      const text = Array.from({ length: 600 }, (_, i) => `paid ${(i * 37) % 500} to shop ${i % 7} on day ${i % 28}\n`).join("");
+      const files = new DataTransfer();
+      files.items.add(new File([text], "ledger.txt", { type: "text/plain" }));
+      document.getElementById("lab").dispatchEvent(new DragEvent("drop", { dataTransfer: files, bubbles: true, cancelable: true }));
+    });
+    await page.waitForFunction(`(${status})()?.texts?.includes("ledger")`, null, { timeout: 30_000 }).catch(() => {});
+  };
   const r = await open(webgpu, `(${status})()?.train?.status === "finished" || (${status})()?.train?.status === "failed" || document.title === "sigmix: error"`,
-    600_000, process.env.SIGMIX_LAB_SCREENSHOT ?? join(tmpdir(), "sigmix-lab.png"), link, { width: 1280, height: 800 });
+    600_000, process.env.SIGMIX_LAB_SCREENSHOT ?? join(tmpdir(), "sigmix-lab.png"), link, { width: 1280, height: 800 }, dropText);
   const state = Object.fromEntries(new URLSearchParams(r.hash.slice(1)));
   const restored = state.tab === "train" && state.preset === "smoke" && state.seed === "7" && state.width === "48" &&
     state.attention === "sigmoid" && state.sweep === "smoke" && state.device === "gpu" && "mix" in state && "lr" in state;
@@ -110,11 +123,13 @@ try {
   const trained = t.status === "finished" && t.steps === 60 && t.last_loss < t.first_loss - 0.05;
   // A blank or single-colour 1280×800 PNG is a few kilobytes; the lab's panels are tens.
   const drawn = r.png.length > 30_000;
-  const ok = restored && trained && drawn;
-  report("the lab opens from a link, restores its state, trains on WebGPU, and draws", ok,
-    { title: r.title, hash: r.hash, train: t, screenshot_bytes: r.png.length, logs: ok ? [] : r.logs.slice(-20) });
+  const ownText = (r.lab?.texts ?? []).includes("ledger") && (t.domains ?? []).includes("ledger") &&
+    (r.lab?.mixture?.domains ?? []).includes("ledger");
+  const ok = restored && trained && drawn && ownText;
+  report("the lab opens from a link, restores its state, trains on WebGPU, takes a dropped text, and draws", ok,
+    { title: r.title, hash: r.hash, train: t, texts: r.lab?.texts, notice: r.lab?.notice, screenshot_bytes: r.png.length, logs: ok ? [] : r.logs.slice(-20) });
 } catch (e) {
-  report("the lab opens from a link, restores its state, trains on WebGPU, and draws", false, { error: String(e) });
+  report("the lab opens from a link, restores its state, trains on WebGPU, takes a dropped text, and draws", false, { error: String(e) });
 }
 server.close();
 process.exit(failed ? 1 : 0);

@@ -4,12 +4,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use sigmix::data::TextDomain;
 use sigmix::nn::AttentionKind;
 use sigmix::train::{RunConfig, RunRecord};
 use sigmix::{DeviceChoice, Error};
 
-/// Runs the three trainings, prints their final losses and writes the curves.
-pub fn run(base: &RunConfig, csv: &Path, device: DeviceChoice) -> sigmix::Result<()> {
+/// Runs the three trainings (on the built-in domains and `texts`), prints their final losses
+/// and writes the curves.
+pub fn run(base: &RunConfig, texts: &[TextDomain], csv: &Path, device: DeviceChoice) -> sigmix::Result<()> {
     let device = super::open_device(device)?;
     let n = base.model.context as f32;
     let variants = [
@@ -24,7 +26,7 @@ pub fn run(base: &RunConfig, csv: &Path, device: DeviceChoice) -> sigmix::Result
         cfg.name = format!("attn-compare {name}");
         cfg.model.attention = kind;
         cfg.model.sigmoid_bias = bias;
-        records.push((name, super::train::train_with_bar(&device, &cfg)?));
+        records.push((name, super::train::train_with_bar(&device, &cfg, texts)?));
     }
     println!("\n{:<18} {:>12} {:>14}", "attention", "final train", "final eval");
     let softmax_eval = records[0].1.final_eval().map_or(f32::NAN, |e| e.mean());

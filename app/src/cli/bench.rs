@@ -198,7 +198,7 @@ fn bench_train(device: &Device, peak: Option<f64>, rows: &mut Vec<Row>) -> Resul
     let steps = if device.is_cpu() { 100 } else { 20 };
     let cfg = RunConfig { steps, eval_every: 0, eval_batches: 1, log_every: steps, ..RunConfig::preset("tiny")? };
     let (mut t0, mut t1) = (None, None);
-    let r = train(device, &cfg, &mut |e| {
+    let r = train(device, &cfg, &[], &mut |e| {
         if let sigmix::train::Event::Step { step, .. } = e {
             if *step == WARM {
                 t0 = Some(Instant::now());

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sigmix::DeviceChoice;
+use sigmix::data::TextDomain;
 use sigmix::laws::FitOptions;
 use sigmix::sweep::{
     ParamCount, SWEEP_PRESETS, Shard, SweepEvent, SweepOptions, SweepPlan, fit_and_predict, merge, run_sweep,
@@ -24,6 +25,10 @@ pub struct Args {
     /// A plan as JSON instead of a preset (see --show-plan for the shape).
     #[arg(long, conflicts_with = "preset")]
     plan: Option<PathBuf>,
+    /// A text file of your own as a further domain of every run's mixture (repeatable; named
+    /// after the file, its last tenth held out). A plan that names texts needs them given.
+    #[arg(long = "text")]
+    texts: Vec<PathBuf>,
     /// Print the plan as JSON (a starting point for --plan) and exit.
     #[arg(long)]
     show_plan: bool,
@@ -93,10 +98,12 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         }
         return Ok(());
     }
-    let plan = match &args.plan {
+    let mut plan = match &args.plan {
         Some(path) => SweepPlan::from_file(path)?,
         None => SweepPlan::preset(&args.preset)?,
     };
+    let texts: Vec<TextDomain> = args.texts.iter().map(|p| TextDomain::read(p)).collect::<sigmix::Result<_>>()?;
+    plan.base.add_texts(&texts, 1.0);
     if args.show_plan {
         println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
         return Ok(());
@@ -131,7 +138,7 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         &device,
         &plan,
         &args.out,
-        SweepOptions { resume: args.resume, shard: args.shard, stop: None },
+        SweepOptions { resume: args.resume, shard: args.shard, stop: None, texts },
         &mut |e| match e {
             SweepEvent::Planned { planned, in_shard, todo, torn_tail, .. } => {
                 if torn_tail {

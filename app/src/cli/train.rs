@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use sigmix::data::TextDomain;
 use sigmix::nn::AttentionKind;
 use sigmix::train::{Event, PRESETS, RunConfig, train, write_json_atomic};
 use sigmix::{Device, DeviceChoice};
@@ -28,9 +29,13 @@ pub struct Args {
     /// Override the batch size (sequences per step).
     #[arg(long)]
     batch: Option<usize>,
-    /// Mixture weights over prose,code,arithmetic,records, e.g. 0.4,0.2,0.2,0.2.
+    /// Mixture weights over prose,code,arithmetic,records (then each --text), e.g. 0.4,0.2,0.2,0.2.
     #[arg(long, value_delimiter = ',')]
     mixture: Option<Vec<f64>>,
+    /// A text file of your own as a further domain (repeatable; named after the file, its last
+    /// tenth held out; weight 1 unless --mixture says otherwise).
+    #[arg(long = "text")]
+    texts: Vec<PathBuf>,
     /// Attention implementation: softmax (flash), sigmoid (flash) or naive (materialised).
     #[arg(long, value_parser = ["softmax", "sigmoid", "naive"])]
     attention: Option<String>,
@@ -61,11 +66,17 @@ pub struct Args {
     list_presets: bool,
 }
 
-fn config(args: &Args, preset: &str) -> sigmix::Result<RunConfig> {
+/// The text domains `--text` names, read.
+fn texts(args: &Args) -> sigmix::Result<Vec<TextDomain>> {
+    args.texts.iter().map(|p| TextDomain::read(p)).collect()
+}
+
+fn config(args: &Args, preset: &str, texts: &[TextDomain]) -> sigmix::Result<RunConfig> {
     let mut cfg = match &args.config {
         Some(path) => RunConfig::from_file(path)?,
         None => RunConfig::preset(preset)?,
     };
+    cfg.add_texts(texts, 1.0);
     if let Some(s) = args.steps {
         cfg.steps = s;
     }
@@ -114,7 +125,8 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
     }
     if args.preset == "attn-compare" && args.config.is_none() {
         let csv = args.csv.clone().unwrap_or_else(|| "attn-compare.csv".into());
-        return super::attn_compare::run(&config(&args, "tiny")?, &csv, device);
+        let texts = texts(&args)?;
+        return super::attn_compare::run(&config(&args, "tiny", &texts)?, &texts, &csv, device);
     }
     if args.preset == "polyview" && args.config.is_none() {
         let csv = args.csv.clone().unwrap_or_else(|| "polyview.csv".into());
@@ -130,9 +142,10 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         };
         return super::polyview::run(&a, device);
     }
-    let cfg = config(&args, &args.preset)?;
+    let texts = texts(&args)?;
+    let cfg = config(&args, &args.preset, &texts)?;
     let device = super::open_device(device)?;
-    let record = train_with_bar(&device, &cfg)?;
+    let record = train_with_bar(&device, &cfg, &texts)?;
     if let Some(path) = &args.out {
         write_json_atomic(path, &record)?;
         println!("run record written to {}", path.display());
@@ -140,15 +153,20 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
     Ok(())
 }
 
-/// Trains `cfg` with a progress bar and prints the summary table.
-pub fn train_with_bar(device: &Device, cfg: &RunConfig) -> sigmix::Result<sigmix::train::RunRecord> {
+/// Trains `cfg` (with the bytes of its text domains from `texts`) with a progress bar and
+/// prints the summary table.
+pub fn train_with_bar(
+    device: &Device,
+    cfg: &RunConfig,
+    texts: &[TextDomain],
+) -> sigmix::Result<sigmix::train::RunRecord> {
     let bar = ProgressBar::new(cfg.steps as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut last_loss = f32::NAN;
-    let record = train(device, cfg, &mut |e| match e {
+    let record = train(device, cfg, texts, &mut |e| match e {
         Event::Started { params, steps, unigram_entropy } => {
             super::say(
                 &bar,

@@ -1,6 +1,9 @@
 //! The window: a tab bar, the chosen panel, and the device in use.
 
 use sigmix::DeviceChoice;
+use sigmix::data::TextDomain;
+
+use crate::lab::files::DropKind;
 
 use crate::ui::attention::AttentionPanel;
 use crate::ui::contrastive::ContrastivePanel;
@@ -65,6 +68,8 @@ pub struct Lab {
     /// The poly-view runs.
     pub contrastive: ContrastivePanel,
     inbox: crate::lab::files::Inbox,
+    /// The user's own text domains (dropped files), shared by every panel that trains.
+    pub texts: Vec<TextDomain>,
     /// What the last link applied could not use, shown until dismissed.
     pub link_error: Option<String>,
     /// The link text last written to the page's address (browser).
@@ -89,6 +94,7 @@ impl Lab {
             moe: MoePanel::new(device),
             contrastive: ContrastivePanel::new(device),
             inbox: Default::default(),
+            texts: Vec::new(),
             link_error: None,
             written_link: String::new(),
             notice: None,
@@ -142,7 +148,8 @@ impl Lab {
     }
 
     /// Where the lab stands, for scripts and the browser test: the panel and its link, the Train
-    /// panel's run (status, steps, first and last training loss, device) and the sweep's progress.
+    /// panel's run (status, steps, first and last training loss, device), the sweep's progress
+    /// and domains, the user's text domains, the last notice.
     pub fn status(&self) -> serde_json::Value {
         let t = &self.train;
         serde_json::json!({
@@ -154,9 +161,17 @@ impl Lab {
                 "first_loss": t.curve.first().map(|p| p[1]),
                 "last_loss": t.curve.last().map(|p| p[1]),
                 "device": t.device_label,
+                "domains": t.config.domain_names(),
                 "error": t.error,
             },
-            "mixture": { "runs": self.mixture.rows.len(), "planned": self.mixture.planned(), "error": self.mixture.error },
+            "mixture": {
+                "runs": self.mixture.rows.len(),
+                "planned": self.mixture.planned(),
+                "domains": self.mixture.domains(),
+                "error": self.mixture.error,
+            },
+            "texts": self.texts.iter().map(|t| t.name()).collect::<Vec<_>>(),
+            "notice": self.notice,
             "gpu_lost": crate::lab::gpu_lost(),
         })
     }
@@ -167,13 +182,66 @@ impl Lab {
     }
 
     /// Routes files dropped onto the window to the Mixture lab (sweeps and tables of runs).
+    /// A text file becomes a domain of the Train panel and the Mixture lab.
     fn take_drops(&mut self, ctx: &egui::Context) {
         for file in self.inbox.poll(ctx) {
-            self.tab = Tab::Mixture;
             match file {
-                Ok(f) => self.mixture.accept(f, ctx),
-                Err(e) => self.mixture.error = Some(e.to_string()),
+                Ok(f) if f.kind() == DropKind::Text && f.text().is_err() => {
+                    self.notice = Some(format!(
+                        "{}: not UTF-8 text; drop a text file to add a domain, a .jsonl sweep or a .csv table of runs",
+                        f.name
+                    ));
+                }
+                Ok(f) if f.kind() == DropKind::Text => match TextDomain::new(&f.name, f.bytes) {
+                    Ok(t) => {
+                        self.notice = Some(format!(
+                            "{}: the domain `{}` ({} bytes; its last tenth is held out) — in the Train panel's mixture and the Mixture lab's sweeps",
+                            f.name,
+                            t.name(),
+                            t.len()
+                        ));
+                        self.texts.retain(|x| x.name() != t.name());
+                        self.texts.push(t);
+                        self.apply_texts();
+                    }
+                    Err(e) => self.notice = Some(e.to_string()),
+                },
+                Ok(f) => {
+                    self.tab = Tab::Mixture;
+                    self.mixture.accept(f, ctx);
+                }
+                Err(e) => self.notice = Some(e.to_string()),
             }
+        }
+    }
+
+    /// Gives every panel that trains on text the current list of text domains.
+    fn apply_texts(&mut self) {
+        self.train.set_texts(&self.texts);
+        self.moe.train.set_texts(&self.texts);
+        self.mixture.set_texts(&self.texts);
+    }
+
+    /// The user's text domains, with a button to drop each.
+    fn texts_bar(&mut self, ui: &mut egui::Ui) {
+        if self.texts.is_empty() {
+            return;
+        }
+        let mut remove = None;
+        ui.horizontal(|ui| {
+            ui.label("Your text domains:").on_hover_text(
+                "Dropped text files, trained on after the built-in domains; they never leave this machine",
+            );
+            for (i, t) in self.texts.iter().enumerate() {
+                ui.label(format!("{} ({} KB)", t.name(), t.len().div_ceil(1024)));
+                if ui.small_button("remove").on_hover_text("Train without this text").clicked() {
+                    remove = Some(i);
+                }
+            }
+        });
+        if let Some(i) = remove {
+            self.texts.remove(i);
+            self.apply_texts();
         }
     }
 
@@ -218,6 +286,7 @@ impl Lab {
                 }
             });
             self.banners(ui);
+            self.texts_bar(ui);
         });
         match self.tab {
             Tab::Train => self.train.ui(ui),

@@ -46,8 +46,37 @@ fn download(name: &str, bytes: &[u8]) -> Result<(), wasm_bindgen::JsValue> {
 pub struct Dropped {
     /// File name (no folders).
     pub name: String,
-    /// Its text (dropped files are sweeps and tables, all text).
-    pub text: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// What a dropped file is taken for, by its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropKind {
+    /// `.jsonl`, `.ndjson`, `.json`: a sweep's runs, or a table of runs.
+    Runs,
+    /// `.csv`: a table of runs.
+    Table,
+    /// Anything else: the user's own text, a training domain.
+    Text,
+}
+
+impl Dropped {
+    /// What the file is taken for.
+    pub fn kind(&self) -> DropKind {
+        let ext = std::path::Path::new(&self.name).extension().and_then(|e| e.to_str()).unwrap_or("").to_lowercase();
+        match ext.as_str() {
+            "jsonl" | "ndjson" | "json" => DropKind::Runs,
+            "csv" => DropKind::Table,
+            _ => DropKind::Text,
+        }
+    }
+
+    /// Its contents as text (sweeps and tables are UTF-8).
+    pub fn text(&self) -> sigmix::Result<&str> {
+        std::str::from_utf8(&self.bytes)
+            .map_err(|_| sigmix::Error::Config(format!("{}: not UTF-8 text; a sweep or a table of runs is", self.name)))
+    }
 }
 
 /// Files dropped onto the window, read as they arrive (natively at once from their paths; in
@@ -71,12 +100,12 @@ impl Inbox {
         for file in ctx.input(|i| i.raw.dropped_files.clone()) {
             let name = file.path().file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             #[cfg(not(target_arch = "wasm32"))]
-            let _ = self.tx.send(as_text(name, file.bytes()));
+            let _ = self.tx.send(as_dropped(name, file.bytes()));
             #[cfg(target_arch = "wasm32")]
             {
                 let (tx, ctx) = (self.tx.clone(), ctx.clone());
                 wasm_bindgen_futures::spawn_local(async move {
-                    let _ = tx.send(as_text(name, file.bytes_async().await));
+                    let _ = tx.send(as_dropped(name, file.bytes_async().await));
                     ctx.request_repaint();
                 });
             }
@@ -85,9 +114,7 @@ impl Inbox {
     }
 }
 
-fn as_text(name: String, bytes: Result<Vec<u8>, String>) -> sigmix::Result<Dropped> {
+fn as_dropped(name: String, bytes: Result<Vec<u8>, String>) -> sigmix::Result<Dropped> {
     let bytes = bytes.map_err(|e| sigmix::Error::Config(format!("{name}: could not be read ({e})")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| sigmix::Error::Config(format!("{name}: not UTF-8 text; drop a .jsonl sweep or a .csv table")))?;
-    Ok(Dropped { name, text })
+    Ok(Dropped { name, bytes })
 }

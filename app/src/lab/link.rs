@@ -152,7 +152,7 @@ fn set(lab: &mut Lab, key: &str, value: &str) -> Result<(), String> {
             }
         }
         "target" => {
-            let known = sigmix::sweep::sweep_targets();
+            let known = sigmix::sweep::sweep_targets(&lab.mixture.domains());
             if !known.iter().any(|t| t == value) {
                 return Err(format!("target={value} (expected one of {})", known.join(", ")));
             }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 
 use sigmix::DeviceChoice;
+use sigmix::data::TextDomain;
 use sigmix::laws::{FitOptions, RunTable};
 use sigmix::sweep::{
     Extrapolation, ParamCount, ReadRows, SweepEvent, SweepOptions, SweepPlan, SweepRow, fit_and_predict,
@@ -61,10 +62,12 @@ pub struct SweepJob {
 }
 
 impl SweepJob {
-    /// Runs (or resumes) `plan` into `store` on the device `choice` names.
+    /// Runs (or resumes) `plan` into `store` on the device `choice` names, the bytes of the
+    /// text domains it names taken from `texts`.
     pub fn sweep(
         choice: DeviceChoice,
         plan: SweepPlan,
+        texts: Vec<TextDomain>,
         store: SweepStore,
         wake: impl Fn() + Send + 'static,
     ) -> SweepJob {
@@ -74,7 +77,7 @@ impl SweepJob {
             stop,
             async move |send: &dyn Fn(SweepMessage)| {
                 let device = crate::lab::device_async(choice).await?;
-                let opts = SweepOptions { resume: true, stop: Some(flag), ..Default::default() };
+                let opts = SweepOptions { resume: true, stop: Some(flag), texts, ..Default::default() };
                 let (label, found, mut writer): (String, ReadRows, Option<Writer>) = match store {
                     #[cfg(not(target_arch = "wasm32"))]
                     SweepStore::File(path) => {

@@ -5,6 +5,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 use async_channel::TryRecvError;
 use sigmix::DeviceChoice;
+use sigmix::data::TextDomain;
 use sigmix::nn::AttentionKind;
 use sigmix::train::{EvalPoint, RunConfig, RunRecord, StepOutcome, Trainer};
 
@@ -64,9 +65,16 @@ pub struct TrainJob {
 const SAMPLE_BYTES: usize = 120;
 
 impl TrainJob {
-    /// Starts training `cfg` on the device `choice` names; `playing` starts it running.
-    /// `wake` is called after every message so the UI repaints.
-    pub fn start(choice: DeviceChoice, cfg: RunConfig, playing: bool, wake: impl Fn() + Send + 'static) -> TrainJob {
+    /// Starts training `cfg` (its text domains' bytes from `texts`) on the device `choice`
+    /// names; `playing` starts it running. `wake` is called after every message so the UI
+    /// repaints.
+    pub fn start(
+        choice: DeviceChoice,
+        cfg: RunConfig,
+        texts: Vec<TextDomain>,
+        playing: bool,
+        wake: impl Fn() + Send + 'static,
+    ) -> TrainJob {
         let (commands, command_rx) = async_channel::unbounded();
         let (message_tx, messages): (Sender<Message>, _) = channel();
         let task = Task::spawn("sigmix-train", move || async move {
@@ -74,7 +82,7 @@ impl TrainJob {
                 let _ = message_tx.send(m);
                 wake();
             };
-            if let Err(e) = run(choice, &cfg, playing, &command_rx, &send).await {
+            if let Err(e) = run(choice, &cfg, &texts, playing, &command_rx, &send).await {
                 send(Message::Failed(e.to_string()));
             }
         });
@@ -102,12 +110,13 @@ impl Drop for TrainJob {
 async fn run(
     choice: DeviceChoice,
     cfg: &RunConfig,
+    texts: &[TextDomain],
     mut playing: bool,
     commands: &async_channel::Receiver<Command>,
     send: &dyn Fn(Message),
 ) -> sigmix::Result<()> {
     let device = crate::lab::device_async(choice).await?;
-    let mut trainer = Trainer::new(&device, cfg)?;
+    let mut trainer = Trainer::with_texts(&device, cfg, texts)?;
     send(Message::Started {
         device: device.label(),
         params: trainer.params(),

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use egui::Ui;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::DeviceChoice;
-use sigmix::data::DOMAINS;
+use sigmix::data::TextDomain;
 use sigmix::laws::RunTable;
 use sigmix::laws::{Law, MixOptions, MixTarget, MixtureAdditive, Observation, OptimalMixture, optimal_mixture};
 use sigmix::sweep::{
-    Extrapolation, ParamCount, SWEEP_PRESETS, SweepPlan, SweepRow, observation, parse_rows, read_rows,
+    Extrapolation, ParamCount, SWEEP_PRESETS, SweepPlan, SweepRow, observation, parse_rows, read_rows, sweep_targets,
 };
 use sigmix::train::RunConfig;
 
@@ -58,6 +58,8 @@ pub struct MixturePanel {
     /// Whether the fits shown are of the external table (not of the sweep).
     pub showing_external: bool,
     optimum_cache: Option<(OptimumKey, OptimalMixture)>,
+    /// The user's text domains, swept after the built-in ones.
+    texts: Vec<TextDomain>,
 }
 
 /// What an optimal mixture was searched for: target, fitted parameters, N and D.
@@ -85,13 +87,40 @@ impl MixturePanel {
             external: String::new(),
             showing_external: false,
             optimum_cache: None,
+            texts: Vec::new(),
         };
         p.load();
         p
     }
 
+    /// The sweep: the preset's grid over the built-in domains and the user's texts.
     fn plan(&self) -> sigmix::Result<SweepPlan> {
-        SweepPlan::preset(&self.preset)
+        let mut plan = SweepPlan::preset(&self.preset)?;
+        plan.base.add_texts(&self.texts, 1.0);
+        Ok(plan)
+    }
+
+    /// Sweeps `texts` too from now on (the grid, its runs and the file change with them).
+    pub fn set_texts(&mut self, texts: &[TextDomain]) {
+        self.texts = texts.to_vec();
+        self.path = self.default_path();
+        self.load();
+    }
+
+    /// The sweep's file: the preset's name, and the texts' names when there are any.
+    fn default_path(&self) -> String {
+        let names: Vec<&str> = self.texts.iter().map(|t| t.name()).collect();
+        let suffix = if names.is_empty() { String::new() } else { format!("+{}", names.join("+")) };
+        format!("{}/{}{suffix}.jsonl", crate::lab::LAB_DIR, self.preset)
+    }
+
+    /// The domains of the runs shown (those of a loaded sweep, else the plan's), in mixture
+    /// order.
+    pub fn domains(&self) -> Vec<String> {
+        match self.rows.first() {
+            Some(r) => r.config.domain_names(),
+            None => self.plan().map(|p| p.base.domain_names()).unwrap_or_default(),
+        }
     }
 
     /// Reads the runs already in the file.
@@ -141,7 +170,8 @@ impl MixturePanel {
                 let store = SweepStore::File(PathBuf::from(&self.path));
                 #[cfg(target_arch = "wasm32")]
                 let store = SweepStore::Page(self.rows.clone());
-                self.job = Some(SweepJob::sweep(self.device, plan, store, move || ctx.request_repaint()));
+                let texts = self.texts.clone();
+                self.job = Some(SweepJob::sweep(self.device, plan, texts, store, move || ctx.request_repaint()));
             }
             Err(e) => self.error = Some(e.to_string()),
         }
@@ -179,7 +209,14 @@ impl MixturePanel {
             return;
         }
         let name = std::path::Path::new(&file.name);
-        if let Ok(found) = parse_rows(name, &file.text)
+        let text = match file.text() {
+            Ok(t) => t,
+            Err(e) => {
+                self.error = Some(e.to_string());
+                return;
+            }
+        };
+        if let Ok(found) = parse_rows(name, text)
             && let Some(first) = found.rows.first()
         {
             if SWEEP_PRESETS.iter().any(|(p, _)| *p == first.sweep) {
@@ -195,7 +232,7 @@ impl MixturePanel {
             self.fit(ctx);
             return;
         }
-        match RunTable::parse(name, &file.text) {
+        match RunTable::parse(name, text) {
             Ok(table) => {
                 self.external = file.name.clone();
                 self.fit_table(table, ctx);
@@ -258,11 +295,11 @@ impl MixturePanel {
                 match m {
                     Message::Finished(record) => {
                         if let (Some(e), Some((pred, _))) = (record.final_eval(), self.verify_result) {
-                            let measured =
-                                match DOMAINS.iter().position(|d| format!("{}_loss", d.name()) == self.target) {
-                                    Some(i) => e.per_domain[i] as f64,
-                                    None => e.mean() as f64,
-                                };
+                            let measured = match record.domains.iter().position(|d| format!("{d}_loss") == self.target)
+                            {
+                                Some(i) => e.per_domain[i] as f64,
+                                None => e.mean() as f64,
+                            };
                             self.verify_result = Some((pred, measured));
                         }
                     }
@@ -299,7 +336,7 @@ impl MixturePanel {
                 .on_hover_text("The grid of model sizes × token budgets × mixtures to train");
             if preset != self.preset {
                 self.preset = preset;
-                self.path = format!("sigmix-lab/{}.jsonl", self.preset);
+                self.path = self.default_path();
                 self.load();
             }
             #[cfg(not(target_arch = "wasm32"))]
@@ -392,8 +429,7 @@ impl MixturePanel {
         });
         ui.separator();
         ui.heading("Target");
-        let mut targets: Vec<String> = DOMAINS.iter().map(|d| format!("{}_loss", d.name())).collect();
-        targets.push("mean_loss".into());
+        let mut targets = sweep_targets(&self.domains());
         if self.showing_external {
             targets = self.fits.iter().map(|f| f.target.clone()).collect();
         }
@@ -457,7 +493,7 @@ impl MixturePanel {
         {
             return Some(best.clone());
         }
-        let law = MixtureAdditive { k: DOMAINS.len() };
+        let law = MixtureAdditive { k: fit.fit.domains.len().max(1) };
         let target = [MixTarget { law: &law, theta: fit.fit.theta(), weight: 1.0 }];
         let opts = MixOptions { floor: 0.02, starts: 2, ..Default::default() };
         let best = optimal_mixture(&target, n as f64, d as f64, &opts).ok()?;
@@ -472,8 +508,8 @@ impl MixturePanel {
         let Some(d) = self.rows.iter().map(|r| r.n_tokens).max() else { return };
         let Some(best) = self.optimum(n, d) else { return };
         ui.label(format!("for {} at N = {n}, D = {d} (each weight ≥ 0.02):", self.target));
-        for (dom, w) in DOMAINS.iter().zip(&best.weights) {
-            ui.add(egui::ProgressBar::new(*w as f32).text(format!("{} {:.2}", dom.name(), w)));
+        for (dom, w) in self.domains().iter().zip(&best.weights) {
+            ui.add(egui::ProgressBar::new(*w as f32).text(format!("{dom} {w:.2}")));
         }
         ui.label(format!("predicted {:.3} nats (uniform mixture: {:.3})", best.objective, best.uniform_objective));
         let running = self.verify.as_ref().is_some_and(|_| self.verify_result.is_some_and(|(_, m)| m.is_nan()));
@@ -489,7 +525,8 @@ impl MixturePanel {
             let cfg = RunConfig { name: "predicted-optimum".into(), mixture: best.weights.clone(), ..base };
             let ctx = ctx.clone();
             self.verify_result = Some((best.objective, f64::NAN));
-            self.verify = Some(TrainJob::start(self.device, cfg, true, move || ctx.request_repaint()));
+            let texts = self.texts.clone();
+            self.verify = Some(TrainJob::start(self.device, cfg, texts, true, move || ctx.request_repaint()));
         }
         match self.verify_result {
             Some((p, m)) if m.is_nan() => {
@@ -562,7 +599,7 @@ impl MixturePanel {
         budgets.sort_by(f64::total_cmp);
         budgets.dedup();
         let fit = self.fits.iter().find(|f| f.target == self.target);
-        let k = DOMAINS.len();
+        let k = fit.map_or(1, |f| f.fit.domains.len().max(1));
         if self.showing_external {
             ui.label(format!("{}: law fitted below the largest N; pick a target on the left", self.external));
             if let Some(f) = fit {

@@ -4,7 +4,7 @@
 use egui::Ui;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::DeviceChoice;
-use sigmix::data::DOMAINS;
+use sigmix::data::{DOMAINS, TextDomain};
 use sigmix::nn::AttentionKind;
 use sigmix::train::{EvalPoint, RunConfig};
 
@@ -57,6 +57,8 @@ pub struct TrainPanel {
     notice: Option<String>,
     /// Folder for exports.
     pub export_dir: std::path::PathBuf,
+    /// The user's text domains, trained on after the built-in ones.
+    texts: Vec<TextDomain>,
 }
 
 /// Presets offered in the panel: (name, commentary shown under it).
@@ -98,7 +100,30 @@ impl TrainPanel {
             error: None,
             notice: None,
             export_dir: crate::lab::LAB_DIR.into(),
+            texts: Vec::new(),
         }
+    }
+
+    /// Trains on `texts` too from the next run on: each is a domain after the built-in ones
+    /// (weight: the mean of the others, so it gets a fair share).
+    pub fn set_texts(&mut self, texts: &[TextDomain]) {
+        let builtin = DOMAINS.len().min(self.config.mixture.len());
+        let mean = self.config.mixture[..builtin].iter().sum::<f64>() / builtin.max(1) as f64;
+        let kept: Vec<(String, f64)> = self
+            .config
+            .texts
+            .iter()
+            .map(|t| t.name.clone())
+            .zip(self.config.mixture[builtin..].iter().copied())
+            .collect();
+        self.config.remove_texts();
+        for t in texts {
+            let w = kept.iter().find(|(n, _)| n == t.name()).map_or(mean, |(_, w)| *w);
+            self.config.add_texts(std::slice::from_ref(t), w);
+        }
+        self.config.mixture = normalised(&self.config.mixture);
+        self.texts = texts.to_vec();
+        self.domains = self.config.domain_names();
     }
 
     /// Loads preset `name` (stopping any run).
@@ -107,6 +132,8 @@ impl TrainPanel {
             self.reset();
             self.preset = name.into();
             self.config = cfg;
+            let texts = std::mem::take(&mut self.texts);
+            self.set_texts(&texts);
         }
     }
 
@@ -163,7 +190,8 @@ impl TrainPanel {
             return;
         }
         let ctx = ctx.clone();
-        self.job = Some(TrainJob::start(self.device, self.config.clone(), playing, move || ctx.request_repaint()));
+        let (cfg, texts) = (self.config.clone(), self.texts.clone());
+        self.job = Some(TrainJob::start(self.device, cfg, texts, playing, move || ctx.request_repaint()));
         self.status = if playing { Status::Running } else { Status::Paused };
     }
 

@@ -1,5 +1,6 @@
 //! The generated corpora of all domains, split into training and held-out text.
 
+use crate::data::TextDomain;
 use crate::data::domains::{DOMAINS, Lexicon};
 
 /// Train and eval bytes per domain, regenerated identically from the seed.
@@ -23,6 +24,19 @@ impl Corpus {
             c.names.push(d.name().to_string());
             c.train.push(d.generate(&lexicon, s + 1, train_bytes).into_bytes());
             c.eval.push(d.generate(&lexicon, s + 2, eval_bytes).into_bytes());
+        }
+        c
+    }
+
+    /// The built-in domains, then each of `texts` (its training part, and its last tenth
+    /// held out).
+    pub fn with_texts(seed: u64, train_bytes: usize, eval_bytes: usize, texts: &[TextDomain]) -> Corpus {
+        let mut c = Self::builtin(seed, train_bytes, eval_bytes);
+        for t in texts {
+            let (train, eval) = t.split();
+            c.names.push(t.name().to_string());
+            c.train.push(train.to_vec());
+            c.eval.push(eval.to_vec());
         }
         c
     }

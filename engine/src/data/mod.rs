@@ -1,16 +1,19 @@
 //! Training data: procedural text domains generated from a seed (the embedded default), a
 //! byte-level tokenizer, and a sampler that draws each batch's sequences by mixture weights;
-//! and procedural shape images for the contrastive demo.
+//! the user's own text files as further domains; and procedural shape images for the
+//! contrastive demo.
 
 mod corpus;
 mod domains;
 mod sampler;
 mod shapes;
+mod text;
 
 pub use corpus::Corpus;
 pub use domains::{DOMAINS, Domain};
 pub use sampler::{Batch, MixtureSampler, eval_batch};
 pub use shapes::{SHAPE_CLASSES, ShapeImages};
+pub use text::{TextDomain, TextRef, resolve_texts};
 
 /// The byte-level tokenizer's vocabulary size: every byte is a token.
 pub const VOCAB: usize = 256;

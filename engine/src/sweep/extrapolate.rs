@@ -1,7 +1,6 @@
 //! The point of a sweep: fit the additive mixture law on every size but the largest, predict
 //! the largest, and compare with what it measured.
 
-use crate::data::DOMAINS;
 use crate::error::{Error, Result};
 use crate::laws::{FitOptions, FitResult, Law, MixtureAdditive, Observation, fit};
 use crate::sweep::SweepRow;
@@ -48,16 +47,16 @@ pub struct Extrapolation {
     pub held_out_mre: f64,
 }
 
-/// The loss columns a sweep writes: one per domain, then the mean.
-pub fn sweep_targets() -> Vec<String> {
-    let mut t: Vec<String> = DOMAINS.iter().map(|d| format!("{}_loss", d.name())).collect();
-    t.push("mean_loss".into());
-    t
+/// The loss columns a sweep over `domains` writes: one per domain, then the mean.
+pub fn sweep_targets(domains: &[String]) -> Vec<String> {
+    domains.iter().map(|d| format!("{d}_loss")).chain(std::iter::once("mean_loss".to_string())).collect()
 }
 
-/// The observation of `target` in `row`, N counted as `n` (`None` when the row lacks it).
+/// The observation of `target` in `row`, N counted as `n` (`None` when the row lacks it); the
+/// mixture is over the domains of the row's configuration, in its order.
 pub fn observation(row: &SweepRow, target: &str, n: ParamCount) -> Option<Observation> {
-    let names: Vec<&str> = DOMAINS.iter().map(|d| d.name()).collect();
+    let names = row.config.domain_names();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let loss = *row.columns.get(target)?;
     Some(Observation { n: n.of(row), d: row.n_tokens as f64, h: row.weights(&names), loss })
 }
@@ -73,16 +72,24 @@ pub fn fit_and_predict(rows: &[SweepRow], n: ParamCount, opts: &FitOptions) -> R
             sizes.len()
         )));
     }
-    let law = MixtureAdditive { k: DOMAINS.len() };
+    let domains = rows.first().map(|r| r.config.domain_names()).unwrap_or_default();
+    if let Some(odd) = rows.iter().find(|r| r.config.domain_names() != domains) {
+        return Err(Error::Fit(format!(
+            "run {} trains on {}, the others on {}: one law needs one set of domains",
+            odd.id,
+            odd.config.domain_names().join(", "),
+            domains.join(", ")
+        )));
+    }
+    let law = MixtureAdditive { k: domains.len() };
     let (train_rows, held_rows): (Vec<SweepRow>, Vec<SweepRow>) =
         rows.iter().cloned().partition(|r| r.model_size < largest);
-    sweep_targets()
+    sweep_targets(&domains)
         .into_iter()
         .map(|target| {
             let train: Vec<Observation> = train_rows.iter().filter_map(|r| observation(r, &target, n)).collect();
             let held = held_rows.iter().filter_map(|r| Some((r.id.clone(), observation(r, &target, n)?)));
-            let domains = DOMAINS.iter().map(|d| d.name().to_string()).collect();
-            extrapolate(&law, target.clone(), &train, held, domains, opts)
+            extrapolate(&law, target.clone(), &train, held, domains.clone(), opts)
         })
         .collect()
 }

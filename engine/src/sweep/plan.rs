@@ -1,8 +1,7 @@
 //! What a sweep trains: a grid of model sizes × token budgets × mixtures over the built-in
-//! domains, each cell a full `RunConfig` with a stable id, so a killed sweep can resume and a
+//! domains (and the text domains its base configuration adds), each cell a full `RunConfig` with a stable id, so a killed sweep can resume and a
 //! sharded one can be merged without any run lost or repeated.
 
-use crate::data::DOMAINS;
 use crate::error::{Error, Result};
 use crate::models::GptConfig;
 use crate::optim::LrSchedule;
@@ -184,7 +183,8 @@ impl SweepPlan {
         if self.sizes.is_empty() || self.steps.is_empty() {
             return Err(Error::Config("a sweep needs at least one size and one token budget".into()));
         }
-        let mixtures = self.mixtures.mixtures(DOMAINS.len())?;
+        // The built-in domains and any text domains the base configuration adds.
+        let mixtures = self.mixtures.mixtures(self.base.domain_names().len())?;
         let mut out = Vec::new();
         for s in &self.sizes {
             for &steps in &self.steps {

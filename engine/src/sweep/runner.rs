@@ -22,6 +22,8 @@ pub struct SweepOptions {
     pub shard: Shard,
     /// Set by another thread to stop after the run in progress (its row is still written).
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The bytes of the text domains the plan's configuration names.
+    pub texts: Vec<crate::data::TextDomain>,
 }
 
 /// Progress of a sweep, for a progress bar or the app.
@@ -107,6 +109,8 @@ pub async fn run_sweep_async(
     append: &mut dyn FnMut(&SweepRow) -> Result<()>,
 ) -> Result<SweepOutcome> {
     let runs = plan.runs()?;
+    // A missing or different text fails here, before any run trains.
+    crate::data::resolve_texts(&plan.base.texts, &opts.texts)?;
     let by_id: HashMap<&str, &PlannedRun> = runs.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut done: HashMap<String, SweepRow> = HashMap::new();
     for row in found.rows {
@@ -147,7 +151,7 @@ pub async fn run_sweep_async(
             break;
         }
         on_event(SweepEvent::RunStarted { run, position: i + 1, todo: todo.len() });
-        let record = train_async(device, &run.config, &mut |e| on_event(SweepEvent::Training(e))).await?;
+        let record = train_async(device, &run.config, &opts.texts, &mut |e| on_event(SweepEvent::Training(e))).await?;
         let row = SweepRow::from_record(&plan.name, run.index, &run.id, &record)?;
         append(&row)?;
         on_event(SweepEvent::RunFinished { row: &row, position: i + 1, todo: todo.len() });

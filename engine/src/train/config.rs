@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::data::DOMAINS;
+use crate::data::{DOMAINS, TextDomain, TextRef};
 use crate::error::{Error, Result};
 use crate::models::{Ffn, GptConfig};
 use crate::nn::MoeConfig;
@@ -26,8 +26,13 @@ pub struct RunConfig {
     pub optim: AdamWConfig,
     /// Seed for data, initialisation and sampling.
     pub seed: u64,
-    /// Mixture weights h over the built-in domains (prose, code, arithmetic, records).
+    /// Mixture weights h over the built-in domains (prose, code, arithmetic, records), then
+    /// over `texts` in order.
     pub mixture: Vec<f64>,
+    /// The user's own text domains after the built-in ones (the bytes are given to the trainer
+    /// beside the configuration).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub texts: Vec<TextRef>,
     /// Bytes of generated training text per domain.
     pub train_bytes: usize,
     /// Evaluate every this many steps (and at the end); 0 = only at the end.
@@ -49,6 +54,7 @@ impl Default for RunConfig {
             optim: AdamWConfig::default(),
             seed: 1,
             mixture: vec![1.0; DOMAINS.len()],
+            texts: Vec::new(),
             train_bytes: 200_000,
             eval_every: 100,
             eval_batches: 2,
@@ -121,12 +127,28 @@ impl RunConfig {
         if self.batch == 0 || self.steps == 0 {
             return Err(Error::Config(format!("batch ({}) and steps ({}) must be positive", self.batch, self.steps)));
         }
-        if self.mixture.len() != DOMAINS.len() {
+        let names = self.domain_names();
+        if self.mixture.len() != names.len() {
             return Err(Error::Config(format!(
-                "mixture has {} weights; there are {} domains",
+                "mixture has {} weights; there are {} domains ({})",
                 self.mixture.len(),
-                DOMAINS.len()
+                names.len(),
+                names.join(", ")
             )));
+        }
+        for (i, t) in self.texts.iter().enumerate() {
+            if names[..DOMAINS.len() + i].contains(&t.name) {
+                return Err(Error::Config(format!("two domains are called `{}`; rename one of the files", t.name)));
+            }
+            if t.bytes / 10 < self.model.context + 1 {
+                return Err(Error::Config(format!(
+                    "the text domain `{}` holds {} bytes: too little to hold out windows of context {} (it needs {})",
+                    t.name,
+                    t.bytes,
+                    self.model.context,
+                    10 * (self.model.context + 1)
+                )));
+            }
         }
         if !(self.schedule.lr.is_finite() && self.schedule.lr > 0.0) {
             return Err(Error::Config(format!("learning rate must be positive, got {}", self.schedule.lr)));
@@ -138,6 +160,32 @@ impl RunConfig {
             )));
         }
         Ok(())
+    }
+
+    /// The domains' names in mixture order: the built-in ones, then the texts.
+    pub fn domain_names(&self) -> Vec<String> {
+        DOMAINS.iter().map(|d| d.name().to_string()).chain(self.texts.iter().map(|t| t.name.clone())).collect()
+    }
+
+    /// Trains on `texts` too: each becomes a domain after the built-in ones, with mixture
+    /// weight `weight` (a text already named is replaced).
+    pub fn add_texts(&mut self, texts: &[TextDomain], weight: f64) {
+        for t in texts {
+            let r = t.reference();
+            match self.texts.iter().position(|x| x.name == r.name) {
+                Some(i) => self.texts[i] = r,
+                None => {
+                    self.texts.push(r);
+                    self.mixture.push(weight);
+                }
+            }
+        }
+    }
+
+    /// Trains on the built-in domains only again (drops the texts and their weights).
+    pub fn remove_texts(&mut self) {
+        self.texts.clear();
+        self.mixture.truncate(DOMAINS.len());
     }
 
     /// Tokens seen by the whole run.

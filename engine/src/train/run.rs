@@ -3,7 +3,7 @@
 
 use crate::clock::Instant;
 
-use crate::data::{Corpus, MixtureSampler, eval_batch};
+use crate::data::{Corpus, MixtureSampler, TextDomain, eval_batch, resolve_texts};
 use crate::error::{Error, Result};
 use crate::models::Gpt;
 use crate::optim::AdamW;
@@ -90,11 +90,18 @@ pub struct Trainer {
 const LOAD_WINDOW: usize = 10;
 
 impl Trainer {
-    /// Builds the data, the model and the optimiser for `cfg` on `device`.
+    /// Builds the data, the model and the optimiser for `cfg` on `device` (built-in domains
+    /// only; a configuration with texts needs `with_texts`).
     pub fn new(device: &Device, cfg: &RunConfig) -> Result<Trainer> {
+        Self::with_texts(device, cfg, &[])
+    }
+
+    /// As `new`, with the bytes of the text domains `cfg` names taken from `texts`.
+    pub fn with_texts(device: &Device, cfg: &RunConfig, texts: &[TextDomain]) -> Result<Trainer> {
         cfg.validate()?;
-        let corpus =
-            Corpus::builtin(cfg.seed, cfg.train_bytes, (cfg.train_bytes / 10).max(4 * (cfg.model.context + 1)));
+        let texts = resolve_texts(&cfg.texts, texts)?;
+        let eval_bytes = (cfg.train_bytes / 10).max(4 * (cfg.model.context + 1));
+        let corpus = Corpus::with_texts(cfg.seed, cfg.train_bytes, eval_bytes, &texts);
         let sampler = MixtureSampler::new(&corpus, &cfg.mixture, cfg.seed ^ 0xDA7A)?;
         let unigram_entropy = corpus.unigram_entropy(sampler.weights());
         let model = Gpt::new(device, &cfg.model, cfg.batch, cfg.seed)?;
@@ -269,15 +276,26 @@ impl Trainer {
     }
 }
 
-/// Trains a GPT as `cfg` says, reporting progress through `on_event`, blocking.
+/// Trains a GPT as `cfg` says, reporting progress through `on_event`, blocking; `texts` holds
+/// the bytes of the text domains `cfg` names (none for the built-in domains alone).
 #[cfg(not(target_arch = "wasm32"))]
-pub fn train(device: &Device, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) -> Result<RunRecord> {
-    pollster::block_on(train_async(device, cfg, on_event))
+pub fn train(
+    device: &Device,
+    cfg: &RunConfig,
+    texts: &[TextDomain],
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<RunRecord> {
+    pollster::block_on(train_async(device, cfg, texts, on_event))
 }
 
 /// `train` as a future: in the browser every step hands the page its turn.
-pub async fn train_async(device: &Device, cfg: &RunConfig, on_event: &mut dyn FnMut(&Event)) -> Result<RunRecord> {
-    let mut trainer = Trainer::new(device, cfg)?;
+pub async fn train_async(
+    device: &Device,
+    cfg: &RunConfig,
+    texts: &[TextDomain],
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<RunRecord> {
+    let mut trainer = Trainer::with_texts(device, cfg, texts)?;
     on_event(&Event::Started {
         params: trainer.params(),
         steps: cfg.steps,
