@@ -51,6 +51,13 @@ async function open(flags, until, timeout, shot, hash = "", size = { width: 1000
     page.on("console", (m) => logs.push(m.text()));
     page.on("pageerror", (e) => logs.push(String(e)));
     await page.goto(url + hash);
+    // When the lab takes its first training step, in ms since navigation started.
+    await page.evaluate(() => {
+      const poll = setInterval(() => {
+        const s = JSON.parse(window.labStatus?.() || "null");
+        if (s?.train?.steps >= 1) { window.firstStepMs = performance.now(); clearInterval(poll); }
+      }, 10);
+    });
     await page.waitForFunction(until, null, { timeout });
     if (act) await act(page);
     // A few frames for the page (or the lab's canvas) to settle before the picture.
@@ -59,7 +66,8 @@ async function open(flags, until, timeout, shot, hash = "", size = { width: 1000
     const report = await page.locator("#report").textContent({ timeout: 1000 }).catch(() => null);
     const address = await page.evaluate(() => location.hash);
     const lab = await page.evaluate(() => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } });
-    return { title: await page.title(), text: await page.innerText("main"), logs, report, png, hash: address, lab };
+    const firstStepMs = await page.evaluate(() => window.firstStepMs ?? null);
+    return { title: await page.title(), text: await page.innerText("main"), logs, report, png, hash: address, lab, firstStepMs };
   } finally {
     await b.close();
   }
@@ -127,7 +135,7 @@ try {
     (r.lab?.mixture?.domains ?? []).includes("ledger");
   const ok = restored && trained && drawn && ownText;
   report("the lab opens from a link, restores its state, trains on WebGPU, takes a dropped text, and draws", ok,
-    { title: r.title, hash: r.hash, train: t, texts: r.lab?.texts, notice: r.lab?.notice, screenshot_bytes: r.png.length, logs: ok ? [] : r.logs.slice(-20) });
+    { title: r.title, hash: r.hash, train: t, first_step_ms: r.firstStepMs, texts: r.lab?.texts, notice: r.lab?.notice, screenshot_bytes: r.png.length, logs: ok ? [] : r.logs.slice(-20) });
 } catch (e) {
   report("the lab opens from a link, restores its state, trains on WebGPU, takes a dropped text, and draws", false, { error: String(e) });
 }

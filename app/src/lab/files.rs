@@ -41,6 +41,33 @@ fn download(name: &str, bytes: &[u8]) -> Result<(), wasm_bindgen::JsValue> {
     Ok(())
 }
 
+/// `image` as PNG bytes (RGBA, 8 bits per channel).
+pub fn png(image: &egui::ColorImage) -> sigmix::Result<Vec<u8>> {
+    let fail = |e: png::EncodingError| sigmix::Error::Config(format!("the PNG could not be encoded: {e}"));
+    let [w, h] = image.size;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w as u32, h as u32);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(fail)?;
+    let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_srgba_unmultiplied()).collect();
+    writer.write_image_data(&rgba).map_err(fail)?;
+    writer.finish().map_err(fail)?;
+    Ok(out)
+}
+
+/// Saves the lab's screen, as it is drawn next, as a PNG export (`what-<time>.png`): a
+/// download in the browser, a file in `dir` natively (a failure is printed to stderr there).
+pub fn save_screen(ctx: &egui::Context, dir: std::path::PathBuf, what: &'static str) {
+    let callback = egui::ScreenshotCallback::new(move |image| {
+        let saved = png(&image).and_then(|bytes| save(&dir, what, "png", &bytes));
+        if let Err(e) = saved {
+            eprintln!("sigmix: {e}");
+        }
+    });
+    ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
+}
+
 /// A file dropped onto the lab: its name and contents.
 #[derive(Clone, Debug)]
 pub struct Dropped {
@@ -117,4 +144,23 @@ impl Inbox {
 fn as_dropped(name: String, bytes: Result<Vec<u8>, String>) -> sigmix::Result<Dropped> {
     let bytes = bytes.map_err(|e| sigmix::Error::Config(format!("{name}: could not be read ({e})")))?;
     Ok(Dropped { name, bytes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_screen_encodes_as_a_png_of_its_size_and_colours() {
+        let mut image = egui::ColorImage::filled([3, 2], egui::Color32::from_rgb(10, 200, 30));
+        image.pixels[5] = egui::Color32::WHITE;
+        let bytes = png(&image).expect("encodes");
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let mut reader = decoder.read_info().expect("a PNG");
+        let mut buf = vec![0; reader.output_buffer_size().expect("a size")];
+        let info = reader.next_frame(&mut buf).expect("a frame");
+        assert_eq!((info.width, info.height), (3, 2));
+        assert_eq!(&buf[..4], &[10, 200, 30, 255]);
+        assert_eq!(&buf[20..24], &[255, 255, 255, 255]);
+    }
 }
