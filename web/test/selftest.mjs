@@ -9,7 +9,8 @@
 //      trains the smoke preset through its Train panel on WebGPU as the link asks (`play`),
 //      lowering the loss; a text file dropped onto its canvas becomes a domain of the Train
 //      panel and the Mixture lab; and its screenshot is not blank (SIGMIX_LAB_SCREENSHOT=path
-//      saves it).
+//      saves it);
+//   5. the Mixture lab runs the smoke sweep in the page from a link with `play` and fits it.
 // Prints one JSON line per check; exits non-zero on any failure.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -138,6 +139,20 @@ try {
     { title: r.title, hash: r.hash, train: t, first_step_ms: r.firstStepMs, texts: r.lab?.texts, notice: r.lab?.notice, screenshot_bytes: r.png.length, logs: ok ? [] : r.logs.slice(-20) });
 } catch (e) {
   report("the lab opens from a link, restores its state, trains on WebGPU, takes a dropped text, and draws", false, { error: String(e) });
+}
+try {
+  // The Mixture lab in the page: `play` runs the smoke sweep (27 runs kept in the page), then
+  // the law is fitted on the two smaller sizes, all as tasks on the page's event loop.
+  const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
+  const t0 = Date.now();
+  const r = await open(webgpu, `(${status})()?.mixture?.fits > 0 || !!(${status})()?.mixture?.error || document.title === "sigmix: error"`,
+    600_000, undefined, "#tab=mixture&sweep=smoke&device=cpu&play", { width: 1280, height: 800 });
+  const m = r.lab?.mixture ?? {};
+  // Four domain losses and their mean, each fitted.
+  const ok = m.runs === 27 && m.planned === 27 && m.fits === 5 && !m.error && !m.running;
+  report("the Mixture lab sweeps and fits in the page", ok, { mixture: m, seconds_with_page_load: (Date.now() - t0) / 1000, logs: ok ? [] : r.logs.slice(-20) });
+} catch (e) {
+  report("the Mixture lab sweeps and fits in the page", false, { error: String(e) });
 }
 server.close();
 process.exit(failed ? 1 : 0);

@@ -75,7 +75,8 @@ pub struct Lab {
     /// The link text last written to the page's address (browser).
     written_link: String,
     notice: Option<String>,
-    /// Start the Train panel's run at the first frame (a link asked for it).
+    /// Start the shown panel's run at the first frame (a link asked for it): the Mixture lab's
+    /// sweep, the MoE panel's model, else the Train panel's.
     pub play_on_open: bool,
 }
 
@@ -168,6 +169,8 @@ impl Lab {
                 "runs": self.mixture.rows.len(),
                 "planned": self.mixture.planned(),
                 "domains": self.mixture.domains(),
+                "fits": self.mixture.fits.len(),
+                "running": self.mixture.running(),
                 "error": self.mixture.error,
             },
             "texts": self.texts.iter().map(|t| t.name()).collect::<Vec<_>>(),
@@ -250,7 +253,11 @@ impl Lab {
         let ctx = ui.ctx().clone();
         self.take_drops(&ctx);
         if std::mem::take(&mut self.play_on_open) {
-            self.train.play(&ctx);
+            match self.tab {
+                Tab::Mixture => self.mixture.run(&ctx),
+                Tab::Moe => self.moe.train.play(&ctx),
+                _ => self.train.play(&ctx),
+            }
         }
         egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {

@@ -2,7 +2,8 @@
 //! steps and seed, and the Mixture lab's sweep and target, as `key=value&…` text. In the browser
 //! it is the page's URL fragment, rewritten as the user changes things, and opening such a
 //! link restores it; natively `sigmix --link '…'` opens the lab with it. A link may add `play`
-//! to start the Train panel's run as it opens (for a class: open this and watch it train).
+//! to start the panel's run as it opens (the Mixture lab's sweep, the MoE or Train panel's
+//! model): for a class, open this and watch it train.
 
 use sigmix::DeviceChoice;
 use sigmix::nn::AttentionKind;
@@ -110,7 +111,7 @@ fn set(lab: &mut Lab, key: &str, value: &str) -> Result<(), String> {
             lab.set_device(d);
         }
         "preset" => {}
-        // Not a setting but a request: start the Train panel's run as the lab opens.
+        // Not a setting but a request: start the shown panel's run as the lab opens.
         "play" => lab.play_on_open = true,
         "steps" => c.steps = number(value)?,
         "batch" => c.batch = number(value)?,
