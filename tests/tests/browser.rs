@@ -7,7 +7,7 @@
 //! on its canvas from a link, restore the link's state, train through its Train panel on
 //! WebGPU, take a text file dropped onto it as a domain, and draw a non-blank screen
 //! (`SIGMIX_LAB_SCREENSHOT=path` keeps the picture); and its Mixture lab must run the smoke
-//! sweep in the page and fit the law.
+//! sweep in the page, fit the law, and find the runs again after a reload.
 //!
 //! Needs chromium, node, wasm-bindgen-cli and web/test/node_modules (`.ci/install-deps`
 //! installs them). Where they are missing the test says so and passes, except under CI
@@ -70,5 +70,6 @@ fn the_selftest_passes_training_works_and_the_lab_opens_from_a_link_in_headless_
     assert!(text.contains("\"no WebGPU: explained, and the CPU backend trains instead\",\"ok\":true"), "{text}");
     let lab = "\"the lab opens from a link, restores its state, trains on WebGPU, takes a dropped text, and draws\",\"ok\":true";
     assert!(text.contains(lab), "{text}");
-    assert!(text.contains("\"the Mixture lab sweeps and fits in the page\",\"ok\":true"), "{text}");
+    let sweep = "\"the Mixture lab sweeps and fits in the page, and keeps the runs across a reload\",\"ok\":true";
+    assert!(text.contains(sweep), "{text}");
 }

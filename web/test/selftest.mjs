@@ -10,7 +10,8 @@
 //      lowering the loss; a text file dropped onto its canvas becomes a domain of the Train
 //      panel and the Mixture lab; and its screenshot is not blank (SIGMIX_LAB_SCREENSHOT=path
 //      saves it);
-//   5. the Mixture lab runs the smoke sweep in the page from a link with `play` and fits it.
+//   5. the Mixture lab runs the smoke sweep in the page from a link with `play` and fits it,
+//      and after a reload the runs are back (kept in the page's storage).
 // Prints one JSON line per check; exits non-zero on any failure.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -145,14 +146,25 @@ try {
   // the law is fitted on the two smaller sizes, all as tasks on the page's event loop.
   const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
   const t0 = Date.now();
+  // After the fit, reload the page: the runs kept in the page's storage come back.
+  let before = null, seconds = null;
+  const reload = async (page) => {
+    before = await page.evaluate(`(${status})()`);
+    seconds = (Date.now() - t0) / 1000;
+    await page.reload();
+    await page.waitForFunction(`(${status})()?.mixture?.runs === 27`, null, { timeout: 120_000 }).catch(() => {});
+  };
   const r = await open(webgpu, `(${status})()?.mixture?.fits > 0 || !!(${status})()?.mixture?.error || document.title === "sigmix: error"`,
-    600_000, undefined, "#tab=mixture&sweep=smoke&device=cpu&play", { width: 1280, height: 800 });
-  const m = r.lab?.mixture ?? {};
+    600_000, undefined, "#tab=mixture&sweep=smoke&device=cpu&play", { width: 1280, height: 800 }, reload);
+  const m = before?.mixture ?? {};
   // Four domain losses and their mean, each fitted.
-  const ok = m.runs === 27 && m.planned === 27 && m.fits === 5 && !m.error && !m.running;
-  report("the Mixture lab sweeps and fits in the page", ok, { mixture: m, seconds_with_page_load: (Date.now() - t0) / 1000, logs: ok ? [] : r.logs.slice(-20) });
+  const swept = m.runs === 27 && m.planned === 27 && m.fits === 5 && !m.error && !m.running;
+  const kept = r.lab?.mixture?.runs === 27 && r.lab?.tab === "mixture";
+  const ok = swept && kept;
+  report("the Mixture lab sweeps and fits in the page, and keeps the runs across a reload", ok,
+    { mixture: m, seconds_with_page_load: seconds, after_reload: r.lab?.mixture, logs: ok ? [] : r.logs.slice(-20) });
 } catch (e) {
-  report("the Mixture lab sweeps and fits in the page", false, { error: String(e) });
+  report("the Mixture lab sweeps and fits in the page, and keeps the runs across a reload", false, { error: String(e) });
 }
 server.close();
 process.exit(failed ? 1 : 0);

@@ -41,6 +41,43 @@ fn download(name: &str, bytes: &[u8]) -> Result<(), wasm_bindgen::JsValue> {
     Ok(())
 }
 
+/// The text kept under `path`: natively the file (`None` when there is none); in the browser
+/// the page's storage (localStorage) under that name, so a reload finds the runs again.
+pub fn read_kept(path: &str) -> sigmix::Result<Option<String>> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(sigmix::Error::Io { path: path.into(), source }),
+        }
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        Ok(page_storage().and_then(|s| s.get_item(path).ok().flatten()))
+    }
+}
+
+/// Keeps `text` under `path` in the page's storage (the browser's stand-in for the sweep file
+/// the native runner appends to); says so when the storage is full or switched off.
+#[cfg(target_arch = "wasm32")]
+pub fn keep_in_page(path: &str, text: &str) -> sigmix::Result<()> {
+    let storage = page_storage().ok_or_else(|| {
+        sigmix::Error::Config("this browser keeps no page storage: Download the runs to keep them".into())
+    })?;
+    storage.set_item(path, text).map_err(|_| {
+        sigmix::Error::Config(format!(
+            "the page's storage refused {} KB for {path} (full?): Download the runs to keep them",
+            text.len() / 1024
+        ))
+    })
+}
+
+#[cfg(target_arch = "wasm32")]
+fn page_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
 /// `image` as PNG bytes (RGBA, 8 bits per channel).
 pub fn png(image: &egui::ColorImage) -> sigmix::Result<Vec<u8>> {
     let fail = |e: png::EncodingError| sigmix::Error::Config(format!("the PNG could not be encoded: {e}"));

@@ -2,8 +2,6 @@
 //! size, see its prediction of the largest, find the optimal mixture for a target domain, and
 //! train that run to see the prediction hold or miss.
 
-use std::path::PathBuf;
-
 use egui::Ui;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::DeviceChoice;
@@ -11,7 +9,7 @@ use sigmix::data::TextDomain;
 use sigmix::laws::RunTable;
 use sigmix::laws::{Law, MixOptions, MixTarget, MixtureAdditive, Observation, OptimalMixture, optimal_mixture};
 use sigmix::sweep::{
-    Extrapolation, ParamCount, SWEEP_PRESETS, SweepPlan, SweepRow, observation, parse_rows, read_rows, sweep_targets,
+    Extrapolation, ParamCount, SWEEP_PRESETS, SweepPlan, SweepRow, observation, parse_rows, sweep_targets,
 };
 use sigmix::train::RunConfig;
 
@@ -123,17 +121,23 @@ impl MixturePanel {
         }
     }
 
-    /// Reads the runs already in the file.
+    /// Reads the runs already kept: in the file natively, in the page's storage in the browser.
     pub fn load(&mut self) {
         self.rows.clear();
         self.fits.clear();
         self.planned = self.plan().and_then(|p| p.runs()).map_or(0, |r| r.len());
-        let path = PathBuf::from(&self.path);
-        if !path.exists() {
-            self.notice = None;
-            return;
-        }
-        match read_rows(&path) {
+        let text = match crate::lab::files::read_kept(&self.path) {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                self.notice = None;
+                return;
+            }
+            Err(e) => {
+                self.error = Some(e.to_string());
+                return;
+            }
+        };
+        match parse_rows(std::path::Path::new(&self.path), &text) {
             Ok(r) => {
                 self.rows = r.rows;
                 self.notice = (self.rows.len() < self.planned && !self.rows.is_empty()).then(|| {
@@ -167,7 +171,7 @@ impl MixturePanel {
                 self.notice = None;
                 let ctx = ctx.clone();
                 #[cfg(not(target_arch = "wasm32"))]
-                let store = SweepStore::File(PathBuf::from(&self.path));
+                let store = SweepStore::File(std::path::PathBuf::from(&self.path));
                 #[cfg(target_arch = "wasm32")]
                 let store = SweepStore::Page(self.rows.clone());
                 let texts = self.texts.clone();
@@ -223,8 +227,17 @@ impl MixturePanel {
                 self.preset = first.sweep.clone();
             }
             self.planned = self.plan().and_then(|p| p.runs()).map_or(0, |r| r.len());
+            // In the page the dropped runs are kept under the preset's name, where Run resumes.
+            #[cfg(target_arch = "wasm32")]
+            {
+                self.path = self.default_path();
+            }
             self.rows = found.rows;
             self.rows.sort_by_key(|r| r.index);
+            #[cfg(target_arch = "wasm32")]
+            if let Err(e) = crate::lab::files::keep_in_page(&self.path, text) {
+                self.error = Some(e.to_string());
+            }
             self.fits.clear();
             self.showing_external = false;
             self.error = None;
@@ -260,6 +273,12 @@ impl MixturePanel {
                         self.rows.retain(|r| r.index != row.index);
                         self.rows.push(*row);
                         self.rows.sort_by_key(|r| r.index);
+                        // Natively the runner has appended it to the file already.
+                        #[cfg(target_arch = "wasm32")]
+                        if let Err(e) = self.rows_jsonl().and_then(|t| crate::lab::files::keep_in_page(&self.path, &t))
+                        {
+                            self.notice = Some(e.to_string());
+                        }
                     }
                     SweepMessage::Done => finished = true,
                     SweepMessage::Failed(e) => {
@@ -348,7 +367,7 @@ impl MixturePanel {
             #[cfg(target_arch = "wasm32")]
             ui.label(
                 egui::RichText::new(
-                    "Runs stay in this page: Download keeps them, and dropping that file onto the page brings them back.",
+                    "Runs are kept in this browser's storage for this page (a reload finds them); Download saves them as a file, and dropping that file onto the page brings them back.",
                 )
                 .small(),
             );
@@ -561,7 +580,8 @@ impl MixturePanel {
             });
     }
 
-    fn export_rows(&self) -> sigmix::Result<String> {
+    /// The runs as JSON Lines, the `sigmix sweep` format.
+    fn rows_jsonl(&self) -> sigmix::Result<String> {
         let mut text = String::new();
         for row in &self.rows {
             let line = serde_json::to_string(row)
@@ -569,7 +589,11 @@ impl MixturePanel {
             text.push_str(&line);
             text.push('\n');
         }
-        crate::lab::files::save(&self.export_dir, &self.preset, "jsonl", text.as_bytes())
+        Ok(text)
+    }
+
+    fn export_rows(&self) -> sigmix::Result<String> {
+        crate::lab::files::save(&self.export_dir, &self.preset, "jsonl", self.rows_jsonl()?.as_bytes())
     }
 
     fn export_fits(&self) -> sigmix::Result<String> {
