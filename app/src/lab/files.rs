@@ -1,6 +1,6 @@
 //! What the lab saves and what it is given: natively exports are files under the lab's
 //! folder; in the browser they are downloads, and nothing leaves the visitor's machine.
-//! Files dropped onto the window (or the page) arrive here as named text either way.
+//! Files dropped onto the window (or the page) arrive here as named bytes either way.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 
@@ -32,12 +32,17 @@ fn download(name: &str, bytes: &[u8]) -> Result<(), wasm_bindgen::JsValue> {
     array.push(&js_sys::Uint8Array::from(bytes));
     let blob = web_sys::Blob::new_with_u8_array_sequence(&array)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob)?;
-    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let window = web_sys::window().ok_or("no window")?;
+    let document = window.document().ok_or("no document")?;
     let a: web_sys::HtmlAnchorElement = document.create_element("a")?.dyn_into()?;
     a.set_href(&url);
     a.set_download(name);
     a.click();
-    web_sys::Url::revoke_object_url(&url)?;
+    // Released a minute later: some browsers read the blob after the click has returned.
+    let revoke = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    window.set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 60_000)?;
     Ok(())
 }
 
