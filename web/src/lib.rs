@@ -27,26 +27,19 @@ mod browser {
     thread_local! {
         /// The running lab's web runner (kept so the lab lives as long as the page).
         static RUNNER: std::cell::RefCell<Option<eframe::WebRunner>> = const { std::cell::RefCell::new(None) };
-        /// The lab's status after its last frame (`Lab::status`).
-        static STATUS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
 
-    /// The lab, publishing its status after every frame for `lab_status`.
-    struct PageLab(sigmix_app::lab::Lab);
-
-    impl eframe::App for PageLab {
-        fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
-            self.0.ui(ui, frame);
-            let status = self.0.status().to_string();
-            STATUS.with(|s| *s.borrow_mut() = status);
-        }
-    }
-
-    /// The open lab's status as JSON (panel, link, the Train run, the sweep's progress, a lost
-    /// device), or "" before its first frame: what the headless test watches.
+    /// The open lab's status as JSON (`Lab::status`: panel, link, the Train run, the sweep's
+    /// progress, text domains, a lost device), computed when asked, or "" before the lab has
+    /// opened: what the headless test watches.
     #[wasm_bindgen]
     pub fn lab_status() -> String {
-        STATUS.with(|s| s.borrow().clone())
+        use sigmix_app::lab::Lab;
+        RUNNER.with(|r| {
+            let runner = r.borrow();
+            let lab = runner.as_ref().and_then(|runner| runner.app_mut::<Lab>());
+            lab.map_or_else(String::new, |lab| lab.status().to_string())
+        })
     }
 
     /// Opens the lab on the canvas with id `canvas_id`, in the state of the page's URL fragment
@@ -67,7 +60,7 @@ mod browser {
             .start(
                 canvas,
                 eframe::WebOptions::default(),
-                Box::new(move |_cc| Ok(Box::new(PageLab(sigmix_app::lab::Lab::with_link(DeviceChoice::Auto, &link))))),
+                Box::new(move |_cc| Ok(Box::new(sigmix_app::lab::Lab::with_link(DeviceChoice::Auto, &link)))),
             )
             .await?;
         RUNNER.with(|r| r.replace(Some(runner)));

@@ -343,4 +343,10 @@ impl eframe::App for Lab {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
     }
+
+    /// Lets the page reach the lab between frames (`WebRunner::app_mut`), e.g. for its status.
+    #[cfg(target_arch = "wasm32")]
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(&mut *self)
+    }
 }

@@ -10,9 +10,7 @@ pub fn save(dir: &std::path::Path, what: &str, ext: &str, bytes: &[u8]) -> sigmi
     #[cfg(not(target_arch = "wasm32"))]
     {
         let path = crate::lab::export_path(dir, what, ext)?;
-        let tmp = path.with_extension(format!("{ext}.partial"));
-        std::fs::write(&tmp, bytes).map_err(|source| sigmix::Error::Io { path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, &path).map_err(|source| sigmix::Error::Io { path: path.clone(), source })?;
+        sigmix::sweep::write_bytes_atomic(&path, bytes)?;
         Ok(format!("saved {}", path.display()))
     }
     #[cfg(target_arch = "wasm32")]

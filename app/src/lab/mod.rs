@@ -83,8 +83,7 @@ fn keep_gpu(opened: sigmix::Result<Arc<Gpu>>) -> sigmix::Result<Arc<Gpu>> {
 /// (and the window, where it can present) shares one GPU device and its compiled pipelines.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn device(choice: DeviceChoice) -> sigmix::Result<Device> {
-    let gpu = (choice != DeviceChoice::Cpu).then(|| cached_gpu().unwrap_or_else(|| keep_gpu(Gpu::new())));
-    Device::pick(choice, gpu)
+    pollster::block_on(device_async(choice))
 }
 
 /// `device` as a future: the browser opens its adapter asynchronously.

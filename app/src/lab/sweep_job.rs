@@ -40,12 +40,6 @@ pub enum SweepMessage {
     Failed(String),
 }
 
-/// What appends a sweep's rows to its file (nothing in the browser, which keeps them in the page).
-#[cfg(not(target_arch = "wasm32"))]
-type Writer = sigmix::sweep::SweepWriter;
-#[cfg(target_arch = "wasm32")]
-type Writer = std::convert::Infallible;
-
 /// Where a sweep keeps its finished rows.
 pub enum SweepStore {
     /// A JSONL file, appended and synced run by run (native).
@@ -78,11 +72,13 @@ impl SweepJob {
             async move |send: &dyn Fn(SweepMessage)| {
                 let device = crate::lab::device_async(choice).await?;
                 let opts = SweepOptions { resume: true, stop: Some(flag), texts, ..Default::default() };
-                let (label, found, mut writer): (String, ReadRows, Option<Writer>) = match store {
+                // Where each finished row goes before the next run starts.
+                type Append = Box<dyn FnMut(&SweepRow) -> sigmix::Result<()>>;
+                let (label, found, mut append): (String, ReadRows, Append) = match store {
                     #[cfg(not(target_arch = "wasm32"))]
                     SweepStore::File(path) => {
-                        let (writer, found) = sigmix::sweep::SweepWriter::open(&path, true)?;
-                        (path.display().to_string(), found, Some(writer))
+                        let (mut writer, found) = sigmix::sweep::SweepWriter::open(&path, true)?;
+                        (path.display().to_string(), found, Box::new(move |row| writer.append(row)))
                     }
                     #[cfg(target_arch = "wasm32")]
                     SweepStore::File(path) => {
@@ -91,16 +87,9 @@ impl SweepJob {
                             path.display()
                         )));
                     }
-                    SweepStore::Page(rows) => ("this page".to_string(), ReadRows { rows, ..Default::default() }, None),
-                };
-                let mut append = |row: &SweepRow| match writer.as_mut() {
-                    #[cfg(not(target_arch = "wasm32"))]
-                    Some(w) => w.append(row),
-                    #[cfg(target_arch = "wasm32")]
-                    Some(never) => match *never {},
-                    None => {
-                        let _ = row;
-                        Ok(())
+                    // The panel keeps the rows it receives.
+                    SweepStore::Page(rows) => {
+                        ("this page".to_string(), ReadRows { rows, ..Default::default() }, Box::new(|_| Ok(())))
                     }
                 };
                 run_sweep_async(

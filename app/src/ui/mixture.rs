@@ -582,14 +582,7 @@ impl MixturePanel {
 
     /// The runs as JSON Lines, the `sigmix sweep` format.
     fn rows_jsonl(&self) -> sigmix::Result<String> {
-        let mut text = String::new();
-        for row in &self.rows {
-            let line = serde_json::to_string(row)
-                .map_err(|e| sigmix::Error::Config(format!("run {} did not serialise: {e}", row.id)))?;
-            text.push_str(&line);
-            text.push('\n');
-        }
-        Ok(text)
+        sigmix::sweep::jsonl(&self.rows, std::path::Path::new(&self.path))
     }
 
     fn export_rows(&self) -> sigmix::Result<String> {

@@ -92,7 +92,12 @@ impl TextDomain {
 
     /// (training, held-out) bytes: the last tenth is held out.
     pub fn split(&self) -> (&[u8], &[u8]) {
-        self.bytes.split_at(self.bytes.len() - self.bytes.len() / 10)
+        self.bytes.split_at(self.bytes.len() - Self::held_out(self.bytes.len()))
+    }
+
+    /// Bytes held out of a text of `len` bytes: its last tenth.
+    pub fn held_out(len: usize) -> usize {
+        len / 10
     }
 }
 

@@ -14,4 +14,7 @@ pub use plan::{MixtureDesign, ModelSize, PlannedRun, SWEEP_PRESETS, Shard, Sweep
 #[cfg(not(target_arch = "wasm32"))]
 pub use runner::run_sweep;
 pub use runner::{SweepEvent, SweepOptions, SweepOutcome, run_sweep_async};
-pub use store::{MergeReport, ReadRows, SweepRow, SweepWriter, merge, parse_rows, read_rows, write_text_atomic};
+pub use store::{
+    MergeReport, ReadRows, SweepRow, SweepWriter, jsonl, merge, parse_rows, read_rows, write_bytes_atomic,
+    write_text_atomic,
+};

@@ -164,13 +164,24 @@ impl SweepWriter {
     /// Appends one row as one line and syncs it to disk.
     pub fn append(&mut self, row: &SweepRow) -> Result<()> {
         let io = |source| Error::Io { path: self.path.clone(), source };
-        let mut line =
-            serde_json::to_string(row).map_err(|e| Error::Parse { path: self.path.clone(), message: e.to_string() })?;
-        line.push('\n');
+        let line = jsonl(std::slice::from_ref(row), &self.path)?;
         self.file.write_all(line.as_bytes()).map_err(io)?;
         self.file.flush().map_err(io)?;
         self.file.sync_data().map_err(io)
     }
+}
+
+/// `rows` as JSON Lines, one object per line, each line ended: the sweep file format.
+/// `path` names where they are going, in the error.
+pub fn jsonl<'a>(rows: impl IntoIterator<Item = &'a SweepRow>, path: &Path) -> Result<String> {
+    let mut text = String::new();
+    for row in rows {
+        text.push_str(
+            &serde_json::to_string(row).map_err(|e| Error::Parse { path: path.into(), message: e.to_string() })?,
+        );
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 /// What a merge did.
@@ -214,26 +225,26 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeReport> {
             }
         }
     }
-    let mut text = String::new();
-    for (row, _) in by_key.values() {
-        text.push_str(
-            &serde_json::to_string(row).map_err(|e| Error::Parse { path: out.into(), message: e.to_string() })?,
-        );
-        text.push('\n');
-    }
-    write_text_atomic(out, &text)?;
+    let rows: Vec<&SweepRow> = by_key.values().map(|(row, _)| row).collect();
+    write_text_atomic(out, &jsonl(rows, out)?)?;
     report.rows = by_key.len();
     Ok(report)
 }
 
 /// Writes `text` to `path` through a temporary file and a rename.
 pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
+    write_bytes_atomic(path, text.as_bytes())
+}
+
+/// Writes `bytes` to `path` through a `.partial` file that is synced and then renamed over it,
+/// so a reader never sees half a file and a crash leaves the old one whole.
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| Error::Io { path: path.into(), source };
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".partial");
     let tmp = PathBuf::from(tmp);
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }

@@ -140,7 +140,7 @@ impl RunConfig {
             if names[..DOMAINS.len() + i].contains(&t.name) {
                 return Err(Error::Config(format!("two domains are called `{}`; rename one of the files", t.name)));
             }
-            if t.bytes / 10 < self.model.context + 1 {
+            if TextDomain::held_out(t.bytes) < self.model.context + 1 {
                 return Err(Error::Config(format!(
                     "the text domain `{}` holds {} bytes: too little to hold out windows of context {} (it needs {})",
                     t.name,

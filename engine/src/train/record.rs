@@ -1,6 +1,5 @@
 //! What a run produced: the loss curve, per-domain evaluations, speed and the adapter.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -87,13 +86,8 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 /// Writes `value` as pretty JSON to `path` atomically (temp file + rename), so a crash
 /// never leaves a half-written file where a good one was.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let io = |source| Error::Io { path: path.into(), source };
-    let text =
+    let mut text =
         serde_json::to_string_pretty(value).map_err(|e| Error::Parse { path: path.into(), message: e.to_string() })?;
-    let tmp = path.with_extension("json.partial");
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.write_all(b"\n").map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    text.push('\n');
+    crate::sweep::write_text_atomic(path, &text)
 }
