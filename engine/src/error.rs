@@ -70,6 +70,9 @@ pub enum Error {
         /// The non-finite value.
         value: f32,
     },
+    /// The CUDA path failed: no driver or NVRTC found, a kernel did not compile, a launch failed.
+    #[error("CUDA: {0}")]
+    Cuda(String),
     /// A scaling-law fit could not be done.
     #[error("fit: {0}")]
     Fit(String),

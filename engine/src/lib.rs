@@ -6,10 +6,13 @@
 //! device), `kernels` (typed launchers), `reference` (the f64 oracle),
 //! `nn` (layers with explicit backward, the MoE block included), `models`, `optim`, `data`,
 //! `train` (the trainer, one step at a time), `laws` (scaling laws, their fitter, bootstrap and
-//! the optimal mixture), `sweep` (grids of runs to JSONL, resumable and shardable).
+//! the optimal mixture), `sweep` (grids of runs to JSONL, resumable and shardable); with the `cuda` feature, `cuda`
+//! (the attention kernels in CUDA C for benchmarking on NVIDIA cards).
 
 pub mod clock;
 pub mod cpu;
+#[cfg(all(feature = "cuda", not(target_arch = "wasm32")))]
+pub mod cuda;
 pub mod data;
 pub mod error;
 pub mod gpu;

@@ -147,6 +147,16 @@ impl AttnLayout {
         offset + (self.n - 1) * strides[0] + (self.heads - 1) * strides[1] + (self.batch - 1) * strides[2] + self.d - 1
     }
 
+    /// Elements the QKV (and dQKV) buffer must hold for this layout.
+    pub fn qkv_len(&self) -> usize {
+        self.qkv_offsets.iter().map(|off| self.max_index(self.qkv_strides, *off)).max().unwrap_or(0) + 1
+    }
+
+    /// Elements the O (and dO) buffer must hold for this layout.
+    pub fn o_len(&self) -> usize {
+        self.max_index(self.o_strides, 0) + 1
+    }
+
     /// Elements a (B·H·n) statistics tensor (softmax LSE, D) holds.
     pub fn stats_len(&self) -> usize {
         self.batch * self.heads * self.n
@@ -214,10 +224,9 @@ fn check_fits(op: &'static str, what: &str, t: &Tensor, need: usize) -> Result<(
 }
 
 fn check_layout(op: &'static str, l: &AttnLayout, qkv: &Tensor, os: &[(&str, &Tensor)]) -> Result<()> {
-    let need = l.qkv_offsets.iter().map(|off| l.max_index(l.qkv_strides, *off)).max().unwrap_or(0);
-    check_fits(op, "qkv", qkv, need)?;
+    check_fits(op, "qkv", qkv, l.qkv_len() - 1)?;
     for (what, t) in os {
-        check_fits(op, what, t, l.max_index(l.o_strides, 0))?;
+        check_fits(op, what, t, l.o_len() - 1)?;
     }
     Ok(())
 }

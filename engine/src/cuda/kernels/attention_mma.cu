@@ -1,0 +1,519 @@
+// Flash attention on tensor cores: bf16 (or f16, -DELEM_F16) inputs and outputs, f32
+// accumulation, mma.sync m16n8k16 (sm_80 and newer), in the FlashAttention-2 shape: a block of 4
+// warps owns 64 query rows (16 per warp) and streams key blocks through shared memory.
+// Sigmoid (FlashSigmoid) keeps only the O accumulator: no running max, no running sum, no
+// rescaling, no final division, nothing saved for the backward. Softmax is the FA2 baseline.
+//
+// Backward, as in the WGSL kernels: one kernel per query block for dQ and one per key block for dK,
+// dV, both recomputing the weights; sigmoid dS = P(1 - P)dP needs no per-row statistics, softmax
+// needs LSE and D = rowsum(dO * O) (softmax_backward_prep).
+//
+// Fragment layouts of mma.m16n8k16 (PTX ISA, "Matrix fragments for mma.m16n8k16"), with
+// g = lane / 4 and t = lane % 4: A (16x16, row-major) registers a0..a3 hold A[g][2t..2t+1],
+// A[g+8][2t..], A[g][2t+8..], A[g+8][2t+8..]; B (16x8, K x N) registers b0, b1 hold
+// B[2t..2t+1][g], B[2t+8..2t+9][g]; C (16x8 f32) c0..c3 hold C[g][2t], C[g][2t+1], C[g+8][2t],
+// C[g+8][2t+1]. So two adjacent C tiles of 8 columns are, packed in pairs, the A fragment of
+// the next product: P and dS never leave registers.
+//
+// Shared memory is dynamic (the launcher passes its size); rows are padded by 8 elements so the
+// fragment loads of a warp hit 32 distinct banks. Needs d % 16 == 0 and strides and offsets
+// that are multiples of 8 elements (16-byte loads).
+
+typedef unsigned short elem_t;
+
+// The instructions below are PTX; tests/cuda_emu/cuda_emu.h (SIGMIX_EMULATE) gives the same
+// functions in C++ so the kernels can be checked on a CPU, warp collectives and all.
+#ifndef SIGMIX_EMULATE
+#if defined(ELEM_F16)
+#define MMA_SHAPE "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"
+// Two floats to a pair of halves, `lo` in the low 16 bits (the lower column index).
+__device__ __forceinline__ unsigned pack2(float lo, float hi) {
+    unsigned r;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+__device__ __forceinline__ float to_f32(elem_t x) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x));
+    return f;
+}
+#else
+#define MMA_SHAPE "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"
+__device__ __forceinline__ unsigned pack2(float lo, float hi) {
+    unsigned r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+__device__ __forceinline__ float to_f32(elem_t x) { return __uint_as_float(((unsigned)x) << 16); }
+#endif
+
+// C += A * B on one warp's fragments.
+__device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm(MMA_SHAPE " {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// sigma(x) = 1/2 + tanh(x/2)/2 with the hardware tanh (FlashSigmoid's formulation).
+__device__ __forceinline__ float sigmoid_fast(float x) {
+    float t;
+    asm("tanh.approx.f32 %0, %1;" : "=f"(t) : "f"(0.5f * x));
+    return fmaf(0.5f, t, 0.5f);
+}
+
+#define DYNAMIC_SHARED(name) extern __shared__ uint4 name[]
+#endif  // SIGMIX_EMULATE
+
+// Two adjacent elements (4-byte aligned) as one register.
+__device__ __forceinline__ unsigned ld2(const elem_t* p) { return *reinterpret_cast<const unsigned*>(p); }
+
+// Stores two f32 values as an adjacent pair.
+__device__ __forceinline__ void st2(elem_t* p, float lo, float hi) { *reinterpret_cast<unsigned*>(p) = pack2(lo, hi); }
+
+// The A fragment of a 16-row slice (rows r, r+8 relative to `rows`) at column k, from global
+// memory with row stride `st`; rows at or past `n` read as zero.
+__device__ __forceinline__ void load_a_global(unsigned (&a)[4], const elem_t* src, long long st, int row, int n,
+                                              int k) {
+    const int t = (threadIdx.x & 31) & 3;
+    const bool lo = row < n, hi = row + 8 < n;
+    const elem_t* r0 = src + (long long)row * st + k + 2 * t;
+    const elem_t* r1 = r0 + 8 * st;
+    a[0] = lo ? ld2(r0) : 0u;
+    a[1] = hi ? ld2(r1) : 0u;
+    a[2] = lo ? ld2(r0 + 8) : 0u;
+    a[3] = hi ? ld2(r1 + 8) : 0u;
+}
+
+// The A fragment of rows `row`, `row`+8 at column k of a shared tile with leading dimension ld.
+__device__ __forceinline__ void load_a_shared(unsigned (&a)[4], const elem_t* tile, int ld, int row, int k) {
+    const int t = (threadIdx.x & 31) & 3;
+    const elem_t* r0 = tile + row * ld + k + 2 * t;
+    a[0] = ld2(r0);
+    a[1] = ld2(r0 + 8 * ld);
+    a[2] = ld2(r0 + 8);
+    a[3] = ld2(r0 + 8 * ld + 8);
+}
+
+// The two B registers of columns col..col+7 and reduction index k..k+15, from a shared tile that
+// stores B transposed (row = output column, contiguous along the reduction): B[k][n] = tile[n][k].
+__device__ __forceinline__ void load_b(unsigned& b0, unsigned& b1, const elem_t* tile, int ld, int col, int k) {
+    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const elem_t* p = tile + (col + g) * ld + k + 2 * t;
+    b0 = ld2(p);
+    b1 = ld2(p + 8);
+}
+
+// A's fragment for the product with the 16 columns [16c, 16c + 16) of C tiles held in registers.
+template <int N>
+__device__ __forceinline__ void c_to_a(unsigned (&a)[4], const float (&c)[N][4], int chunk) {
+    a[0] = pack2(c[2 * chunk][0], c[2 * chunk][1]);
+    a[1] = pack2(c[2 * chunk][2], c[2 * chunk][3]);
+    a[2] = pack2(c[2 * chunk + 1][0], c[2 * chunk + 1][1]);
+    a[3] = pack2(c[2 * chunk + 1][2], c[2 * chunk + 1][3]);
+}
+
+// Copies `rows` rows (from r0; rows at or past n are zero) of d = HEAD_DIM elements into a
+// shared tile [rows][ld], 16 bytes at a time, by the whole block.
+__device__ __forceinline__ void stage_rows(elem_t* dst, int ld, const elem_t* src, long long st, int r0, int rows,
+                                           int n) {
+    constexpr int V = HEAD_DIM / 8;
+    for (int e = threadIdx.x; e < rows * V; e += blockDim.x) {
+        const int r = e / V, c = (e % V) * 8;
+        uint4 v = make_uint4(0u, 0u, 0u, 0u);
+        if (r0 + r < n) v = *reinterpret_cast<const uint4*>(src + (long long)(r0 + r) * st + c);
+        *reinterpret_cast<uint4*>(dst + r * ld + c) = v;
+    }
+}
+
+// The same rows stored transposed: dst[c][r] for c < HEAD_DIM, leading dimension ld.
+__device__ __forceinline__ void stage_rows_transposed(elem_t* dst, int ld, const elem_t* src, long long st, int r0,
+                                                      int rows, int n) {
+    constexpr int V = HEAD_DIM / 8;
+    for (int e = threadIdx.x; e < rows * V; e += blockDim.x) {
+        const int r = e % rows, c = (e / rows) * 8;
+        uint4 v = make_uint4(0u, 0u, 0u, 0u);
+        if (r0 + r < n) v = *reinterpret_cast<const uint4*>(src + (long long)(r0 + r) * st + c);
+        const unsigned w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            dst[(c + 2 * k) * ld + r] = (elem_t)(w[k] & 0xffffu);
+            dst[(c + 2 * k + 1) * ld + r] = (elem_t)(w[k] >> 16);
+        }
+    }
+}
+
+#define THREADS 128       // 4 warps
+#define FWD_BQ 64         // query rows per block (16 per warp)
+#define FWD_BK 64         // keys per step of the forward
+#define BWD_BK 32         // keys per step of the dQ kernel
+#define BWD_BKV 64        // keys per block of the dK/dV kernel (16 per warp)
+#define BWD_BQ 32         // queries per step of the dK/dV kernel
+#define LD_D (HEAD_DIM + 8)
+
+// ---------------------------------------------------------------------------------------------
+// Forward. Shared: K [FWD_BK][LD_D], V transposed [HEAD_DIM][FWD_BK + 8].
+template <bool SIGMOID>
+__device__ void forward_mma(const elem_t* __restrict__ qkv, elem_t* __restrict__ o, float* __restrict__ lse,
+                            const AttnParams& p) {
+    DYNAMIC_SHARED(smem_raw);
+    constexpr int LDV = FWD_BK + 8;
+    elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);
+    elem_t* vt = ks + FWD_BK * LD_D;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * FWD_BQ;  // the longest causal blocks first
+    const int ra = q0 + warp * 16 + g, rb = ra + 8;          // this thread's two rows
+    const long long base = b * p.sb + h * p.sh;
+    const elem_t* K = qkv + p.k_off + base;
+    const elem_t* V = qkv + p.v_off + base;
+    const float slope = alibi_slope(p, h);
+
+    unsigned qa[HEAD_DIM / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < HEAD_DIM / 16; ++kk) load_a_global(qa[kk], qkv + p.q_off + base, p.st, ra, p.n, kk * 16);
+    float acc[HEAD_DIM / 8][4];
+#pragma unroll
+    for (int dt = 0; dt < HEAD_DIM / 8; ++dt) acc[dt][0] = acc[dt][1] = acc[dt][2] = acc[dt][3] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+
+    const int key_end = p.causal ? min(p.n, q0 + FWD_BQ) : p.n;
+    for (int k0 = 0; k0 < key_end; k0 += FWD_BK) {
+        __syncthreads();
+        stage_rows(ks, LD_D, K, p.st, k0, FWD_BK, p.n);
+        stage_rows_transposed(vt, LDV, V, p.st, k0, FWD_BK, p.n);
+        __syncthreads();
+
+        float s[FWD_BK / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < FWD_BK / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
+#pragma unroll
+            for (int nt = 0; nt < FWD_BK / 8; ++nt) {
+                unsigned b0, b1;
+                load_b(b0, b1, ks, LD_D, nt * 8, kk * 16);
+                mma16816(s[nt], qa[kk], b0, b1);
+            }
+        }
+
+        float bmax[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int nt = 0; nt < FWD_BK / 8; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int i = e < 2 ? ra : rb, j = k0 + nt * 8 + 2 * t + (e & 1);
+                const bool vis = visible(p, i, j);
+                const float x = vis ? attn_logit(p, s[nt][e], slope, i, j) : -INFINITY;
+                if (SIGMOID) {
+                    s[nt][e] = vis ? sigmoid_fast(x) : 0.0f;
+                } else {
+                    s[nt][e] = x;
+                    bmax[e >> 1] = fmaxf(bmax[e >> 1], x);
+                }
+            }
+        }
+        if (!SIGMOID) {
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                bmax[r] = fmaxf(bmax[r], __shfl_xor_sync(0xffffffffu, bmax[r], 1));
+                bmax[r] = fmaxf(bmax[r], __shfl_xor_sync(0xffffffffu, bmax[r], 2));
+                const float mnew = fmaxf(m[r], bmax[r]);
+                const float corr = mnew == -INFINITY ? 1.0f : __expf(m[r] - mnew);
+                m[r] = mnew;
+                l[r] *= corr;
+#pragma unroll
+                for (int dt = 0; dt < HEAD_DIM / 8; ++dt) {
+                    acc[dt][2 * r] *= corr;
+                    acc[dt][2 * r + 1] *= corr;
+                }
+            }
+#pragma unroll
+            for (int nt = 0; nt < FWD_BK / 8; ++nt) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int r = e >> 1;
+                    const float w = m[r] == -INFINITY ? 0.0f : __expf(s[nt][e] - m[r]);
+                    s[nt][e] = w;
+                    l[r] += w;
+                }
+            }
+        }
+
+#pragma unroll
+        for (int kc = 0; kc < FWD_BK / 16; ++kc) {
+            unsigned pa[4];
+            c_to_a(pa, s, kc);
+#pragma unroll
+            for (int dt = 0; dt < HEAD_DIM / 8; ++dt) {
+                unsigned b0, b1;
+                load_b(b0, b1, vt, LDV, dt * 8, kc * 16);
+                mma16816(acc[dt], pa, b0, b1);
+            }
+        }
+    }
+
+    if (!SIGMOID) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+            l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        }
+    }
+    elem_t* O = o + b * p.o_sb + h * p.o_sh;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int i = r ? rb : ra;
+        if (i >= p.n) continue;
+        const float inv = SIGMOID ? 1.0f : 1.0f / l[r];
+#pragma unroll
+        for (int dt = 0; dt < HEAD_DIM / 8; ++dt)
+            st2(O + (long long)i * p.o_st + dt * 8 + 2 * t, acc[dt][2 * r] * inv, acc[dt][2 * r + 1] * inv);
+        if (!SIGMOID && t == 0) lse[(long long)z * p.n + i] = m[r] + logf(l[r]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dQ: per query block, over key blocks. Shared: K and V [BWD_BK][LD_D], K transposed
+// [HEAD_DIM][BWD_BK + 8].
+template <bool SIGMOID>
+__device__ void backward_dq_mma(const elem_t* __restrict__ qkv, const elem_t* __restrict__ dout,
+                                elem_t* __restrict__ dqkv, const float* __restrict__ lse,
+                                const float* __restrict__ delta, const AttnParams& p) {
+    DYNAMIC_SHARED(smem_raw);
+    constexpr int LDT = BWD_BK + 8;
+    elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);
+    elem_t* vs = ks + BWD_BK * LD_D;
+    elem_t* kt = vs + BWD_BK * LD_D;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * FWD_BQ;
+    const int ra = q0 + warp * 16 + g, rb = ra + 8;
+    const long long base = b * p.sb + h * p.sh;
+    const elem_t* K = qkv + p.k_off + base;
+    const elem_t* V = qkv + p.v_off + base;
+    const elem_t* G = dout + b * p.o_sb + h * p.o_sh;
+    const float slope = alibi_slope(p, h);
+
+    unsigned qa[HEAD_DIM / 16][4], ga[HEAD_DIM / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
+        load_a_global(qa[kk], qkv + p.q_off + base, p.st, ra, p.n, kk * 16);
+        load_a_global(ga[kk], G, p.o_st, ra, p.n, kk * 16);
+    }
+    float stat_l[2] = {0.0f, 0.0f}, stat_d[2] = {0.0f, 0.0f};
+    if (!SIGMOID) {
+        if (ra < p.n) stat_l[0] = lse[(long long)z * p.n + ra], stat_d[0] = delta[(long long)z * p.n + ra];
+        if (rb < p.n) stat_l[1] = lse[(long long)z * p.n + rb], stat_d[1] = delta[(long long)z * p.n + rb];
+    }
+    float dq[HEAD_DIM / 8][4];
+#pragma unroll
+    for (int dt = 0; dt < HEAD_DIM / 8; ++dt) dq[dt][0] = dq[dt][1] = dq[dt][2] = dq[dt][3] = 0.0f;
+
+    const int key_end = p.causal ? min(p.n, q0 + FWD_BQ) : p.n;
+    for (int k0 = 0; k0 < key_end; k0 += BWD_BK) {
+        __syncthreads();
+        stage_rows(ks, LD_D, K, p.st, k0, BWD_BK, p.n);
+        stage_rows(vs, LD_D, V, p.st, k0, BWD_BK, p.n);
+        stage_rows_transposed(kt, LDT, K, p.st, k0, BWD_BK, p.n);
+        __syncthreads();
+
+        float s[BWD_BK / 8][4], dp[BWD_BK / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < BWD_BK / 8; ++nt)
+            for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
+#pragma unroll
+            for (int nt = 0; nt < BWD_BK / 8; ++nt) {
+                unsigned b0, b1;
+                load_b(b0, b1, ks, LD_D, nt * 8, kk * 16);
+                mma16816(s[nt], qa[kk], b0, b1);
+                load_b(b0, b1, vs, LD_D, nt * 8, kk * 16);
+                mma16816(dp[nt], ga[kk], b0, b1);
+            }
+        }
+#pragma unroll
+        for (int nt = 0; nt < BWD_BK / 8; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int r = e >> 1, i = r ? rb : ra, j = k0 + nt * 8 + 2 * t + (e & 1);
+                float ds = 0.0f;
+                if (visible(p, i, j)) {
+                    const float x = attn_logit(p, s[nt][e], slope, i, j);
+                    const float w = SIGMOID ? sigmoid_fast(x) : __expf(x - stat_l[r]);
+                    ds = (SIGMOID ? w * (1.0f - w) * dp[nt][e] : w * (dp[nt][e] - stat_d[r])) * p.scale;
+                }
+                s[nt][e] = ds;
+            }
+        }
+#pragma unroll
+        for (int kc = 0; kc < BWD_BK / 16; ++kc) {
+            unsigned da[4];
+            c_to_a(da, s, kc);
+#pragma unroll
+            for (int dt = 0; dt < HEAD_DIM / 8; ++dt) {
+                unsigned b0, b1;
+                load_b(b0, b1, kt, LDT, dt * 8, kc * 16);
+                mma16816(dq[dt], da, b0, b1);
+            }
+        }
+    }
+
+    elem_t* DQ = dqkv + p.q_off + base;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int i = r ? rb : ra;
+        if (i >= p.n) continue;
+#pragma unroll
+        for (int dt = 0; dt < HEAD_DIM / 8; ++dt)
+            st2(DQ + (long long)i * p.st + dt * 8 + 2 * t, dq[dt][2 * r], dq[dt][2 * r + 1]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dK, dV: per key block (16 keys per warp), over query blocks. Shared: K, V [BWD_BKV][LD_D];
+// Q, dO [BWD_BQ][LD_D]; Q, dO transposed [HEAD_DIM][BWD_BQ + 8]; LSE, D [BWD_BQ].
+template <bool SIGMOID>
+__device__ void backward_dkdv_mma(const elem_t* __restrict__ qkv, const elem_t* __restrict__ dout,
+                                  elem_t* __restrict__ dqkv, const float* __restrict__ lse,
+                                  const float* __restrict__ delta, const AttnParams& p) {
+    DYNAMIC_SHARED(smem_raw);
+    constexpr int LDT = BWD_BQ + 8;
+    elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);
+    elem_t* vs = ks + BWD_BKV * LD_D;
+    elem_t* qs = vs + BWD_BKV * LD_D;
+    elem_t* gs = qs + BWD_BQ * LD_D;
+    elem_t* qt = gs + BWD_BQ * LD_D;
+    elem_t* gt = qt + HEAD_DIM * LDT;
+    float* ls = reinterpret_cast<float*>(gt + HEAD_DIM * LDT);
+    float* dls = ls + BWD_BQ;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const int k0 = blockIdx.x * BWD_BKV;  // the longest causal blocks (small k0) first
+    const int ja = k0 + warp * 16 + g, jb = ja + 8;
+    const long long base = b * p.sb + h * p.sh;
+    const elem_t* Q = qkv + p.q_off + base;
+    const elem_t* G = dout + b * p.o_sb + h * p.o_sh;
+    const float slope = alibi_slope(p, h);
+
+    stage_rows(ks, LD_D, qkv + p.k_off + base, p.st, k0, BWD_BKV, p.n);
+    stage_rows(vs, LD_D, qkv + p.v_off + base, p.st, k0, BWD_BKV, p.n);
+    float dk[HEAD_DIM / 8][4], dv[HEAD_DIM / 8][4];
+#pragma unroll
+    for (int dt = 0; dt < HEAD_DIM / 8; ++dt)
+        for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.0f;
+
+    const int q_start = p.causal ? k0 / BWD_BQ * BWD_BQ : 0;
+    for (int q0 = q_start; q0 < p.n; q0 += BWD_BQ) {
+        __syncthreads();
+        stage_rows(qs, LD_D, Q, p.st, q0, BWD_BQ, p.n);
+        stage_rows(gs, LD_D, G, p.o_st, q0, BWD_BQ, p.n);
+        stage_rows_transposed(qt, LDT, Q, p.st, q0, BWD_BQ, p.n);
+        stage_rows_transposed(gt, LDT, G, p.o_st, q0, BWD_BQ, p.n);
+        if (!SIGMOID && threadIdx.x < BWD_BQ) {
+            const int i = q0 + threadIdx.x;
+            ls[threadIdx.x] = i < p.n ? lse[(long long)z * p.n + i] : 0.0f;
+            dls[threadIdx.x] = i < p.n ? delta[(long long)z * p.n + i] : 0.0f;
+        }
+        __syncthreads();
+
+        // Transposed scores: rows are this warp's 16 keys, columns the block's 32 queries.
+        float s[BWD_BQ / 8][4], dp[BWD_BQ / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < BWD_BQ / 8; ++nt)
+            for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
+            unsigned ka[4], va[4];
+            load_a_shared(ka, ks, LD_D, warp * 16 + g, kk * 16);
+            load_a_shared(va, vs, LD_D, warp * 16 + g, kk * 16);
+#pragma unroll
+            for (int nt = 0; nt < BWD_BQ / 8; ++nt) {
+                unsigned b0, b1;
+                load_b(b0, b1, qs, LD_D, nt * 8, kk * 16);
+                mma16816(s[nt], ka, b0, b1);
+                load_b(b0, b1, gs, LD_D, nt * 8, kk * 16);
+                mma16816(dp[nt], va, b0, b1);
+            }
+        }
+#pragma unroll
+        for (int nt = 0; nt < BWD_BQ / 8; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int j = e < 2 ? ja : jb, c = nt * 8 + 2 * t + (e & 1), i = q0 + c;
+                float w = 0.0f, ds = 0.0f;
+                if (visible(p, i, j)) {
+                    const float x = attn_logit(p, s[nt][e], slope, i, j);
+                    w = SIGMOID ? sigmoid_fast(x) : __expf(x - ls[c]);
+                    ds = (SIGMOID ? w * (1.0f - w) * dp[nt][e] : w * (dp[nt][e] - dls[c])) * p.scale;
+                }
+                s[nt][e] = w;
+                dp[nt][e] = ds;
+            }
+        }
+#pragma unroll
+        for (int kc = 0; kc < BWD_BQ / 16; ++kc) {
+            unsigned pa[4], da[4];
+            c_to_a(pa, s, kc);
+            c_to_a(da, dp, kc);
+#pragma unroll
+            for (int dt = 0; dt < HEAD_DIM / 8; ++dt) {
+                unsigned b0, b1;
+                load_b(b0, b1, gt, LDT, dt * 8, kc * 16);
+                mma16816(dv[dt], pa, b0, b1);
+                load_b(b0, b1, qt, LDT, dt * 8, kc * 16);
+                mma16816(dk[dt], da, b0, b1);
+            }
+        }
+    }
+
+    elem_t* DK = dqkv + p.k_off + base;
+    elem_t* DV = dqkv + p.v_off + base;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int j = r ? jb : ja;
+        if (j >= p.n) continue;
+#pragma unroll
+        for (int dt = 0; dt < HEAD_DIM / 8; ++dt) {
+            st2(DK + (long long)j * p.st + dt * 8 + 2 * t, dk[dt][2 * r], dk[dt][2 * r + 1]);
+            st2(DV + (long long)j * p.st + dt * 8 + 2 * t, dv[dt][2 * r], dv[dt][2 * r + 1]);
+        }
+    }
+}
+
+// D_i = rowsum(dO_i * O_i) in f32, one thread per row. Any block size.
+extern "C" __global__ void softmax_backward_prep(const elem_t* __restrict__ o, const elem_t* __restrict__ dout,
+                                                 float* __restrict__ delta, AttnParams p) {
+    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= p.n) return;
+    const long long at = b * p.o_sb + h * p.o_sh + (long long)i * p.o_st;
+    float s = 0.0f;
+    for (int c = 0; c < HEAD_DIM; ++c) s = fmaf(to_f32(o[at + c]), to_f32(dout[at + c]), s);
+    delta[(long long)z * p.n + i] = s;
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS)
+    sigmoid_forward(const elem_t* qkv, elem_t* o, float* lse, AttnParams p) {
+    forward_mma<true>(qkv, o, lse, p);
+}
+extern "C" __global__ void __launch_bounds__(THREADS)
+    softmax_forward(const elem_t* qkv, elem_t* o, float* lse, AttnParams p) {
+    forward_mma<false>(qkv, o, lse, p);
+}
+extern "C" __global__ void __launch_bounds__(THREADS) sigmoid_backward_dq(
+    const elem_t* qkv, const elem_t* dout, elem_t* dqkv, const float* lse, const float* delta, AttnParams p) {
+    backward_dq_mma<true>(qkv, dout, dqkv, lse, delta, p);
+}
+extern "C" __global__ void __launch_bounds__(THREADS) softmax_backward_dq(
+    const elem_t* qkv, const elem_t* dout, elem_t* dqkv, const float* lse, const float* delta, AttnParams p) {
+    backward_dq_mma<false>(qkv, dout, dqkv, lse, delta, p);
+}
+extern "C" __global__ void __launch_bounds__(THREADS) sigmoid_backward_dkdv(
+    const elem_t* qkv, const elem_t* dout, elem_t* dqkv, const float* lse, const float* delta, AttnParams p) {
+    backward_dkdv_mma<true>(qkv, dout, dqkv, lse, delta, p);
+}
+extern "C" __global__ void __launch_bounds__(THREADS) softmax_backward_dkdv(
+    const elem_t* qkv, const elem_t* dout, elem_t* dqkv, const float* lse, const float* delta, AttnParams p) {
+    backward_dkdv_mma<false>(qkv, dout, dqkv, lse, delta, p);
+}
