@@ -221,3 +221,17 @@ fn train_takes_a_text_file_as_a_domain_and_refuses_one_too_small() {
     assert!(!o.status.success(), "{t}");
     assert!(t.contains("at least 4096") && t.lines().count() <= 2, "one clear line: {t}");
 }
+
+#[test]
+fn cuda_requests_without_a_card_get_one_clear_line() {
+    if Command::new("nvidia-smi").output().is_ok_and(|o| o.status.success()) {
+        return; // a card is present: bench/gpu.sh exercises these
+    }
+    let o = sigmix(&["selftest", "--cuda"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("built without CUDA") || err.contains("libcuda"), "{err}");
+    let o = sigmix(&["bench", "--backend", "cuda"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("attention suite only"));
+}

@@ -184,3 +184,18 @@ mod emulated {
         check_precision(Precision::F32);
     }
 }
+
+#[test]
+fn the_gpu_benchmark_script_fails_loudly_without_a_gpu() {
+    let has_smi = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join("nvidia-smi").exists()));
+    if has_smi {
+        eprintln!("skipped: this machine has nvidia-smi");
+        return;
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/gpu.sh");
+    let out = std::process::Command::new("bash").arg(script).output().expect("bash runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no NVIDIA GPU here") && stderr.contains("nothing was run"), "{stderr}");
+}

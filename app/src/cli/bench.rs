@@ -28,6 +28,17 @@ pub enum Suite {
     All,
 }
 
+/// Which implementation the attention suite times.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The WGSL kernels on the wgpu devices (`--device`).
+    Wgpu,
+    /// The CUDA kernels on the first NVIDIA card (a binary built with `--features cuda`).
+    Cuda,
+    /// Both, on the same shapes.
+    All,
+}
+
 /// Options of `sigmix bench`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -43,6 +54,18 @@ pub struct Args {
     /// Rows B·M for the contrastive suite (d = 128, M = 4).
     #[arg(long, value_delimiter = ',', default_value = "1024,4096,16384")]
     bm: Vec<usize>,
+    /// Attention: which kernels, the WGSL ones through wgpu, the CUDA ones, or both.
+    #[arg(long, value_enum, default_value = "wgpu")]
+    backend: Backend,
+    /// Attention: tokens per row (B·n, so B = tokens / n); default B = 1, H = 4096 / n.
+    #[arg(long)]
+    tokens: Option<usize>,
+    /// Attention: model width H·d (heads = hidden / d) when --tokens is given.
+    #[arg(long, default_value_t = 2048)]
+    hidden: usize,
+    /// Attention on CUDA: element types, from bf16, f16 and f32.
+    #[arg(long, value_delimiter = ',', default_value = "bf16")]
+    precision: Vec<String>,
 }
 
 /// One benchmark result.
@@ -273,7 +296,7 @@ fn bench_device(device: &Device, args: &Args) -> Result<DeviceRows> {
     // Attention and contrastive are suites of their own (minutes on software adapters): run them
     // when named.
     let attention = if args.suite == Suite::Attention {
-        super::bench_attention::bench_attention(device, &args.n)?
+        super::bench_attention::bench_attention(device, &args.n, attention_shapes(args))?
     } else {
         Vec::new()
     };
@@ -285,8 +308,64 @@ fn bench_device(device: &Device, args: &Args) -> Result<DeviceRows> {
     Ok(DeviceRows { device: device.info(), peak: peak.map(|p| p.1), rows, attention, contrastive })
 }
 
+fn attention_shapes(args: &Args) -> super::bench_attention::Shapes {
+    super::bench_attention::Shapes { tokens: args.tokens, hidden: args.hidden }
+}
+
+/// The CUDA rows, printed (or as JSON, wrapped with the wgpu rows).
+#[cfg(feature = "cuda")]
+fn run_cuda(args: &Args, wgpu: Option<Vec<DeviceRows>>) -> Result<()> {
+    let precisions = args
+        .precision
+        .iter()
+        .map(|p| match p.as_str() {
+            "bf16" => Ok(sigmix::cuda::Precision::Bf16),
+            "f16" => Ok(sigmix::cuda::Precision::F16),
+            "f32" => Ok(sigmix::cuda::Precision::F32),
+            other => Err(sigmix::Error::Config(format!("--precision {other}: use bf16, f16 or f32"))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let report = super::bench_cuda::bench(&args.n, attention_shapes(args), &precisions)?;
+    if args.json {
+        let all = serde_json::json!({ "wgpu": wgpu, "cuda": report });
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+    } else {
+        super::bench_cuda::print_table(&report);
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn run_cuda(_args: &Args, _wgpu: Option<Vec<DeviceRows>>) -> Result<()> {
+    Err(super::no_cuda())
+}
+
 /// Runs the chosen suite on each device and prints one table with a column per device.
 pub fn run(args: Args, choice: DeviceChoice) -> Result<()> {
+    if args.backend != Backend::Wgpu {
+        if args.suite != Suite::Attention {
+            return Err(sigmix::Error::Config(
+                "--backend cuda|all times the attention suite only: `sigmix bench attention --backend …`".into(),
+            ));
+        }
+        let wgpu = if args.backend == Backend::All {
+            let mut rows = Vec::new();
+            for device in devices(choice)? {
+                eprintln!("benchmarking on {} …", device.label());
+                rows.push(bench_device(&device, &args)?);
+            }
+            if !args.json {
+                for r in &rows {
+                    println!("\n{} (WGSL, {})", r.device.name, r.device.backend);
+                    super::bench_attention::print_table(&r.attention);
+                }
+            }
+            Some(rows)
+        } else {
+            None
+        };
+        return run_cuda(&args, wgpu);
+    }
     let mut results = Vec::new();
     for device in devices(choice)? {
         eprintln!("benchmarking on {} …", device.label());

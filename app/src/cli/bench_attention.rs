@@ -9,11 +9,39 @@ use sigmix::{Device, Recorder, Result, Tensor};
 
 use super::bench::time;
 
+/// How many sequences and heads each benchmark row runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Shapes {
+    /// Tokens per row, B·n (`--tokens`); `None`: B = 1 and H = 4096 / n (4096 query rows).
+    pub tokens: Option<usize>,
+    /// Model width H·d (`--hidden`), so heads = hidden / d.
+    pub hidden: usize,
+}
+
+impl Shapes {
+    /// (batch, heads) for sequence length n and head dimension d.
+    pub fn dims(&self, n: usize, d: usize) -> (usize, usize) {
+        match self.tokens {
+            Some(tokens) => ((tokens / n).max(1), (self.hidden / d).max(1)),
+            None => (1, (4096 / n).max(1)),
+        }
+    }
+
+    /// FLOPs of forward, backward and both (the FlashAttention convention: 4·B·H·n²·d forward,
+    /// 2.5× that backward, halved when causal).
+    pub fn flops(batch: usize, heads: usize, n: usize, d: usize, causal: bool) -> [f64; 3] {
+        let fwd = 4.0 * (batch * heads) as f64 * (n * n * d) as f64 * if causal { 0.5 } else { 1.0 };
+        [fwd, 2.5 * fwd, 3.5 * fwd]
+    }
+}
+
 /// One attention benchmark row.
 #[derive(serde::Serialize, Debug)]
 pub struct AttnRow {
     n: usize,
     d: usize,
+    batch: usize,
+    heads: usize,
     batch_heads: usize,
     causal: bool,
     /// Forward, backward and forward+backward milliseconds: sigmoid then softmax.
@@ -86,15 +114,19 @@ fn materialised_forward(device: &Device, l: &AttnLayout, causal: bool, t: &Buffe
     })?))
 }
 
-/// Runs the attention benchmark over n ∈ `ns`, d ∈ {64, 128}, full and causal, with
-/// batch·heads chosen so every row processes 4096 query rows.
-pub fn bench_attention(device: &Device, ns: &[usize]) -> Result<Vec<AttnRow>> {
+/// Runs the attention benchmark over n ∈ `ns`, d ∈ {64, 128}, full and causal, with batch and
+/// heads from `shapes` (the batch halved until QKV fits the adapter's largest buffer).
+pub fn bench_attention(device: &Device, ns: &[usize], shapes: Shapes) -> Result<Vec<AttnRow>> {
     let mut rows = Vec::new();
     let mut rng = Rng::new(3);
     for &n in ns {
         for d in [64, 128] {
-            let bh = (4096 / n).max(1);
-            let l = AttnLayout::packed(1, bh, n, d);
+            let (mut batch, heads) = shapes.dims(n, d);
+            while batch > 1 && (3 * batch * heads * n * d * 4) as u64 > device.max_tensor_bytes() {
+                batch /= 2;
+            }
+            let bh = batch * heads;
+            let l = AttnLayout::packed(batch, heads, n, d);
             let one = bh * n * d;
             let rand =
                 |rng: &mut Rng, len: usize| Tensor::from_f32(device, "bench", &[len], &rng.uniform_vec(len, -1.0, 1.0));
@@ -109,12 +141,13 @@ pub fn bench_attention(device: &Device, ns: &[usize]) -> Result<Vec<AttnRow>> {
             for causal in [false, true] {
                 let sig = flash_times(device, AttnKind::Sigmoid, &l, causal, &t)?;
                 let soft = flash_times(device, AttnKind::Softmax, &l, causal, &t)?;
-                let fwd_flops = 4.0 * (bh * n * n * d) as f64 * if causal { 0.5 } else { 1.0 };
-                let flops = [fwd_flops, 2.5 * fwd_flops, 3.5 * fwd_flops];
+                let flops = Shapes::flops(batch, heads, n, d, causal);
                 let rate = |ms: &[f64; 3]| [0, 1, 2].map(|i| flops[i] / ms[i] / 1e9);
                 rows.push(AttnRow {
                     n,
                     d,
+                    batch,
+                    heads,
                     batch_heads: bh,
                     causal,
                     sigmoid_ms: sig.map(|s| s * 1e3),

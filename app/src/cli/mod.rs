@@ -4,6 +4,8 @@ mod attn_compare;
 mod bench;
 mod bench_attention;
 mod bench_contrastive;
+#[cfg(feature = "cuda")]
+mod bench_cuda;
 mod bench_moe;
 mod fit;
 mod info;
@@ -67,6 +69,16 @@ pub fn run() -> sigmix::Result<()> {
         Some(Command::Plot(a)) => plot::run(a),
         None => sigmix_app::lab::run(cli.device, cli.link),
     }
+}
+
+/// The error of a CUDA request to a binary built without the `cuda` feature.
+#[cfg(not(feature = "cuda"))]
+pub fn no_cuda() -> sigmix::Error {
+    sigmix::Error::Config(
+        "this sigmix was built without CUDA: build it with `cargo build --release -p sigmix-app --features cuda` \
+         (docs/gpu-benchmarks.md)"
+            .into(),
+    )
 }
 
 /// Opens the device `choice` names and says which one is in use.
