@@ -97,7 +97,7 @@ shapes=(--n 512,2048,8192 --tokens 16384 --hidden 2048)
 
 step "sigmix selftest --cuda"
 timeout 60 "$bin" selftest --cuda --seed 1 --json > "$work/selftest.json"
-echo "exit $? ($(grep -c '"kernel"' "$work/selftest.json" 2>/dev/null || echo 0) checks)"
+echo "exit $? ($(grep -c "\"kernel\"" "$work/selftest.json" 2>/dev/null || true) checks)"
 timeout 60 "$bin" selftest --cuda --seed 2 | tail -n 3
 
 step "sigmix selftest on the card through Vulkan (WGSL)"

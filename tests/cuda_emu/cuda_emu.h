@@ -39,6 +39,7 @@ struct EmuWarp {
     uint32_t a[32][4];
     uint32_t b[32][2];
     float v[32];
+    const unsigned short* rows[32];
 };
 
 struct EmuBlock {
@@ -121,6 +122,40 @@ inline void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigne
     }
     w.sync.arrive_and_wait();
 }
+
+// ldmatrix .x4: lane l addresses row l % 8 of matrix l / 8; register i of lane l holds row l / 4,
+// columns 2(l % 4) and 2(l % 4) + 1 of matrix i, or with .trans column l / 4, rows 2(l % 4), +1.
+inline void emu_ldmatrix(unsigned (&r)[4], const unsigned short* row, bool trans) {
+    EmuWarp& w = emu_warp();
+    const unsigned lane = emu_lane();
+    w.rows[lane] = row;
+    w.sync.arrive_and_wait();
+    for (int i = 0; i < 4; ++i) {
+        if (trans) {
+            const unsigned short* r0 = w.rows[i * 8 + 2 * (lane % 4)];
+            const unsigned short* r1 = w.rows[i * 8 + 2 * (lane % 4) + 1];
+            r[i] = r0[lane / 4] | ((unsigned)r1[lane / 4] << 16);
+        } else {
+            const unsigned short* src = w.rows[i * 8 + lane / 4];
+            r[i] = src[2 * (lane % 4)] | ((unsigned)src[2 * (lane % 4) + 1] << 16);
+        }
+    }
+    w.sync.arrive_and_wait();
+}
+inline void ldmatrix_x4(unsigned (&r)[4], const unsigned short* row) { emu_ldmatrix(r, row, false); }
+inline void ldmatrix_x4_trans(unsigned (&r)[4], const unsigned short* row) { emu_ldmatrix(r, row, true); }
+
+// cp.async as a plain copy (zeros when src_bytes is 0); groups complete at once.
+inline void cp_async16(void* dst, const void* src, int src_bytes) {
+    if (src_bytes == 16) {
+        std::memcpy(dst, src, 16);
+    } else {
+        std::memset(dst, 0, 16);
+    }
+}
+inline void cp_async_commit() {}
+template <int N>
+inline void cp_async_wait() {}
 
 #define DYNAMIC_SHARED(name) uint4* name = emu_block->shared.data()
 

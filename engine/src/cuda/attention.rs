@@ -47,11 +47,12 @@ pub fn shared_bytes(precision: Precision, d: usize, entry: &str) -> usize {
     }
     let row = d + 8;
     let elems = match entry {
-        "sigmoid_forward" | "softmax_forward" => 64 * row + d * (64 + 8),
-        "sigmoid_backward_dq" | "softmax_backward_dq" => 2 * 32 * row + d * (32 + 8),
-        "sigmoid_backward_dkdv" | "softmax_backward_dkdv" => {
-            2 * 64 * row + 2 * 32 * row + 2 * d * (32 + 8) + 2 * 32 * 2
-        }
+        // Two buffers of K and V, 64 keys each.
+        "sigmoid_forward" | "softmax_forward" => 2 * 2 * 64 * row,
+        // Two buffers of K and V.
+        "sigmoid_backward_dq" | "softmax_backward_dq" => 2 * 2 * 32 * row,
+        // K, V; two buffers of Q and dO; two of LSE and D (f32: two elements each).
+        "sigmoid_backward_dkdv" | "softmax_backward_dkdv" => 2 * 64 * row + 2 * 2 * 32 * row + 2 * 2 * 32 * 2,
         _ => 0,
     };
     2 * elems

@@ -15,9 +15,11 @@
 // C[g+8][2t+1]. So two adjacent C tiles of 8 columns are, packed in pairs, the A fragment of
 // the next product: P and dS never leave registers.
 //
-// Shared memory is dynamic (the launcher passes its size); rows are padded by 8 elements so the
-// fragment loads of a warp hit 32 distinct banks. Needs d % 16 == 0 and strides and offsets
-// that are multiples of 8 elements (16-byte loads).
+// Tiles are staged row-major with cp.async, the next one while the current one is computed, and
+// read with ldmatrix (its .trans form where a tile is the reduction side of a product, so no
+// transposed copy is ever made). Shared memory is dynamic (the launcher passes its size); rows
+// are padded by 8 elements so the 8 rows of each ldmatrix phase hit distinct banks. Needs
+// d % 16 == 0 and strides and offsets that are multiples of 8 elements (16-byte copies).
 
 typedef unsigned short elem_t;
 
@@ -61,6 +63,39 @@ __device__ __forceinline__ float sigmoid_fast(float x) {
     return fmaf(0.5f, t, 0.5f);
 }
 
+// Shared-memory address of a generic pointer, for the instructions below.
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+    unsigned long long a;
+    asm("cvta.to.shared.u64 %0, %1;" : "=l"(a) : "l"(p));
+    return (unsigned)a;
+}
+
+// 16 bytes global -> shared without passing through registers; src_bytes = 0 writes zeros.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes)
+                 : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+// Waits until at most N of this thread's committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+}
+
+// Four 8x8 matrices of 16-bit elements from shared memory; lane l gives the address of row l % 8
+// of matrix l / 8. Register i of lane l: row l / 4, columns 2(l % 4), 2(l % 4) + 1 of matrix i;
+// with .trans, column l / 4, rows 2(l % 4), 2(l % 4) + 1.
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const elem_t* row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(row)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const elem_t* row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(row)));
+}
+
 #define DYNAMIC_SHARED(name) extern __shared__ uint4 name[]
 #endif  // SIGMIX_EMULATE
 
@@ -84,25 +119,6 @@ __device__ __forceinline__ void load_a_global(unsigned (&a)[4], const elem_t* sr
     a[3] = hi ? ld2(r1 + 8) : 0u;
 }
 
-// The A fragment of rows `row`, `row`+8 at column k of a shared tile with leading dimension ld.
-__device__ __forceinline__ void load_a_shared(unsigned (&a)[4], const elem_t* tile, int ld, int row, int k) {
-    const int t = (threadIdx.x & 31) & 3;
-    const elem_t* r0 = tile + row * ld + k + 2 * t;
-    a[0] = ld2(r0);
-    a[1] = ld2(r0 + 8 * ld);
-    a[2] = ld2(r0 + 8);
-    a[3] = ld2(r0 + 8 * ld + 8);
-}
-
-// The two B registers of columns col..col+7 and reduction index k..k+15, from a shared tile that
-// stores B transposed (row = output column, contiguous along the reduction): B[k][n] = tile[n][k].
-__device__ __forceinline__ void load_b(unsigned& b0, unsigned& b1, const elem_t* tile, int ld, int col, int k) {
-    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-    const elem_t* p = tile + (col + g) * ld + k + 2 * t;
-    b0 = ld2(p);
-    b1 = ld2(p + 8);
-}
-
 // A's fragment for the product with the 16 columns [16c, 16c + 16) of C tiles held in registers.
 template <int N>
 __device__ __forceinline__ void c_to_a(unsigned (&a)[4], const float (&c)[N][4], int chunk) {
@@ -113,32 +129,15 @@ __device__ __forceinline__ void c_to_a(unsigned (&a)[4], const float (&c)[N][4],
 }
 
 // Copies `rows` rows (from r0; rows at or past n are zero) of d = HEAD_DIM elements into a
-// shared tile [rows][ld], 16 bytes at a time, by the whole block.
-__device__ __forceinline__ void stage_rows(elem_t* dst, int ld, const elem_t* src, long long st, int r0, int rows,
-                                           int n) {
+// shared tile [rows][ld], 16 bytes per asynchronous copy: the block issues them and goes on;
+// cp_async_wait and a barrier make the rows visible.
+__device__ __forceinline__ void stage_rows_async(elem_t* dst, int ld, const elem_t* src, long long st, int r0,
+                                                 int rows, int n) {
     constexpr int V = HEAD_DIM / 8;
     for (int e = threadIdx.x; e < rows * V; e += blockDim.x) {
         const int r = e / V, c = (e % V) * 8;
-        uint4 v = make_uint4(0u, 0u, 0u, 0u);
-        if (r0 + r < n) v = *reinterpret_cast<const uint4*>(src + (long long)(r0 + r) * st + c);
-        *reinterpret_cast<uint4*>(dst + r * ld + c) = v;
-    }
-}
-
-// The same rows stored transposed: dst[c][r] for c < HEAD_DIM, leading dimension ld.
-__device__ __forceinline__ void stage_rows_transposed(elem_t* dst, int ld, const elem_t* src, long long st, int r0,
-                                                      int rows, int n) {
-    constexpr int V = HEAD_DIM / 8;
-    for (int e = threadIdx.x; e < rows * V; e += blockDim.x) {
-        const int r = e % rows, c = (e / rows) * 8;
-        uint4 v = make_uint4(0u, 0u, 0u, 0u);
-        if (r0 + r < n) v = *reinterpret_cast<const uint4*>(src + (long long)(r0 + r) * st + c);
-        const unsigned w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            dst[(c + 2 * k) * ld + r] = (elem_t)(w[k] & 0xffffu);
-            dst[(c + 2 * k + 1) * ld + r] = (elem_t)(w[k] >> 16);
-        }
+        const bool inside = r0 + r < n;
+        cp_async16(dst + r * ld + c, src + (long long)(inside ? r0 + r : 0) * st + c, inside ? 16 : 0);
     }
 }
 
@@ -151,15 +150,18 @@ __device__ __forceinline__ void stage_rows_transposed(elem_t* dst, int ld, const
 #define LD_D (HEAD_DIM + 8)
 
 // ---------------------------------------------------------------------------------------------
-// Forward. Shared: K [FWD_BK][LD_D], V transposed [HEAD_DIM][FWD_BK + 8].
+// Forward. Shared: two buffers of K and V [FWD_BK][LD_D], row-major: the next key block is
+// copied asynchronously while this one is computed. B operands come by ldmatrix (K as is, V
+// transposed on the fly).
 template <bool SIGMOID>
 __device__ void forward_mma(const elem_t* __restrict__ qkv, elem_t* __restrict__ o, float* __restrict__ lse,
                             const AttnParams& p) {
     DYNAMIC_SHARED(smem_raw);
-    constexpr int LDV = FWD_BK + 8;
-    elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);
-    elem_t* vt = ks + FWD_BK * LD_D;
+    constexpr int TILE = FWD_BK * LD_D;
+    elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);  // [2][FWD_BK][LD_D]
+    elem_t* vs = ks + 2 * TILE;                          // [2][FWD_BK][LD_D]
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int lm = lane >> 3, lr = lane & 7;  // the ldmatrix matrix and row this lane addresses
     const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
     const int q0 = (gridDim.x - 1 - blockIdx.x) * FWD_BQ;  // the longest causal blocks first
     const int ra = q0 + warp * 16 + g, rb = ra + 8;          // this thread's two rows
@@ -167,6 +169,12 @@ __device__ void forward_mma(const elem_t* __restrict__ qkv, elem_t* __restrict__
     const elem_t* K = qkv + p.k_off + base;
     const elem_t* V = qkv + p.v_off + base;
     const float slope = alibi_slope(p, h);
+
+    const int key_end = p.causal ? min(p.n, q0 + FWD_BQ) : p.n;
+    const int tiles = (key_end + FWD_BK - 1) / FWD_BK;
+    stage_rows_async(ks, LD_D, K, p.st, 0, FWD_BK, p.n);
+    stage_rows_async(vs, LD_D, V, p.st, 0, FWD_BK, p.n);
+    cp_async_commit();
 
     unsigned qa[HEAD_DIM / 16][4];
 #pragma unroll
@@ -176,11 +184,16 @@ __device__ void forward_mma(const elem_t* __restrict__ qkv, elem_t* __restrict__
     for (int dt = 0; dt < HEAD_DIM / 8; ++dt) acc[dt][0] = acc[dt][1] = acc[dt][2] = acc[dt][3] = 0.0f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
-    const int key_end = p.causal ? min(p.n, q0 + FWD_BQ) : p.n;
-    for (int k0 = 0; k0 < key_end; k0 += FWD_BK) {
-        __syncthreads();
-        stage_rows(ks, LD_D, K, p.st, k0, FWD_BK, p.n);
-        stage_rows_transposed(vt, LDV, V, p.st, k0, FWD_BK, p.n);
+    for (int it = 0; it < tiles; ++it) {
+        const int k0 = it * FWD_BK;
+        const elem_t* kb = ks + (it & 1) * TILE;
+        const elem_t* vb = vs + (it & 1) * TILE;
+        if (it + 1 < tiles) {
+            stage_rows_async(ks + ((it + 1) & 1) * TILE, LD_D, K, p.st, k0 + FWD_BK, FWD_BK, p.n);
+            stage_rows_async(vs + ((it + 1) & 1) * TILE, LD_D, V, p.st, k0 + FWD_BK, FWD_BK, p.n);
+        }
+        cp_async_commit();
+        cp_async_wait<1>();  // this block's tile has landed (the next one may still be in flight)
         __syncthreads();
 
         float s[FWD_BK / 8][4];
@@ -189,10 +202,12 @@ __device__ void forward_mma(const elem_t* __restrict__ qkv, elem_t* __restrict__
 #pragma unroll
         for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
 #pragma unroll
-            for (int nt = 0; nt < FWD_BK / 8; ++nt) {
-                unsigned b0, b1;
-                load_b(b0, b1, ks, LD_D, nt * 8, kk * 16);
-                mma16816(s[nt], qa[kk], b0, b1);
+            for (int nt = 0; nt < FWD_BK / 8; nt += 2) {
+                // B[k][n] = K[n][k]: matrices (keys nt, dims lo), (nt, hi), (nt + 1, lo), (nt + 1, hi).
+                unsigned bk[4];
+                ldmatrix_x4(bk, kb + ((nt + (lm >> 1)) * 8 + lr) * LD_D + kk * 16 + (lm & 1) * 8);
+                mma16816(s[nt], qa[kk], bk[0], bk[1]);
+                mma16816(s[nt + 1], qa[kk], bk[2], bk[3]);
             }
         }
 
@@ -244,12 +259,16 @@ __device__ void forward_mma(const elem_t* __restrict__ qkv, elem_t* __restrict__
             unsigned pa[4];
             c_to_a(pa, s, kc);
 #pragma unroll
-            for (int dt = 0; dt < HEAD_DIM / 8; ++dt) {
-                unsigned b0, b1;
-                load_b(b0, b1, vt, LDV, dt * 8, kc * 16);
-                mma16816(acc[dt], pa, b0, b1);
+            for (int dt = 0; dt < HEAD_DIM / 8; dt += 2) {
+                // B[k][n] = V[k][n], transposed by ldmatrix: matrices (keys lo, dims dt), (hi, dt),
+                // (lo, dt + 1), (hi, dt + 1).
+                unsigned bv[4];
+                ldmatrix_x4_trans(bv, vb + (kc * 16 + (lm & 1) * 8 + lr) * LD_D + (dt + (lm >> 1)) * 8);
+                mma16816(acc[dt], pa, bv[0], bv[1]);
+                mma16816(acc[dt + 1], pa, bv[2], bv[3]);
             }
         }
+        __syncthreads();  // every warp is done with this buffer before it is refilled
     }
 
     if (!SIGMOID) {
@@ -273,18 +292,19 @@ __device__ void forward_mma(const elem_t* __restrict__ qkv, elem_t* __restrict__
 }
 
 // ---------------------------------------------------------------------------------------------
-// dQ: per query block, over key blocks. Shared: K and V [BWD_BK][LD_D], K transposed
-// [HEAD_DIM][BWD_BK + 8].
+// dQ: per query block, over key blocks. Shared: two buffers of K and V [BWD_BK][LD_D], row-major
+// (the next block is copied while this one is computed); K is read as is for S = QK^T and
+// transposed by ldmatrix for dQ = dS K.
 template <bool SIGMOID>
 __device__ void backward_dq_mma(const elem_t* __restrict__ qkv, const elem_t* __restrict__ dout,
                                 elem_t* __restrict__ dqkv, const float* __restrict__ lse,
                                 const float* __restrict__ delta, const AttnParams& p) {
     DYNAMIC_SHARED(smem_raw);
-    constexpr int LDT = BWD_BK + 8;
-    elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);
-    elem_t* vs = ks + BWD_BK * LD_D;
-    elem_t* kt = vs + BWD_BK * LD_D;
+    constexpr int TILE = BWD_BK * LD_D;
+    elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);  // [2][BWD_BK][LD_D]
+    elem_t* vs = ks + 2 * TILE;                          // [2][BWD_BK][LD_D]
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int lm = lane >> 3, lr = lane & 7;
     const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
     const int q0 = (gridDim.x - 1 - blockIdx.x) * FWD_BQ;
     const int ra = q0 + warp * 16 + g, rb = ra + 8;
@@ -293,6 +313,12 @@ __device__ void backward_dq_mma(const elem_t* __restrict__ qkv, const elem_t* __
     const elem_t* V = qkv + p.v_off + base;
     const elem_t* G = dout + b * p.o_sb + h * p.o_sh;
     const float slope = alibi_slope(p, h);
+
+    const int key_end = p.causal ? min(p.n, q0 + FWD_BQ) : p.n;
+    const int tiles = (key_end + BWD_BK - 1) / BWD_BK;
+    stage_rows_async(ks, LD_D, K, p.st, 0, BWD_BK, p.n);
+    stage_rows_async(vs, LD_D, V, p.st, 0, BWD_BK, p.n);
+    cp_async_commit();
 
     unsigned qa[HEAD_DIM / 16][4], ga[HEAD_DIM / 16][4];
 #pragma unroll
@@ -309,12 +335,16 @@ __device__ void backward_dq_mma(const elem_t* __restrict__ qkv, const elem_t* __
 #pragma unroll
     for (int dt = 0; dt < HEAD_DIM / 8; ++dt) dq[dt][0] = dq[dt][1] = dq[dt][2] = dq[dt][3] = 0.0f;
 
-    const int key_end = p.causal ? min(p.n, q0 + FWD_BQ) : p.n;
-    for (int k0 = 0; k0 < key_end; k0 += BWD_BK) {
-        __syncthreads();
-        stage_rows(ks, LD_D, K, p.st, k0, BWD_BK, p.n);
-        stage_rows(vs, LD_D, V, p.st, k0, BWD_BK, p.n);
-        stage_rows_transposed(kt, LDT, K, p.st, k0, BWD_BK, p.n);
+    for (int it = 0; it < tiles; ++it) {
+        const int k0 = it * BWD_BK;
+        const elem_t* kb = ks + (it & 1) * TILE;
+        const elem_t* vb = vs + (it & 1) * TILE;
+        if (it + 1 < tiles) {
+            stage_rows_async(ks + ((it + 1) & 1) * TILE, LD_D, K, p.st, k0 + BWD_BK, BWD_BK, p.n);
+            stage_rows_async(vs + ((it + 1) & 1) * TILE, LD_D, V, p.st, k0 + BWD_BK, BWD_BK, p.n);
+        }
+        cp_async_commit();
+        cp_async_wait<1>();
         __syncthreads();
 
         float s[BWD_BK / 8][4], dp[BWD_BK / 8][4];
@@ -324,12 +354,15 @@ __device__ void backward_dq_mma(const elem_t* __restrict__ qkv, const elem_t* __
 #pragma unroll
         for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
 #pragma unroll
-            for (int nt = 0; nt < BWD_BK / 8; ++nt) {
-                unsigned b0, b1;
-                load_b(b0, b1, ks, LD_D, nt * 8, kk * 16);
-                mma16816(s[nt], qa[kk], b0, b1);
-                load_b(b0, b1, vs, LD_D, nt * 8, kk * 16);
-                mma16816(dp[nt], ga[kk], b0, b1);
+            for (int nt = 0; nt < BWD_BK / 8; nt += 2) {
+                const int at = ((nt + (lm >> 1)) * 8 + lr) * LD_D + kk * 16 + (lm & 1) * 8;
+                unsigned bk[4], bv[4];
+                ldmatrix_x4(bk, kb + at);
+                mma16816(s[nt], qa[kk], bk[0], bk[1]);
+                mma16816(s[nt + 1], qa[kk], bk[2], bk[3]);
+                ldmatrix_x4(bv, vb + at);
+                mma16816(dp[nt], ga[kk], bv[0], bv[1]);
+                mma16816(dp[nt + 1], ga[kk], bv[2], bv[3]);
             }
         }
 #pragma unroll
@@ -351,12 +384,14 @@ __device__ void backward_dq_mma(const elem_t* __restrict__ qkv, const elem_t* __
             unsigned da[4];
             c_to_a(da, s, kc);
 #pragma unroll
-            for (int dt = 0; dt < HEAD_DIM / 8; ++dt) {
-                unsigned b0, b1;
-                load_b(b0, b1, kt, LDT, dt * 8, kc * 16);
-                mma16816(dq[dt], da, b0, b1);
+            for (int dt = 0; dt < HEAD_DIM / 8; dt += 2) {
+                unsigned bk[4];
+                ldmatrix_x4_trans(bk, kb + (kc * 16 + (lm & 1) * 8 + lr) * LD_D + (dt + (lm >> 1)) * 8);
+                mma16816(dq[dt], da, bk[0], bk[1]);
+                mma16816(dq[dt + 1], da, bk[2], bk[3]);
             }
         }
+        __syncthreads();
     }
 
     elem_t* DQ = dqkv + p.q_off + base;
@@ -370,70 +405,95 @@ __device__ void backward_dq_mma(const elem_t* __restrict__ qkv, const elem_t* __
     }
 }
 
+// The softmax statistics (LSE, D) of queries q0.. q0 + BWD_BQ into shared memory (0 past n).
+__device__ __forceinline__ void stage_stats(float* ls, float* dls, const float* lse, const float* delta,
+                                            long long zoff, int q0, int n) {
+    if (threadIdx.x < BWD_BQ) {
+        const int i = q0 + threadIdx.x;
+        ls[threadIdx.x] = i < n ? lse[zoff + i] : 0.0f;
+        dls[threadIdx.x] = i < n ? delta[zoff + i] : 0.0f;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // dK, dV: per key block (16 keys per warp), over query blocks. Shared: K, V [BWD_BKV][LD_D];
-// Q, dO [BWD_BQ][LD_D]; Q, dO transposed [HEAD_DIM][BWD_BQ + 8]; LSE, D [BWD_BQ].
+// two buffers of Q and dO [BWD_BQ][LD_D] (copied ahead) and of LSE, D [BWD_BQ]. Every operand is
+// row-major; ldmatrix transposes Q and dO where they are the reduction side.
 template <bool SIGMOID>
 __device__ void backward_dkdv_mma(const elem_t* __restrict__ qkv, const elem_t* __restrict__ dout,
                                   elem_t* __restrict__ dqkv, const float* __restrict__ lse,
                                   const float* __restrict__ delta, const AttnParams& p) {
     DYNAMIC_SHARED(smem_raw);
-    constexpr int LDT = BWD_BQ + 8;
-    elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);
-    elem_t* vs = ks + BWD_BKV * LD_D;
-    elem_t* qs = vs + BWD_BKV * LD_D;
-    elem_t* gs = qs + BWD_BQ * LD_D;
-    elem_t* qt = gs + BWD_BQ * LD_D;
-    elem_t* gt = qt + HEAD_DIM * LDT;
-    float* ls = reinterpret_cast<float*>(gt + HEAD_DIM * LDT);
-    float* dls = ls + BWD_BQ;
+    constexpr int QTILE = BWD_BQ * LD_D;
+    elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);       // [BWD_BKV][LD_D]
+    elem_t* vs = ks + BWD_BKV * LD_D;                         // [BWD_BKV][LD_D]
+    elem_t* qs = vs + BWD_BKV * LD_D;                         // [2][BWD_BQ][LD_D]
+    elem_t* gs = qs + 2 * QTILE;                              // [2][BWD_BQ][LD_D]
+    float* ls = reinterpret_cast<float*>(gs + 2 * QTILE);    // [2][BWD_BQ]
+    float* dls = ls + 2 * BWD_BQ;                             // [2][BWD_BQ]
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int lm = lane >> 3, lr = lane & 7;
     const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
     const int k0 = blockIdx.x * BWD_BKV;  // the longest causal blocks (small k0) first
     const int ja = k0 + warp * 16 + g, jb = ja + 8;
-    const long long base = b * p.sb + h * p.sh;
+    const long long base = b * p.sb + h * p.sh, zoff = (long long)z * p.n;
     const elem_t* Q = qkv + p.q_off + base;
     const elem_t* G = dout + b * p.o_sb + h * p.o_sh;
     const float slope = alibi_slope(p, h);
 
-    stage_rows(ks, LD_D, qkv + p.k_off + base, p.st, k0, BWD_BKV, p.n);
-    stage_rows(vs, LD_D, qkv + p.v_off + base, p.st, k0, BWD_BKV, p.n);
+    // Causal: queries before this block's first key see none of its keys.
+    const int q_start = p.causal ? k0 / BWD_BQ * BWD_BQ : 0;
+    const int tiles = (p.n - q_start + BWD_BQ - 1) / BWD_BQ;
+    stage_rows_async(ks, LD_D, qkv + p.k_off + base, p.st, k0, BWD_BKV, p.n);
+    stage_rows_async(vs, LD_D, qkv + p.v_off + base, p.st, k0, BWD_BKV, p.n);
+    stage_rows_async(qs, LD_D, Q, p.st, q_start, BWD_BQ, p.n);
+    stage_rows_async(gs, LD_D, G, p.o_st, q_start, BWD_BQ, p.n);
+    if (!SIGMOID) stage_stats(ls, dls, lse, delta, zoff, q_start, p.n);
+    cp_async_commit();
+
     float dk[HEAD_DIM / 8][4], dv[HEAD_DIM / 8][4];
 #pragma unroll
     for (int dt = 0; dt < HEAD_DIM / 8; ++dt)
         for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.0f;
 
-    const int q_start = p.causal ? k0 / BWD_BQ * BWD_BQ : 0;
-    for (int q0 = q_start; q0 < p.n; q0 += BWD_BQ) {
-        __syncthreads();
-        stage_rows(qs, LD_D, Q, p.st, q0, BWD_BQ, p.n);
-        stage_rows(gs, LD_D, G, p.o_st, q0, BWD_BQ, p.n);
-        stage_rows_transposed(qt, LDT, Q, p.st, q0, BWD_BQ, p.n);
-        stage_rows_transposed(gt, LDT, G, p.o_st, q0, BWD_BQ, p.n);
-        if (!SIGMOID && threadIdx.x < BWD_BQ) {
-            const int i = q0 + threadIdx.x;
-            ls[threadIdx.x] = i < p.n ? lse[(long long)z * p.n + i] : 0.0f;
-            dls[threadIdx.x] = i < p.n ? delta[(long long)z * p.n + i] : 0.0f;
+    for (int it = 0; it < tiles; ++it) {
+        const int q0 = q_start + it * BWD_BQ;
+        const elem_t* qb = qs + (it & 1) * QTILE;
+        const elem_t* gb = gs + (it & 1) * QTILE;
+        const float* lb = ls + (it & 1) * BWD_BQ;
+        const float* db = dls + (it & 1) * BWD_BQ;
+        if (it + 1 < tiles) {
+            const int next = (it + 1) & 1;
+            stage_rows_async(qs + next * QTILE, LD_D, Q, p.st, q0 + BWD_BQ, BWD_BQ, p.n);
+            stage_rows_async(gs + next * QTILE, LD_D, G, p.o_st, q0 + BWD_BQ, BWD_BQ, p.n);
+            if (!SIGMOID) stage_stats(ls + next * BWD_BQ, dls + next * BWD_BQ, lse, delta, zoff, q0 + BWD_BQ, p.n);
         }
+        cp_async_commit();
+        cp_async_wait<1>();
         __syncthreads();
 
-        // Transposed scores: rows are this warp's 16 keys, columns the block's 32 queries.
+        // Transposed scores: rows are this warp's 16 keys, columns the block's BWD_BQ queries.
         float s[BWD_BQ / 8][4], dp[BWD_BQ / 8][4];
 #pragma unroll
         for (int nt = 0; nt < BWD_BQ / 8; ++nt)
             for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.0f;
 #pragma unroll
         for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
+            // A fragments of K and V: matrices (rows 0-7, cols lo), (8-15, lo), (0-7, hi), (8-15, hi).
+            const int arow = (warp * 16 + (lm & 1) * 8 + lr) * LD_D + kk * 16 + (lm >> 1) * 8;
             unsigned ka[4], va[4];
-            load_a_shared(ka, ks, LD_D, warp * 16 + g, kk * 16);
-            load_a_shared(va, vs, LD_D, warp * 16 + g, kk * 16);
+            ldmatrix_x4(ka, ks + arow);
+            ldmatrix_x4(va, vs + arow);
 #pragma unroll
-            for (int nt = 0; nt < BWD_BQ / 8; ++nt) {
-                unsigned b0, b1;
-                load_b(b0, b1, qs, LD_D, nt * 8, kk * 16);
-                mma16816(s[nt], ka, b0, b1);
-                load_b(b0, b1, gs, LD_D, nt * 8, kk * 16);
-                mma16816(dp[nt], va, b0, b1);
+            for (int nt = 0; nt < BWD_BQ / 8; nt += 2) {
+                const int at = ((nt + (lm >> 1)) * 8 + lr) * LD_D + kk * 16 + (lm & 1) * 8;
+                unsigned bq[4], bg[4];
+                ldmatrix_x4(bq, qb + at);
+                mma16816(s[nt], ka, bq[0], bq[1]);
+                mma16816(s[nt + 1], ka, bq[2], bq[3]);
+                ldmatrix_x4(bg, gb + at);
+                mma16816(dp[nt], va, bg[0], bg[1]);
+                mma16816(dp[nt + 1], va, bg[2], bg[3]);
             }
         }
 #pragma unroll
@@ -444,8 +504,8 @@ __device__ void backward_dkdv_mma(const elem_t* __restrict__ qkv, const elem_t* 
                 float w = 0.0f, ds = 0.0f;
                 if (visible(p, i, j)) {
                     const float x = attn_logit(p, s[nt][e], slope, i, j);
-                    w = SIGMOID ? sigmoid_fast(x) : __expf(x - ls[c]);
-                    ds = (SIGMOID ? w * (1.0f - w) * dp[nt][e] : w * (dp[nt][e] - dls[c])) * p.scale;
+                    w = SIGMOID ? sigmoid_fast(x) : __expf(x - lb[c]);
+                    ds = (SIGMOID ? w * (1.0f - w) * dp[nt][e] : w * (dp[nt][e] - db[c])) * p.scale;
                 }
                 s[nt][e] = w;
                 dp[nt][e] = ds;
@@ -457,14 +517,18 @@ __device__ void backward_dkdv_mma(const elem_t* __restrict__ qkv, const elem_t* 
             c_to_a(pa, s, kc);
             c_to_a(da, dp, kc);
 #pragma unroll
-            for (int dt = 0; dt < HEAD_DIM / 8; ++dt) {
-                unsigned b0, b1;
-                load_b(b0, b1, gt, LDT, dt * 8, kc * 16);
-                mma16816(dv[dt], pa, b0, b1);
-                load_b(b0, b1, qt, LDT, dt * 8, kc * 16);
-                mma16816(dk[dt], da, b0, b1);
+            for (int dt = 0; dt < HEAD_DIM / 8; dt += 2) {
+                const int at = (kc * 16 + (lm & 1) * 8 + lr) * LD_D + (dt + (lm >> 1)) * 8;
+                unsigned bg[4], bq[4];
+                ldmatrix_x4_trans(bg, gb + at);
+                mma16816(dv[dt], pa, bg[0], bg[1]);
+                mma16816(dv[dt + 1], pa, bg[2], bg[3]);
+                ldmatrix_x4_trans(bq, qb + at);
+                mma16816(dk[dt], da, bq[0], bq[1]);
+                mma16816(dk[dt + 1], da, bq[2], bq[3]);
             }
         }
+        __syncthreads();
     }
 
     elem_t* DK = dqkv + p.k_off + base;
