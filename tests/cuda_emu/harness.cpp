@@ -21,6 +21,7 @@ const unsigned THREADS_PER_BLOCK = 128;
 static elem_t to_elem(float x) { return emu_round(x); }
 static float from_elem(elem_t x) { return to_f32(x); }
 #endif
+#include "attention_entries.cuh"
 
 int main(int argc, char** argv) {
     if (argc != 3) {

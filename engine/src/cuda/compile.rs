@@ -12,6 +12,8 @@ const COMMON: &str = include_str!("kernels/attention_common.cuh");
 const F32_SOURCE: &str = include_str!("kernels/attention_f32.cu");
 /// bf16/f16 kernels on tensor cores.
 const MMA_SOURCE: &str = include_str!("kernels/attention_mma.cu");
+/// The entry points, appended to either.
+const ENTRIES: &str = include_str!("kernels/attention_entries.cuh");
 
 /// Element type of a kernel variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -66,23 +68,26 @@ impl Precision {
     }
 }
 
-/// The full source of a variant: `SIGMIX_CUDA_DIR`, when set, names a folder whose
-/// `attention_common.cuh`, `attention_f32.cu` and `attention_mma.cu` replace the built-in copies
-/// (for editing kernels on a GPU machine without a Rust toolchain).
+/// The full source of a variant (common declarations, the kernels, their entry points):
+/// `SIGMIX_CUDA_DIR`, when set, names a folder whose `attention_common.cuh`, `attention_f32.cu`,
+/// `attention_mma.cu` and `attention_entries.cuh` replace the built-in copies (for editing
+/// kernels on a GPU machine without a Rust toolchain).
 pub fn source(precision: Precision) -> Result<String> {
     let file = if precision == Precision::F32 { "attention_f32.cu" } else { "attention_mma.cu" };
-    let (common, body) = match std::env::var_os("SIGMIX_CUDA_DIR") {
+    let built_in = if precision == Precision::F32 { F32_SOURCE } else { MMA_SOURCE };
+    let parts = match std::env::var_os("SIGMIX_CUDA_DIR") {
         Some(dir) => {
             let dir = std::path::PathBuf::from(dir);
             let read = |name: &str| {
                 let path = dir.join(name);
                 std::fs::read_to_string(&path).map_err(|source| Error::Io { path, source })
             };
-            (read("attention_common.cuh")?, read(file)?)
+            [read("attention_common.cuh")?, read(file)?, read("attention_entries.cuh")?]
         }
-        None => (COMMON.to_string(), (if precision == Precision::F32 { F32_SOURCE } else { MMA_SOURCE }).to_string()),
+        None => [COMMON.to_string(), built_in.to_string(), ENTRIES.to_string()],
     };
-    Ok(format!("{common}\n#line 1 \"{file}\"\n{body}"))
+    let [common, body, entries] = parts;
+    Ok(format!("{common}\n#line 1 \"{file}\"\n{body}\n#line 1 \"attention_entries.cuh\"\n{entries}"))
 }
 
 /// Whether `libnvrtc` can be loaded, as its version; otherwise an error saying where to get it.

@@ -1,6 +1,7 @@
 // Flash attention in f32 on CUDA cores, one thread per query (or key) row: the plain variant that
-// checks the tensor-core kernels and the WGSL ones on the same card. Same entry points and
-// arguments as attention_mma.cu; launched with F32_ROWS threads per block, static shared memory.
+// checks the tensor-core kernels and the WGSL ones on the same card. The entry points
+// (attention_entries.cuh) are those of attention_mma.cu; F32_ROWS threads per block, static
+// shared memory.
 //
 // Forward: O_i = sum_j w_ij v_j, w = sigmoid(logit) (no statistics) or softmax (online, writes the
 // row log-sum-exp). Backward: dQ per query row and dK, dV per key row, recomputing the weights;
@@ -10,13 +11,26 @@
 #define F32_TILE 32  // keys (or queries) staged in shared memory at a time
 
 typedef float elem_t;
+#define BLOCK_THREADS F32_ROWS
+__device__ __forceinline__ float to_f32(float x) { return x; }
+
+// Rows j0 .. j0 + F32_TILE of two operands (row strides sa, sb) into shared tiles, zero past n;
+// by the whole block.
+__device__ __forceinline__ void stage_pair(float (*ta)[HEAD_DIM], float (*tb)[HEAD_DIM], const float* a, long long sa,
+                                           const float* b, long long sb, int j0, int n) {
+    for (int e = threadIdx.x; e < F32_TILE * HEAD_DIM; e += F32_ROWS) {
+        const int r = e / HEAD_DIM, c = e % HEAD_DIM, j = j0 + r;
+        ta[r][c] = j < n ? a[(long long)j * sa + c] : 0.0f;
+        tb[r][c] = j < n ? b[(long long)j * sb + c] : 0.0f;
+    }
+}
 
 // Row `t` of a (B, H, n, d) operand at `base`, with row stride `st`.
 #define ROW(ptr, t, st) ((ptr) + (long long)(t) * (st))
 
 template <bool SIGMOID>
-__device__ void forward_f32(const float* __restrict__ qkv, float* __restrict__ o, float* __restrict__ lse,
-                            const AttnParams& p) {
+__device__ void attn_forward(const float* __restrict__ qkv, float* __restrict__ o, float* __restrict__ lse,
+                             const AttnParams& p) {
     __shared__ float ks[F32_TILE][HEAD_DIM];
     __shared__ float vs[F32_TILE][HEAD_DIM];
     const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
@@ -35,11 +49,7 @@ __device__ void forward_f32(const float* __restrict__ qkv, float* __restrict__ o
     const int key_end = p.causal ? min(p.n, (int)(blockIdx.x + 1) * F32_ROWS) : p.n;
     for (int j0 = 0; j0 < key_end; j0 += F32_TILE) {
         __syncthreads();
-        for (int e = threadIdx.x; e < F32_TILE * HEAD_DIM; e += F32_ROWS) {
-            const int r = e / HEAD_DIM, c = e % HEAD_DIM, j = j0 + r;
-            ks[r][c] = j < p.n ? ROW(K, j, p.st)[c] : 0.0f;
-            vs[r][c] = j < p.n ? ROW(V, j, p.st)[c] : 0.0f;
-        }
+        stage_pair(ks, vs, K, p.st, V, p.st, j0, p.n);
         __syncthreads();
         for (int r = 0; r < F32_TILE; ++r) {
             const int j = j0 + r;
@@ -72,9 +82,9 @@ __device__ void forward_f32(const float* __restrict__ qkv, float* __restrict__ o
 }
 
 template <bool SIGMOID>
-__device__ void backward_dq_f32(const float* __restrict__ qkv, const float* __restrict__ dout,
-                                float* __restrict__ dqkv, const float* __restrict__ lse,
-                                const float* __restrict__ delta, const AttnParams& p) {
+__device__ void attn_backward_dq(const float* __restrict__ qkv, const float* __restrict__ dout,
+                                 float* __restrict__ dqkv, const float* __restrict__ lse,
+                                 const float* __restrict__ delta, const AttnParams& p) {
     __shared__ float ks[F32_TILE][HEAD_DIM];
     __shared__ float vs[F32_TILE][HEAD_DIM];
     const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
@@ -96,11 +106,7 @@ __device__ void backward_dq_f32(const float* __restrict__ qkv, const float* __re
     const int key_end = p.causal ? min(p.n, (int)(blockIdx.x + 1) * F32_ROWS) : p.n;
     for (int j0 = 0; j0 < key_end; j0 += F32_TILE) {
         __syncthreads();
-        for (int e = threadIdx.x; e < F32_TILE * HEAD_DIM; e += F32_ROWS) {
-            const int r = e / HEAD_DIM, c = e % HEAD_DIM, j = j0 + r;
-            ks[r][c] = j < p.n ? ROW(K, j, p.st)[c] : 0.0f;
-            vs[r][c] = j < p.n ? ROW(V, j, p.st)[c] : 0.0f;
-        }
+        stage_pair(ks, vs, K, p.st, V, p.st, j0, p.n);
         __syncthreads();
         for (int r = 0; r < F32_TILE; ++r) {
             const int j = j0 + r;
@@ -123,9 +129,9 @@ __device__ void backward_dq_f32(const float* __restrict__ qkv, const float* __re
 }
 
 template <bool SIGMOID>
-__device__ void backward_dkdv_f32(const float* __restrict__ qkv, const float* __restrict__ dout,
-                                  float* __restrict__ dqkv, const float* __restrict__ lse,
-                                  const float* __restrict__ delta, const AttnParams& p) {
+__device__ void attn_backward_dkdv(const float* __restrict__ qkv, const float* __restrict__ dout,
+                                   float* __restrict__ dqkv, const float* __restrict__ lse,
+                                   const float* __restrict__ delta, const AttnParams& p) {
     __shared__ float qs[F32_TILE][HEAD_DIM];
     __shared__ float gs[F32_TILE][HEAD_DIM];
     __shared__ float ls[F32_TILE], dls[F32_TILE];
@@ -148,11 +154,7 @@ __device__ void backward_dkdv_f32(const float* __restrict__ qkv, const float* __
     const int q_start = p.causal ? (int)(blockIdx.x * F32_ROWS) / F32_TILE * F32_TILE : 0;
     for (int i0 = q_start; i0 < p.n; i0 += F32_TILE) {
         __syncthreads();
-        for (int e = threadIdx.x; e < F32_TILE * HEAD_DIM; e += F32_ROWS) {
-            const int r = e / HEAD_DIM, c = e % HEAD_DIM, i = i0 + r;
-            qs[r][c] = i < p.n ? ROW(Q, i, p.st)[c] : 0.0f;
-            gs[r][c] = i < p.n ? ROW(G, i, p.o_st)[c] : 0.0f;
-        }
+        stage_pair(qs, gs, Q, p.st, G, p.o_st, i0, p.n);
         if (threadIdx.x < F32_TILE) {
             const int i = i0 + threadIdx.x;
             ls[threadIdx.x] = (!SIGMOID && i < p.n) ? lse[(long long)z * p.n + i] : 0.0f;
@@ -184,41 +186,4 @@ __device__ void backward_dkdv_f32(const float* __restrict__ qkv, const float* __
             outv[c] = dv[c];
         }
     }
-}
-
-// D_i = rowsum(dO_i * O_i), the softmax backward's per-row term. Any block size.
-extern "C" __global__ void softmax_backward_prep(const float* __restrict__ o, const float* __restrict__ dout,
-                                                 float* __restrict__ delta, AttnParams p) {
-    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= p.n) return;
-    const long long at = b * p.o_sb + h * p.o_sh + (long long)i * p.o_st;
-    float s = 0.0f;
-    for (int c = 0; c < HEAD_DIM; ++c) s = fmaf(o[at + c], dout[at + c], s);
-    delta[(long long)z * p.n + i] = s;
-}
-
-extern "C" __global__ void __launch_bounds__(F32_ROWS)
-    sigmoid_forward(const float* qkv, float* o, float* lse, AttnParams p) {
-    forward_f32<true>(qkv, o, lse, p);
-}
-extern "C" __global__ void __launch_bounds__(F32_ROWS)
-    softmax_forward(const float* qkv, float* o, float* lse, AttnParams p) {
-    forward_f32<false>(qkv, o, lse, p);
-}
-extern "C" __global__ void __launch_bounds__(F32_ROWS) sigmoid_backward_dq(
-    const float* qkv, const float* dout, float* dqkv, const float* lse, const float* delta, AttnParams p) {
-    backward_dq_f32<true>(qkv, dout, dqkv, lse, delta, p);
-}
-extern "C" __global__ void __launch_bounds__(F32_ROWS) softmax_backward_dq(
-    const float* qkv, const float* dout, float* dqkv, const float* lse, const float* delta, AttnParams p) {
-    backward_dq_f32<false>(qkv, dout, dqkv, lse, delta, p);
-}
-extern "C" __global__ void __launch_bounds__(F32_ROWS) sigmoid_backward_dkdv(
-    const float* qkv, const float* dout, float* dqkv, const float* lse, const float* delta, AttnParams p) {
-    backward_dkdv_f32<true>(qkv, dout, dqkv, lse, delta, p);
-}
-extern "C" __global__ void __launch_bounds__(F32_ROWS) softmax_backward_dkdv(
-    const float* qkv, const float* dout, float* dqkv, const float* lse, const float* delta, AttnParams p) {
-    backward_dkdv_f32<false>(qkv, dout, dqkv, lse, delta, p);
 }

@@ -142,6 +142,7 @@ __device__ __forceinline__ void stage_rows_async(elem_t* dst, int ld, const elem
 }
 
 #define THREADS 128       // 4 warps
+#define BLOCK_THREADS THREADS
 #define FWD_BQ 64         // query rows per block (16 per warp)
 #define FWD_BK 64         // keys per step of the forward
 #define BWD_BK 32         // keys per step of the dQ kernel
@@ -154,8 +155,8 @@ __device__ __forceinline__ void stage_rows_async(elem_t* dst, int ld, const elem
 // copied asynchronously while this one is computed. B operands come by ldmatrix (K as is, V
 // transposed on the fly).
 template <bool SIGMOID>
-__device__ void forward_mma(const elem_t* __restrict__ qkv, elem_t* __restrict__ o, float* __restrict__ lse,
-                            const AttnParams& p) {
+__device__ void attn_forward(const elem_t* __restrict__ qkv, elem_t* __restrict__ o, float* __restrict__ lse,
+                             const AttnParams& p) {
     DYNAMIC_SHARED(smem_raw);
     constexpr int TILE = FWD_BK * LD_D;
     elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);  // [2][FWD_BK][LD_D]
@@ -296,9 +297,9 @@ __device__ void forward_mma(const elem_t* __restrict__ qkv, elem_t* __restrict__
 // (the next block is copied while this one is computed); K is read as is for S = QK^T and
 // transposed by ldmatrix for dQ = dS K.
 template <bool SIGMOID>
-__device__ void backward_dq_mma(const elem_t* __restrict__ qkv, const elem_t* __restrict__ dout,
-                                elem_t* __restrict__ dqkv, const float* __restrict__ lse,
-                                const float* __restrict__ delta, const AttnParams& p) {
+__device__ void attn_backward_dq(const elem_t* __restrict__ qkv, const elem_t* __restrict__ dout,
+                                 elem_t* __restrict__ dqkv, const float* __restrict__ lse,
+                                 const float* __restrict__ delta, const AttnParams& p) {
     DYNAMIC_SHARED(smem_raw);
     constexpr int TILE = BWD_BK * LD_D;
     elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);  // [2][BWD_BK][LD_D]
@@ -420,9 +421,9 @@ __device__ __forceinline__ void stage_stats(float* ls, float* dls, const float* 
 // two buffers of Q and dO [BWD_BQ][LD_D] (copied ahead) and of LSE, D [BWD_BQ]. Every operand is
 // row-major; ldmatrix transposes Q and dO where they are the reduction side.
 template <bool SIGMOID>
-__device__ void backward_dkdv_mma(const elem_t* __restrict__ qkv, const elem_t* __restrict__ dout,
-                                  elem_t* __restrict__ dqkv, const float* __restrict__ lse,
-                                  const float* __restrict__ delta, const AttnParams& p) {
+__device__ void attn_backward_dkdv(const elem_t* __restrict__ qkv, const elem_t* __restrict__ dout,
+                                   elem_t* __restrict__ dqkv, const float* __restrict__ lse,
+                                   const float* __restrict__ delta, const AttnParams& p) {
     DYNAMIC_SHARED(smem_raw);
     constexpr int QTILE = BWD_BQ * LD_D;
     elem_t* ks = reinterpret_cast<elem_t*>(smem_raw);       // [BWD_BKV][LD_D]
@@ -543,41 +544,4 @@ __device__ void backward_dkdv_mma(const elem_t* __restrict__ qkv, const elem_t* 
             st2(DV + (long long)j * p.st + dt * 8 + 2 * t, dv[dt][2 * r], dv[dt][2 * r + 1]);
         }
     }
-}
-
-// D_i = rowsum(dO_i * O_i) in f32, one thread per row. Any block size.
-extern "C" __global__ void softmax_backward_prep(const elem_t* __restrict__ o, const elem_t* __restrict__ dout,
-                                                 float* __restrict__ delta, AttnParams p) {
-    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= p.n) return;
-    const long long at = b * p.o_sb + h * p.o_sh + (long long)i * p.o_st;
-    float s = 0.0f;
-    for (int c = 0; c < HEAD_DIM; ++c) s = fmaf(to_f32(o[at + c]), to_f32(dout[at + c]), s);
-    delta[(long long)z * p.n + i] = s;
-}
-
-extern "C" __global__ void __launch_bounds__(THREADS)
-    sigmoid_forward(const elem_t* qkv, elem_t* o, float* lse, AttnParams p) {
-    forward_mma<true>(qkv, o, lse, p);
-}
-extern "C" __global__ void __launch_bounds__(THREADS)
-    softmax_forward(const elem_t* qkv, elem_t* o, float* lse, AttnParams p) {
-    forward_mma<false>(qkv, o, lse, p);
-}
-extern "C" __global__ void __launch_bounds__(THREADS) sigmoid_backward_dq(
-    const elem_t* qkv, const elem_t* dout, elem_t* dqkv, const float* lse, const float* delta, AttnParams p) {
-    backward_dq_mma<true>(qkv, dout, dqkv, lse, delta, p);
-}
-extern "C" __global__ void __launch_bounds__(THREADS) softmax_backward_dq(
-    const elem_t* qkv, const elem_t* dout, elem_t* dqkv, const float* lse, const float* delta, AttnParams p) {
-    backward_dq_mma<false>(qkv, dout, dqkv, lse, delta, p);
-}
-extern "C" __global__ void __launch_bounds__(THREADS) sigmoid_backward_dkdv(
-    const elem_t* qkv, const elem_t* dout, elem_t* dqkv, const float* lse, const float* delta, AttnParams p) {
-    backward_dkdv_mma<true>(qkv, dout, dqkv, lse, delta, p);
-}
-extern "C" __global__ void __launch_bounds__(THREADS) softmax_backward_dkdv(
-    const elem_t* qkv, const elem_t* dout, elem_t* dqkv, const float* lse, const float* delta, AttnParams p) {
-    backward_dkdv_mma<false>(qkv, dout, dqkv, lse, delta, p);
 }
