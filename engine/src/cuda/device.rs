@@ -94,6 +94,9 @@ impl Cuda {
             driver: format!("{}.{}", driver / 1000, driver % 1000 / 10),
             nvrtc: format!("{nv_major}.{nv_minor}"),
         };
+        // One stream only: cudarc's cross-stream event tracking would add an event per launch.
+        // SAFETY: nothing here uses a second stream.
+        unsafe { ctx.disable_event_tracking() };
         let stream = ctx.default_stream();
         Ok(Cuda { ctx, stream, info, modules: Mutex::new(HashMap::new()) })
     }
@@ -148,9 +151,12 @@ impl Cuda {
         self.stream.synchronize().map_err(|e| driver_error("synchronize", e))
     }
 
-    /// Seconds per call of `run` (which queues work on the stream): one warm-up call (kernels
-    /// compile there), then enough calls to take about `budget` seconds, timed with CUDA events.
+    /// Seconds per call of `run` (which queues work on the stream): a warm-up call (kernels
+    /// compile there), one timed call to size the run, then enough calls to take about `budget`
+    /// seconds, timed with CUDA events.
     pub fn time(&self, budget: f64, mut run: impl FnMut() -> Result<()>) -> Result<f64> {
+        run()?;
+        self.synchronize()?;
         let t0 = Instant::now();
         run()?;
         self.synchronize()?;
