@@ -312,9 +312,23 @@ fn attention_shapes(args: &Args) -> super::bench_attention::Shapes {
     super::bench_attention::Shapes { tokens: args.tokens, hidden: args.hidden }
 }
 
+/// The open CUDA card (a stand-in without the `cuda` feature, which never opens).
+#[cfg(feature = "cuda")]
+type CudaCard = sigmix::cuda::Cuda;
+#[cfg(not(feature = "cuda"))]
+type CudaCard = std::convert::Infallible;
+
+/// Opens the card first, so a missing one is reported before any WGSL row is computed.
+fn open_cuda() -> Result<CudaCard> {
+    #[cfg(feature = "cuda")]
+    return sigmix::cuda::Cuda::open(0);
+    #[cfg(not(feature = "cuda"))]
+    Err(super::no_cuda())
+}
+
 /// The CUDA rows, printed (or as JSON, wrapped with the wgpu rows).
 #[cfg(feature = "cuda")]
-fn run_cuda(args: &Args, wgpu: Option<Vec<DeviceRows>>) -> Result<()> {
+fn run_cuda(args: &Args, cuda: &CudaCard, wgpu: Option<Vec<DeviceRows>>) -> Result<()> {
     let precisions = args
         .precision
         .iter()
@@ -325,7 +339,7 @@ fn run_cuda(args: &Args, wgpu: Option<Vec<DeviceRows>>) -> Result<()> {
             other => Err(sigmix::Error::Config(format!("--precision {other}: use bf16, f16 or f32"))),
         })
         .collect::<Result<Vec<_>>>()?;
-    let report = super::bench_cuda::bench(&args.n, attention_shapes(args), &precisions)?;
+    let report = super::bench_cuda::bench(cuda, &args.n, attention_shapes(args), &precisions)?;
     if args.json {
         let all = serde_json::json!({ "wgpu": wgpu, "cuda": report });
         println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
@@ -336,8 +350,8 @@ fn run_cuda(args: &Args, wgpu: Option<Vec<DeviceRows>>) -> Result<()> {
 }
 
 #[cfg(not(feature = "cuda"))]
-fn run_cuda(_args: &Args, _wgpu: Option<Vec<DeviceRows>>) -> Result<()> {
-    Err(super::no_cuda())
+fn run_cuda(_args: &Args, cuda: &CudaCard, _wgpu: Option<Vec<DeviceRows>>) -> Result<()> {
+    match *cuda {}
 }
 
 /// Runs the chosen suite on each device and prints one table with a column per device.
@@ -348,6 +362,7 @@ pub fn run(args: Args, choice: DeviceChoice) -> Result<()> {
                 "--backend cuda|all times the attention suite only: `sigmix bench attention --backend …`".into(),
             ));
         }
+        let cuda = open_cuda()?;
         let wgpu = if args.backend == Backend::All {
             let mut rows = Vec::new();
             for device in devices(choice)? {
@@ -364,7 +379,7 @@ pub fn run(args: Args, choice: DeviceChoice) -> Result<()> {
         } else {
             None
         };
-        return run_cuda(&args, wgpu);
+        return run_cuda(&args, &cuda, wgpu);
     }
     let mut results = Vec::new();
     for device in devices(choice)? {

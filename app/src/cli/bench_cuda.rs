@@ -53,8 +53,7 @@ fn times(cuda: &Cuda, bufs: &mut CudaAttnBuffers, kind: AttnKind, causal: bool) 
 }
 
 /// Runs every n in `ns`, d ∈ {64, 128}, full and causal, in each precision.
-pub fn bench(ns: &[usize], shapes: Shapes, precisions: &[Precision]) -> Result<CudaReport> {
-    let cuda = Cuda::open(0)?;
+pub fn bench(cuda: &Cuda, ns: &[usize], shapes: Shapes, precisions: &[Precision]) -> Result<CudaReport> {
     eprintln!("benchmarking CUDA on {} …", cuda.label());
     let mut rng = Rng::new(3);
     let mut rows = Vec::new();
@@ -66,10 +65,10 @@ pub fn bench(ns: &[usize], shapes: Shapes, precisions: &[Precision]) -> Result<C
                 let one = batch * heads * n * d;
                 let qkv = rng.uniform_vec(3 * one, -1.0, 1.0);
                 let dout = rng.uniform_vec(one, -1.0, 1.0);
-                let mut bufs = CudaAttnBuffers::new(&cuda, precision, layout, &qkv, &dout)?;
+                let mut bufs = CudaAttnBuffers::new(cuda, precision, layout, &qkv, &dout)?;
                 for causal in [false, true] {
-                    let sig = times(&cuda, &mut bufs, AttnKind::Sigmoid, causal)?;
-                    let soft = times(&cuda, &mut bufs, AttnKind::Softmax, causal)?;
+                    let sig = times(cuda, &mut bufs, AttnKind::Sigmoid, causal)?;
+                    let soft = times(cuda, &mut bufs, AttnKind::Softmax, causal)?;
                     let flops = Shapes::flops(batch, heads, n, d, causal);
                     let rate = |s: &[f64; 3]| [0, 1, 2].map(|i| flops[i] / s[i] / 1e12);
                     rows.push(CudaAttnRow {
