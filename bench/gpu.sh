@@ -93,8 +93,6 @@ fi
 [ -n "$icd" ] && export VK_ICD_FILENAMES="$icd" && echo "Vulkan ICD: $icd"
 export SIGMIX_BACKEND=vulkan SIGMIX_ADAPTER="${SIGMIX_ADAPTER:-NVIDIA}" XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$work}"
 
-shapes=(--n 512,2048,8192 --tokens 16384 --hidden 2048)
-
 step "sigmix selftest --cuda (12 kernel modules compiled by NVRTC first)"
 timeout 90 "$bin" selftest --cuda --seed 1 --json > "$work/selftest.json"
 echo "exit $?"
@@ -109,22 +107,31 @@ for c in bad:
 PY
 
 step "sigmix selftest on the card through Vulkan (WGSL)"
-timeout 40 "$bin" --device gpu selftest --seed 1 | sed -n '1p;$p'
+timeout 35 "$bin" --device gpu selftest --seed 1 | sed -n '1p;$p'
 
+# One process per sequence length, each under its own timeout, so a slow shape costs only its
+# own rows.
+ns=(512 2048 8192)
 step "CUDA kernels (bf16, tensor cores)"
-timeout 100 "$bin" bench attention --backend cuda "${shapes[@]}" --json > "$work/cuda.json"
-echo "exit $?"
+for n in "${ns[@]}"; do
+  timeout 35 "$bin" bench attention --backend cuda --n "$n" --tokens 16384 --hidden 2048 --json > "$work/cuda-$n.json"
+  echo "n = $n: exit $?"
+done
 
 step "WGSL kernels through Vulkan (f32)"
-timeout 130 "$bin" --device gpu bench attention --backend wgpu "${shapes[@]}" --json > "$work/wgpu.json"
-echo "exit $?"
+for n in "${ns[@]}"; do
+  timeout 45 "$bin" --device gpu bench attention --backend wgpu --n "$n" --tokens 16384 --hidden 2048 --json \
+    > "$work/wgpu-$n.json"
+  echo "n = $n: exit $?"
+done
 
 if [ "$have_torch" = 1 ]; then
   step "PyTorch: FlashAttention-2 (SDPA) softmax and a plain sigmoid attention (bf16)"
-  timeout 100 "$py" "$here/gpu_torch.py" --n 512,2048,8192 --tokens 16384 --hidden 2048 > "$work/torch.json"
+  timeout 90 "$py" "$here/gpu_torch.py" --n 512,2048,8192 --tokens 16384 --hidden 2048 --out "$work/torch.json"
   echo "exit $?"
 fi
 
 step "report"
-"$py" "$here/gpu_report.py" "$out" "$work/card.txt" "$work/selftest.json" "$work/cuda.json" "$work/wgpu.json" "$work/torch.json"
+"$py" "$here/gpu_report.py" "$out" "$work/card.txt" "$work/selftest.json" "$work/torch.json" "$work"/cuda-*.json \
+  "$work"/wgpu-*.json
 echo "done in ${SECONDS}s; parts in $work"

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Merges the parts of bench/gpu.sh into one table (stdout, Markdown) and one JSON file.
 
-usage: gpu_report.py OUT.json CARD.txt SELFTEST.json CUDA.json WGPU.json TORCH.json
-Any part may be missing or empty (its step failed); its columns then read "-" and the JSON says
-which parts are absent.
+usage: gpu_report.py OUT.json CARD.txt SELFTEST.json TORCH.json [PART.json ...]
+PART files are the outputs of `sigmix bench attention --json`, one per sequence length: CUDA ones
+(an object with "cuda") and WGSL ones (a list of devices). Any part may be missing or empty (its
+step failed or timed out); its columns then read "-" and the JSON says which parts are absent.
 """
 
 import datetime
@@ -23,15 +24,22 @@ def load(path):
 
 
 def main():
-    out, card_path, selftest_path, cuda_path, wgpu_path, torch_path = sys.argv[1:7]
+    out, card_path, selftest_path, torch_path = sys.argv[1:5]
     try:
         card = open(card_path).read().strip()
     except OSError:
         card = "unknown card"
-    selftest, cuda, wgpu, torch_ = (load(p) for p in (selftest_path, cuda_path, wgpu_path, torch_path))
-    cuda_rows = (cuda or {}).get("cuda", {}).get("rows", []) if isinstance(cuda, dict) else []
-    wgpu_dev = wgpu[-1] if isinstance(wgpu, list) and wgpu else None
-    wgpu_rows = (wgpu_dev or {}).get("attention", [])
+    selftest, torch_ = load(selftest_path), load(torch_path)
+    cuda, wgpu, cuda_rows, wgpu_rows, wgpu_dev = [], [], [], [], None
+    for part in (load(p) for p in sys.argv[5:]):
+        if isinstance(part, dict) and isinstance(part.get("cuda"), dict):
+            cuda.append(part["cuda"])
+            cuda_rows += part["cuda"].get("rows", [])
+        elif isinstance(part, list) and part:
+            wgpu.append(part)
+            wgpu_dev = part[-1]
+            wgpu_rows += wgpu_dev.get("attention", [])
+    cuda, wgpu = cuda or None, wgpu or None
     peak = None
     if wgpu_dev and wgpu_dev.get("peak"):
         m = re.search(r"peak (?:estimated )?([0-9.]+) GFLOP/s", wgpu_dev["peak"])

@@ -3,14 +3,16 @@
 and a plain PyTorch sigmoid attention, sigma(QK^T/sqrt(d) - ln n) V with the causal mask, on the
 shapes of `sigmix bench attention --tokens T --hidden H`: B = T/n sequences, H/d heads, bf16.
 
-Prints one JSON object: the card, the versions and a row per (n, d, mask) with forward, backward
-and forward+backward milliseconds and TFLOP/s (FLOPs: 4*B*H*n^2*d forward, 2.5x backward,
-halved when causal, as sigmix counts). Changes no GPU setting.
+Writes one JSON object to --out (again after every row, so a timeout keeps what was measured):
+the card, the versions and a row per (n, d, mask) with forward, backward and forward+backward
+milliseconds and TFLOP/s (FLOPs: 4*B*H*n^2*d forward, 2.5x backward, halved when causal, as
+sigmix counts). Changes no GPU setting.
 """
 
 import argparse
 import json
 import math
+import os
 import sys
 
 import torch
@@ -81,6 +83,7 @@ def main():
     ap.add_argument("--n", default="512,2048,8192")
     ap.add_argument("--tokens", type=int, default=16384)
     ap.add_argument("--hidden", type=int, default=2048)
+    ap.add_argument("--out", required=True, help="JSON file, rewritten after every row")
     ap.add_argument("--skip-plain-above", type=int, default=1 << 33,
                     help="skip the plain sigmoid when B*H*n*n exceeds this (its n x n memory)")
     args = ap.parse_args()
@@ -89,6 +92,14 @@ def main():
     torch.manual_seed(0)
     dev = torch.device("cuda")
     rows = []
+    result = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
+              "rows": rows}
+
+    def save():
+        with open(args.out + ".tmp", "w") as f:
+            json.dump(result, f, indent=1)
+        os.replace(args.out + ".tmp", args.out)
+
     for n in [int(x) for x in args.n.split(",")]:
         for d in (64, 128):
             b, h = max(args.tokens // n, 1), max(args.hidden // d, 1)
@@ -103,20 +114,21 @@ def main():
                 row["flash_softmax_ms"] = ms
                 row["flash_softmax_tflops"] = [f / (t / 1e3) / 1e12 for f, t in zip(fl, ms)]
                 if b * h * n * n <= args.skip_plain_above:
-                    ms = measure(plain_sigmoid, q, k, v, dout, causal)
-                    row["plain_sigmoid_ms"] = ms
-                    row["plain_sigmoid_tflops"] = [f / (t / 1e3) / 1e12 for f, t in zip(fl, ms)]
+                    try:
+                        ms = measure(plain_sigmoid, q, k, v, dout, causal)
+                        row["plain_sigmoid_ms"] = ms
+                        row["plain_sigmoid_tflops"] = [f / (t / 1e3) / 1e12 for f, t in zip(fl, ms)]
+                    except torch.cuda.OutOfMemoryError:  # its n x n intermediates, not the flash kernels
+                        row["plain_sigmoid_error"] = "out of memory"
+                        q.grad = k.grad = v.grad = None
+                        torch.cuda.empty_cache()
                 rows.append(row)
+                save()
                 print(f"torch n={n} d={d} {'causal' if causal else 'full'}: flash fwd "
                       f"{row['flash_softmax_tflops'][0]:.0f} TFLOP/s", file=sys.stderr)
             del q, k, v, dout
             torch.cuda.empty_cache()
-    print(json.dumps({
-        "device": torch.cuda.get_device_name(0),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "rows": rows,
-    }, indent=1))
+    save()
 
 
 if __name__ == "__main__":
