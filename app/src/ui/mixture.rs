@@ -487,6 +487,12 @@ impl MixturePanel {
                 {
                     self.notice = Some(self.export_plot().unwrap_or_else(|e| e.to_string()));
                 }
+                // In the page plotters cannot draw text into a bitmap: the screen as drawn instead.
+                #[cfg(target_arch = "wasm32")]
+                if ui.button("Download PNG").on_hover_text("The Mixture lab as shown, as a PNG image").clicked() {
+                    crate::lab::files::save_screen(ui.ctx(), self.export_dir.clone(), "mixture-lab");
+                    self.notice = Some("downloading the Mixture lab's screen as PNG".into());
+                }
                 if ui
                     .button("Download fits")
                     .on_hover_text("The fitted laws and their held-out errors as JSON")
