@@ -29,6 +29,18 @@ __device__ __forceinline__ float alibi_slope(const AttnParams& p, int h) {
     return p.alibi ? exp2f(-8.0f * (float)(h + 1) / (float)p.heads) : 0.0f;
 }
 
+// The (batch, head) of this block, grid row blockIdx.y = b*H + h: its index z (the statistics'
+// row block), the offsets of its Q/K/V and O/dO rows, and its ALiBi slope.
+struct BlockHead {
+    int z;
+    long long qkv, o;
+    float slope;
+};
+__device__ __forceinline__ BlockHead block_head(const AttnParams& p) {
+    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    return {z, b * p.sb + h * p.sh, b * p.o_sb + h * p.o_sh, alibi_slope(p, h)};
+}
+
 // Whether query i sees key j (both inside the sequence, and j <= i when causal).
 __device__ __forceinline__ bool visible(const AttnParams& p, int i, int j) {
     return i < p.n && j < p.n && (!p.causal || j <= i);

@@ -6,10 +6,11 @@
 // block size.
 extern "C" __global__ void softmax_backward_prep(const elem_t* __restrict__ o, const elem_t* __restrict__ dout,
                                                  float* __restrict__ delta, AttnParams p) {
-    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const BlockHead hd = block_head(p);
+    const int z = hd.z;
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= p.n) return;
-    const long long at = b * p.o_sb + h * p.o_sh + (long long)i * p.o_st;
+    const long long at = hd.o + (long long)i * p.o_st;
     float s = 0.0f;
     for (int c = 0; c < HEAD_DIM; ++c) s = fmaf(to_f32(o[at + c]), to_f32(dout[at + c]), s);
     delta[(long long)z * p.n + i] = s;

@@ -33,13 +33,14 @@ __device__ void attn_forward(const float* __restrict__ qkv, float* __restrict__ 
                              const AttnParams& p) {
     __shared__ float ks[F32_TILE][HEAD_DIM];
     __shared__ float vs[F32_TILE][HEAD_DIM];
-    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const BlockHead hd = block_head(p);
+    const int z = hd.z;
     const int i = blockIdx.x * F32_ROWS + threadIdx.x;
-    const long long base = b * p.sb + h * p.sh;
+    const long long base = hd.qkv;
     const float* Q = qkv + p.q_off + base;
     const float* K = qkv + p.k_off + base;
     const float* V = qkv + p.v_off + base;
-    const float slope = alibi_slope(p, h);
+    const float slope = hd.slope;
     float q[HEAD_DIM], acc[HEAD_DIM];
     for (int c = 0; c < HEAD_DIM; ++c) {
         q[c] = i < p.n ? ROW(Q, i, p.st)[c] : 0.0f;
@@ -75,7 +76,7 @@ __device__ void attn_forward(const float* __restrict__ qkv, float* __restrict__ 
     }
     if (i < p.n) {
         const float inv = SIGMOID ? 1.0f : 1.0f / l;
-        float* out = o + b * p.o_sb + h * p.o_sh + (long long)i * p.o_st;
+        float* out = o + hd.o + (long long)i * p.o_st;
         for (int c = 0; c < HEAD_DIM; ++c) out[c] = acc[c] * inv;
         if (!SIGMOID) lse[(long long)z * p.n + i] = m + logf(l);
     }
@@ -87,14 +88,15 @@ __device__ void attn_backward_dq(const float* __restrict__ qkv, const float* __r
                                  const float* __restrict__ delta, const AttnParams& p) {
     __shared__ float ks[F32_TILE][HEAD_DIM];
     __shared__ float vs[F32_TILE][HEAD_DIM];
-    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const BlockHead hd = block_head(p);
+    const int z = hd.z;
     const int i = blockIdx.x * F32_ROWS + threadIdx.x;
-    const long long base = b * p.sb + h * p.sh;
+    const long long base = hd.qkv;
     const float* Q = qkv + p.q_off + base;
     const float* K = qkv + p.k_off + base;
     const float* V = qkv + p.v_off + base;
-    const float* G = dout + b * p.o_sb + h * p.o_sh;
-    const float slope = alibi_slope(p, h);
+    const float* G = dout + hd.o;
+    const float slope = hd.slope;
     float q[HEAD_DIM], g[HEAD_DIM], dq[HEAD_DIM];
     for (int c = 0; c < HEAD_DIM; ++c) {
         q[c] = i < p.n ? ROW(Q, i, p.st)[c] : 0.0f;
@@ -135,14 +137,15 @@ __device__ void attn_backward_dkdv(const float* __restrict__ qkv, const float* _
     __shared__ float qs[F32_TILE][HEAD_DIM];
     __shared__ float gs[F32_TILE][HEAD_DIM];
     __shared__ float ls[F32_TILE], dls[F32_TILE];
-    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const BlockHead hd = block_head(p);
+    const int z = hd.z;
     const int j = blockIdx.x * F32_ROWS + threadIdx.x;
-    const long long base = b * p.sb + h * p.sh;
+    const long long base = hd.qkv;
     const float* Q = qkv + p.q_off + base;
     const float* K = qkv + p.k_off + base;
     const float* V = qkv + p.v_off + base;
-    const float* G = dout + b * p.o_sb + h * p.o_sh;
-    const float slope = alibi_slope(p, h);
+    const float* G = dout + hd.o;
+    const float slope = hd.slope;
     float k[HEAD_DIM], v[HEAD_DIM], dk[HEAD_DIM], dv[HEAD_DIM];
     for (int c = 0; c < HEAD_DIM; ++c) {
         k[c] = j < p.n ? ROW(K, j, p.st)[c] : 0.0f;

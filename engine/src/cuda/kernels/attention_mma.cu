@@ -163,13 +163,14 @@ __device__ void attn_forward(const elem_t* __restrict__ qkv, elem_t* __restrict_
     elem_t* vs = ks + 2 * TILE;                          // [2][FWD_BK][LD_D]
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const int lm = lane >> 3, lr = lane & 7;  // the ldmatrix matrix and row this lane addresses
-    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const BlockHead hd = block_head(p);
+    const int z = hd.z;
     const int q0 = (gridDim.x - 1 - blockIdx.x) * FWD_BQ;  // the longest causal blocks first
     const int ra = q0 + warp * 16 + g, rb = ra + 8;          // this thread's two rows
-    const long long base = b * p.sb + h * p.sh;
+    const long long base = hd.qkv;
     const elem_t* K = qkv + p.k_off + base;
     const elem_t* V = qkv + p.v_off + base;
-    const float slope = alibi_slope(p, h);
+    const float slope = hd.slope;
 
     const int key_end = p.causal ? min(p.n, q0 + FWD_BQ) : p.n;
     const int tiles = (key_end + FWD_BK - 1) / FWD_BK;
@@ -279,7 +280,7 @@ __device__ void attn_forward(const elem_t* __restrict__ qkv, elem_t* __restrict_
             l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
         }
     }
-    elem_t* O = o + b * p.o_sb + h * p.o_sh;
+    elem_t* O = o + hd.o;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         const int i = r ? rb : ra;
@@ -306,14 +307,15 @@ __device__ void attn_backward_dq(const elem_t* __restrict__ qkv, const elem_t* _
     elem_t* vs = ks + 2 * TILE;                          // [2][BWD_BK][LD_D]
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const int lm = lane >> 3, lr = lane & 7;
-    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const BlockHead hd = block_head(p);
+    const int z = hd.z;
     const int q0 = (gridDim.x - 1 - blockIdx.x) * FWD_BQ;
     const int ra = q0 + warp * 16 + g, rb = ra + 8;
-    const long long base = b * p.sb + h * p.sh;
+    const long long base = hd.qkv;
     const elem_t* K = qkv + p.k_off + base;
     const elem_t* V = qkv + p.v_off + base;
-    const elem_t* G = dout + b * p.o_sb + h * p.o_sh;
-    const float slope = alibi_slope(p, h);
+    const elem_t* G = dout + hd.o;
+    const float slope = hd.slope;
 
     const int key_end = p.causal ? min(p.n, q0 + FWD_BQ) : p.n;
     const int tiles = (key_end + BWD_BK - 1) / BWD_BK;
@@ -434,13 +436,14 @@ __device__ void attn_backward_dkdv(const elem_t* __restrict__ qkv, const elem_t*
     float* dls = ls + 2 * BWD_BQ;                             // [2][BWD_BQ]
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const int lm = lane >> 3, lr = lane & 7;
-    const int z = blockIdx.y, b = z / p.heads, h = z % p.heads;
+    const BlockHead hd = block_head(p);
+    const int z = hd.z;
     const int k0 = blockIdx.x * BWD_BKV;  // the longest causal blocks (small k0) first
     const int ja = k0 + warp * 16 + g, jb = ja + 8;
-    const long long base = b * p.sb + h * p.sh, zoff = (long long)z * p.n;
+    const long long base = hd.qkv, zoff = (long long)z * p.n;
     const elem_t* Q = qkv + p.q_off + base;
-    const elem_t* G = dout + b * p.o_sb + h * p.o_sh;
-    const float slope = alibi_slope(p, h);
+    const elem_t* G = dout + hd.o;
+    const float slope = hd.slope;
 
     // Causal: queries before this block's first key see none of its keys.
     const int q_start = p.causal ? k0 / BWD_BQ * BWD_BQ : 0;
