@@ -354,10 +354,7 @@ pub async fn check_attention_tiled(
         sigmoid: kind == AttnKind::Sigmoid,
         bias: -(n as f64).ln(),
     };
-    let all = to_f64(&qkv_d);
-    let (q, k, v) = (&all[..one], &all[one..2 * one], &all[2 * one..]);
-    let (or, pr) = refr::flash::forward(&spec, q, k, v);
-    let (dq, dk, dv) = refr::flash::backward(&spec, q, k, v, &pr, &to_f64(&dout_d));
+    let [or, dq, dk, dv] = refr::flash::forward_backward(&spec, &to_f64(&qkv_d), &to_f64(&dout_d));
     let got = dqkv.read_f32().await?;
     let name = |what: &str| format!("attention {kind:?} {what}").to_lowercase();
     let sh =

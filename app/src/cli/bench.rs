@@ -354,6 +354,16 @@ fn run_cuda(_args: &Args, cuda: &CudaCard, _wgpu: Option<Vec<DeviceRows>>) -> Re
     match *cuda {}
 }
 
+/// The chosen suite on each device `choice` names.
+fn bench_devices(choice: DeviceChoice, args: &Args) -> Result<Vec<DeviceRows>> {
+    let mut results = Vec::new();
+    for device in devices(choice)? {
+        eprintln!("benchmarking on {} …", device.label());
+        results.push(bench_device(&device, args)?);
+    }
+    Ok(results)
+}
+
 /// Runs the chosen suite on each device and prints one table with a column per device.
 pub fn run(args: Args, choice: DeviceChoice) -> Result<()> {
     if args.backend != Backend::Wgpu {
@@ -364,11 +374,7 @@ pub fn run(args: Args, choice: DeviceChoice) -> Result<()> {
         }
         let cuda = open_cuda()?;
         let wgpu = if args.backend == Backend::All {
-            let mut rows = Vec::new();
-            for device in devices(choice)? {
-                eprintln!("benchmarking on {} …", device.label());
-                rows.push(bench_device(&device, &args)?);
-            }
+            let rows = bench_devices(choice, &args)?;
             if !args.json {
                 for r in &rows {
                     println!("\n{} (WGSL, {})", r.device.name, r.device.backend);
@@ -381,11 +387,7 @@ pub fn run(args: Args, choice: DeviceChoice) -> Result<()> {
         };
         return run_cuda(&args, &cuda, wgpu);
     }
-    let mut results = Vec::new();
-    for device in devices(choice)? {
-        eprintln!("benchmarking on {} …", device.label());
-        results.push(bench_device(&device, &args)?);
-    }
+    let results = bench_devices(choice, &args)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default());
         return Ok(());

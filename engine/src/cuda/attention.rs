@@ -69,8 +69,7 @@ enum Buf {
 pub fn round_to(precision: Precision, values: &[f32]) -> Vec<f32> {
     match precision {
         Precision::F32 => values.to_vec(),
-        Precision::Bf16 => values.iter().map(|v| half::bf16::from_f32(*v).to_f32()).collect(),
-        Precision::F16 => values.iter().map(|v| half::f16::from_f32(*v).to_f32()).collect(),
+        _ => from_bits(precision, &to_bits(precision, values)),
     }
 }
 
@@ -267,14 +266,7 @@ pub(crate) fn validate(precision: Precision, l: &AttnLayout) -> Result<()> {
     if l.n == 0 || l.batch == 0 || l.heads == 0 {
         return Err(Error::Config(format!("CUDA attention: empty problem {l:?}")));
     }
-    if !precision.supports_head_dim(l.d) {
-        let step = if precision == Precision::F32 { 4 } else { 16 };
-        return Err(Error::Config(format!(
-            "CUDA {} attention: head dimension {} unsupported; use a multiple of {step} in 16..=128",
-            precision.name(),
-            l.d
-        )));
-    }
+    precision.check_head_dim(l.d)?;
     let bh = l.batch * l.heads;
     if bh > 65_535 || l.n > i32::MAX as usize {
         return Err(Error::Config(format!("CUDA attention: batch × heads = {bh} exceeds the grid's 65,535")));

@@ -82,10 +82,7 @@ impl Problem {
             sigmoid: self.kind == AttnKind::Sigmoid,
             bias: -(n as f64).ln(),
         };
-        let all = to_f64(&self.qkv);
-        let (q, k, v) = (&all[..one], &all[one..2 * one], &all[2 * one..]);
-        let (or, pr) = flash::forward(&spec, q, k, v);
-        let (dq, dk, dv) = flash::backward(&spec, q, k, v, &pr, &to_f64(&self.dout));
+        let [or, dq, dk, dv] = flash::forward_backward(&spec, &to_f64(&self.qkv), &to_f64(&self.dout));
         let shape = format!(
             "{batch}×{heads}×{n}×{d}{}{}",
             if self.case.causal { " causal" } else { "" },

@@ -58,8 +58,23 @@ impl Precision {
     /// Head dimensions this variant compiles for: f32 any multiple of 4 in 16..=128 (as WGSL),
     /// the tensor-core kernels multiples of 16 in 16..=128.
     pub fn supports_head_dim(self, d: usize) -> bool {
-        let step = if self == Precision::F32 { 4 } else { 16 };
-        (16..=128).contains(&d) && d.is_multiple_of(step)
+        (16..=128).contains(&d) && d.is_multiple_of(self.head_dim_step())
+    }
+
+    fn head_dim_step(self) -> usize {
+        if self == Precision::F32 { 4 } else { 16 }
+    }
+
+    /// `supports_head_dim` as the error a user reads.
+    pub fn check_head_dim(self, d: usize) -> Result<()> {
+        if self.supports_head_dim(d) {
+            return Ok(());
+        }
+        Err(Error::Config(format!(
+            "CUDA {} attention: head dimension {d} unsupported; use a multiple of {} in 16..=128",
+            self.name(),
+            self.head_dim_step()
+        )))
     }
 
     /// Threads per block of this variant's attention kernels.
@@ -114,13 +129,7 @@ pub fn nvrtc_version() -> Result<(i32, i32)> {
 /// Compiles the `precision` kernels for head dimension `d` to a CUBIN for `sm_{arch}` (e.g. 90
 /// for H100/H200). The tensor-core variant needs arch ≥ 80.
 pub fn compile(precision: Precision, d: usize, arch: u32) -> Result<Vec<u8>> {
-    if !precision.supports_head_dim(d) {
-        return Err(Error::Config(format!(
-            "CUDA {} attention: head dimension {d} unsupported (f32: multiples of 4, bf16/f16: multiples of 16, \
-             in 16..=128)",
-            precision.name()
-        )));
-    }
+    precision.check_head_dim(d)?;
     if precision != Precision::F32 && arch < 80 {
         return Err(Error::Cuda(format!(
             "the {} tensor-core kernels need compute capability 8.0 or newer (this card is sm_{arch}); use \

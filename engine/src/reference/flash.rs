@@ -100,3 +100,13 @@ pub fn backward(
     }
     (dq, dk, dv)
 }
+
+/// O, dQ, dK, dV for Q, K, V packed one after the other in `qkv` (each (BH, n, d)) and the output
+/// gradient `dout`: what a flash kernel's forward and backward must produce.
+pub fn forward_backward(s: &AttnSpec, qkv: &[f64], dout: &[f64]) -> [Vec<f64>; 4] {
+    let one = s.bh * s.n * s.d;
+    let (q, k, v) = (&qkv[..one], &qkv[one..2 * one], &qkv[2 * one..3 * one]);
+    let (o, p) = forward(s, q, k, v);
+    let (dq, dk, dv) = backward(s, q, k, v, &p, dout);
+    [o, dq, dk, dv]
+}

@@ -52,5 +52,13 @@ __device__ __forceinline__ float attn_logit(const AttnParams& p, float dot, floa
     return fmaf(dot, p.scale, p.bias) - slope * fabsf((float)(i - j));
 }
 
+// dS = d loss / d logit of one visible entry, times the scale (ready for dQ = dS K and
+// dK = dS^T Q), from its weight w and dP = dO . v: sigmoid P(1 - P)dP needs no row statistic;
+// softmax P(dP - D) uses the row's D = rowsum(dO * O).
+template <bool SIGMOID>
+__device__ __forceinline__ float score_grad(const AttnParams& p, float w, float dp, float d_row) {
+    return (SIGMOID ? w * (1.0f - w) * dp : w * (dp - d_row)) * p.scale;
+}
+
 // Exact logistic function (the f32 kernels).
 __device__ __forceinline__ float sigmoid_exact(float x) { return 1.0f / (1.0f + expf(-x)); }

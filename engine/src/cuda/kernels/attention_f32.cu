@@ -120,7 +120,7 @@ __device__ void attn_backward_dq(const float* __restrict__ qkv, const float* __r
             }
             const float x = attn_logit(p, dot, slope, i, j);
             const float w = SIGMOID ? sigmoid_exact(x) : expf(x - li);
-            const float ds = (SIGMOID ? w * (1.0f - w) * dp : w * (dp - di)) * p.scale;
+            const float ds = score_grad<SIGMOID>(p, w, dp, di);
             for (int c = 0; c < HEAD_DIM; ++c) dq[c] = fmaf(ds, ks[r][c], dq[c]);
         }
     }
@@ -174,7 +174,7 @@ __device__ void attn_backward_dkdv(const float* __restrict__ qkv, const float* _
             }
             const float x = attn_logit(p, dot, slope, i, j);
             const float w = SIGMOID ? sigmoid_exact(x) : expf(x - ls[r]);
-            const float ds = (SIGMOID ? w * (1.0f - w) * dp : w * (dp - dls[r])) * p.scale;
+            const float ds = score_grad<SIGMOID>(p, w, dp, dls[r]);
             for (int c = 0; c < HEAD_DIM; ++c) {
                 dv[c] = fmaf(w, gs[r][c], dv[c]);
                 dk[c] = fmaf(ds, qs[r][c], dk[c]);

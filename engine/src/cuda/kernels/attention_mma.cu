@@ -377,7 +377,7 @@ __device__ void attn_backward_dq(const elem_t* __restrict__ qkv, const elem_t* _
                 if (visible(p, i, j)) {
                     const float x = attn_logit(p, s[nt][e], slope, i, j);
                     const float w = SIGMOID ? sigmoid_fast(x) : __expf(x - stat_l[r]);
-                    ds = (SIGMOID ? w * (1.0f - w) * dp[nt][e] : w * (dp[nt][e] - stat_d[r])) * p.scale;
+                    ds = score_grad<SIGMOID>(p, w, dp[nt][e], stat_d[r]);
                 }
                 s[nt][e] = ds;
             }
@@ -509,7 +509,7 @@ __device__ void attn_backward_dkdv(const elem_t* __restrict__ qkv, const elem_t*
                 if (visible(p, i, j)) {
                     const float x = attn_logit(p, s[nt][e], slope, i, j);
                     w = SIGMOID ? sigmoid_fast(x) : __expf(x - lb[c]);
-                    ds = (SIGMOID ? w * (1.0f - w) * dp[nt][e] : w * (dp[nt][e] - db[c])) * p.scale;
+                    ds = score_grad<SIGMOID>(p, w, dp[nt][e], db[c]);
                 }
                 s[nt][e] = w;
                 dp[nt][e] = ds;
