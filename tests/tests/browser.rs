@@ -7,7 +7,9 @@
 //! on its canvas from a link, restore the link's state, train through its Train panel on
 //! WebGPU, take a text file dropped onto it as a domain, and draw a non-blank screen
 //! (`SIGMIX_LAB_SCREENSHOT=path` keeps the picture); and its Mixture lab must run the smoke
-//! sweep in the page, fit the law, and find the runs again after a reload.
+//! sweep in the page, fit the law, and find the runs again after a reload; and when the
+//! engine's WebGPU device is destroyed mid-run, the lab must say so, keep the run's curve, and
+//! train again after its "Restart GPU" and "Play" buttons are clicked.
 //!
 //! Needs chromium, node, wasm-bindgen-cli and web/test/node_modules (`.ci/install-deps`
 //! installs them). Where they are missing the test says so and passes, except under CI
@@ -72,4 +74,7 @@ fn the_selftest_passes_training_works_and_the_lab_opens_from_a_link_in_headless_
     assert!(text.contains(lab), "{text}");
     let sweep = "\"the Mixture lab sweeps and fits in the page, and keeps the runs across a reload\",\"ok\":true";
     assert!(text.contains(sweep), "{text}");
+    let lost =
+        "\"a lost GPU device: the lab says so, keeps the run's curve, and trains again after Restart GPU\",\"ok\":true";
+    assert!(text.contains(lost), "{text}");
 }

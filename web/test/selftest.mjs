@@ -11,7 +11,11 @@
 //      panel and the Mixture lab; and its screenshot is not blank (SIGMIX_LAB_SCREENSHOT=path
 //      saves it);
 //   5. the Mixture lab runs the smoke sweep in the page from a link with `play` and fits it,
-//      and after a reload the runs are back (kept in the page's storage).
+//      and after a reload the runs are back (kept in the page's storage);
+//   6. a lost GPU device in the lab: the engine's WebGPU device is destroyed mid-run (as a
+//      browser reclaiming the GPU would), the lab says so, the run's curve stays, and clicking
+//      "Restart GPU" and then "Play" (where the lab reports it drew them) trains on a new device.
+// SIGMIX_BROWSER_CHECKS=1,6 runs only those checks (the default is all).
 // Prints one JSON line per check; exits non-zero on any failure.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -43,10 +47,23 @@ const quiet = ["--headless=new", "--no-sandbox", "--no-first-run", "--disable-ba
   "--disable-component-update", "--disable-sync", "--disable-quic"];
 const webgpu = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader", "--use-angle=swiftshader"];
 
+// Every WebGPU device the engine requests (label "sigmix"), kept where a check can reach it.
+function keepEngineDevices() {
+  if (!navigator.gpu) return;
+  window.engineDevices = [];
+  const request = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (desc) {
+    const device = await request.call(this, desc);
+    if (desc?.label === "sigmix") window.engineDevices.push(device);
+    return device;
+  };
+}
+
 async function open(flags, until, timeout, shot, hash = "", size = { width: 1000, height: 700 }, act = null) {
   const profile = mkdtempSync(join(tmpdir(), "sigmix-chromium-"));
   const b = await chromium.launchPersistentContext(profile, { executablePath: browser, args: [...quiet, ...flags], headless: true });
   try {
+    await b.addInitScript(keepEngineDevices);
     const page = await b.newPage();
     await page.setViewportSize(size);
     const logs = [];
@@ -75,13 +92,15 @@ async function open(flags, until, timeout, shot, hash = "", size = { width: 1000
   }
 }
 
+const only = process.env.SIGMIX_BROWSER_CHECKS?.split(",").map(Number);
+const wanted = (n) => !only || only.includes(n);
 let failed = 0;
 function report(name, ok, detail) {
   console.log(JSON.stringify({ check: name, ok, ...detail }));
   if (!ok) failed++;
 }
 
-try {
+if (wanted(1)) try {
   // SIGMIX_SCREENSHOT=path saves the finished page (the README shows docs/web-selftest.png).
   const r = await open(webgpu, () => /^sigmix (selftest|: error)/.test(document.title), 600_000, process.env.SIGMIX_SCREENSHOT, "#selftest");
   const m = r.title.match(/(\d+)\/(\d+) passed/);
@@ -90,7 +109,7 @@ try {
 } catch (e) {
   report("selftest in the browser", false, { error: String(e) });
 }
-try {
+if (wanted(2)) try {
   const r = await open(webgpu, () => /^sigmix (train|: error)/.test(document.title), 600_000, undefined, "#train=tiny&steps=12");
   const rep = r.report ? JSON.parse(r.report) : { losses: [] };
   const losses = rep.losses.map((p) => p[1]);
@@ -99,7 +118,7 @@ try {
 } catch (e) {
   report("a few training steps of the tiny preset lower the loss", false, { error: String(e) });
 }
-try {
+if (wanted(3)) try {
   const r = await open([], () => /^sigmix: no WebGPU; cpu train/.test(document.title) || document.title.startsWith("sigmix selftest"), 600_000);
   const rep = r.report ? JSON.parse(r.report) : { losses: [] };
   const losses = rep.losses.map((p) => p[1]);
@@ -110,7 +129,7 @@ try {
 } catch (e) {
   report("no WebGPU: explained, and the CPU backend trains instead", false, { error: String(e) });
 }
-try {
+if (wanted(4)) try {
   // The lab from a link: its settings, and `play` to train as it opens, on the page's WebGPU.
   const link = "#tab=train&preset=smoke&seed=7&width=48&attention=sigmoid&sweep=smoke&device=gpu&play";
   const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
@@ -141,7 +160,7 @@ try {
 } catch (e) {
   report("the lab opens from a link, restores its state, trains on WebGPU, takes a dropped text, and draws", false, { error: String(e) });
 }
-try {
+if (wanted(5)) try {
   // The Mixture lab in the page: `play` runs the smoke sweep (27 runs kept in the page), then
   // the law is fitted on the two smaller sizes, all as tasks on the page's event loop.
   const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
@@ -166,5 +185,40 @@ try {
 } catch (e) {
   report("the Mixture lab sweeps and fits in the page, and keeps the runs across a reload", false, { error: String(e) });
 }
+if (wanted(6)) try {
+  // A lost device mid-run: the lab trains the smoke preset on WebGPU; after a few steps the
+  // engine's device is destroyed under it.
+  const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
+  const click = async (page, name) => {
+    const at = (await page.evaluate(`(${status})()`))?.buttons?.[name];
+    if (!at) throw new Error(`the lab drew no "${name}" button`);
+    const box = await page.locator("#lab").boundingBox();
+    await page.mouse.click(box.x + at[0], box.y + at[1]);
+  };
+  const seen = {};
+  const loseAndRestart = async (page) => {
+    seen.before = (await page.evaluate(`(${status})()`))?.train;
+    seen.devices = await page.evaluate(() => { window.engineDevices.forEach((d) => d.destroy()); return window.engineDevices.length; });
+    await page.waitForFunction(`(s => s?.gpu_lost && s.train.status !== "running")((${status})())`, null, { timeout: 60_000 });
+    seen.lost = await page.evaluate(`(${status})()`);
+    await click(page, "Restart GPU");
+    await page.waitForFunction(`!(${status})()?.gpu_lost`, null, { timeout: 10_000 });
+    await click(page, "Play");
+    await page.waitForFunction(`["finished", "failed"].includes((${status})()?.train?.status)`, null, { timeout: 300_000 });
+  };
+  const r = await open(webgpu, `(${status})()?.train?.steps >= 5 || (${status})()?.train?.status === "failed" || document.title === "sigmix: error"`,
+    600_000, undefined, "#tab=train&preset=smoke&device=gpu&play", { width: 1280, height: 800 }, loseAndRestart);
+  const [before, lost, after] = [seen.before ?? {}, seen.lost?.train ?? {}, r.lab?.train ?? {}];
+  // The run stopped with the device, its curve kept; the banner said why; the new run finished.
+  const kept = lost.steps >= before.steps && before.steps >= 5 && lost.first_loss === before.first_loss && lost.steps < 60;
+  const said = /Destroyed/i.test(seen.lost?.gpu_lost ?? "") && !r.lab?.gpu_lost;
+  const again = after.status === "finished" && after.steps === 60 && after.last_loss < after.first_loss - 0.05;
+  const ok = seen.devices >= 1 && kept && said && again;
+  report("a lost GPU device: the lab says so, keeps the run's curve, and trains again after Restart GPU", ok,
+    { engine_devices: seen.devices, before, lost: seen.lost, after, logs: ok ? [] : r.logs.slice(-20) });
+} catch (e) {
+  report("a lost GPU device: the lab says so, keeps the run's curve, and trains again after Restart GPU", false, { error: String(e) });
+}
 server.close();
 process.exit(failed ? 1 : 0);
+

@@ -78,6 +78,8 @@ pub struct Lab {
     /// Start the shown panel's run at the first frame (a link asked for it): the Mixture lab's
     /// sweep, the MoE panel's model, else the Train panel's.
     pub play_on_open: bool,
+    /// Where the last frame drew its main buttons (`targets`), for scripts that click them.
+    buttons: crate::lab::targets::Targets,
 }
 
 impl Lab {
@@ -100,6 +102,7 @@ impl Lab {
             written_link: String::new(),
             notice: None,
             play_on_open: false,
+            buttons: Default::default(),
         }
     }
 
@@ -176,6 +179,7 @@ impl Lab {
             "texts": self.texts.iter().map(|t| t.name()).collect::<Vec<_>>(),
             "notice": self.notice,
             "gpu_lost": crate::lab::gpu_lost(),
+            "buttons": self.buttons,
         })
     }
 
@@ -251,6 +255,7 @@ impl Lab {
     /// Draws the whole window.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        crate::lab::targets::begin_frame(&ctx);
         self.take_drops(&ctx);
         if std::mem::take(&mut self.play_on_open) {
             match self.tab {
@@ -303,6 +308,7 @@ impl Lab {
             Tab::Moe => self.moe.ui(ui),
             Tab::Contrastive => self.contrastive.ui(ui),
         }
+        self.buttons = crate::lab::targets::drawn(&ctx);
         self.write_link();
     }
 
@@ -314,11 +320,10 @@ impl Lab {
                     egui::Color32::from_rgb(230, 90, 60),
                     format!("The GPU device was lost ({why}). Finished runs and curves are kept."),
                 );
-                if ui
-                    .button("Restart GPU")
-                    .on_hover_text("Open a new GPU device; runs started afterwards use it")
-                    .clicked()
-                {
+                let restart =
+                    ui.button("Restart GPU").on_hover_text("Open a new GPU device; runs started afterwards use it");
+                crate::lab::targets::mark(ui, "Restart GPU", &restart);
+                if restart.clicked() {
                     crate::lab::reset_gpu();
                 }
             });

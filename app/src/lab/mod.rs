@@ -7,6 +7,7 @@ mod contrastive_job;
 pub mod files;
 pub mod link;
 mod sweep_job;
+pub mod targets;
 mod task;
 mod train_job;
 

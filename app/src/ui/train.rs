@@ -332,7 +332,9 @@ impl TrainPanel {
     pub(crate) fn run_controls(&mut self, ui: &mut Ui, ctx: &egui::Context) {
         ui.horizontal(|ui| {
             let running = self.status == Status::Running;
-            if ui.add_enabled(!running, egui::Button::new("Play")).on_hover_text("Train continuously").clicked() {
+            let play = ui.add_enabled(!running, egui::Button::new("Play")).on_hover_text("Train continuously");
+            crate::lab::targets::mark(ui, "Play", &play);
+            if play.clicked() {
                 self.play(ctx);
             }
             if ui

@@ -105,7 +105,11 @@ fn start_read(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Pending
 /// Copies the mapped bytes out and returns the staging buffer to the pool.
 fn finish_read(gpu: &Gpu, p: PendingRead) -> Result<Vec<u8>> {
     if p.state.status.load(Ordering::Acquire) != 1 {
-        return Err(Error::Gpu { what: "a buffer read-back".into(), reason: "mapping failed (device lost?)".into() });
+        let reason = match gpu.lost() {
+            Some(why) => format!("the GPU device was lost ({why}); open a new one to go on"),
+            None => "mapping failed".into(),
+        };
+        return Err(Error::Gpu { what: "a buffer read-back".into(), reason });
     }
     let view = p
         .staging
