@@ -1,8 +1,9 @@
 //! The picture of a sweep or a fit, as PNG or SVG: loss against N and D with the fitted law
 //! extrapolated past the measured sizes, predicted against measured, and the optimal-mixture
-//! trajectory. Used by `sigmix plot` and the lab's export button.
+//! trajectory. Used by `sigmix plot` and the lab's export buttons (in the browser as SVG: the
+//! page measures the text, and plotters draws text into bitmaps only natively).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::ValueFormatter;
@@ -23,6 +24,7 @@ pub struct Figure {
     runs: Vec<(Observation, bool)>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn plot_error(path: &Path, e: impl std::fmt::Display) -> sigmix::Error {
     sigmix::Error::Parse { path: path.into(), message: format!("could not draw the plot: {e}") }
 }
@@ -90,31 +92,49 @@ impl Figure {
     }
 
     /// Draws the figure into `out` (.png or .svg) at `size` pixels, atomically.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn write(&self, out: &Path, size: (u32, u32)) -> sigmix::Result<()> {
         let (w, h) = size;
         let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
-            .map_err(|_| plot_error(out, "the bundled font did not load"))?;
+        if ext == "svg" {
+            let svg = self.svg(size).map_err(|e| plot_error(out, e))?;
+            return sigmix::sweep::write_bytes_atomic(out, svg.as_bytes());
+        }
+        if ext != "png" {
+            return Err(sigmix::Error::Config(format!("{}: write .png or .svg", out.display())));
+        }
+        register_bundled_font().map_err(|e| plot_error(out, e))?;
         let tmp = {
             let mut t = out.as_os_str().to_owned();
-            t.push(format!(".partial.{ext}"));
-            PathBuf::from(t)
+            t.push(".partial.png");
+            std::path::PathBuf::from(t)
         };
-        match ext.as_str() {
-            "png" => {
-                let root = BitMapBackend::new(&tmp, (w, h)).into_drawing_area();
-                draw(&root, self).map_err(|e| plot_error(out, e))?;
-                root.present().map_err(|e| plot_error(out, e))?;
-            }
-            "svg" => {
-                let root = SVGBackend::new(&tmp, (w, h)).into_drawing_area();
-                draw(&root, self).map_err(|e| plot_error(out, e))?;
-                root.present().map_err(|e| plot_error(out, e))?;
-            }
-            _ => return Err(sigmix::Error::Config(format!("{}: write .png or .svg", out.display()))),
-        }
+        let root = BitMapBackend::new(&tmp, (w, h)).into_drawing_area();
+        draw(&root, self).map_err(|e| plot_error(out, e))?;
+        root.present().map_err(|e| plot_error(out, e))?;
         std::fs::rename(&tmp, out).map_err(|source| sigmix::Error::Io { path: out.into(), source })
     }
+
+    /// The figure as an SVG document of `size` pixels (text as text: sharp at any zoom).
+    pub fn svg(&self, size: (u32, u32)) -> Result<String, String> {
+        register_bundled_font()?;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+            draw(&root, self).map_err(|e| e.to_string())?;
+            root.present().map_err(|e| e.to_string())?;
+        }
+        Ok(svg)
+    }
+}
+
+/// Natively plotters lays text out with the font bundled in the binary (no system fonts
+/// needed); in the page it measures text with the browser's own fonts.
+fn register_bundled_font() -> Result<(), String> {
+    #[cfg(not(target_arch = "wasm32"))]
+    plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
+        .map_err(|_| "the bundled font did not load".to_string())?;
+    Ok(())
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;

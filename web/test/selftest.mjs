@@ -11,7 +11,8 @@
 //      panel and the Mixture lab; and its screenshot is not blank (SIGMIX_LAB_SCREENSHOT=path
 //      saves it);
 //   5. the Mixture lab runs the smoke sweep in the page from a link with `play` and fits it,
-//      and after a reload the runs are back (kept in the page's storage);
+//      and its figure downloads as an SVG drawn in the page; after a reload the runs are back
+//      (kept in the page's storage);
 //   6. a lost GPU device in the lab: the engine's WebGPU device is destroyed mid-run (as a
 //      browser reclaiming the GPU would), the lab says so, the run's curve stays, and clicking
 //      "Restart GPU" and then "Play" (where the lab reports it drew them) trains on a new device.
@@ -167,9 +168,18 @@ if (wanted(5)) try {
   const t0 = Date.now();
   // After the fit, reload the page: the runs kept in the page's storage come back.
   let before = null, seconds = null;
+  let figure = "";
   const reload = async (page) => {
     before = await page.evaluate(`(${status})()`);
     seconds = (Date.now() - t0) / 1000;
+    // The sweep's figure as the visitor downloads it: an SVG drawn by plotters in the page.
+    const at = before?.buttons?.["Download figure SVG"];
+    if (at) {
+      const box = await page.locator("#lab").boundingBox();
+      const download = page.waitForEvent("download", { timeout: 30_000 });
+      await page.mouse.click(box.x + at[0], box.y + at[1]);
+      figure = await readFile(await (await download).path(), "utf8").catch(() => "");
+    }
     await page.reload();
     await page.waitForFunction(`(${status})()?.mixture?.runs === 27`, null, { timeout: 120_000 }).catch(() => {});
   };
@@ -179,9 +189,12 @@ if (wanted(5)) try {
   // Four domain losses and their mean, each fitted.
   const swept = m.runs === 27 && m.planned === 27 && m.fits === 5 && !m.error && !m.running;
   const kept = r.lab?.mixture?.runs === 27 && r.lab?.tab === "mixture";
-  const ok = swept && kept;
+  // An SVG with the figure's panels, their axis labels as text.
+  const drawnFigure = figure.startsWith("<svg") && (figure.match(/<text/g) ?? []).length > 20 && figure.includes("loss");
+  const ok = swept && kept && drawnFigure;
   report("the Mixture lab sweeps and fits in the page, and keeps the runs across a reload", ok,
-    { mixture: m, seconds_with_page_load: seconds, after_reload: r.lab?.mixture, logs: ok ? [] : r.logs.slice(-20) });
+    { mixture: m, seconds_with_page_load: seconds, after_reload: r.lab?.mixture, figure_svg_bytes: figure.length,
+      figure_text_elements: (figure.match(/<text/g) ?? []).length, logs: ok ? [] : r.logs.slice(-20) });
 } catch (e) {
   report("the Mixture lab sweeps and fits in the page, and keeps the runs across a reload", false, { error: String(e) });
 }

@@ -493,6 +493,16 @@ impl MixturePanel {
                     crate::lab::files::save_screen(ui.ctx(), self.export_dir.clone(), "mixture-lab");
                     self.notice = Some("downloading the Mixture lab's screen as PNG".into());
                 }
+                #[cfg(target_arch = "wasm32")]
+                {
+                    let svg = ui.button("Download figure SVG").on_hover_text(
+                        "The sweep's figure (law, extrapolation, prediction, optimal mixture) as an SVG image",
+                    );
+                    crate::lab::targets::mark(ui, "Download figure SVG", &svg);
+                    if svg.clicked() {
+                        self.notice = Some(self.export_plot().unwrap_or_else(|e| e.to_string()));
+                    }
+                }
                 if ui
                     .button("Download fits")
                     .on_hover_text("The fitted laws and their held-out errors as JSON")
@@ -601,13 +611,23 @@ impl MixturePanel {
         crate::lab::files::save(&self.export_dir, "fits", "json", json.as_bytes())
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
+    /// The sweep's figure: a PNG file natively, an SVG download in the page.
     fn export_plot(&self) -> sigmix::Result<String> {
         let title = format!("{} — {} runs, law fitted below the largest size", self.path, self.rows.len());
         let figure = crate::figure::Figure::from_fitted_runs(&self.rows, &self.fits, title, &self.target)?;
-        let path = crate::lab::export_path(&self.export_dir, "sweep", "png")?;
-        figure.write(&path, (1400, 1000))?;
-        Ok(format!("saved {}", path.display()))
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let path = crate::lab::export_path(&self.export_dir, "sweep", "png")?;
+            figure.write(&path, (1400, 1000))?;
+            Ok(format!("saved {}", path.display()))
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let svg = figure
+                .svg((1400, 1000))
+                .map_err(|e| sigmix::Error::Config(format!("the sweep's figure could not be drawn: {e}")))?;
+            crate::lab::files::save(&self.export_dir, "sweep", "svg", svg.as_bytes())
+        }
     }
 
     fn plots(&mut self, ui: &mut Ui) {
