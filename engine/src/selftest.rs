@@ -660,5 +660,8 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
         let shape = ContrastiveShape { samples, views, dim };
         out.extend(check_contrastive(device, &mut rng, shape, loss, 0.2).await?);
     }
+    // Colder than the shared shift allows (τ < 0.025): the per-row kernels with running maxima.
+    let cold = ContrastiveShape { samples: 11, views: 3, dim: 20 };
+    out.extend(check_contrastive(device, &mut rng, cold, ContrastiveLoss::Geometric, 0.02).await?);
     Ok(out)
 }

@@ -1,17 +1,50 @@
-//! CPU twin of `shaders/contrastive.wgsl`: the same statistics and the same gradient, by
-//! blocks of rows. A block's similarities to every column come from one `gemm` product
-//! (BLOCK × N scratch per task, never N × N), its gradient rows from a second.
+//! CPU twin of `shaders/contrastive.wgsl` and `contrastive_pairs.wgsl`: the same statistics
+//! and the same gradient, by blocks of 64 rows whose similarities come from `gemm` products
+//! (never an N × N buffer).
+//!
+//! z is unit-length, so every s_rc lies in [−1/τ, 1/τ]: with the one shift 1/τ for every row
+//! (`kernels::contrastive::shared_shift`, τ ≥ 0.025) e^{s − 1/τ} is the same number for row r
+//! and for row c, and a block of rows needs only the columns from its own first row on (in
+//! cache-sized tiles). Each pair's exponential serves row r (its sum, its gradient row) and row
+//! c (as a column), so the forward pass computes half the similarities and the backward pass
+//! half of them plus the two halves of G·Z: two products' worth of multiply-adds and one
+//! exponential per pair, where the per-row passes (colder τ, whose e^{−2/τ} would underflow)
+//! take three and three. What a block adds to later rows goes to its chunk's accumulator (N
+//! floats forward, N × d backward, eight chunks), summed in a fixed order: results do not
+//! depend on the thread count.
 
 use rayon::prelude::*;
 
 use crate::cpu::matmul::{Mat, block_product};
 use crate::cpu::{kernel, rows};
 use crate::error::Result;
-use crate::kernels::contrastive::{ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState};
+use crate::kernels::contrastive::{ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState, shared_shift};
 use crate::tensor::Tensor;
 
-/// Rows per task: the scratch is BLOCK × N floats.
+/// Rows per task (the per-row passes' scratch is BLOCK × N floats).
 const BLOCK: usize = 64;
+
+/// Row blocks are dealt to this many chunks (block b to chunk b mod CHUNKS), each with its
+/// own accumulator for later rows (N floats forward, N × d backward).
+const CHUNKS: usize = 8;
+
+/// Columns per similarity tile in the shared-shift passes: a block's tile (BLOCK × COLUMNS
+/// floats, 256 KiB) stays in the core's cache between the product and its exponentials.
+const COLUMNS: usize = 1024;
+
+/// The column tiles (first column, width) from column c0 to n.
+fn column_tiles(c0: usize, n: usize) -> impl Iterator<Item = (usize, usize)> {
+    (c0..n).step_by(COLUMNS).map(move |c| (c, COLUMNS.min(n - c)))
+}
+
+/// One chunk's results: for each of its blocks (first row, values of its rows), and what it
+/// adds to the later rows.
+type ChunkPart = (Vec<(usize, Vec<f32>)>, Vec<f32>);
+
+/// Each chunk's row blocks as (first row, rows): blocks b = chunk, chunk + chunks, …
+fn chunk_blocks(n: usize, chunk: usize, chunks: usize) -> impl Iterator<Item = (usize, usize)> {
+    (chunk..n.div_ceil(BLOCK)).step_by(chunks).map(move |b| (b * BLOCK, BLOCK.min(n - b * BLOCK)))
+}
 
 fn softplus(v: f32) -> f32 {
     v.max(0.0) + (-v.abs()).exp().ln_1p()
@@ -66,23 +99,76 @@ pub(crate) fn row_terms(loss: ContrastiveLoss, alpha: usize, neg: f32, pos: &[f3
     }
 }
 
-/// Similarities of rows r0.. (as many as `out` holds / n) to all n rows, divided by τ.
-fn similarities(z: &[f32], r0: usize, n: usize, d: usize, inv_tau: f32, out: &mut [f32]) {
-    let rows = out.len() / n;
-    // SAFETY: rows r0..r0+rows and all n rows of z (n × d, row-major) lie inside `z`; `out`
-    // holds rows × n elements and belongs to this task.
+/// Similarities of rows r0.. (as many as `out` holds / width) to the `width` rows from c0 on,
+/// divided by τ.
+fn similarities(z: &[f32], d: usize, r0: usize, c0: usize, width: usize, inv_tau: f32, out: &mut [f32]) {
+    let rows = out.len() / width;
+    // SAFETY: rows r0..r0+rows and c0..c0+width of z (row-major, d columns) lie inside `z`;
+    // `out` holds rows × width elements and belongs to this task.
     unsafe {
         let lhs = Mat { ptr: z.as_ptr().add(r0 * d), rs: d, cs: 1 };
-        let rhs = Mat { ptr: z.as_ptr(), rs: 1, cs: d };
-        block_product(rows, n, d, out.as_mut_ptr(), n, false, lhs, rhs, inv_tau);
+        let rhs = Mat { ptr: z.as_ptr().add(c0 * d), rs: 1, cs: d };
+        block_product(rows, width, d, out.as_mut_ptr(), width, false, lhs, rhs, inv_tau);
     }
+}
+
+/// Every row's negatives' log-sum-exp under the shared shift, half the similarities computed.
+fn negatives_lse_shared(z: &[f32], n: usize, d: usize, m: usize, inv_tau: f32, shift: f32, lse: &mut [f32]) {
+    let chunks = n.div_ceil(BLOCK).min(CHUNKS);
+    // Per chunk: its rows' sums over the columns from their block's first row on, and its
+    // contributions to later rows' sums (the pairs' other side).
+    let parts: Vec<ChunkPart> = (0..chunks)
+        .into_par_iter()
+        .map(|chunk| {
+            let (mut own, mut later, mut e) = (Vec::new(), vec![0.0f32; n], Vec::new());
+            for (r0, rows) in chunk_blocks(n, chunk, chunks) {
+                let mut sums = vec![0.0f32; rows];
+                for (c0, width) in column_tiles(r0, n) {
+                    e.resize(rows * width, 0.0);
+                    similarities(z, d, r0, c0, width, inv_tau, &mut e);
+                    // Columns of later blocks, whose rows get this pair as a column.
+                    let later_from = (r0 + rows).saturating_sub(c0).min(width);
+                    for (k, row) in e.chunks_mut(width).enumerate() {
+                        let first = (r0 + k) / m * m;
+                        let own_sample = first.saturating_sub(c0)..(first + m).saturating_sub(c0);
+                        sums[k] += rows::exp_shifted_outside(row, shift, own_sample);
+                        rows::add_assign(&mut later[c0 + later_from..c0 + width], &row[later_from..]);
+                    }
+                }
+                own.push((r0, sums));
+            }
+            (own, later)
+        })
+        .collect();
+    for (r0, sums) in parts.iter().flat_map(|(own, _)| own) {
+        lse[*r0..*r0 + sums.len()].copy_from_slice(sums);
+    }
+    for (_, later) in &parts {
+        rows::add_assign(lse, later);
+    }
+    for l in lse.iter_mut() {
+        *l = shift + l.ln();
+    }
+}
+
+/// Every row's negatives' log-sum-exp from its full row of similarities (any temperature).
+fn negatives_lse_rows(z: &[f32], n: usize, d: usize, m: usize, inv_tau: f32, lse: &mut [f32]) {
+    lse.par_chunks_mut(BLOCK).enumerate().for_each(|(bi, lse_b)| {
+        let r0 = bi * BLOCK;
+        let mut sims = vec![0.0f32; lse_b.len() * n];
+        similarities(z, d, r0, 0, n, inv_tau, &mut sims);
+        for (k, row) in sims.chunks(n).enumerate() {
+            let first = (r0 + k) / m * m;
+            lse_b[k] = rows::log_sum_exp_outside(row, first..first + m);
+        }
+    });
 }
 
 /// Forward pass: z, 1/‖x‖, the negatives' log-sum-exp, the positives, row terms and the mean.
 pub(crate) fn forward(x: &Tensor, st: &ContrastiveState, s: &ContrastiveShape, o: &ContrastiveOpts) -> Result<()> {
     let (n, d, m) = (s.rows(), s.dim, s.views);
     let inv_tau = 1.0 / o.temperature;
-    kernel("contrastive_forward", [x], st.tensors(), |[x], [z, inv, lse, pos, row_loss, coef, loss]| {
+    kernel("contrastive_forward", [x], st.tensors(), |[x], [z, inv, lse, pos, row_loss, coef, loss, _]| {
         z.par_chunks_mut(d).zip(inv.par_iter_mut()).zip(x.par_chunks(d)).for_each(|((zr, iv), xr)| {
             let norm = xr.iter().map(|v| v * v).sum::<f32>().sqrt();
             *iv = 1.0 / norm.max(1e-12);
@@ -91,14 +177,14 @@ pub(crate) fn forward(x: &Tensor, st: &ContrastiveState, s: &ContrastiveShape, o
             }
         });
         let z: &[f32] = z;
-        lse.par_chunks_mut(BLOCK).zip(pos.par_chunks_mut(BLOCK * m)).enumerate().for_each(|(bi, (lse_b, pos_b))| {
-            let r0 = bi * BLOCK;
-            let mut sims = vec![0.0f32; lse_b.len() * n];
-            similarities(z, r0, n, d, inv_tau, &mut sims);
-            for (k, row) in sims.chunks(n).enumerate() {
-                let first = (r0 + k) / m * m;
-                pos_b[k * m..(k + 1) * m].copy_from_slice(&row[first..first + m]);
-                lse_b[k] = rows::log_sum_exp_outside(row, first..first + m);
+        match shared_shift(o.temperature) {
+            Some(shift) => negatives_lse_shared(z, n, d, m, inv_tau, shift, lse),
+            None => negatives_lse_rows(z, n, d, m, inv_tau, lse),
+        }
+        pos.par_chunks_mut(m).enumerate().for_each(|(r, pos_r)| {
+            let first = r / m * m;
+            for (beta, p) in pos_r.iter_mut().enumerate() {
+                *p = inv_tau * rows::row_dot(&z[r * d..(r + 1) * d], &z[(first + beta) * d..(first + beta + 1) * d]);
             }
         });
         let inv_n = 1.0 / n as f32;
@@ -121,34 +207,119 @@ pub(crate) fn backward(st: &ContrastiveState, dx: &Tensor, s: &ContrastiveShape,
     let reads = [&st.z, &st.inv_norm, &st.lse, &st.coef];
     kernel("contrastive_backward", reads, [dx], |[z, inv, lse, coef], [dx]| {
         let a: Vec<f32> = coef.iter().step_by(m + 1).copied().collect();
-        dx.par_chunks_mut(BLOCK * d).enumerate().for_each(|(bi, dxb)| {
-            let (r0, rows) = (bi * BLOCK, dxb.len() / d);
-            let mut g = vec![0.0f32; rows * n];
-            similarities(z, r0, n, d, inv_tau, &mut g);
-            for (k, row) in g.chunks_mut(n).enumerate() {
-                let r = r0 + k;
-                let (alpha, first) = (r % m, r / m * m);
-                rows::contrastive_grad(row, lse, &a, a[r], lse[r]);
-                for beta in 0..m {
-                    let q = first + beta;
-                    row[q] =
-                        if beta == alpha { 0.0 } else { coef[r * (m + 1) + 1 + beta] + coef[q * (m + 1) + 1 + alpha] };
-                }
-            }
-            // SAFETY: g is rows × n, z is n × d, dxb is this task's rows × d.
-            unsafe {
-                let gm = Mat { ptr: g.as_ptr(), rs: n, cs: 1 };
-                let zm = Mat { ptr: z.as_ptr(), rs: d, cs: 1 };
-                block_product(rows, d, n, dxb.as_mut_ptr(), d, false, gm, zm, inv_tau);
-            }
-            for (k, dr) in dxb.chunks_mut(d).enumerate() {
-                let r = r0 + k;
-                let zr = &z[r * d..(r + 1) * d];
-                let zd: f32 = zr.iter().zip(dr.iter()).map(|(a, b)| a * b).sum();
-                for (v, zv) in dr.iter_mut().zip(zr) {
-                    *v = inv[r] * (*v - zv * zd);
-                }
+        match shared_shift(o.temperature) {
+            Some(shift) => dz_shared(z, lse, &a, coef, n, d, m, inv_tau, shift, dx),
+            None => dz_rows(z, lse, &a, coef, n, d, m, inv_tau, dx),
+        }
+        dx.par_chunks_mut(d).enumerate().for_each(|(r, dr)| {
+            let zr = &z[r * d..(r + 1) * d];
+            let zd = rows::row_dot(zr, dr);
+            for (v, zv) in dr.iter_mut().zip(zr) {
+                *v = inv[r] * (*v - zv * zd);
             }
         });
     })
+}
+
+/// The positives' entries of a gradient row r (within `row`, columns c0..c0 + its length):
+/// ∂L/∂s_{r,q} = b_{r,β} + b_{q,α} for q = (i, β) ≠ r, symmetric in r and q.
+fn set_positives(row: &mut [f32], coef: &[f32], r: usize, c0: usize, m: usize) {
+    let (alpha, first) = (r % m, r / m * m);
+    for beta in 0..m {
+        let q = first + beta;
+        if (c0..c0 + row.len()).contains(&q) {
+            row[q - c0] =
+                if beta == alpha { 0.0 } else { coef[r * (m + 1) + 1 + beta] + coef[q * (m + 1) + 1 + alpha] };
+        }
+    }
+}
+
+/// dL/dz under the shared shift: each block of rows takes the gradient entries of the pairs
+/// from its first row on, G·Z for its own rows and Gᵀ·Z for the later rows (per chunk).
+#[allow(clippy::too_many_arguments)]
+fn dz_shared(
+    z: &[f32],
+    lse: &[f32],
+    a: &[f32],
+    coef: &[f32],
+    n: usize,
+    d: usize,
+    m: usize,
+    inv_tau: f32,
+    shift: f32,
+    dz: &mut [f32],
+) {
+    // G_rc = e^{s − shift}·(w_r + w_c): row r's and column c's softmax terms, one exponential.
+    let w: Vec<f32> = a.iter().zip(lse).map(|(a, l)| a * (shift - l).exp()).collect();
+    let chunks = n.div_ceil(BLOCK).min(CHUNKS);
+    let parts: Vec<ChunkPart> = (0..chunks)
+        .into_par_iter()
+        .map(|chunk| {
+            let (mut own, mut later, mut g) = (Vec::new(), vec![0.0f32; n * d], Vec::new());
+            for (r0, rows) in chunk_blocks(n, chunk, chunks) {
+                let mut dz_b = vec![0.0f32; rows * d];
+                for (c0, width) in column_tiles(r0, n) {
+                    g.resize(rows * width, 0.0);
+                    similarities(z, d, r0, c0, width, inv_tau, &mut g);
+                    for (k, row) in g.chunks_mut(width).enumerate() {
+                        let r = r0 + k;
+                        rows::contrastive_grad_shared(row, &w[c0..c0 + width], w[r], shift);
+                        set_positives(row, coef, r, c0, m);
+                    }
+                    let later_from = (r0 + rows).saturating_sub(c0).min(width);
+                    // SAFETY: g is rows × width; z's rows c0.. (width of them) and r0.. (rows)
+                    // are inside z; dz_b (rows × d) and `later`'s rows c0 + later_from..c0 +
+                    // width are this task's own.
+                    unsafe {
+                        let gm = Mat { ptr: g.as_ptr(), rs: width, cs: 1 };
+                        let zc = Mat { ptr: z.as_ptr().add(c0 * d), rs: d, cs: 1 };
+                        block_product(rows, d, width, dz_b.as_mut_ptr(), d, true, gm, zc, inv_tau);
+                        let gt = Mat { ptr: g.as_ptr().add(later_from), rs: 1, cs: width };
+                        let zr = Mat { ptr: z.as_ptr().add(r0 * d), rs: d, cs: 1 };
+                        let dst = later.as_mut_ptr().add((c0 + later_from) * d);
+                        block_product(width - later_from, d, rows, dst, d, true, gt, zr, inv_tau);
+                    }
+                }
+                own.push((r0, dz_b));
+            }
+            (own, later)
+        })
+        .collect();
+    for (r0, dz_b) in parts.iter().flat_map(|(own, _)| own) {
+        dz[r0 * d..r0 * d + dz_b.len()].copy_from_slice(dz_b);
+    }
+    for (_, later) in &parts {
+        rows::add_assign(dz, later);
+    }
+}
+
+/// dL/dz from full rows of similarities, two exponentials per pair (any temperature).
+#[allow(clippy::too_many_arguments)]
+fn dz_rows(
+    z: &[f32],
+    lse: &[f32],
+    a: &[f32],
+    coef: &[f32],
+    n: usize,
+    d: usize,
+    m: usize,
+    inv_tau: f32,
+    dz: &mut [f32],
+) {
+    dz.par_chunks_mut(BLOCK * d).enumerate().for_each(|(bi, dzb)| {
+        let (r0, rows) = (bi * BLOCK, dzb.len() / d);
+        let mut g = vec![0.0f32; rows * n];
+        similarities(z, d, r0, 0, n, inv_tau, &mut g);
+        for (k, row) in g.chunks_mut(n).enumerate() {
+            let r = r0 + k;
+            rows::contrastive_grad(row, lse, a, a[r], lse[r]);
+            set_positives(row, coef, r, 0, m);
+        }
+        // SAFETY: g is rows × n, z is n × d, dzb is this task's rows × d.
+        unsafe {
+            let gm = Mat { ptr: g.as_ptr(), rs: n, cs: 1 };
+            let zm = Mat { ptr: z.as_ptr(), rs: d, cs: 1 };
+            block_product(rows, d, n, dzb.as_mut_ptr(), d, false, gm, zm, inv_tau);
+        }
+    });
 }

@@ -309,6 +309,35 @@ pub(crate) fn log_sum_exp_outside(x: &[f32], skip: std::ops::Range<usize>) -> f3
     m + acc.iter().sum::<f32>().ln()
 }
 
+/// e^{s − shift} for every s of `x`, in place, with `x[skip]` (a contrastive row's own
+/// sample) set to 0; returns the sum.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn exp_shifted_outside(x: &mut [f32], shift: f32, skip: std::ops::Range<usize>) -> f32 {
+    for v in x.iter_mut() {
+        *v = exp(*v - shift);
+    }
+    let end = skip.end.min(x.len());
+    x[skip.start.min(end)..end].fill(0.0);
+    sum(x)
+}
+
+/// `acc += x`, element by element.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn add_assign(acc: &mut [f32], x: &[f32]) {
+    for (a, v) in acc.iter_mut().zip(x) {
+        *a += *v;
+    }
+}
+
+/// The symmetric contrastive gradient of a row of similarities under one shared shift:
+/// `e^{s − shift}·(w_r + w_c)` with w = a·e^{shift − lse} per row, one exponential per pair.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn contrastive_grad_shared(s: &mut [f32], w: &[f32], w_r: f32, shift: f32) {
+    for (v, wc) in s.iter_mut().zip(w) {
+        *v = exp(*v - shift) * (w_r + wc);
+    }
+}
+
 /// Turns a row of similarities s_rc into the contrastive gradient of its negatives,
 /// `a_r·e^{s − lse_r} + a_c·e^{s − lse_c}` (row r's and column c's softmax terms).
 #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]

@@ -1,6 +1,8 @@
 //! Launchers for `shaders/contrastive.wgsl`: InfoNCE, multi-crop and poly-view (geometric,
 //! arithmetic) contrastive losses over B samples × M views, tiled so the (B·M)² similarity
-//! matrix is never stored.
+//! matrix is never stored. At the usual temperatures (`shared_shift`) the O(N²) passes are
+//! `contrastive_pairs`' (each similarity once for both of its rows); the per-row kernels here
+//! serve colder ones.
 
 use crate::cpu;
 use crate::error::{Error, Result};
@@ -155,6 +157,9 @@ pub struct ContrastiveState {
     pub coef: Tensor,
     /// The mean loss (1 element).
     pub loss: Tensor,
+    /// The backward pass's scratch on a GPU: the gradient's side from the pairs' other rows
+    /// (N × d; 0 × d on the CPU backend).
+    pub pair_grad: Tensor,
     shape: ContrastiveShape,
 }
 
@@ -171,6 +176,8 @@ impl ContrastiveState {
             row_loss: t("contrastive row loss", &[n])?,
             coef: t("contrastive coefficients", &[n, m + 1])?,
             loss: t("contrastive loss", &[1])?,
+            // The CPU twin keeps that side in per-chunk buffers of its own.
+            pair_grad: t("contrastive pair gradient", &[if matches!(device, Device::Gpu(_)) { n } else { 0 }, d])?,
             shape,
         })
     }
@@ -182,13 +189,12 @@ impl ContrastiveState {
 
     /// Bytes the state holds (what the loss needs beyond its input and gradient).
     pub fn bytes(&self) -> usize {
-        let (n, d, m) = (self.shape.rows(), self.shape.dim, self.shape.views);
-        4 * (n * d + 3 * n + n * m + n * (m + 1) + 1)
+        self.tensors().iter().map(|t| 4 * t.len()).sum()
     }
 
     /// Every tensor of the state, in field order (what a launcher or a poisoning test walks).
-    pub(crate) fn tensors(&self) -> [&Tensor; 7] {
-        [&self.z, &self.inv_norm, &self.lse, &self.pos, &self.row_loss, &self.coef, &self.loss]
+    pub(crate) fn tensors(&self) -> [&Tensor; 8] {
+        [&self.z, &self.inv_norm, &self.lse, &self.pos, &self.row_loss, &self.coef, &self.loss, &self.pair_grad]
     }
 }
 
@@ -224,8 +230,18 @@ fn params(op: &'static str, s: &ContrastiveShape, o: &ContrastiveOpts) -> Result
     })
 }
 
-/// Override constants for `gpu` and `s`: BQ, the row width in vec4s, and the largest shared tile (in vec4s) that leaves 1 KiB
-/// for the column statistics and 1 KiB for the loss reduction (960 at the 16 KiB WebGPU floor).
+/// The exponent shift every row can share, 1/τ, when it is safe: z is unit-length, so every
+/// similarity s lies in [−1/τ, 1/τ] and e^{s − 1/τ} ≥ e^{−2/τ} is a normal f32 while
+/// 2/τ ≤ 80 (τ ≥ 0.025). Both backends then compute each similarity once per pass for both of
+/// its rows, with one exponential (`contrastive_pairs`; the CPU twin's blocks); colder
+/// temperatures take the per-row kernels with a running maximum per row.
+pub(crate) fn shared_shift(temperature: f32) -> Option<f32> {
+    (2.0 / temperature <= 80.0).then_some(1.0 / temperature)
+}
+
+/// Override constants for `gpu` and `s`: BQ, the row width in vec4s, and the largest shared
+/// tile (in vec4s) that leaves 1 KiB for the column statistics and 1 KiB for the loss reduction
+/// (960 at the 16 KiB WebGPU floor).
 fn overrides(gpu: &crate::Gpu, s: &ContrastiveShape) -> [(&'static str, f64); 3] {
     let limit = gpu.limits().max_compute_workgroup_storage_size as usize;
     let tile = (limit.saturating_sub(2048) / 16 / 16 * 16).clamp(64, 2048);
@@ -272,7 +288,12 @@ pub fn contrastive_forward(
             let ov = overrides(g.gpu(), s);
             let tiles = tiled_grid(OP, g.gpu(), n)?;
             g.dispatch(&NORMALIZE, &[], &p, &[x.binding()?, st.z.binding()?, st.inv_norm.binding()?], rows)?;
-            g.dispatch(&NEGATIVES, &ov, &p, &[st.z.binding()?, st.lse.binding()?, st.pos.binding()?], tiles)?;
+            match shared_shift(o.temperature) {
+                Some(_) => crate::kernels::contrastive_pairs::negatives(g, st, s, p.inv_tau)?,
+                None => {
+                    g.dispatch(&NEGATIVES, &ov, &p, &[st.z.binding()?, st.lse.binding()?, st.pos.binding()?], tiles)?
+                }
+            }
             let terms = [st.lse.binding()?, st.pos.binding()?, st.row_loss.binding()?, st.coef.binding()?];
             g.dispatch(&ROW_TERMS, &[], &p, &terms, rows)?;
             g.dispatch(&LOSS_MEAN, &[], &p, &[st.row_loss.binding()?, st.loss.binding()?], [1, 1, 1])
@@ -301,8 +322,13 @@ pub fn contrastive_backward(
             let n = s.rows();
             let ov = overrides(g.gpu(), s);
             let tiles = tiled_grid(OP, g.gpu(), n)?;
-            let b = [st.z.binding()?, st.lse.binding()?, st.coef.binding()?, dx.binding()?];
-            g.dispatch(&BACKWARD_TILES, &ov, &p, &b, tiles)?;
+            match shared_shift(o.temperature) {
+                Some(_) => crate::kernels::contrastive_pairs::gradient(g, st, dx, s, p.inv_tau)?,
+                None => {
+                    let b = [st.z.binding()?, st.lse.binding()?, st.coef.binding()?, dx.binding()?];
+                    g.dispatch(&BACKWARD_TILES, &ov, &p, &b, tiles)?;
+                }
+            }
             let f = [st.z.binding()?, st.coef.binding()?, dx.binding()?, st.inv_norm.binding()?];
             g.dispatch(&BACKWARD_FINISH, &[], &p, &f, groups_for(g.gpu(), n, 64))
         }

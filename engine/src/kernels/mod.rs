@@ -8,6 +8,7 @@
 pub mod attention;
 pub mod augment;
 pub mod contrastive;
+mod contrastive_pairs;
 pub mod cross_entropy;
 pub mod elementwise;
 pub mod embedding;

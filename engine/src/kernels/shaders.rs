@@ -12,6 +12,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("moe", include_str!("../../../shaders/moe.wgsl")),
     ("moe_matmul", include_str!("../../../shaders/moe_matmul.wgsl")),
     ("contrastive", include_str!("../../../shaders/contrastive.wgsl")),
+    ("contrastive_pairs", include_str!("../../../shaders/contrastive_pairs.wgsl")),
     ("augment", include_str!("../../../shaders/augment.wgsl")),
     // The attention kernels share a prelude, concatenated here (WGSL has no includes).
     ("attention_common", include_str!("../../../shaders/attention_common.wgsl")),

@@ -1,0 +1,97 @@
+//! Launchers for `shaders/contrastive_pairs.wgsl`: the contrastive loss's O(N²) passes over
+//! pairs of row blocks, each similarity computed once for both of its rows, where the rows
+//! share the shift 1/τ (`contrastive::shared_shift`). Pass k visits the block pairs
+//! (i, i + k mod T); the passes are dispatched in order, so every accumulator row has one
+//! writer per pass.
+
+use crate::error::{Error, Result};
+use crate::gpu::{Access, GpuRecorder, KernelSpec};
+use crate::kernels::contrastive::{ContrastiveShape, ContrastiveState};
+use crate::kernels::groups_for;
+use crate::tensor::Tensor;
+
+const R: Access = Access::Read;
+const W: Access = Access::ReadWrite;
+const SHADER: &str = "contrastive_pairs";
+const CLEAR_SUMS: KernelSpec = KernelSpec { shader: SHADER, entry: "clear_sums", storage: &[(2, W), (3, W)] };
+const PAIR_SUMS: KernelSpec =
+    KernelSpec { shader: SHADER, entry: "pair_sums", storage: &[(1, R), (2, W), (3, W), (4, W)] };
+const FINISH_LSE: KernelSpec = KernelSpec { shader: SHADER, entry: "finish_lse", storage: &[(2, W), (3, W)] };
+const CLEAR_GRADS: KernelSpec = KernelSpec { shader: SHADER, entry: "clear_grads", storage: &[(7, W), (8, W)] };
+const PAIR_GRADS: KernelSpec =
+    KernelSpec { shader: SHADER, entry: "pair_grads", storage: &[(1, R), (5, R), (6, R), (7, W), (8, W)] };
+const MERGE_GRADS: KernelSpec = KernelSpec { shader: SHADER, entry: "merge_grads", storage: &[(7, W), (8, W)] };
+
+/// Rows per block (the shader's BR).
+const BLOCK_ROWS: usize = 32;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    views: u32,
+    d: u32,
+    blocks: u32,
+    inv_tau: f32,
+    offset: u32,
+    _p: [u32; 2],
+}
+
+/// The pass parameters for `s` at temperature 1/`inv_tau`.
+fn setup(op: &'static str, gpu: &crate::Gpu, s: &ContrastiveShape, inv_tau: f32) -> Result<Params> {
+    let n = s.rows();
+    let blocks = n.div_ceil(BLOCK_ROWS);
+    let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
+    if blocks > max {
+        return Err(Error::Config(format!(
+            "{op}: {n} rows need {blocks} workgroups, over the adapter's {max} per dimension; split the batch"
+        )));
+    }
+    Ok(Params {
+        n: n as u32,
+        views: s.views as u32,
+        d: s.dim as u32,
+        blocks: blocks as u32,
+        inv_tau,
+        offset: 0,
+        _p: [0; 2],
+    })
+}
+
+/// Records the passes over every block pair `kernel` makes: offsets 0 … ⌊T/2⌋.
+fn passes(g: &mut GpuRecorder, kernel: &KernelSpec, p: Params, b: &[crate::gpu::Binding<'_>]) -> Result<()> {
+    for offset in 0..=p.blocks / 2 {
+        g.dispatch(kernel, &[], &Params { offset, ..p }, b, [p.blocks, 1, 1])?;
+    }
+    Ok(())
+}
+
+/// Every row's negatives' log-sum-exp into `st.lse` and its positives into `st.pos`, from the
+/// normalised rows in `st.z` (`st.row_loss` holds the column sums meanwhile).
+pub(crate) fn negatives(g: &mut GpuRecorder, st: &ContrastiveState, s: &ContrastiveShape, inv_tau: f32) -> Result<()> {
+    let p = setup("contrastive_forward", g.gpu(), s, inv_tau)?;
+    let rows = groups_for(g.gpu(), s.rows(), 256);
+    let sums = [st.lse.binding()?, st.row_loss.binding()?];
+    g.dispatch(&CLEAR_SUMS, &[], &p, &sums, rows)?;
+    let b = [st.z.binding()?, st.lse.binding()?, st.row_loss.binding()?, st.pos.binding()?];
+    passes(g, &PAIR_SUMS, p, &b)?;
+    g.dispatch(&FINISH_LSE, &[], &p, &sums, rows)
+}
+
+/// The negatives' part of dL/dz into `dz` (every element written), from the forward state
+/// (`st.pair_grad` holds the pairs' column side meanwhile).
+pub(crate) fn gradient(
+    g: &mut GpuRecorder,
+    st: &ContrastiveState,
+    dz: &Tensor,
+    s: &ContrastiveShape,
+    inv_tau: f32,
+) -> Result<()> {
+    let p = setup("contrastive_backward", g.gpu(), s, inv_tau)?;
+    let elems = groups_for(g.gpu(), s.rows() * s.dim, 256);
+    let grads = [dz.binding()?, st.pair_grad.binding()?];
+    g.dispatch(&CLEAR_GRADS, &[], &p, &grads, elems)?;
+    let b = [st.z.binding()?, st.lse.binding()?, st.coef.binding()?, dz.binding()?, st.pair_grad.binding()?];
+    passes(g, &PAIR_GRADS, p, &b)?;
+    g.dispatch(&MERGE_GRADS, &[], &p, &grads, elems)
+}

@@ -1,0 +1,267 @@
+// contrastive_pairs.wgsl — the contrastive loss's O(N²) work over pairs of row blocks, each
+// similarity computed once for both of its rows (contrastive.wgsl holds the per-row kernels and
+// the loss terms; the launcher uses these passes where the rows share the shift 1/τ).
+//
+// z is unit-length, so s_rc = z_r·z_c/τ lies in [−1/τ, 1/τ] and, for τ ≥ 0.025, every row can
+// use the one shift 1/τ: e_rc = e^{s_rc − 1/τ} is the same number for row r and for row c. The
+// N rows are cut into T blocks of 32; block pair (i, j), j = (i + k) mod T, is visited in pass
+// k = 0 … ⌊T/2⌋ (in the last pass of an even T only by i < T/2), so every unordered pair of
+// blocks is visited once. A workgroup (8 × 8 invocations) takes one pair: each invocation
+// computes a 4 × 4 register tile of the 32 × 32 similarities straight from z, like
+// matmul.wgsl (no workgroup-memory staging: barriers cost more than they save on software
+// adapters), and the workgroup adds what they give
+//   forward:  row block i's sums Σ_c e_rc into row_acc, block j's into col_acc (the pair's
+//             other side); the similarities to the row's own views go to pos;
+//   backward: g_rc = e_rc·(w_r + w_c) with w = a·e^{1/τ − lse} (one exponential per pair) to
+//             block i's gradient rows, G·z_j, and to block j's, Gᵀ·z_i.
+// In one pass each block's rows of each accumulator have a single writer, and passes run in
+// order: sums in a fixed order, no atomics, deterministic on every adapter. The own sample's
+// views are left out (backward_finish in contrastive.wgsl adds the positives). One barrier
+// per workgroup: between the register tiles and the row/column reductions (forward) or the
+// products with G (backward).
+
+struct Params {
+    n: u32, views: u32, d: u32, blocks: u32,
+    inv_tau: f32, offset: u32, _p0: u32, _p1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read_write> row_acc: array<f32>;
+@group(0) @binding(3) var<storage, read_write> col_acc: array<f32>;
+@group(0) @binding(4) var<storage, read_write> pos: array<f32>;
+@group(0) @binding(5) var<storage, read> lse_in: array<f32>;
+@group(0) @binding(6) var<storage, read> coef_in: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dz_row: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dz_col: array<f32>;
+
+// Rows per block, and features per step of the backward products (8 invocations × 8).
+const BR: u32 = 32u;
+const FC: u32 = 64u;
+var<workgroup> gt: array<f32, 1024>;
+var<workgroup> red_rows: array<f32, 256>;
+var<workgroup> red_cols: array<f32, 256>;
+
+// The pair this workgroup takes in this pass, or (blocks, blocks) when it has none.
+fn pair_of(i: u32) -> vec2<u32> {
+    if (2u * p.offset == p.blocks && i >= p.blocks / 2u) {
+        return vec2<u32>(p.blocks, p.blocks);
+    }
+    return vec2<u32>(i, (i + p.offset) % p.blocks);
+}
+
+// Offsets into z of four rows from `row0`, clamped to the last row (masked when used).
+fn row_bases(row0: u32) -> vec4<u32> {
+    let last = p.n - 1u;
+    return vec4<u32>(min(row0, last), min(row0 + 1u, last), min(row0 + 2u, last), min(row0 + 3u, last)) * p.d;
+}
+
+// s for rows r0..r0+4 (one vec4 per row) against columns c0..c0+4, divided by τ.
+fn similarities(r0: u32, c0: u32) -> array<vec4<f32>, 4> {
+    let ar = row_bases(r0);
+    let bc = row_bases(c0);
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var k = 0u; k < p.d; k++) {
+        let bv = vec4<f32>(z[bc.x + k], z[bc.y + k], z[bc.z + k], z[bc.w + k]);
+        acc0 += z[ar.x + k] * bv;
+        acc1 += z[ar.y + k] * bv;
+        acc2 += z[ar.z + k] * bv;
+        acc3 += z[ar.w + k] * bv;
+    }
+    return array<vec4<f32>, 4>(acc0 * p.inv_tau, acc1 * p.inv_tau, acc2 * p.inv_tau, acc3 * p.inv_tau);
+}
+
+// Whether (r, c) is a pair of rows of different samples, both inside the batch.
+fn negative_pair(r: u32, c: u32) -> bool {
+    return r < p.n && c < p.n && r / p.views != c / p.views;
+}
+
+@compute @workgroup_size(256)
+fn clear_sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 256u;
+    if (e < p.n) {
+        row_acc[e] = 0.0;
+        col_acc[e] = 0.0;
+    }
+}
+
+@compute @workgroup_size(8, 8)
+fn pair_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let pair = pair_of(wg.x);
+    if (pair.x >= p.blocks) {
+        return;
+    }
+    let i0 = pair.x * BR + lid.y * 4u;
+    let j0 = pair.y * BR + lid.x * 4u;
+    let s = similarities(i0, j0);
+    var col_part = vec4<f32>(0.0);
+    for (var a = 0u; a < 4u; a++) {
+        var row_part = 0.0;
+        for (var b = 0u; b < 4u; b++) {
+            let r = i0 + a;
+            let c = j0 + b;
+            if (negative_pair(r, c)) {
+                let e = exp(s[a][b] - p.inv_tau);
+                row_part += e;
+                col_part[b] += e;
+            } else if (r < p.n && c < p.n) {
+                // The row's own views: kept as positives, for both rows of the pair.
+                pos[r * p.views + c % p.views] = s[a][b];
+                if (pair.x != pair.y) {
+                    pos[c * p.views + r % p.views] = s[a][b];
+                }
+            }
+        }
+        red_rows[(lid.y * 4u + a) * 8u + lid.x] = row_part;
+    }
+    for (var b = 0u; b < 4u; b++) {
+        red_cols[(lid.x * 4u + b) * 8u + lid.y] = col_part[b];
+    }
+    workgroupBarrier();
+    // Invocations 0..31 add up a row of the pair's first block, 32..63 a row of its second
+    // (a diagonal pair's rows already have every entry), eight partial sums in a fixed order.
+    let t = lid.y * 8u + lid.x;
+    let q = t % BR;
+    var sum = 0.0;
+    if (t < BR) {
+        for (var x = 0u; x < 8u; x++) {
+            sum += red_rows[q * 8u + x];
+        }
+        if (pair.x * BR + q < p.n) {
+            row_acc[pair.x * BR + q] += sum;
+        }
+    } else if (pair.x != pair.y) {
+        for (var x = 0u; x < 8u; x++) {
+            sum += red_cols[q * 8u + x];
+        }
+        if (pair.y * BR + q < p.n) {
+            col_acc[pair.y * BR + q] += sum;
+        }
+    }
+}
+
+// lse_r = 1/τ + log(row part + column part), in place of the row part.
+@compute @workgroup_size(256)
+fn finish_lse(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = gid.x + gid.y * nwg.x * 256u;
+    if (r < p.n) {
+        row_acc[r] = p.inv_tau + log(row_acc[r] + col_acc[r]);
+    }
+}
+
+@compute @workgroup_size(256)
+fn clear_grads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 256u;
+    if (e < p.n * p.d) {
+        dz_row[e] = 0.0;
+        dz_col[e] = 0.0;
+    }
+}
+
+// w_r = a_r·e^{1/τ − lse_r}: row r's softmax coefficient under the shared shift.
+fn weight(r: u32) -> f32 {
+    let q = min(r, p.n - 1u);
+    return coef_in[q * (p.views + 1u)] * exp(p.inv_tau - lse_in[q]);
+}
+
+// Features f..f+4 of row `row` of z. Past the row's end they read on into the next row and
+// past the buffer's end they read its last element: the caller never stores those lanes.
+fn z4(row: u32, f: u32) -> vec4<f32> {
+    let base = min(row, p.n - 1u) * p.d + f;
+    let last = p.n * p.d - 1u;
+    return vec4<f32>(z[base], z[min(base + 1u, last)], z[min(base + 2u, last)], z[min(base + 3u, last)]);
+}
+
+// (G · z_other) for rows q0..q0+4 of the pair's first block, or with `transposed` (Gᵀ · z_other)
+// for rows q0..q0+4 of its second block; features f..f+8 (two vec4s per row).
+fn g_z(transposed: bool, q0: u32, other0: u32, f: u32) -> array<vec4<f32>, 8> {
+    var acc: array<vec4<f32>, 8>;
+    for (var t = 0u; t < 8u; t++) {
+        acc[t] = vec4<f32>(0.0);
+    }
+    for (var x = 0u; x < BR; x++) {
+        let lo = z4(other0 + x, f);
+        let hi = z4(other0 + x, f + 4u);
+        var g: vec4<f32>;
+        if (transposed) {
+            g = vec4<f32>(gt[x * BR + q0], gt[x * BR + q0 + 1u], gt[x * BR + q0 + 2u], gt[x * BR + q0 + 3u]);
+        } else {
+            g = vec4<f32>(gt[q0 * BR + x], gt[(q0 + 1u) * BR + x], gt[(q0 + 2u) * BR + x], gt[(q0 + 3u) * BR + x]);
+        }
+        acc[0] += g.x * lo;
+        acc[1] += g.x * hi;
+        acc[2] += g.y * lo;
+        acc[3] += g.y * hi;
+        acc[4] += g.z * lo;
+        acc[5] += g.z * hi;
+        acc[6] += g.w * lo;
+        acc[7] += g.w * hi;
+    }
+    return acc;
+}
+
+// dst[row q0 + a of the block at b0][f..f+8] += τ⁻¹·acc, inside the batch and the row.
+fn add_rows(to_col: bool, b0: u32, q0: u32, f: u32, acc: array<vec4<f32>, 8>) {
+    for (var a = 0u; a < 4u; a++) {
+        let r = b0 + q0 + a;
+        for (var t = 0u; t < 8u; t++) {
+            if (r < p.n && f + t < p.d) {
+                let v = p.inv_tau * acc[2u * a + t / 4u][t % 4u];
+                if (to_col) {
+                    dz_col[r * p.d + f + t] += v;
+                } else {
+                    dz_row[r * p.d + f + t] += v;
+                }
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(8, 8)
+fn pair_grads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let pair = pair_of(wg.x);
+    if (pair.x >= p.blocks) {
+        return;
+    }
+    let bi = pair.x * BR;
+    let bj = pair.y * BR;
+    let i0 = bi + lid.y * 4u;
+    let j0 = bj + lid.x * 4u;
+    let s = similarities(i0, j0);
+    let wc = vec4<f32>(weight(j0), weight(j0 + 1u), weight(j0 + 2u), weight(j0 + 3u));
+    for (var a = 0u; a < 4u; a++) {
+        let wr = weight(i0 + a);
+        for (var b = 0u; b < 4u; b++) {
+            var g = 0.0;
+            if (negative_pair(i0 + a, j0 + b)) {
+                g = exp(s[a][b] - p.inv_tau) * (wr + wc[b]);
+            }
+            gt[(lid.y * 4u + a) * BR + lid.x * 4u + b] = g;
+        }
+    }
+    workgroupBarrier();
+    // Invocation (x, y): rows 4y..4y+4 of each block, features 8x..8x+8 of every step of FC.
+    let q0 = lid.y * 4u;
+    for (var f0 = 0u; f0 < p.d; f0 += FC) {
+        let f = f0 + lid.x * 8u;
+        if (f >= p.d) {
+            continue;
+        }
+        add_rows(false, bi, q0, f, g_z(false, q0, bj, f));
+        if (pair.x != pair.y) {
+            add_rows(true, bj, q0, f, g_z(true, q0, bi, f));
+        }
+    }
+}
+
+// dz = row side + column side, in place of the row side.
+@compute @workgroup_size(256)
+fn merge_grads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 256u;
+    if (e < p.n * p.d) {
+        dz_row[e] += dz_col[e];
+    }
+}
