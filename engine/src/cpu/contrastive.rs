@@ -207,9 +207,10 @@ pub(crate) fn backward(st: &ContrastiveState, dx: &Tensor, s: &ContrastiveShape,
     let reads = [&st.z, &st.inv_norm, &st.lse, &st.coef];
     kernel("contrastive_backward", reads, [dx], |[z, inv, lse, coef], [dx]| {
         let a: Vec<f32> = coef.iter().step_by(m + 1).copied().collect();
+        let inputs = GradInputs { z, lse, a: &a, coef, n, d, m, inv_tau };
         match shared_shift(o.temperature) {
-            Some(shift) => dz_shared(z, lse, &a, coef, n, d, m, inv_tau, shift, dx),
-            None => dz_rows(z, lse, &a, coef, n, d, m, inv_tau, dx),
+            Some(shift) => dz_shared(&inputs, shift, dx),
+            None => dz_rows(&inputs, dx),
         }
         dx.par_chunks_mut(d).enumerate().for_each(|(r, dr)| {
             let zr = &z[r * d..(r + 1) * d];
@@ -234,21 +235,23 @@ fn set_positives(row: &mut [f32], coef: &[f32], r: usize, c0: usize, m: usize) {
     }
 }
 
-/// dL/dz under the shared shift: each block of rows takes the gradient entries of the pairs
-/// from its first row on, G·Z for its own rows and Gᵀ·Z for the later rows (per chunk).
-#[allow(clippy::too_many_arguments)]
-fn dz_shared(
-    z: &[f32],
-    lse: &[f32],
-    a: &[f32],
-    coef: &[f32],
+/// What the backward pass reads: normalised rows, each row's lse and a = ∂f/∂lse (scaled by
+/// 1/N), all coefficients (for the positives), the sizes and 1/τ.
+struct GradInputs<'a> {
+    z: &'a [f32],
+    lse: &'a [f32],
+    a: &'a [f32],
+    coef: &'a [f32],
     n: usize,
     d: usize,
     m: usize,
     inv_tau: f32,
-    shift: f32,
-    dz: &mut [f32],
-) {
+}
+
+/// dL/dz under the shared shift: each block of rows takes the gradient entries of the pairs
+/// from its first row on, G·Z for its own rows and Gᵀ·Z for the later rows (per chunk).
+fn dz_shared(x: &GradInputs<'_>, shift: f32, dz: &mut [f32]) {
+    let GradInputs { z, lse, a, coef, n, d, m, inv_tau } = *x;
     // G_rc = e^{s − shift}·(w_r + w_c): row r's and column c's softmax terms, one exponential.
     let w: Vec<f32> = a.iter().zip(lse).map(|(a, l)| a * (shift - l).exp()).collect();
     let chunks = n.div_ceil(BLOCK).min(CHUNKS);
@@ -294,18 +297,8 @@ fn dz_shared(
 }
 
 /// dL/dz from full rows of similarities, two exponentials per pair (any temperature).
-#[allow(clippy::too_many_arguments)]
-fn dz_rows(
-    z: &[f32],
-    lse: &[f32],
-    a: &[f32],
-    coef: &[f32],
-    n: usize,
-    d: usize,
-    m: usize,
-    inv_tau: f32,
-    dz: &mut [f32],
-) {
+fn dz_rows(x: &GradInputs<'_>, dz: &mut [f32]) {
+    let GradInputs { z, lse, a, coef, n, d, m, inv_tau } = *x;
     dz.par_chunks_mut(BLOCK * d).enumerate().for_each(|(bi, dzb)| {
         let (r0, rows) = (bi * BLOCK, dzb.len() / d);
         let mut g = vec![0.0f32; rows * n];
