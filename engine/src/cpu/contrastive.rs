@@ -37,9 +37,65 @@ fn column_tiles(c0: usize, n: usize) -> impl Iterator<Item = (usize, usize)> {
     (c0..n).step_by(COLUMNS).map(move |c| (c, COLUMNS.min(n - c)))
 }
 
-/// One chunk's results: for each of its blocks (first row, values of its rows), and what it
-/// adds to the later rows.
-type ChunkPart = (Vec<(usize, Vec<f32>)>, Vec<f32>);
+/// A tile of similarities in the shared-shift passes: rows r0..r0+rows against the `width`
+/// columns from c0 on (c0 ≥ r0), divided by τ, row-major in `s`.
+struct Tile<'a> {
+    r0: usize,
+    rows: usize,
+    c0: usize,
+    width: usize,
+    s: &'a mut [f32],
+}
+
+impl Tile<'_> {
+    /// The first of the tile's columns that belong to later blocks (rows that get this pair
+    /// as a column), relative to c0.
+    fn later_from(&self) -> usize {
+        (self.r0 + self.rows).saturating_sub(self.c0).min(self.width)
+    }
+}
+
+/// A block's first row and its own rows' values.
+type BlockValues = (usize, Vec<f32>);
+
+/// The frame of both shared-shift passes: every block of rows, dealt to the chunks, sees the
+/// tiles of its similarities to the columns from its own first row on, and `add` adds what a
+/// tile gives to the block's own rows (`per_row` values each) and to the chunk's accumulator
+/// for the later rows. `out` gets each block's own values, then every chunk's accumulator in
+/// chunk order.
+fn over_upper_tiles(
+    z: &[f32],
+    n: usize,
+    d: usize,
+    inv_tau: f32,
+    per_row: usize,
+    out: &mut [f32],
+    add: impl Fn(Tile<'_>, &mut [f32], &mut [f32]) + Sync,
+) {
+    let chunks = n.div_ceil(BLOCK).min(CHUNKS);
+    let parts: Vec<(Vec<BlockValues>, Vec<f32>)> = (0..chunks)
+        .into_par_iter()
+        .map(|chunk| {
+            let (mut own, mut later, mut s) = (Vec::new(), vec![0.0f32; n * per_row], Vec::new());
+            for (r0, rows) in chunk_blocks(n, chunk, chunks) {
+                let mut block = vec![0.0f32; rows * per_row];
+                for (c0, width) in column_tiles(r0, n) {
+                    s.resize(rows * width, 0.0);
+                    similarities(z, d, r0, c0, width, inv_tau, &mut s);
+                    add(Tile { r0, rows, c0, width, s: &mut s }, &mut block, &mut later);
+                }
+                own.push((r0, block));
+            }
+            (own, later)
+        })
+        .collect();
+    for (r0, block) in parts.iter().flat_map(|(own, _)| own) {
+        out[r0 * per_row..r0 * per_row + block.len()].copy_from_slice(block);
+    }
+    for (_, later) in &parts {
+        rows::add_assign(out, later);
+    }
+}
 
 /// Each chunk's row blocks as (first row, rows): blocks b = chunk, chunk + chunks, …
 fn chunk_blocks(n: usize, chunk: usize, chunks: usize) -> impl Iterator<Item = (usize, usize)> {
@@ -114,38 +170,17 @@ fn similarities(z: &[f32], d: usize, r0: usize, c0: usize, width: usize, inv_tau
 
 /// Every row's negatives' log-sum-exp under the shared shift, half the similarities computed.
 fn negatives_lse_shared(z: &[f32], n: usize, d: usize, m: usize, inv_tau: f32, shift: f32, lse: &mut [f32]) {
-    let chunks = n.div_ceil(BLOCK).min(CHUNKS);
-    // Per chunk: its rows' sums over the columns from their block's first row on, and its
-    // contributions to later rows' sums (the pairs' other side).
-    let parts: Vec<ChunkPart> = (0..chunks)
-        .into_par_iter()
-        .map(|chunk| {
-            let (mut own, mut later, mut e) = (Vec::new(), vec![0.0f32; n], Vec::new());
-            for (r0, rows) in chunk_blocks(n, chunk, chunks) {
-                let mut sums = vec![0.0f32; rows];
-                for (c0, width) in column_tiles(r0, n) {
-                    e.resize(rows * width, 0.0);
-                    similarities(z, d, r0, c0, width, inv_tau, &mut e);
-                    // Columns of later blocks, whose rows get this pair as a column.
-                    let later_from = (r0 + rows).saturating_sub(c0).min(width);
-                    for (k, row) in e.chunks_mut(width).enumerate() {
-                        let first = (r0 + k) / m * m;
-                        let own_sample = first.saturating_sub(c0)..(first + m).saturating_sub(c0);
-                        sums[k] += rows::exp_shifted_outside(row, shift, own_sample);
-                        rows::add_assign(&mut later[c0 + later_from..c0 + width], &row[later_from..]);
-                    }
-                }
-                own.push((r0, sums));
-            }
-            (own, later)
-        })
-        .collect();
-    for (r0, sums) in parts.iter().flat_map(|(own, _)| own) {
-        lse[*r0..*r0 + sums.len()].copy_from_slice(sums);
-    }
-    for (_, later) in &parts {
-        rows::add_assign(lse, later);
-    }
+    // A block's rows sum over the columns from the block's first row on; the later rows get
+    // the pairs' other side.
+    over_upper_tiles(z, n, d, inv_tau, 1, lse, |t, sums, later| {
+        let later_from = t.later_from();
+        for (k, row) in t.s.chunks_mut(t.width).enumerate() {
+            let first = (t.r0 + k) / m * m;
+            let own_sample = first.saturating_sub(t.c0)..(first + m).saturating_sub(t.c0);
+            sums[k] += rows::exp_shifted_outside(row, shift, own_sample);
+            rows::add_assign(&mut later[t.c0 + later_from..t.c0 + t.width], &row[later_from..]);
+        }
+    });
     for l in lse.iter_mut() {
         *l = shift + l.ln();
     }
@@ -254,46 +289,26 @@ fn dz_shared(x: &GradInputs<'_>, shift: f32, dz: &mut [f32]) {
     let GradInputs { z, lse, a, coef, n, d, m, inv_tau } = *x;
     // G_rc = e^{s − shift}·(w_r + w_c): row r's and column c's softmax terms, one exponential.
     let w: Vec<f32> = a.iter().zip(lse).map(|(a, l)| a * (shift - l).exp()).collect();
-    let chunks = n.div_ceil(BLOCK).min(CHUNKS);
-    let parts: Vec<ChunkPart> = (0..chunks)
-        .into_par_iter()
-        .map(|chunk| {
-            let (mut own, mut later, mut g) = (Vec::new(), vec![0.0f32; n * d], Vec::new());
-            for (r0, rows) in chunk_blocks(n, chunk, chunks) {
-                let mut dz_b = vec![0.0f32; rows * d];
-                for (c0, width) in column_tiles(r0, n) {
-                    g.resize(rows * width, 0.0);
-                    similarities(z, d, r0, c0, width, inv_tau, &mut g);
-                    for (k, row) in g.chunks_mut(width).enumerate() {
-                        let r = r0 + k;
-                        rows::contrastive_grad_shared(row, &w[c0..c0 + width], w[r], shift);
-                        set_positives(row, coef, r, c0, m);
-                    }
-                    let later_from = (r0 + rows).saturating_sub(c0).min(width);
-                    // SAFETY: g is rows × width; z's rows c0.. (width of them) and r0.. (rows)
-                    // are inside z; dz_b (rows × d) and `later`'s rows c0 + later_from..c0 +
-                    // width are this task's own.
-                    unsafe {
-                        let gm = Mat { ptr: g.as_ptr(), rs: width, cs: 1 };
-                        let zc = Mat { ptr: z.as_ptr().add(c0 * d), rs: d, cs: 1 };
-                        block_product(rows, d, width, dz_b.as_mut_ptr(), d, true, gm, zc, inv_tau);
-                        let gt = Mat { ptr: g.as_ptr().add(later_from), rs: 1, cs: width };
-                        let zr = Mat { ptr: z.as_ptr().add(r0 * d), rs: d, cs: 1 };
-                        let dst = later.as_mut_ptr().add((c0 + later_from) * d);
-                        block_product(width - later_from, d, rows, dst, d, true, gt, zr, inv_tau);
-                    }
-                }
-                own.push((r0, dz_b));
-            }
-            (own, later)
-        })
-        .collect();
-    for (r0, dz_b) in parts.iter().flat_map(|(own, _)| own) {
-        dz[r0 * d..r0 * d + dz_b.len()].copy_from_slice(dz_b);
-    }
-    for (_, later) in &parts {
-        rows::add_assign(dz, later);
-    }
+    over_upper_tiles(z, n, d, inv_tau, d, dz, |t, dz_b, later| {
+        let Tile { r0, rows, c0, width, .. } = t;
+        let later_from = t.later_from();
+        for (k, row) in t.s.chunks_mut(width).enumerate() {
+            let r = r0 + k;
+            rows::contrastive_grad_shared(row, &w[c0..c0 + width], w[r], shift);
+            set_positives(row, coef, r, c0, m);
+        }
+        // SAFETY: s is rows × width; z's rows c0.. (width of them) and r0.. (rows) are inside
+        // z; dz_b (rows × d) and `later`'s rows c0 + later_from..c0 + width are this chunk's own.
+        unsafe {
+            let gm = Mat { ptr: t.s.as_ptr(), rs: width, cs: 1 };
+            let zc = Mat { ptr: z.as_ptr().add(c0 * d), rs: d, cs: 1 };
+            block_product(rows, d, width, dz_b.as_mut_ptr(), d, true, gm, zc, inv_tau);
+            let gt = Mat { ptr: t.s.as_ptr().add(later_from), rs: 1, cs: width };
+            let zr = Mat { ptr: z.as_ptr().add(r0 * d), rs: d, cs: 1 };
+            let dst = later.as_mut_ptr().add((c0 + later_from) * d);
+            block_product(width - later_from, d, rows, dst, d, true, gt, zr, inv_tau);
+        }
+    });
 }
 
 /// dL/dz from full rows of similarities, two exponentials per pair (any temperature).

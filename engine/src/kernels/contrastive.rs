@@ -248,8 +248,9 @@ fn overrides(gpu: &crate::Gpu, s: &ContrastiveShape) -> [(&'static str, f64); 3]
     [("BQ", BLOCK as f64), ("TILE_VEC4", tile as f64), ("D4", s.dim.div_ceil(4) as f64)]
 }
 
-fn tiled_grid(op: &'static str, gpu: &crate::Gpu, n: usize) -> Result<[u32; 3]> {
-    let groups = n.div_ceil(BLOCK);
+/// One workgroup per `block` rows in one grid dimension, or why the adapter cannot take it.
+pub(crate) fn tiled_grid(op: &'static str, gpu: &crate::Gpu, n: usize, block: usize) -> Result<[u32; 3]> {
+    let groups = n.div_ceil(block);
     let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
     if groups > max {
         return Err(Error::Config(format!(
@@ -285,12 +286,11 @@ pub fn contrastive_forward(
         Exec::Gpu(g) => {
             let n = s.rows();
             let rows = groups_for(g.gpu(), n, 64);
-            let ov = overrides(g.gpu(), s);
-            let tiles = tiled_grid(OP, g.gpu(), n)?;
             g.dispatch(&NORMALIZE, &[], &p, &[x.binding()?, st.z.binding()?, st.inv_norm.binding()?], rows)?;
             match shared_shift(o.temperature) {
                 Some(_) => crate::kernels::contrastive_pairs::negatives(g, st, s, p.inv_tau)?,
                 None => {
+                    let (ov, tiles) = (overrides(g.gpu(), s), tiled_grid(OP, g.gpu(), n, BLOCK)?);
                     g.dispatch(&NEGATIVES, &ov, &p, &[st.z.binding()?, st.lse.binding()?, st.pos.binding()?], tiles)?
                 }
             }
@@ -320,11 +320,10 @@ pub fn contrastive_backward(
     match rec.exec(OP, &operands)? {
         Exec::Gpu(g) => {
             let n = s.rows();
-            let ov = overrides(g.gpu(), s);
-            let tiles = tiled_grid(OP, g.gpu(), n)?;
             match shared_shift(o.temperature) {
                 Some(_) => crate::kernels::contrastive_pairs::gradient(g, st, dx, s, p.inv_tau)?,
                 None => {
+                    let (ov, tiles) = (overrides(g.gpu(), s), tiled_grid(OP, g.gpu(), n, BLOCK)?);
                     let b = [st.z.binding()?, st.lse.binding()?, st.coef.binding()?, dx.binding()?];
                     g.dispatch(&BACKWARD_TILES, &ov, &p, &b, tiles)?;
                 }

@@ -4,9 +4,9 @@
 //! (i, i + k mod T); the passes are dispatched in order, so every accumulator row has one
 //! writer per pass.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::{Access, GpuRecorder, KernelSpec};
-use crate::kernels::contrastive::{ContrastiveShape, ContrastiveState};
+use crate::kernels::contrastive::{ContrastiveShape, ContrastiveState, tiled_grid};
 use crate::kernels::groups_for;
 use crate::tensor::Tensor;
 
@@ -39,23 +39,8 @@ struct Params {
 
 /// The pass parameters for `s` at temperature 1/`inv_tau`.
 fn setup(op: &'static str, gpu: &crate::Gpu, s: &ContrastiveShape, inv_tau: f32) -> Result<Params> {
-    let n = s.rows();
-    let blocks = n.div_ceil(BLOCK_ROWS);
-    let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
-    if blocks > max {
-        return Err(Error::Config(format!(
-            "{op}: {n} rows need {blocks} workgroups, over the adapter's {max} per dimension; split the batch"
-        )));
-    }
-    Ok(Params {
-        n: n as u32,
-        views: s.views as u32,
-        d: s.dim as u32,
-        blocks: blocks as u32,
-        inv_tau,
-        offset: 0,
-        _p: [0; 2],
-    })
+    let [blocks, _, _] = tiled_grid(op, gpu, s.rows(), BLOCK_ROWS)?;
+    Ok(Params { n: s.rows() as u32, views: s.views as u32, d: s.dim as u32, blocks, inv_tau, offset: 0, _p: [0; 2] })
 }
 
 /// Records the passes over every block pair `kernel` makes: offsets 0 … ⌊T/2⌋.
