@@ -93,6 +93,25 @@ async function open(flags, until, timeout, shot, hash = "", size = { width: 1000
   }
 }
 
+// The open lab's status (`lab_status()` as JSON), evaluated in the page; null before it opens.
+const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
+
+// Clicks the lab's button `name` where the lab reports drawing it, once a frame has drawn it:
+// the pointer moves there, presses and releases with pauses between, as a hand would, so the
+// lab draws frames in between instead of receiving the whole click at once.
+async function click(page, name) {
+  const drawn = `(${status})()?.buttons?.[${JSON.stringify(name)}]`;
+  await page.waitForFunction(`!!${drawn}`, null, { timeout: 10_000 }).catch(() => {});
+  const at = await page.evaluate(drawn);
+  if (!at) throw new Error(`the lab drew no "${name}" button`);
+  const box = await page.locator("#lab").boundingBox();
+  await page.mouse.move(box.x + at[0], box.y + at[1]);
+  await page.waitForTimeout(100);
+  await page.mouse.down();
+  await page.waitForTimeout(100);
+  await page.mouse.up();
+}
+
 const only = process.env.SIGMIX_BROWSER_CHECKS?.split(",").map(Number);
 const wanted = (n) => !only || only.includes(n);
 let failed = 0;
@@ -133,7 +152,6 @@ if (wanted(3)) try {
 if (wanted(4)) try {
   // The lab from a link: its settings, and `play` to train as it opens, on the page's WebGPU.
   const link = "#tab=train&preset=smoke&seed=7&width=48&attention=sigmoid&sweep=smoke&device=gpu&play";
-  const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
   // Then a text file dropped onto the canvas becomes a domain (read through the browser's File API).
   const dropText = async (page) => {
     await page.evaluate(() => {
@@ -164,7 +182,6 @@ if (wanted(4)) try {
 if (wanted(5)) try {
   // The Mixture lab in the page: `play` runs the smoke sweep (27 runs kept in the page), then
   // the law is fitted on the two smaller sizes, all as tasks on the page's event loop.
-  const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
   const t0 = Date.now();
   // After the fit, reload the page: the runs kept in the page's storage come back.
   let before = null, seconds = null;
@@ -173,13 +190,10 @@ if (wanted(5)) try {
     before = await page.evaluate(`(${status})()`);
     seconds = (Date.now() - t0) / 1000;
     // The sweep's figure as the visitor downloads it: an SVG drawn by plotters in the page.
-    const at = before?.buttons?.["Download figure SVG"];
-    if (at) {
-      const box = await page.locator("#lab").boundingBox();
-      const download = page.waitForEvent("download", { timeout: 30_000 });
-      await page.mouse.click(box.x + at[0], box.y + at[1]);
-      figure = await readFile(await (await download).path(), "utf8").catch(() => "");
-    }
+    const download = page.waitForEvent("download", { timeout: 30_000 }).catch(() => null);
+    await click(page, "Download figure SVG");
+    const file = await download;
+    figure = file ? await readFile(await file.path(), "utf8").catch(() => "") : "";
     await page.reload();
     await page.waitForFunction(`(${status})()?.mixture?.runs === 27`, null, { timeout: 120_000 }).catch(() => {});
   };
@@ -201,13 +215,6 @@ if (wanted(5)) try {
 if (wanted(6)) try {
   // A lost device mid-run: the lab trains the smoke preset on WebGPU; after a few steps the
   // engine's device is destroyed under it.
-  const status = () => { try { return JSON.parse(window.labStatus?.() || "null"); } catch { return null; } };
-  const click = async (page, name) => {
-    const at = (await page.evaluate(`(${status})()`))?.buttons?.[name];
-    if (!at) throw new Error(`the lab drew no "${name}" button`);
-    const box = await page.locator("#lab").boundingBox();
-    await page.mouse.click(box.x + at[0], box.y + at[1]);
-  };
   const seen = {};
   const loseAndRestart = async (page) => {
     seen.before = (await page.evaluate(`(${status})()`))?.train;
@@ -215,7 +222,8 @@ if (wanted(6)) try {
     await page.waitForFunction(`(s => s?.gpu_lost && s.train.status !== "running")((${status})())`, null, { timeout: 60_000 });
     seen.lost = await page.evaluate(`(${status})()`);
     await click(page, "Restart GPU");
-    await page.waitForFunction(`!(${status})()?.gpu_lost`, null, { timeout: 10_000 });
+    // Until a frame without the banner is drawn, Play's reported place is where it was above it.
+    await page.waitForFunction(`(s => !s?.gpu_lost && !s?.buttons?.["Restart GPU"])((${status})())`, null, { timeout: 10_000 });
     await click(page, "Play");
     await page.waitForFunction(`["finished", "failed"].includes((${status})()?.train?.status)`, null, { timeout: 300_000 });
   };

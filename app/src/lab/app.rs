@@ -325,6 +325,8 @@ impl Lab {
                 crate::lab::targets::mark(ui, "Restart GPU", &restart);
                 if restart.clicked() {
                     crate::lab::reset_gpu();
+                    // The banner goes: draw the frame without it now, not at the next input.
+                    ui.ctx().request_repaint();
                 }
             });
         }
