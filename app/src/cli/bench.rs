@@ -111,11 +111,23 @@ fn peak_gflops(device: &Device) -> Option<(f64, String)> {
     Some((p, format!("CPU peak estimated {p:.0} GFLOP/s ({cores} cores × {mhz:.0} MHz × 32 FLOP/cycle)")))
 }
 
+/// Something to time: records its commands into a recorder.
+pub type Workload<'a> = Box<dyn FnMut(&mut Recorder) -> Result<()> + 'a>;
+
 /// Seconds per run of `record`: after a warm-up, batches of enough repetitions to take ~0.5 s,
 /// and the fastest batch of up to three (fewer once 3 s are spent), so one interruption by
 /// other work on the machine does not make the row.
-pub fn time(device: &Device, mut record: impl FnMut(&mut Recorder) -> Result<()>) -> Result<f64> {
-    let mut run = |reps: usize| -> Result<f64> {
+pub fn time(device: &Device, record: impl FnMut(&mut Recorder) -> Result<()>) -> Result<f64> {
+    let mut work: [Workload<'_>; 1] = [Box::new(record)];
+    Ok(time_interleaved(device, &mut work)?[0])
+}
+
+/// Seconds per run of each workload, timed in rounds that run a batch of each in turn (at
+/// least two rounds when there are several), each workload's fastest batch kept: on a machine
+/// whose speed drifts (shared hosts, turbo and thermal limits), a ratio between two of them
+/// then compares runs made under the same conditions, not one fast phase with one slow one.
+pub fn time_interleaved(device: &Device, work: &mut [Workload<'_>]) -> Result<Vec<f64>> {
+    let run = |record: &mut Workload<'_>, reps: usize| -> Result<f64> {
         let t0 = Instant::now();
         for _ in 0..reps {
             let mut rec = Recorder::new(device);
@@ -125,14 +137,19 @@ pub fn time(device: &Device, mut record: impl FnMut(&mut Recorder) -> Result<()>
         device.wait()?;
         Ok(t0.elapsed().as_secs_f64() / reps as f64)
     };
-    let first = run(1)?; // warm-up: pipelines compile here
-    let reps = (0.5 / first.max(1e-6)).clamp(1.0, 50.0) as usize;
-    let (mut best, mut spent) = (f64::INFINITY, 0.0);
-    for _ in 0..3 {
-        let t = run(reps)?;
-        best = best.min(t);
-        spent += t * reps as f64;
-        if spent >= 3.0 {
+    let mut reps = Vec::with_capacity(work.len());
+    for record in work.iter_mut() {
+        let first = run(record, 1)?; // warm-up: pipelines compile here
+        reps.push((0.5 / first.max(1e-6)).clamp(1.0, 50.0) as usize);
+    }
+    let (mut best, mut spent) = (vec![f64::INFINITY; work.len()], 0.0);
+    for round in 0..3 {
+        for ((record, &n), best) in work.iter_mut().zip(&reps).zip(best.iter_mut()) {
+            let t = run(record, n)?;
+            *best = best.min(t);
+            spent += t * n as f64;
+        }
+        if spent >= 3.0 && (round >= 1 || work.len() == 1) {
             break;
         }
     }
@@ -445,4 +462,40 @@ pub fn run(args: Args, choice: DeviceChoice) -> Result<()> {
         println!("| {} | {} | {} |", row.name, row.shape, cells.join(" | "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn interleaved_timing_runs_every_workload_in_every_round() {
+        let device = Device::open(DeviceChoice::Cpu).expect("the CPU backend opens");
+        let order = std::cell::RefCell::new(Vec::new());
+        let (quick, slow) = (Cell::new(0), Cell::new(0));
+        let mut work: [Workload<'_>; 2] = [
+            Box::new(|_: &mut Recorder| {
+                quick.set(quick.get() + 1);
+                order.borrow_mut().push('q');
+                Ok(())
+            }),
+            Box::new(|_: &mut Recorder| {
+                slow.set(slow.get() + 1);
+                order.borrow_mut().push('s');
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                Ok(())
+            }),
+        ];
+        let t = time_interleaved(&device, &mut work).expect("times");
+        drop(work);
+        assert_eq!(t.len(), 2);
+        assert!(t[1] >= 0.3 && t[0] < t[1], "{t:?}");
+        // Warm-up, then at least two rounds, each running a batch of both in turn.
+        assert!(slow.get() >= 3 && quick.get() >= 3, "{} / {}", quick.get(), slow.get());
+        let order = order.into_inner();
+        let first_round_slow = order.iter().skip(2).position(|&c| c == 's').expect("a slow run after warm-up");
+        assert!(order[2..2 + first_round_slow].iter().all(|&c| c == 'q'), "{order:?}");
+        assert!(order[2 + first_round_slow + 1..].contains(&'q'), "quick runs again after slow: {order:?}");
+    }
 }

@@ -7,9 +7,9 @@ use sigmix::kernels::contrastive::{
 use sigmix::kernels::matmul::{MatmulLayout, Strides, matmul_strided};
 use sigmix::kernels::softmax::{SoftmaxOpts, softmax_forward};
 use sigmix::rng::Rng;
-use sigmix::{DType, Device, Result, Tensor};
+use sigmix::{DType, Device, Recorder, Result, Tensor};
 
-use super::bench::time;
+use super::bench::{Workload, time, time_interleaved};
 
 /// Embedding width and views of every row (the benchmark point: d = 128).
 const DIM: usize = 128;
@@ -42,13 +42,14 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 20) as f64
 }
 
-/// One N×d · d×N product over Z, in row blocks whose output fits `BLOCK_BYTES`.
-fn matmul_ms(device: &Device, z: &Tensor, n: usize) -> Result<(f64, usize)> {
+/// One N×d · d×N product over Z, in row blocks whose output fits `BLOCK_BYTES`, and how many
+/// blocks that takes.
+fn matmul_workload<'a>(device: &Device, z: &'a Tensor, n: usize) -> Result<(Workload<'a>, usize)> {
     let limit = BLOCK_BYTES.min(device.max_tensor_bytes());
     let rows_per_block = ((limit / (4 * n as u64)) as usize).clamp(1, n);
     let blocks = n.div_ceil(rows_per_block);
     let out = Tensor::empty(device, "similarity block", &[rows_per_block, n], DType::F32)?;
-    let s = time(device, |rec| {
+    let work = Box::new(move |rec: &mut Recorder| {
         for b in 0..blocks {
             let r0 = b * rows_per_block;
             let l = MatmulLayout {
@@ -65,8 +66,8 @@ fn matmul_ms(device: &Device, z: &Tensor, n: usize) -> Result<(f64, usize)> {
             matmul_strided(rec, z, z, &out, &l)?;
         }
         Ok(())
-    })?;
-    Ok((1e3 * s, blocks))
+    });
+    Ok((work, blocks))
 }
 
 fn materialised_ms(device: &Device, z: &Tensor, dx: &Tensor, n: usize) -> Result<Option<f64>> {
@@ -102,14 +103,20 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
         let st = ContrastiveState::new(device, shape)?;
         let tiled_mib = mib(device.bytes_created() - before);
         let o = ContrastiveOpts { loss: ContrastiveLoss::Geometric, temperature: 0.2 };
-        let fwd = time(device, |rec| contrastive_forward(rec, &x, &st, &shape, &o))?;
-        let bwd = time(device, |rec| contrastive_backward(rec, &st, &dx, &shape, &o))?;
-        let both = time(device, |rec| {
-            contrastive_forward(rec, &x, &st, &shape, &o)?;
-            contrastive_backward(rec, &st, &dx, &shape, &o)
-        })?;
-        let (matmul_ms, matmul_blocks) = matmul_ms(device, &st.z, n)?;
-        let tiled_ms = [fwd, bwd, both].map(|s| 1e3 * s);
+        // Timed in interleaved rounds, so the ratio's two sides see the same machine.
+        let (matmul, matmul_blocks) = matmul_workload(device, &st.z, n)?;
+        let mut work: [Workload<'_>; 4] = [
+            Box::new(|rec: &mut Recorder| contrastive_forward(rec, &x, &st, &shape, &o)),
+            Box::new(|rec: &mut Recorder| contrastive_backward(rec, &st, &dx, &shape, &o)),
+            Box::new(|rec: &mut Recorder| {
+                contrastive_forward(rec, &x, &st, &shape, &o)?;
+                contrastive_backward(rec, &st, &dx, &shape, &o)
+            }),
+            matmul,
+        ];
+        let ms: Vec<f64> = time_interleaved(device, &mut work)?.into_iter().map(|s| 1e3 * s).collect();
+        drop(work); // frees the similarity block before the materialised loss allocates its own
+        let (tiled_ms, matmul_ms) = ([ms[0], ms[1], ms[2]], ms[3]);
         out.push(ContrastiveRow {
             rows: n,
             dim: DIM,
