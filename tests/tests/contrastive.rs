@@ -1,6 +1,6 @@
 //! Contrastive losses on both backends against the f64 oracle: every loss on odd sample
 //! counts, views 2..8 and widths that are not multiples of 4, across several tiles, at
-//! temperatures on both sides of the CPU backend's shared-shift bound; and the
+//! temperatures on both sides of the shared-shift bound (τ = 0.025); and the
 //! errors a caller gets for shapes the kernels cannot take.
 
 use sigmix::kernels::contrastive::{ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState};
@@ -17,7 +17,7 @@ fn every_loss_matches_the_reference_on_awkward_shapes() {
             for (i, (samples, views, dim)) in shapes.into_iter().enumerate() {
                 let views = if loss == ContrastiveLoss::InfoNce { 2 } else { views };
                 let shape = ContrastiveShape { samples, views, dim };
-                // 0.02 is colder than the CPU backend's shared shift allows (its per-row path).
+                // 0.02 is colder than the shared shift allows (the per-row path on both backends).
                 let tau = [0.02, 0.1, 0.2, 0.5][(i + loss as usize) % 4];
                 assert_all_pass(&dev, &block_on(check_contrastive(&dev, &mut rng, shape, loss, tau)).expect("runs"));
             }
