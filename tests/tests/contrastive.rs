@@ -10,7 +10,9 @@ use sigmix_tests::{assert_all_pass, block_on, devices};
 
 #[test]
 fn every_loss_matches_the_reference_on_awkward_shapes() {
-    let shapes = [(3, 2, 5), (2, 7, 1), (11, 5, 31), (21, 8, 67), (67, 3, 9)];
+    // The last is over 512 rows: several of the CPU backend's 256-row blocks and 512-column
+    // tiles, and many of the GPU passes' 32-row blocks.
+    let shapes = [(3, 2, 5), (2, 7, 1), (11, 5, 31), (21, 8, 67), (67, 3, 9), (181, 3, 7)];
     for dev in devices() {
         let mut rng = Rng::new(31);
         for loss in ContrastiveLoss::ALL {
@@ -49,4 +51,32 @@ fn shapes_the_kernels_cannot_take_are_refused_with_a_reason() {
     let err = sigmix::kernels::contrastive::contrastive_forward(&mut rec, &x, &st, &other, &ContrastiveOpts::default())
         .expect_err("refused");
     assert!(err.to_string().contains("state was made for"), "{err}");
+}
+
+#[test]
+fn the_cpu_loss_works_in_memory_linear_in_the_rows() {
+    // 4,096 rows: the similarity matrix would be 64 MiB; the CPU twin's working buffers (per
+    // chunk an N × d accumulator and one similarity tile) stay a few MiB, whatever τ's path.
+    let dev = sigmix_tests::cpu();
+    let (n, d) = (4096, 16);
+    let shape = ContrastiveShape { samples: n / 4, views: 4, dim: d };
+    let mut rng = Rng::new(8);
+    let x = sigmix::Tensor::from_f32(&dev, "x", &[n, d], &rng.uniform_vec(n * d, -1.0, 1.0)).expect("x");
+    let dx = sigmix::Tensor::empty(&dev, "dx", &[n, d], sigmix::DType::F32).expect("dx");
+    let st = ContrastiveState::new(&dev, shape).expect("state");
+    let matrix = (n * n * 4) as u64;
+    for temperature in [0.2, 0.02] {
+        let o = ContrastiveOpts { loss: ContrastiveLoss::Geometric, temperature };
+        dev.reset_scratch_peak();
+        let mut rec = sigmix::Recorder::new(&dev);
+        sigmix::kernels::contrastive::contrastive_forward(&mut rec, &x, &st, &shape, &o).expect("forward");
+        sigmix::kernels::contrastive::contrastive_backward(&mut rec, &st, &dx, &shape, &o).expect("backward");
+        rec.submit().expect("runs");
+        let peak = dev.scratch_peak_bytes();
+        // Another test's small shapes may add a little at the same time.
+        assert!(
+            peak > 0 && peak < matrix / 4,
+            "τ = {temperature}: {peak} bytes of scratch against a {matrix}-byte matrix"
+        );
+    }
 }

@@ -25,8 +25,12 @@ pub struct ContrastiveRow {
     views: usize,
     /// Tiled forward, backward and forward+backward, milliseconds.
     tiled_ms: [f64; 3],
-    /// Device memory allocated for the tiled loss (input, gradient and state), measured.
+    /// Memory of the tiled loss, measured: its tensors (input, gradient and state) plus the
+    /// most working memory its kernels held at once (`scratch_mib`).
     tiled_mib: f64,
+    /// The kernels' working memory beyond tensors at its peak (the CPU backend's accumulators
+    /// and similarity tiles; 0 on a GPU).
+    scratch_mib: f64,
     /// One N×d · d×N product (computed in `matmul_blocks` row blocks when N×N is too large).
     matmul_ms: f64,
     matmul_blocks: usize,
@@ -101,7 +105,7 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
         let x = Tensor::from_f32(device, "embeddings", &[n, DIM], &rng.uniform_vec(n * DIM, -1.0, 1.0))?;
         let dx = Tensor::empty(device, "embedding gradient", &[n, DIM], DType::F32)?;
         let st = ContrastiveState::new(device, shape)?;
-        let tiled_mib = mib(device.bytes_created() - before);
+        let tensor_bytes = device.bytes_created() - before;
         let o = ContrastiveOpts { loss: ContrastiveLoss::Geometric, temperature: 0.2 };
         // Timed in interleaved rounds, so the ratio's two sides see the same machine.
         let (matmul, matmul_blocks) = matmul_workload(device, &st.z, n)?;
@@ -114,7 +118,9 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
             }),
             matmul,
         ];
+        device.reset_scratch_peak();
         let ms: Vec<f64> = time_interleaved(device, &mut work)?.into_iter().map(|s| 1e3 * s).collect();
+        let scratch = device.scratch_peak_bytes();
         drop(work); // frees the similarity block before the materialised loss allocates its own
         let (tiled_ms, matmul_ms) = ([ms[0], ms[1], ms[2]], ms[3]);
         out.push(ContrastiveRow {
@@ -122,7 +128,8 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
             dim: DIM,
             views: VIEWS,
             tiled_ms,
-            tiled_mib,
+            tiled_mib: mib(tensor_bytes + scratch),
+            scratch_mib: mib(scratch),
             matmul_ms,
             matmul_blocks,
             ratio: tiled_ms[2] / matmul_ms,
@@ -136,7 +143,7 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
 /// Prints the rows as a Markdown table.
 pub fn print_table(rows: &[ContrastiveRow]) {
     println!(
-        "| B·M | d | M | tiled fwd / bwd / both (ms) | tiled memory (MiB) | N×d·d×N matmul (ms) | both / matmul | materialised (ms) | materialised N×N (MiB) |"
+        "| B·M | d | M | tiled fwd / bwd / both (ms) | tiled memory (MiB; scratch) | N×d·d×N matmul (ms) | both / matmul | materialised (ms) | materialised N×N (MiB) |"
     );
     println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|");
     for r in rows {
@@ -144,8 +151,18 @@ pub fn print_table(rows: &[ContrastiveRow]) {
         let blocks = if r.matmul_blocks > 1 { format!(" ({} blocks)", r.matmul_blocks) } else { String::new() };
         let mat = r.materialised_ms.map_or("over the buffer limit".to_string(), |ms| format!("{ms:.1}"));
         println!(
-            "| {} | {} | {} | {:.1} / {:.1} / {:.1} | {:.1} | {:.1}{blocks} | {:.2}× | {mat} | {:.0} |",
-            r.rows, r.dim, r.views, t[0], t[1], t[2], r.tiled_mib, r.matmul_ms, r.ratio, r.materialised_mib
+            "| {} | {} | {} | {:.1} / {:.1} / {:.1} | {:.1} ({:.1}) | {:.1}{blocks} | {:.2}× | {mat} | {:.0} |",
+            r.rows,
+            r.dim,
+            r.views,
+            t[0],
+            t[1],
+            t[2],
+            r.tiled_mib,
+            r.scratch_mib,
+            r.matmul_ms,
+            r.ratio,
+            r.materialised_mib
         );
     }
 }

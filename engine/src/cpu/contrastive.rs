@@ -1,6 +1,6 @@
 //! CPU twin of `shaders/contrastive.wgsl` and `contrastive_pairs.wgsl`: the same statistics
-//! and the same gradient, by blocks of 64 rows whose similarities come from `gemm` products
-//! (never an N × N buffer).
+//! and the same gradient, by blocks of rows whose similarities come from `gemm` products
+//! (never an N × N buffer; the working buffers count as scratch, `cpu::scratch`).
 //!
 //! z is unit-length, so every s_rc lies in [−1/τ, 1/τ]: with the one shift 1/τ for every row
 //! (`kernels::contrastive::shared_shift`, τ ≥ 0.025) e^{s − 1/τ} is the same number for row r
@@ -16,21 +16,28 @@
 use rayon::prelude::*;
 
 use crate::cpu::matmul::{Mat, block_product};
+use crate::cpu::scratch::Scratch;
 use crate::cpu::{kernel, rows};
 use crate::error::Result;
 use crate::kernels::contrastive::{ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState, shared_shift};
 use crate::tensor::Tensor;
 
-/// Rows per task (the per-row passes' scratch is BLOCK × N floats).
+/// Rows per task in the per-row passes (cold τ; their scratch is BLOCK × N floats).
 const BLOCK: usize = 64;
 
+/// Rows per block in the shared-shift passes: the similarity products are BLOCK_SHARED ×
+/// COLUMNS × d, and the transposed product of the backward pass has depth BLOCK_SHARED.
+const BLOCK_SHARED: usize = 256;
+
 /// Row blocks are dealt to this many chunks (block b to chunk b mod CHUNKS), each with its
-/// own accumulator for later rows (N floats forward, N × d backward).
+/// own accumulator for later rows (N floats forward, N × d backward): enough chunks to keep
+/// eight cores busy, a fixed number so results do not depend on the thread count.
 const CHUNKS: usize = 8;
 
-/// Columns per similarity tile in the shared-shift passes: a block's tile (BLOCK × COLUMNS
-/// floats, 256 KiB) stays in the core's cache between the product and its exponentials.
-const COLUMNS: usize = 1024;
+/// Columns per similarity tile in the shared-shift passes: a block's tile (BLOCK_SHARED ×
+/// COLUMNS floats, 512 KiB) stays in the core's cache between the product and its
+/// exponentials.
+const COLUMNS: usize = 512;
 
 /// The column tiles (first column, width) from column c0 to n.
 fn column_tiles(c0: usize, n: usize) -> impl Iterator<Item = (usize, usize)> {
@@ -55,13 +62,10 @@ impl Tile<'_> {
     }
 }
 
-/// A block's first row and its own rows' values.
-type BlockValues = (usize, Vec<f32>);
-
 /// The frame of both shared-shift passes: every block of rows, dealt to the chunks, sees the
 /// tiles of its similarities to the columns from its own first row on, and `add` adds what a
-/// tile gives to the block's own rows (`per_row` values each) and to the chunk's accumulator
-/// for the later rows. `out` gets each block's own values, then every chunk's accumulator in
+/// tile gives to the block's own rows of `out` (`per_row` values each, written in place) and
+/// to the chunk's accumulator for the later rows, which are added to `out` at the end in
 /// chunk order.
 fn over_upper_tiles(
     z: &[f32],
@@ -72,34 +76,30 @@ fn over_upper_tiles(
     out: &mut [f32],
     add: impl Fn(Tile<'_>, &mut [f32], &mut [f32]) + Sync,
 ) {
-    let chunks = n.div_ceil(BLOCK).min(CHUNKS);
-    let parts: Vec<(Vec<BlockValues>, Vec<f32>)> = (0..chunks)
+    let chunks = n.div_ceil(BLOCK_SHARED).min(CHUNKS);
+    let mut dealt: Vec<Vec<(usize, &mut [f32])>> = (0..chunks).map(|_| Vec::new()).collect();
+    for (b, own) in out.chunks_mut(BLOCK_SHARED * per_row).enumerate() {
+        dealt[b % chunks].push((b * BLOCK_SHARED, own));
+    }
+    let laters: Vec<Scratch> = dealt
         .into_par_iter()
-        .map(|chunk| {
-            let (mut own, mut later, mut s) = (Vec::new(), vec![0.0f32; n * per_row], Vec::new());
-            for (r0, rows) in chunk_blocks(n, chunk, chunks) {
-                let mut block = vec![0.0f32; rows * per_row];
+        .map(|blocks| {
+            let (mut later, mut s) = (Scratch::zeros(n * per_row), Scratch::zeros(BLOCK_SHARED * COLUMNS));
+            for (r0, own) in blocks {
+                own.fill(0.0);
+                let rows = own.len() / per_row;
                 for (c0, width) in column_tiles(r0, n) {
-                    s.resize(rows * width, 0.0);
-                    similarities(z, d, r0, c0, width, inv_tau, &mut s);
-                    add(Tile { r0, rows, c0, width, s: &mut s }, &mut block, &mut later);
+                    let s = &mut s[..rows * width];
+                    similarities(z, d, r0, c0, width, inv_tau, s);
+                    add(Tile { r0, rows, c0, width, s }, own, &mut later);
                 }
-                own.push((r0, block));
             }
-            (own, later)
+            later
         })
         .collect();
-    for (r0, block) in parts.iter().flat_map(|(own, _)| own) {
-        out[r0 * per_row..r0 * per_row + block.len()].copy_from_slice(block);
-    }
-    for (_, later) in &parts {
+    for later in &laters {
         rows::add_assign(out, later);
     }
-}
-
-/// Each chunk's row blocks as (first row, rows): blocks b = chunk, chunk + chunks, …
-fn chunk_blocks(n: usize, chunk: usize, chunks: usize) -> impl Iterator<Item = (usize, usize)> {
-    (chunk..n.div_ceil(BLOCK)).step_by(chunks).map(move |b| (b * BLOCK, BLOCK.min(n - b * BLOCK)))
 }
 
 fn softplus(v: f32) -> f32 {
@@ -190,7 +190,7 @@ fn negatives_lse_shared(z: &[f32], n: usize, d: usize, m: usize, inv_tau: f32, s
 fn negatives_lse_rows(z: &[f32], n: usize, d: usize, m: usize, inv_tau: f32, lse: &mut [f32]) {
     lse.par_chunks_mut(BLOCK).enumerate().for_each(|(bi, lse_b)| {
         let r0 = bi * BLOCK;
-        let mut sims = vec![0.0f32; lse_b.len() * n];
+        let mut sims = Scratch::zeros(lse_b.len() * n);
         similarities(z, d, r0, 0, n, inv_tau, &mut sims);
         for (k, row) in sims.chunks(n).enumerate() {
             let first = (r0 + k) / m * m;
@@ -241,7 +241,10 @@ pub(crate) fn backward(st: &ContrastiveState, dx: &Tensor, s: &ContrastiveShape,
     let inv_tau = 1.0 / o.temperature;
     let reads = [&st.z, &st.inv_norm, &st.lse, &st.coef];
     kernel("contrastive_backward", reads, [dx], |[z, inv, lse, coef], [dx]| {
-        let a: Vec<f32> = coef.iter().step_by(m + 1).copied().collect();
+        let mut a = Scratch::zeros(n);
+        for (a, c) in a.iter_mut().zip(coef.iter().step_by(m + 1)) {
+            *a = *c;
+        }
         let inputs = GradInputs { z, lse, a: &a, coef, n, d, m, inv_tau };
         match shared_shift(o.temperature) {
             Some(shift) => dz_shared(&inputs, shift, dx),
@@ -288,7 +291,10 @@ struct GradInputs<'a> {
 fn dz_shared(x: &GradInputs<'_>, shift: f32, dz: &mut [f32]) {
     let GradInputs { z, lse, a, coef, n, d, m, inv_tau } = *x;
     // G_rc = e^{s − shift}·(w_r + w_c): row r's and column c's softmax terms, one exponential.
-    let w: Vec<f32> = a.iter().zip(lse).map(|(a, l)| a * (shift - l).exp()).collect();
+    let mut w = Scratch::zeros(n);
+    for ((w, a), l) in w.iter_mut().zip(a).zip(lse) {
+        *w = a * (shift - l).exp();
+    }
     over_upper_tiles(z, n, d, inv_tau, d, dz, |t, dz_b, later| {
         let Tile { r0, rows, c0, width, .. } = t;
         let later_from = t.later_from();
@@ -316,7 +322,7 @@ fn dz_rows(x: &GradInputs<'_>, dz: &mut [f32]) {
     let GradInputs { z, lse, a, coef, n, d, m, inv_tau } = *x;
     dz.par_chunks_mut(BLOCK * d).enumerate().for_each(|(bi, dzb)| {
         let (r0, rows) = (bi * BLOCK, dzb.len() / d);
-        let mut g = vec![0.0f32; rows * n];
+        let mut g = Scratch::zeros(rows * n);
         similarities(z, d, r0, 0, n, inv_tau, &mut g);
         for (k, row) in g.chunks_mut(n).enumerate() {
             let r = r0 + k;

@@ -24,6 +24,7 @@ pub(crate) mod moe;
 pub(crate) mod norm;
 pub(crate) mod optim;
 pub(crate) mod rows;
+pub(crate) mod scratch;
 pub(crate) mod softmax;
 
 use std::cell::UnsafeCell;
@@ -91,6 +92,17 @@ impl Cpu {
     /// Bytes of all buffers allocated so far.
     pub fn bytes_created(&self) -> u64 {
         self.bytes_created.load(Ordering::Relaxed)
+    }
+
+    /// The most host memory the kernels held beyond their tensors at once since the last
+    /// `reset_scratch_peak` (kernels that report a footprint count theirs).
+    pub fn scratch_peak_bytes(&self) -> u64 {
+        scratch::peak_bytes()
+    }
+
+    /// Starts a new scratch peak from what is held now.
+    pub fn reset_scratch_peak(&self) {
+        scratch::reset_peak()
     }
 
     fn guard(&self) -> MutexGuard<'_, ()> {

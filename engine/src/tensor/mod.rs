@@ -92,6 +92,23 @@ impl Device {
         }
     }
 
+    /// The most memory kernels held beyond their tensors at once since the last
+    /// `reset_scratch_peak`: the CPU backend's working buffers; 0 on a GPU, whose kernels
+    /// work only in tensors (counted by `bytes_created`) and workgroup memory.
+    pub fn scratch_peak_bytes(&self) -> u64 {
+        match self {
+            Device::Gpu(_) => 0,
+            Device::Cpu(c) => c.scratch_peak_bytes(),
+        }
+    }
+
+    /// Starts a new scratch peak (see `scratch_peak_bytes`).
+    pub fn reset_scratch_peak(&self) {
+        if let Device::Cpu(c) = self {
+            c.reset_scratch_peak();
+        }
+    }
+
     /// Waits until all submitted work has finished (CPU work finishes as it is recorded).
     pub fn wait(&self) -> Result<()> {
         match self {
