@@ -7,7 +7,7 @@ use sigmix::kernels::softmax::{SoftmaxOpts, softmax_forward};
 use sigmix::rng::Rng;
 use sigmix::{Device, Recorder, Result, Tensor};
 
-use super::bench::time;
+use super::bench::{Workload, time, time_interleaved};
 
 /// How many sequences and heads each benchmark row runs.
 #[derive(Clone, Copy, Debug)]
@@ -57,29 +57,52 @@ pub struct AttnRow {
     materialised_mib: f64,
 }
 
-fn flash_times(device: &Device, kind: AttnKind, l: &AttnLayout, causal: bool, t: &Buffers) -> Result<[f64; 3]> {
-    let opts = AttnOpts { kind, causal, alibi: false, bias: None, tile: None };
-    let stats = || (kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &t.lse, delta: &t.delta });
-    let fwd = time(device, |rec| attention_forward(rec, &t.qkv, &t.o, Some(&t.lse), l, &opts))?;
-    // The backward needs a forward's O and LSE: run one first, then time the backward alone.
+/// Forward, backward and both for sigmoid, then for softmax, all six timed in interleaved
+/// rounds so the speed-up compares the two kinds under the same machine conditions.
+fn flash_times(device: &Device, l: &AttnLayout, causal: bool, t: &Buffers) -> Result<[[f64; 3]; 2]> {
+    let opts = [AttnKind::Sigmoid, AttnKind::Softmax].map(|kind| AttnOpts {
+        kind,
+        causal,
+        alibi: false,
+        bias: None,
+        tile: None,
+    });
+    // Each backward reads a forward's O and LSE: each kind has its own and gets one forward first.
     let mut rec = Recorder::new(device);
-    attention_forward(&mut rec, &t.qkv, &t.o, Some(&t.lse), l, &opts)?;
+    for (o, out) in opts.iter().zip(&t.outputs) {
+        attention_forward(&mut rec, &t.qkv, &out.o, Some(&out.lse), l, o)?;
+    }
     rec.submit()?;
-    let bwd = time(device, |rec| attention_backward(rec, &t.qkv, &t.o, &t.dout, &t.dqkv, stats(), l, &opts))?;
-    let both = time(device, |rec| {
-        attention_forward(rec, &t.qkv, &t.o, Some(&t.lse), l, &opts)?;
-        attention_backward(rec, &t.qkv, &t.o, &t.dout, &t.dqkv, stats(), l, &opts)
-    })?;
-    Ok([fwd, bwd, both])
+    let mut work: Vec<Workload<'_>> = Vec::new();
+    for (o, out) in opts.iter().zip(&t.outputs) {
+        let stats = move || (o.kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &out.lse, delta: &t.delta });
+        let forward = move |rec: &mut Recorder| attention_forward(rec, &t.qkv, &out.o, Some(&out.lse), l, o);
+        let backward =
+            move |rec: &mut Recorder| attention_backward(rec, &t.qkv, &out.o, &t.dout, &t.dqkv, stats(), l, o);
+        work.push(Box::new(forward));
+        work.push(Box::new(backward));
+        work.push(Box::new(move |rec: &mut Recorder| {
+            forward(rec)?;
+            backward(rec)
+        }));
+    }
+    let s = time_interleaved(device, &mut work)?;
+    Ok([[s[0], s[1], s[2]], [s[3], s[4], s[5]]])
+}
+
+/// One attention kind's output and its row statistics.
+struct Outputs {
+    o: Tensor,
+    lse: Tensor,
 }
 
 struct Buffers {
     qkv: Tensor,
-    o: Tensor,
     dout: Tensor,
     dqkv: Tensor,
-    lse: Tensor,
     delta: Tensor,
+    /// Sigmoid's, then softmax's.
+    outputs: [Outputs; 2],
 }
 
 fn materialised_forward(device: &Device, l: &AttnLayout, causal: bool, t: &Buffers) -> Result<Option<f64>> {
@@ -110,7 +133,7 @@ fn materialised_forward(device: &Device, l: &AttnLayout, causal: bool, t: &Buffe
     Ok(Some(time(device, |rec| {
         matmul_strided(rec, &t.qkv, &t.qkv, &s, &qk)?;
         softmax_forward(rec, &s, &p, sm)?;
-        matmul_strided(rec, &p, &t.qkv, &t.o, &pv)
+        matmul_strided(rec, &p, &t.qkv, &t.outputs[1].o, &pv)
     })?))
 }
 
@@ -130,17 +153,18 @@ pub fn bench_attention(device: &Device, ns: &[usize], shapes: Shapes) -> Result<
             let one = bh * n * d;
             let rand =
                 |rng: &mut Rng, len: usize| Tensor::from_f32(device, "bench", &[len], &rng.uniform_vec(len, -1.0, 1.0));
+            let mut outputs =
+                || -> Result<Outputs> { Ok(Outputs { o: rand(&mut rng, one)?, lse: rand(&mut rng, l.stats_len())? }) };
+            let outputs = [outputs()?, outputs()?];
             let t = Buffers {
                 qkv: rand(&mut rng, 3 * one)?,
-                o: rand(&mut rng, one)?,
                 dout: rand(&mut rng, one)?,
                 dqkv: rand(&mut rng, 3 * one)?,
-                lse: rand(&mut rng, l.stats_len())?,
                 delta: rand(&mut rng, l.stats_len())?,
+                outputs,
             };
             for causal in [false, true] {
-                let sig = flash_times(device, AttnKind::Sigmoid, &l, causal, &t)?;
-                let soft = flash_times(device, AttnKind::Softmax, &l, causal, &t)?;
+                let [sig, soft] = flash_times(device, &l, causal, &t)?;
                 let flops = Shapes::flops(batch, heads, n, d, causal);
                 let rate = |ms: &[f64; 3]| [0, 1, 2].map(|i| flops[i] / ms[i] / 1e9);
                 rows.push(AttnRow {
