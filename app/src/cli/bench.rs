@@ -93,7 +93,9 @@ const PEAKS: &[(&str, f64)] = &[
 ];
 
 /// The f32 peak of the device: the table for GPUs; for the CPU backend and software adapters
-/// the CPU's, estimated as cores × clock × 32 FLOP/cycle (two 256-bit FMA units).
+/// the CPU's, measured by an 8-wide FMA loop on every core (the units `gemm`, the CPU
+/// backend's loops and lavapipe's vector code run on), else estimated as cores × the clock
+/// in /proc/cpuinfo × 32 FLOP/cycle (two 256-bit FMA units).
 fn peak_gflops(device: &Device) -> Option<(f64, String)> {
     let name = device.info().name;
     if let Some((_, p)) = PEAKS.iter().find(|(k, _)| name.contains(k)) {
@@ -104,10 +106,13 @@ fn peak_gflops(device: &Device) -> Option<(f64, String)> {
     {
         return None;
     }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if let Some(p) = sigmix::cpu::peak::fma_peak_gflops(cores) {
+        return Some((p, format!("CPU peak measured {p:.0} GFLOP/s ({cores} threads of 8-wide FMA)")));
+    }
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     let mhz: f64 = cpuinfo.lines().find(|l| l.starts_with("cpu MHz"))?.split(':').nth(1)?.trim().parse().ok()?;
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
-    let p = cores * mhz / 1000.0 * 32.0;
+    let p = cores as f64 * mhz / 1000.0 * 32.0;
     Some((p, format!("CPU peak estimated {p:.0} GFLOP/s ({cores} cores × {mhz:.0} MHz × 32 FLOP/cycle)")))
 }
 

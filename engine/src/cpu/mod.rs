@@ -23,6 +23,7 @@ pub(crate) mod matmul;
 pub(crate) mod moe;
 pub(crate) mod norm;
 pub(crate) mod optim;
+pub mod peak;
 pub(crate) mod rows;
 pub(crate) mod scratch;
 pub(crate) mod softmax;
