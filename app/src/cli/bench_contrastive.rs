@@ -140,6 +140,23 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
     Ok(out)
 }
 
+/// Three significant digits (tiny shapes take microseconds and kilobytes).
+fn sig3(v: f64) -> String {
+    if v > 0.0 && v < 1e-3 {
+        return format!("{v:.2e}");
+    }
+    let decimals = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else if v >= 1.0 {
+        2
+    } else {
+        3
+    };
+    format!("{v:.decimals$}")
+}
+
 /// Prints the rows as a Markdown table.
 pub fn print_table(rows: &[ContrastiveRow]) {
     println!(
@@ -147,22 +164,22 @@ pub fn print_table(rows: &[ContrastiveRow]) {
     );
     println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|");
     for r in rows {
-        let t = &r.tiled_ms;
+        let t = r.tiled_ms.map(sig3);
         let blocks = if r.matmul_blocks > 1 { format!(" ({} blocks)", r.matmul_blocks) } else { String::new() };
-        let mat = r.materialised_ms.map_or("over the buffer limit".to_string(), |ms| format!("{ms:.1}"));
+        let mat = r.materialised_ms.map_or("over the buffer limit".to_string(), sig3);
         println!(
-            "| {} | {} | {} | {:.1} / {:.1} / {:.1} | {:.1} ({:.1}) | {:.1}{blocks} | {:.2}× | {mat} | {:.0} |",
+            "| {} | {} | {} | {} / {} / {} | {} ({}) | {}{blocks} | {:.2}× | {mat} | {} |",
             r.rows,
             r.dim,
             r.views,
             t[0],
             t[1],
             t[2],
-            r.tiled_mib,
-            r.scratch_mib,
-            r.matmul_ms,
+            sig3(r.tiled_mib),
+            sig3(r.scratch_mib),
+            sig3(r.matmul_ms),
             r.ratio,
-            r.materialised_mib
+            sig3(r.materialised_mib)
         );
     }
 }

@@ -84,7 +84,8 @@ fn over_upper_tiles(
     let laters: Vec<Scratch> = dealt
         .into_par_iter()
         .map(|blocks| {
-            let (mut later, mut s) = (Scratch::zeros(n * per_row), Scratch::zeros(BLOCK_SHARED * COLUMNS));
+            let tile = BLOCK_SHARED.min(n) * COLUMNS.min(n);
+            let (mut later, mut s) = (Scratch::zeros(n * per_row), Scratch::zeros(tile));
             for (r0, own) in blocks {
                 own.fill(0.0);
                 let rows = own.len() / per_row;
