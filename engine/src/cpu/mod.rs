@@ -96,7 +96,8 @@ impl Cpu {
     }
 
     /// The most host memory the kernels held beyond their tensors at once since the last
-    /// `reset_scratch_peak` (kernels that report a footprint count theirs).
+    /// `reset_scratch_peak`, as counted by the kernels that report a footprint (the
+    /// contrastive loss).
     pub fn scratch_peak_bytes(&self) -> u64 {
         scratch::peak_bytes()
     }

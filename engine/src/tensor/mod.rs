@@ -93,8 +93,9 @@ impl Device {
     }
 
     /// The most memory kernels held beyond their tensors at once since the last
-    /// `reset_scratch_peak`: the CPU backend's working buffers; 0 on a GPU, whose kernels
-    /// work only in tensors (counted by `bytes_created`) and workgroup memory.
+    /// `reset_scratch_peak`: the CPU backend's working buffers, as counted by the kernels
+    /// that report a footprint (the contrastive loss); 0 on a GPU, whose kernels work only in
+    /// tensors (counted by `bytes_created`) and workgroup memory.
     pub fn scratch_peak_bytes(&self) -> u64 {
         match self {
             Device::Gpu(_) => 0,
