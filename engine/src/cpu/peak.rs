@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 #[cfg(target_arch = "x86_64")]
 const CHAINS: usize = 12;
 
-/// GFLOP/s of 8-wide fused multiply-adds on `threads` threads at once (the fastest of three
-/// runs of about 50 ms each), or `None` where the CPU has no AVX2+FMA.
+/// GFLOP/s of 8-wide fused multiply-adds on `threads` threads at once (the fastest of five
+/// runs of about 50 ms each: a shared host slows some of them), or `None` where the CPU has no AVX2+FMA.
 pub fn fma_peak_gflops(threads: usize) -> Option<f64> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
@@ -20,7 +20,7 @@ pub fn fma_peak_gflops(threads: usize) -> Option<f64> {
         // Iterations that take a few ms, then enough for ~50 ms.
         let probe = time_threads(threads, 20_000);
         let iters = (20_000.0 * 0.05 / probe.as_secs_f64().max(1e-6)).clamp(20_000.0, 5e8) as u64;
-        let best = (0..3).map(|_| time_threads(threads, iters)).min()?;
+        let best = (0..5).map(|_| time_threads(threads, iters)).min()?;
         let flops = (threads as u64 * iters * CHAINS as u64 * 8 * 2) as f64;
         return Some(flops / best.as_secs_f64().max(1e-9) / 1e9);
     }
