@@ -39,17 +39,28 @@ struct Params {
 
 const WG: u32 = 64u;
 var<workgroup> scratch: array<f32, 64>;
+var<workgroup> part: array<f32, 8>;
 
+// Two levels: eight invocations each fold eight partials, then every invocation folds the
+// eight results in the same order (so all get the same value); three barriers instead of
+// a tree's eight. On lavapipe, which runs a workgroup with barriers as coroutines, this made
+// softmax, layernorm and cross-entropy 1.3-1.7x faster; every invocation folding all 64
+// partials itself (two barriers) was 1.7x slower than the tree.
 fn reduce_sum(v: f32, lid: u32) -> f32 {
     scratch[lid] = v;
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            scratch[lid] = scratch[lid] + scratch[lid + s];
+    if (lid < 8u) {
+        var q = scratch[lid * 8u];
+        for (var i = 1u; i < 8u; i++) {
+            q += scratch[lid * 8u + i];
         }
-        workgroupBarrier();
+        part[lid] = q;
     }
-    let r = scratch[0];
+    workgroupBarrier();
+    var r = part[0];
+    for (var i = 1u; i < 8u; i++) {
+        r += part[i];
+    }
     workgroupBarrier();
     return r;
 }
