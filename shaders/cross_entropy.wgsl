@@ -1,4 +1,5 @@
 // cross_entropy.wgsl — softmax cross-entropy over logits, loss and gradient in one pass.
+// (row_reduce.wgsl, concatenated in front, gives WG, reduce_max and reduce_sum.)
 //
 //   cross_entropy       per row r with target t = targets[r]:
 //                  loss[r]       = logsumexp(logits[r]) − logits[r, t]
@@ -26,54 +27,18 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
 
-const WG: u32 = 64u;
-var<workgroup> scratch: array<f32, 64>;
-var<workgroup> part: array<f32, 8>;
-
-// Two levels: eight invocations each fold eight partials, then every invocation folds the
-// eight results in the same order (so all get the same value); three barriers instead of
-// a tree's eight. On lavapipe, which runs a workgroup with barriers as coroutines, this made
-// softmax, layernorm and cross-entropy 1.3-1.7x faster; every invocation folding all 64
-// partials itself (two barriers) was 1.7x slower than the tree.
-fn reduce(v: f32, lid: u32, is_max: bool) -> f32 {
-    scratch[lid] = v;
-    workgroupBarrier();
-    if (lid < 8u) {
-        var q = scratch[lid * 8u];
-        for (var i = 1u; i < 8u; i++) {
-            if (is_max) {
-                q = max(q, scratch[lid * 8u + i]);
-            } else {
-                q += scratch[lid * 8u + i];
-            }
-        }
-        part[lid] = q;
-    }
-    workgroupBarrier();
-    var r = part[0];
-    for (var i = 1u; i < 8u; i++) {
-        if (is_max) {
-            r = max(r, part[i]);
-        } else {
-            r += part[i];
-        }
-    }
-    workgroupBarrier();
-    return r;
-}
-
 // (max, Σ exp(x − max)) of one row, reduced over the workgroup.
 fn row_stats(base: u32, lid: u32) -> vec2<f32> {
     var m = -3.4e38;
     for (var j = lid; j < p.vocab; j += WG) {
         m = max(m, logits[base + j]);
     }
-    m = reduce(m, lid, true);
+    m = reduce_max(m, lid);
     var s = 0.0;
     for (var j = lid; j < p.vocab; j += WG) {
         s += exp(logits[base + j] - m);
     }
-    s = reduce(s, lid, false);
+    s = reduce_sum(s, lid);
     return vec2<f32>(m, s);
 }
 

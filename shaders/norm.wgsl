@@ -1,4 +1,5 @@
 // norm.wgsl — LayerNorm and RMSNorm over the last dimension, forward and backward.
+// (row_reduce.wgsl, concatenated in front, gives WG, reduce_max and reduce_sum.)
 //
 //   layernorm_forward   y = (x − μ)·rstd·γ + β,  rstd = 1/√(var + eps); saves (μ, rstd)
 //   rmsnorm_forward     y = x·rstd·γ,            rstd = 1/√(mean(x²) + eps); saves (0, rstd)
@@ -36,34 +37,6 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dbeta: array<f32>;
-
-const WG: u32 = 64u;
-var<workgroup> scratch: array<f32, 64>;
-var<workgroup> part: array<f32, 8>;
-
-// Two levels: eight invocations each fold eight partials, then every invocation folds the
-// eight results in the same order (so all get the same value); three barriers instead of
-// a tree's eight. On lavapipe, which runs a workgroup with barriers as coroutines, this made
-// softmax, layernorm and cross-entropy 1.3-1.7x faster; every invocation folding all 64
-// partials itself (two barriers) was 1.7x slower than the tree.
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-    scratch[lid] = v;
-    workgroupBarrier();
-    if (lid < 8u) {
-        var q = scratch[lid * 8u];
-        for (var i = 1u; i < 8u; i++) {
-            q += scratch[lid * 8u + i];
-        }
-        part[lid] = q;
-    }
-    workgroupBarrier();
-    var r = part[0];
-    for (var i = 1u; i < 8u; i++) {
-        r += part[i];
-    }
-    workgroupBarrier();
-    return r;
-}
 
 fn row_base(r: u32) -> u32 {
     return p.offset + (r / p.group) * p.outer + (r % p.group) * p.cols;

@@ -1,4 +1,5 @@
 // softmax.wgsl — row softmax with optional scale and causal mask, and its backward.
+// (row_reduce.wgsl, concatenated in front, gives WG, reduce_max and reduce_sum.)
 //
 // Rows of length `cols`; row r belongs to query q = r % q_len. With `causal` = 1 the
 // query may see key j only when j ≤ q + (cols − q_len) (keys aligned to the end, as when
@@ -26,53 +27,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> y_in: array<f32>;
 @group(0) @binding(4) var<storage, read> dy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
-
-const WG: u32 = 64u;
-var<workgroup> scratch: array<f32, 64>;
-var<workgroup> part: array<f32, 8>;
-
-// Two levels: eight invocations each fold eight partials, then every invocation folds the
-// eight results in the same order (so all get the same value); three barriers instead of
-// a tree's eight. On lavapipe, which runs a workgroup with barriers as coroutines, this made
-// softmax, layernorm and cross-entropy 1.3-1.7x faster; every invocation folding all 64
-// partials itself (two barriers) was 1.7x slower than the tree.
-fn reduce_max(v: f32, lid: u32) -> f32 {
-    scratch[lid] = v;
-    workgroupBarrier();
-    if (lid < 8u) {
-        var q = scratch[lid * 8u];
-        for (var i = 1u; i < 8u; i++) {
-            q = max(q, scratch[lid * 8u + i]);
-        }
-        part[lid] = q;
-    }
-    workgroupBarrier();
-    var r = part[0];
-    for (var i = 1u; i < 8u; i++) {
-        r = max(r, part[i]);
-    }
-    workgroupBarrier();
-    return r;
-}
-
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-    scratch[lid] = v;
-    workgroupBarrier();
-    if (lid < 8u) {
-        var q = scratch[lid * 8u];
-        for (var i = 1u; i < 8u; i++) {
-            q += scratch[lid * 8u + i];
-        }
-        part[lid] = q;
-    }
-    workgroupBarrier();
-    var r = part[0];
-    for (var i = 1u; i < 8u; i++) {
-        r += part[i];
-    }
-    workgroupBarrier();
-    return r;
-}
 
 fn visible(row: u32) -> u32 {
     if (p.causal == 0u) {

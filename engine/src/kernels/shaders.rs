@@ -4,16 +4,25 @@
 pub const ALL: &[(&str, &str)] = &[
     ("matmul", include_str!("../../../shaders/matmul.wgsl")),
     ("elementwise", include_str!("../../../shaders/elementwise.wgsl")),
-    ("softmax", include_str!("../../../shaders/softmax.wgsl")),
-    ("norm", include_str!("../../../shaders/norm.wgsl")),
     ("embedding", include_str!("../../../shaders/embedding.wgsl")),
-    ("cross_entropy", include_str!("../../../shaders/cross_entropy.wgsl")),
     ("optim", include_str!("../../../shaders/optim.wgsl")),
     ("moe", include_str!("../../../shaders/moe.wgsl")),
     ("moe_matmul", include_str!("../../../shaders/moe_matmul.wgsl")),
     ("contrastive", include_str!("../../../shaders/contrastive.wgsl")),
     ("contrastive_pairs", include_str!("../../../shaders/contrastive_pairs.wgsl")),
     ("augment", include_str!("../../../shaders/augment.wgsl")),
+    // The row kernels share their workgroup reductions, concatenated in front (WGSL has no
+    // includes).
+    ("row_reduce", include_str!("../../../shaders/row_reduce.wgsl")),
+    (
+        "softmax",
+        concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/softmax.wgsl")),
+    ),
+    ("norm", concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/norm.wgsl"))),
+    (
+        "cross_entropy",
+        concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/cross_entropy.wgsl")),
+    ),
     // The attention kernels share a prelude, concatenated here (WGSL has no includes).
     ("attention_common", include_str!("../../../shaders/attention_common.wgsl")),
     (
