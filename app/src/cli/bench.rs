@@ -2,6 +2,7 @@
 //! by side (or the one `--device` names), with the fraction of the device's peak where it is
 //! known (MFU in the llm.c sense).
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use sigmix::kernels::{cross_entropy, elementwise, matmul, norm, optim, softmax};
@@ -107,13 +108,20 @@ fn peak_gflops(device: &Device) -> Option<(f64, String)> {
         return None;
     }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    if let Some(p) = sigmix::cpu::peak::fma_peak_gflops(cores) {
+    if let Some(p) = cpu_fma_peak(cores) {
         return Some((p, format!("CPU peak measured {p:.0} GFLOP/s ({cores} threads of 8-wide FMA)")));
     }
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     let mhz: f64 = cpuinfo.lines().find(|l| l.starts_with("cpu MHz"))?.split(':').nth(1)?.trim().parse().ok()?;
     let p = cores as f64 * mhz / 1000.0 * 32.0;
     Some((p, format!("CPU peak estimated {p:.0} GFLOP/s ({cores} cores × {mhz:.0} MHz × 32 FLOP/cycle)")))
+}
+
+/// The CPU's FMA peak, measured once per process: the CPU backend and a software adapter run
+/// on the same cores, and `sigmix bench` on both would otherwise measure it twice.
+fn cpu_fma_peak(cores: usize) -> Option<f64> {
+    static PEAK: OnceLock<Option<f64>> = OnceLock::new();
+    *PEAK.get_or_init(|| sigmix::cpu::peak::fma_peak_gflops(cores))
 }
 
 /// Something to time: records its commands into a recorder.

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 const CHAINS: usize = 12;
 
 /// GFLOP/s of 8-wide fused multiply-adds on `threads` threads at once (the fastest of five
-/// runs of about 50 ms each: a shared host slows some of them), or `None` where the CPU has no AVX2+FMA.
+/// runs of about 50 ms each: a shared host slows some of them), or `None` where the CPU has no
+/// AVX2+FMA.
 pub fn fma_peak_gflops(threads: usize) -> Option<f64> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
