@@ -28,8 +28,10 @@ struct Params {
 @group(0) @binding(9) var<storage, read> delta_in: array<f32>;
 
 // Rows per workgroup (one invocation each) and vec4s per shared tile: pipeline-overridable,
-// chosen by the launcher from the adapter's workgroup-memory limit (2 tiles + 1 KiB of row
-// statistics must fit: 480 vec4s per tile under the 16 KiB portable floor).
+// chosen by the launcher: min(n, 128) rows of d, within the adapter's workgroup-memory limit
+// (2 tiles + 1 KiB of row statistics must fit: 480 vec4s per tile under the 16 KiB portable
+// floor). No larger than the shape uses, since workgroup memory is zero-filled at the start
+// of every workgroup.
 override BQ: u32 = 32u;
 override TILE_VEC4: u32 = 480u;
 // Keys (or queries) per tile, capped by the private score array of the softmax forward.

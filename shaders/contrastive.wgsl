@@ -55,8 +55,10 @@ struct Params {
 @group(0) @binding(15) var<storage, read> inv_norm_in: array<f32>;
 
 // Rows per workgroup and vec4s in the shared tile: pipeline-overridable, chosen by the
-// launcher from the adapter's workgroup-memory limit (the tile plus 1 KiB of column
-// statistics must fit: 960 vec4s under the 16 KiB portable floor).
+// launcher: min(N, 128) rows of ⌈d/4⌉ vec4s, within the adapter's workgroup-memory limit (the
+// tile plus 1 KiB of column statistics and 1 KiB for the loss reduction must fit: 960 vec4s
+// under the 16 KiB portable floor). No larger than the shape uses, since workgroup memory is
+// zero-filled at the start of every workgroup.
 override BQ: u32 = 64u;
 override TILE_VEC4: u32 = 960u;
 // vec4s per row, ⌈d/4⌉: a pipeline constant, so the loops over a row have fixed trip counts

@@ -3,7 +3,7 @@
 //! kernels give the same losses.
 
 use sigmix::Device;
-use sigmix::train::{RunConfig, RunRecord, Trainer, train};
+use sigmix::train::{RunConfig, RunRecord, Trainer, measure, train};
 use sigmix_tests::{cpu, devices, gpu};
 
 fn smoke_on(dev: &Device, seed: u64) -> RunRecord {
@@ -100,6 +100,30 @@ fn a_trainer_steps_one_at_a_time_and_samples_text() {
         assert_eq!(losses(&record), losses(&whole), "sampling between steps changes nothing ({})", dev.label());
         assert!(t.step().expect_err("finished").to_string().contains("finished"));
         assert!(t.sample("x", 4, -1.0, 0).is_err());
+    }
+}
+
+#[test]
+fn the_throughput_measurement_times_the_steps_it_says_and_trains_as_the_trainer_does() {
+    for dev in devices() {
+        let cfg = RunConfig::preset("smoke").expect("preset");
+        let (warm, timed) = (2, 3);
+        let m = measure(&dev, &cfg, warm, timed).expect("measures");
+        assert_eq!((m.warm_steps, m.timed_steps, m.tokens_per_step), (warm, timed, cfg.batch * cfg.model.context));
+        let rate = (timed * m.tokens_per_step) as f64 / m.timed_secs;
+        assert!(m.tokens_per_sec > 0.0 && (m.tokens_per_sec / rate - 1.0).abs() < 1e-9, "{m:?}");
+        // The same run (a step beyond the measured ones, so the schedule matches) read at
+        // every step: the measurement's last loss is the trainer's at step 1 + warm + timed.
+        let steps = 1 + warm + timed;
+        let mut t = Trainer::new(&dev, &RunConfig { steps: steps + 1, log_every: 1, eval_every: 0, ..cfg.clone() })
+            .expect("builds");
+        let mut loss = None;
+        for _ in 0..steps {
+            loss = t.step().expect("steps").loss;
+        }
+        assert_eq!(Some(m.last_loss), loss, "{}", dev.label());
+        let err = measure(&dev, &cfg, 1, 0).expect_err("nothing to time");
+        assert!(err.to_string().contains("at least one timed step"), "{err}");
     }
 }
 

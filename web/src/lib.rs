@@ -78,6 +78,19 @@ mod browser {
         serde_json::to_string(&report).map_err(js)
     }
 
+    /// Measures steady-state training tokens/s of preset `preset` on `device` ("gpu" or "cpu")
+    /// exactly as `sigmix bench train` does natively (sigmix::train::measure_async: the first
+    /// step and `warm` more left out, `timed` timed between two drains of the device), so the
+    /// two numbers compare on one adapter. Resolves to the measurement as JSON.
+    #[wasm_bindgen]
+    pub async fn bench_train(preset: String, device: String, warm: u32, timed: u32) -> Result<String, JsValue> {
+        let choice: DeviceChoice = device.parse().map_err(js)?;
+        let device = Device::open_async(choice).await.map_err(js)?;
+        let cfg = RunConfig::preset(&preset).map_err(js)?;
+        let r = sigmix::train::measure_async(&device, &cfg, warm as usize, timed as usize).await.map_err(js)?;
+        serde_json::to_string(&r).map_err(js)
+    }
+
     /// What a training run in the page reports.
     #[derive(serde::Serialize)]
     struct TrainReport {

@@ -16,7 +16,10 @@
 //   6. a lost GPU device in the lab: the engine's WebGPU device is destroyed mid-run (as a
 //      browser reclaiming the GPU would), the lab says so, the run's curve stays, and clicking
 //      "Restart GPU" and then "Play" (where the lab reports it drew them) trains on a new device.
-// SIGMIX_BROWSER_CHECKS=1,6 runs only those checks (the default is all).
+//   7. (a benchmark, run only when asked: SIGMIX_BROWSER_CHECKS=7) the page's #bench=tiny
+//      times training steps of the tiny preset on WebGPU and on the CPU backend in the page,
+//      as `sigmix bench train --device gpu|cpu` does natively, and prints tokens/s.
+// SIGMIX_BROWSER_CHECKS=1,6 runs only those checks (the default is 1 to 6).
 // Prints one JSON line per check; exits non-zero on any failure.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -113,7 +116,7 @@ async function click(page, name) {
 }
 
 const only = process.env.SIGMIX_BROWSER_CHECKS?.split(",").map(Number);
-const wanted = (n) => !only || only.includes(n);
+const wanted = (n) => (only ? only.includes(n) : n <= 6);
 let failed = 0;
 function report(name, ok, detail) {
   console.log(JSON.stringify({ check: name, ok, ...detail }));
@@ -239,6 +242,14 @@ if (wanted(6)) try {
     { engine_devices: seen.devices, before, lost: seen.lost, after, logs: ok ? [] : r.logs.slice(-20) });
 } catch (e) {
   report("a lost GPU device: the lab says so, keeps the run's curve, and trains again after Restart GPU", false, { error: String(e) });
+}
+if (wanted(7)) for (const device of ["gpu", "cpu"]) try {
+  const r = await open(webgpu, () => /^sigmix (bench|: error)/.test(document.title), 600_000, undefined, `#bench=tiny&device=${device}`);
+  const rep = r.report ? JSON.parse(r.report) : {};
+  const ok = rep.tokens_per_sec > 0 && Number.isFinite(rep.last_loss);
+  report(`training tokens/s in the page (${device})`, ok, { title: r.title, ...rep, logs: ok ? [] : r.logs.slice(-20) });
+} catch (e) {
+  report(`training tokens/s in the page (${device})`, false, { error: String(e) });
 }
 server.close();
 process.exit(failed ? 1 : 0);

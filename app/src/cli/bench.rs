@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use sigmix::kernels::{cross_entropy, elementwise, matmul, norm, optim, softmax};
 use sigmix::rng::Rng;
-use sigmix::train::{RunConfig, train};
+use sigmix::train::RunConfig;
 use sigmix::{Device, DeviceChoice, Recorder, Result, Tensor};
 
 /// What to benchmark.
@@ -257,25 +257,12 @@ fn bench_kernels(device: &Device, rows: &mut Vec<Row>) -> Result<()> {
 }
 
 fn bench_train(device: &Device, peak: Option<f64>, rows: &mut Vec<Row>) -> Result<()> {
-    // Steady state: time steps WARM+1..=steps, after allocation and first-touch costs.
-    const WARM: usize = 5;
-    let steps = if device.is_cpu() { 100 } else { 20 };
-    let cfg = RunConfig { steps, eval_every: 0, eval_batches: 1, log_every: steps, ..RunConfig::preset("tiny")? };
-    let (mut t0, mut t1) = (None, None);
-    let r = train(device, &cfg, &[], &mut |e| {
-        if let sigmix::train::Event::Step { step, .. } = e {
-            if *step == WARM {
-                t0 = Some(Instant::now());
-            }
-            if *step == steps {
-                t1 = Some(Instant::now());
-            }
-        }
-    })?;
-    let tokens_per_sec = match (t0, t1) {
-        (Some(a), Some(b)) => ((steps - WARM) * cfg.batch * cfg.model.context) as f64 / (b - a).as_secs_f64(),
-        _ => r.tokens_per_sec,
-    };
+    // The page's `#bench=train` measures the same way (sigmix::train::measure), so the two
+    // numbers compare on one adapter.
+    let (warm, timed) = if device.is_cpu() { (5, 95) } else { (4, 15) };
+    let cfg = RunConfig::preset("tiny")?;
+    let r = sigmix::train::measure(device, &cfg, warm, timed)?;
+    let tokens_per_sec = r.tokens_per_sec;
     // 6·N FLOPs per token for the weights, plus attention (≈ 6·L·T·C per token, causal halved).
     let flops_per_token =
         6.0 * r.params as f64 + 6.0 * (cfg.model.n_layers * cfg.model.context * cfg.model.d_model) as f64;

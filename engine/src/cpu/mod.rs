@@ -73,7 +73,7 @@ impl Cpu {
     /// A description in the same shape as a GPU adapter's, for run records and the UI.
     pub fn info(&self) -> GpuInfo {
         GpuInfo {
-            name: format!("CPU ({} threads)", self.threads),
+            name: format!("CPU ({} thread{})", self.threads, if self.threads == 1 { "" } else { "s" }),
             backend: "cpu".to_string(),
             device_type: "Cpu".to_string(),
             driver: format!("sigmix native f32, {}", simd_level()),

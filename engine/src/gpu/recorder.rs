@@ -1,6 +1,10 @@
 //! The GPU recorder: launchers append dispatches to one command encoder, and one training
 //! step becomes one submission.
 //!
+//! Consecutive dispatches share one compute pass (each dispatch is its own usage scope in
+//! WebGPU, so later kernels still see earlier writes); a clear or copy ends the pass. Passes
+//! are not free: in the browser each is a round of commands through the GPU process.
+//!
 //! Kernel parameters (shapes, strides, scalars) go into a per-recorder uniform arena: each
 //! dispatch takes a slot aligned to `min_uniform_buffer_offset_alignment`, the arena's bytes
 //! are written once at submit, and the arena buffer is reused by later recorders, so
@@ -26,6 +30,8 @@ pub struct Binding<'a> {
 pub struct GpuRecorder {
     gpu: Arc<Gpu>,
     encoder: wgpu::CommandEncoder,
+    /// The open compute pass, if the last command was a dispatch.
+    pass: Option<Box<wgpu::ComputePass<'static>>>,
     arena: Option<wgpu::Buffer>,
     params: Vec<u8>,
     align: usize,
@@ -52,6 +58,7 @@ impl GpuRecorder {
         GpuRecorder {
             gpu: gpu.clone(),
             encoder,
+            pass: None,
             arena,
             params: Vec::new(),
             align: gpu.limits().min_uniform_buffer_offset_alignment.max(16) as usize,
@@ -130,24 +137,27 @@ impl GpuRecorder {
             layout: &kernel.layout,
             entries: &entries,
         });
-        let mut pass = self
-            .encoder
-            .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(spec.entry), timestamp_writes: None });
+        let encoder = &mut self.encoder;
+        let pass = self.pass.get_or_insert_with(|| {
+            let desc = wgpu::ComputePassDescriptor { label: Some("sigmix kernels"), timestamp_writes: None };
+            Box::new(encoder.begin_compute_pass(&desc).forget_lifetime())
+        });
         pass.set_pipeline(&kernel.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
-        drop(pass);
         self.dispatches += 1;
         Ok(())
     }
 
     /// Fills `bytes` bytes of a buffer with zeros (gradient buffers before a backward pass).
     pub fn clear(&mut self, b: Binding<'_>) {
+        self.pass = None;
         self.encoder.clear_buffer(b.buffer, b.offset, Some(b.size.div_ceil(4) * 4));
     }
 
     /// Copies one view into another of the same size.
     pub fn copy(&mut self, src: Binding<'_>, dst: Binding<'_>) {
+        self.pass = None;
         self.encoder.copy_buffer_to_buffer(
             src.buffer,
             src.offset,
@@ -169,6 +179,7 @@ impl GpuRecorder {
 
     /// Submits what is recorded so far and keeps recording into a fresh encoder.
     fn flush(&mut self) -> Result<()> {
+        self.pass = None;
         self.write_params()?;
         let fresh = self.gpu.device.create_command_encoder(&Default::default());
         let full = std::mem::replace(&mut self.encoder, fresh);
@@ -178,6 +189,7 @@ impl GpuRecorder {
 
     /// Submits the recording; the work runs asynchronously (reads wait for it).
     pub fn submit(mut self) -> Result<()> {
+        self.pass = None;
         self.write_params()?;
         let encoder = std::mem::replace(&mut self.encoder, self.gpu.device.create_command_encoder(&Default::default()));
         let scope = self.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);

@@ -44,13 +44,21 @@ fn overrides_valid(opts: &AttnOpts) -> Result<()> {
     }
 }
 
-/// Override constants for `gpu`: BQ, and the largest shared tile (in vec4s) such that two
-/// tiles plus 1 KiB of row statistics fit the adapter's workgroup memory (480 at the 16 KiB
-/// WebGPU floor, 992 on lavapipe's 32 KiB), capped at 1024.
-fn overrides(gpu: &crate::Gpu, opts: &AttnOpts) -> Result<[(&'static str, f64); 2]> {
+/// Keys (or queries) per shared tile at most: the shaders' MAX_TILE_ROWS.
+const MAX_TILE_ROWS: usize = 128;
+
+/// Override constants for `gpu` and `l`: BQ, and the shared tile (in vec4s). By default the
+/// tile holds what one pass over the keys can use, min(n, 128) rows of d, capped by the largest
+/// such that two tiles plus 1 KiB of row statistics fit the adapter's workgroup memory (480 at
+/// the 16 KiB WebGPU floor, 992 on 32 KiB), and at 1024. Declaring no more than a shape uses
+/// matters: WebGPU zero-fills workgroup memory at the start of every workgroup (a browser's
+/// software adapter spent most of a training step doing so with full-size tiles), and on a
+/// real GPU a smaller footprint lets more workgroups share a compute unit.
+fn overrides(gpu: &crate::Gpu, l: &AttnLayout, opts: &AttnOpts) -> Result<[(&'static str, f64); 2]> {
     let limit = gpu.limits().max_compute_workgroup_storage_size as usize;
     let largest = (limit.saturating_sub(1024) / 32 / 16 * 16).clamp(64, 1024);
-    let tile = opts.tile.unwrap_or(largest);
+    let needed = (l.n.clamp(1, MAX_TILE_ROWS) * l.d / 4).next_multiple_of(16).max(64);
+    let tile = opts.tile.unwrap_or(largest.min(needed));
     if !(64..=largest).contains(&tile) || !tile.is_multiple_of(16) {
         return Err(Error::Config(format!(
             "attention: tile of {tile} vec4s must be a multiple of 16 in 64..={largest} on this adapter"
@@ -270,7 +278,7 @@ pub fn attention_forward(
     match rec.exec(OP, &operands)? {
         Exec::Gpu(g) => {
             let grid = grid(g.gpu(), l)?;
-            let ov = overrides(g.gpu(), opts)?;
+            let ov = overrides(g.gpu(), l, opts)?;
             match lse {
                 None => g.dispatch(&SIG_FWD, &ov, &p, &[qkv.binding()?, o.binding()?], grid),
                 Some(lse) => g.dispatch(&SM_FWD, &ov, &p, &[qkv.binding()?, o.binding()?, lse.binding()?], grid),
@@ -326,7 +334,7 @@ pub fn attention_backward(
     match rec.exec(OP, &operands)? {
         Exec::Gpu(g) => {
             let grid = grid(g.gpu(), l)?;
-            let ov = overrides(g.gpu(), opts)?;
+            let ov = overrides(g.gpu(), l, opts)?;
             match stats {
                 None => {
                     let b = [qkv.binding()?, dout.binding()?, dqkv.binding()?];

@@ -3,9 +3,13 @@
 mod config;
 mod record;
 mod run;
+mod throughput;
 
 pub use config::{PRESETS, RunConfig};
 pub use record::{CurvePoint, EvalPoint, RunRecord, read_json, write_json_atomic};
 #[cfg(not(target_arch = "wasm32"))]
 pub use run::train;
 pub use run::{Event, StepOutcome, Trainer, train_async};
+#[cfg(not(target_arch = "wasm32"))]
+pub use throughput::measure;
+pub use throughput::{Throughput, measure_async};
