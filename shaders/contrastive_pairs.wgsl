@@ -35,6 +35,11 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dz_row: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dz_col: array<f32>;
 
+// z again, four features at a time, used when VEC4 = 1: d is a multiple of 4, so each row
+// starts on a vec4 (a quarter of the loads, and of the bounds checks a browser adds to each).
+@group(0) @binding(9) var<storage, read> zv: array<vec4<f32>>;
+override VEC4: u32 = 0u;
+
 // Rows per block, and features per step of the backward products (8 invocations × 8).
 const BR: u32 = 32u;
 const FC: u32 = 64u;
@@ -60,6 +65,20 @@ fn row_bases(row0: u32) -> vec4<u32> {
 fn similarities(r0: u32, c0: u32) -> array<vec4<f32>, 4> {
     let ar = row_bases(r0);
     let bc = row_bases(c0);
+    if (VEC4 != 0u) {
+        // m[a][b] = Σ_k z_{r0+a}[k]·z_{c0+b}[k], four features per step.
+        var ia = ar / 4u;
+        var ib = bc / 4u;
+        var m = mat4x4<f32>();
+        for (var k = 0u; k < p.d; k += 4u) {
+            let rows = mat4x4<f32>(zv[ia.x], zv[ia.y], zv[ia.z], zv[ia.w]);
+            let cols = mat4x4<f32>(zv[ib.x], zv[ib.y], zv[ib.z], zv[ib.w]);
+            m += transpose(cols) * rows;
+            ia += vec4<u32>(1u);
+            ib += vec4<u32>(1u);
+        }
+        return array<vec4<f32>, 4>(m[0] * p.inv_tau, m[1] * p.inv_tau, m[2] * p.inv_tau, m[3] * p.inv_tau);
+    }
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
@@ -172,6 +191,9 @@ fn weight(r: u32) -> f32 {
 fn z4(row: u32, f: u32) -> vec4<f32> {
     let base = min(row, p.n - 1u) * p.d + f;
     let last = p.n * p.d - 1u;
+    if (VEC4 != 0u) {
+        return zv[min(base, last) / 4u];
+    }
     return vec4<f32>(z[base], z[min(base + 1u, last)], z[min(base + 2u, last)], z[min(base + 3u, last)]);
 }
 

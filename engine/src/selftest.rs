@@ -636,6 +636,12 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
         out.push(check_matmul(device, &mut rng, 1, m, n, k, ta, tb, false).await?);
     }
     out.push(check_matmul(device, &mut rng, 3, 33, 17, 45, false, true, true).await?);
+    // Multiples of 4 (not of the 32-wide tile): the vec4 kernel, in each of its four modes.
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (m, n, k) = (4 * rng.range(1, 18), 4 * rng.range(1, 18), 4 * rng.range(1, 18));
+        out.push(check_matmul(device, &mut rng, 1, m, n, k, ta, tb, false).await?);
+    }
+    out.push(check_matmul(device, &mut rng, 3, 37, 29, 20, false, true, true).await?);
     out.extend(check_elementwise(device, &mut rng, 37, 53).await?);
     out.extend(check_softmax(device, &mut rng, 3, 13, 13, true).await?);
     out.extend(check_softmax(device, &mut rng, 1, 5, 131, false).await?);

@@ -15,11 +15,11 @@ const W: Access = Access::ReadWrite;
 const SHADER: &str = "contrastive_pairs";
 const CLEAR_SUMS: KernelSpec = KernelSpec { shader: SHADER, entry: "clear_sums", storage: &[(2, W), (3, W)] };
 const PAIR_SUMS: KernelSpec =
-    KernelSpec { shader: SHADER, entry: "pair_sums", storage: &[(1, R), (2, W), (3, W), (4, W)] };
+    KernelSpec { shader: SHADER, entry: "pair_sums", storage: &[(1, R), (9, R), (2, W), (3, W), (4, W)] };
 const FINISH_LSE: KernelSpec = KernelSpec { shader: SHADER, entry: "finish_lse", storage: &[(2, W), (3, W)] };
 const CLEAR_GRADS: KernelSpec = KernelSpec { shader: SHADER, entry: "clear_grads", storage: &[(7, W), (8, W)] };
 const PAIR_GRADS: KernelSpec =
-    KernelSpec { shader: SHADER, entry: "pair_grads", storage: &[(1, R), (5, R), (6, R), (7, W), (8, W)] };
+    KernelSpec { shader: SHADER, entry: "pair_grads", storage: &[(1, R), (9, R), (5, R), (6, R), (7, W), (8, W)] };
 const MERGE_GRADS: KernelSpec = KernelSpec { shader: SHADER, entry: "merge_grads", storage: &[(7, W), (8, W)] };
 
 /// Rows per block (the shader's BR).
@@ -43,10 +43,12 @@ fn setup(op: &'static str, gpu: &crate::Gpu, s: &ContrastiveShape, inv_tau: f32)
     Ok(Params { n: s.rows() as u32, views: s.views as u32, d: s.dim as u32, blocks, inv_tau, offset: 0, _p: [0; 2] })
 }
 
-/// Records the passes over every block pair `kernel` makes: offsets 0 … ⌊T/2⌋.
+/// Records the passes over every block pair `kernel` makes: offsets 0 … ⌊T/2⌋. z is bound
+/// twice (`b[0]`, `b[1]`): the pair kernels read it as vec4s where d is a multiple of 4.
 fn passes(g: &mut GpuRecorder, kernel: &KernelSpec, p: Params, b: &[crate::gpu::Binding<'_>]) -> Result<()> {
+    let vec4 = [("VEC4", if p.d.is_multiple_of(4) { 1.0 } else { 0.0 })];
     for offset in 0..=p.blocks / 2 {
-        g.dispatch(kernel, &[], &Params { offset, ..p }, b, [p.blocks, 1, 1])?;
+        g.dispatch(kernel, &vec4, &Params { offset, ..p }, b, [p.blocks, 1, 1])?;
     }
     Ok(())
 }
@@ -58,7 +60,7 @@ pub(crate) fn negatives(g: &mut GpuRecorder, st: &ContrastiveState, s: &Contrast
     let rows = groups_for(g.gpu(), s.rows(), 256);
     let sums = [st.lse.binding()?, st.row_loss.binding()?];
     g.dispatch(&CLEAR_SUMS, &[], &p, &sums, rows)?;
-    let b = [st.z.binding()?, st.lse.binding()?, st.row_loss.binding()?, st.pos.binding()?];
+    let b = [st.z.binding()?, st.z.binding()?, st.lse.binding()?, st.row_loss.binding()?, st.pos.binding()?];
     passes(g, &PAIR_SUMS, p, &b)?;
     g.dispatch(&FINISH_LSE, &[], &p, &sums, rows)
 }
@@ -76,7 +78,14 @@ pub(crate) fn gradient(
     let elems = groups_for(g.gpu(), s.rows() * s.dim, 256);
     let grads = [dz.binding()?, st.pair_grad.binding()?];
     g.dispatch(&CLEAR_GRADS, &[], &p, &grads, elems)?;
-    let b = [st.z.binding()?, st.lse.binding()?, st.coef.binding()?, dz.binding()?, st.pair_grad.binding()?];
+    let b = [
+        st.z.binding()?,
+        st.z.binding()?,
+        st.lse.binding()?,
+        st.coef.binding()?,
+        dz.binding()?,
+        st.pair_grad.binding()?,
+    ];
     passes(g, &PAIR_GRADS, p, &b)?;
     g.dispatch(&MERGE_GRADS, &[], &p, &grads, elems)
 }

@@ -13,6 +13,12 @@ const MATMUL: KernelSpec = KernelSpec {
     storage: &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite)],
 };
 
+const MATMUL_VEC4: KernelSpec = KernelSpec {
+    shader: "matmul",
+    entry: "matmul_vec4",
+    storage: &[(3, Access::ReadWrite), (4, Access::Read), (5, Access::Read)],
+};
+
 /// Outputs per workgroup along each axis (8 invocations × 4 outputs).
 const TILE: usize = 32;
 
@@ -90,6 +96,36 @@ impl Default for MatmulOpts {
     fn default() -> Self {
         MatmulOpts { trans_a: false, trans_b: false, alpha: 1.0, accumulate: false }
     }
+}
+
+/// The vec4 kernel's override constants for `l` (A_ALONG_K, B_ALONG_K), or `None` when an
+/// operand has no contiguous, 16-byte-aligned run of four along k or along its other axis.
+fn vec4_layout(l: &MatmulLayout) -> Option<[(&'static str, f64); 2]> {
+    // Every element offset the kernel forms must be a multiple of 4; unused batch strides
+    // do not count.
+    let aligned = |s: &Strides, other: usize| {
+        let b1 = if l.batch.0 > 1 { s.batch1 } else { 0 };
+        let b2 = if l.batch.1 > 1 { s.batch2 } else { 0 };
+        [s.offset, other, b1, b2].iter().all(|v| v.is_multiple_of(4))
+    };
+    if !l.k.is_multiple_of(4) {
+        return None;
+    }
+    let a_along_k = if l.a.col == 1 && aligned(&l.a, l.a.row) {
+        true
+    } else if l.a.row == 1 && l.m.is_multiple_of(4) && aligned(&l.a, l.a.col) {
+        false
+    } else {
+        return None;
+    };
+    let b_along_k = if l.b.row == 1 && aligned(&l.b, l.b.col) {
+        true
+    } else if l.b.col == 1 && l.n.is_multiple_of(4) && aligned(&l.b, l.b.row) {
+        false
+    } else {
+        return None;
+    };
+    Some([("A_ALONG_K", a_along_k as u32 as f64), ("B_ALONG_K", b_along_k as u32 as f64)])
 }
 
 fn max_index(s: &Strides, rows: usize, cols: usize, batch: (usize, usize)) -> usize {
@@ -196,11 +232,61 @@ pub fn matmul_strided(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, l:
             l.m, l.n, batches
         )));
     }
-    g.dispatch(
-        &MATMUL,
-        &[],
-        &p,
-        &[a.binding()?, b.binding()?, c.binding()?],
-        [groups[0] as u32, groups[1] as u32, groups[2] as u32],
-    )
+    let grid = [groups[0] as u32, groups[1] as u32, groups[2] as u32];
+    match vec4_layout(l) {
+        Some(ov) => g.dispatch(&MATMUL_VEC4, &ov, &p, &[c.binding()?, a.binding()?, b.binding()?], grid),
+        None => g.dispatch(&MATMUL, &[], &p, &[a.binding()?, b.binding()?, c.binding()?], grid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(m: usize, n: usize, k: usize, ta: bool, tb: bool, batch: usize) -> MatmulLayout {
+        let a = if ta {
+            Strides { row: 1, col: m, ..Default::default() }
+        } else {
+            Strides { row: k, col: 1, ..Default::default() }
+        };
+        let b = if tb {
+            Strides { row: 1, col: k, ..Default::default() }
+        } else {
+            Strides { row: n, col: 1, ..Default::default() }
+        };
+        let (a, b) = (Strides { batch1: m * k, ..a }, Strides { batch1: k * n, ..b });
+        let c = Strides { row: n, col: 1, batch1: m * n, ..Default::default() };
+        MatmulLayout { m, n, k, batch: (batch, 1), a, b, c, alpha: 1.0, accumulate: false }
+    }
+
+    fn modes(l: &MatmulLayout) -> Option<(bool, bool)> {
+        vec4_layout(l).map(|[(_, a), (_, b)]| (a == 1.0, b == 1.0))
+    }
+
+    #[test]
+    fn the_vec4_kernel_takes_every_transpose_when_rows_are_aligned() {
+        // (A along k, B along k): A row-major reads along k, Aᵀ along m; B along n, Bᵀ along k.
+        assert_eq!(modes(&layout(36, 44, 20, false, false, 3)), Some((true, false)));
+        assert_eq!(modes(&layout(36, 44, 20, true, false, 3)), Some((false, false)));
+        assert_eq!(modes(&layout(36, 44, 20, false, true, 3)), Some((true, true)));
+        assert_eq!(modes(&layout(36, 44, 20, true, true, 3)), Some((false, true)));
+        // Along k, the other axis may be ragged (edge rows and columns are clamped).
+        assert_eq!(modes(&layout(37, 29, 20, false, true, 3)), Some((true, true)));
+    }
+
+    #[test]
+    fn misaligned_layouts_take_the_scalar_kernel() {
+        assert_eq!(modes(&layout(36, 44, 30, false, false, 1)), None, "k not a multiple of 4");
+        assert_eq!(modes(&layout(37, 44, 20, true, false, 1)), None, "Aᵀ needs m a multiple of 4");
+        assert_eq!(modes(&layout(36, 45, 20, false, false, 1)), None, "B needs n a multiple of 4");
+        let mut l = layout(36, 44, 20, false, false, 1);
+        l.a.offset = 2;
+        assert_eq!(modes(&l), None, "A's offset is not 16-byte aligned");
+        let mut l = layout(36, 44, 20, false, true, 2);
+        l.b.batch1 = 20 * 44 + 2;
+        assert_eq!(modes(&l), None, "B's batch stride is not 16-byte aligned");
+        // An unused batch stride does not count.
+        l.batch = (1, 1);
+        assert_eq!(modes(&l), Some((true, true)));
+    }
 }
