@@ -359,7 +359,15 @@ impl TrainPanel {
             ui.separator();
             ui.label(format!("step {} / {}", self.steps_done, self.config.steps));
             ui.separator();
-            ui.label(format!("{:.0} tokens/s", self.tokens_per_sec));
+            if self.status == Status::Running && self.steps_done == 0 {
+                // The first step waits for the device's kernels to compile: seconds on a
+                // software adapter, and nothing to show for them yet.
+                ui.spinner();
+                ui.label("first step: compiling the kernels for this device");
+            } else {
+                ui.label(format!("{:.0} tokens/s", self.tokens_per_sec))
+                    .on_hover_text("Training tokens per second after the first step (which compiles the kernels)");
+            }
             ui.separator();
             if self.params > 0 {
                 ui.label(format!("{} parameters", self.params));

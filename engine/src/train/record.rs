@@ -54,7 +54,8 @@ pub struct RunRecord {
     pub evals: Vec<EvalPoint>,
     /// Entropy of the mixture's byte unigram distribution (nats): the context-free baseline.
     pub unigram_entropy: f64,
-    /// Training throughput.
+    /// Training throughput: tokens/s over the steps after the first (which compiles the kernels
+    /// on a GPU), evaluations left out.
     pub tokens_per_sec: f64,
     /// Wall-clock seconds of the training loop (evaluations included).
     pub seconds: f64,

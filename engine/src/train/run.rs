@@ -60,7 +60,8 @@ pub struct StepOutcome {
     pub step: usize,
     /// Mean batch loss, on steps whose loss was read back.
     pub loss: Option<f32>,
-    /// Training tokens per second so far (evaluations excluded).
+    /// Training tokens per second so far, evaluations and (after step 1) the first step left
+    /// out: that one compiles the kernels on a GPU, which says nothing of the speed.
     pub tokens_per_sec: f64,
     /// The held-out evaluation, on steps where one ran.
     pub eval: Option<EvalPoint>,
@@ -81,6 +82,8 @@ pub struct Trainer {
     curve: Vec<CurvePoint>,
     evals: Vec<EvalPoint>,
     train_secs: f64,
+    /// Seconds the first step took (compilation included).
+    first_step_secs: f64,
     eval_secs: f64,
     /// Expert counts per MoE layer at the last logged steps (most recent last).
     loads: Vec<Vec<Vec<u32>>>,
@@ -120,6 +123,7 @@ impl Trainer {
             curve: Vec::new(),
             evals: Vec::new(),
             train_secs: 0.0,
+            first_step_secs: 0.0,
             eval_secs: 0.0,
             loads: Vec::new(),
         })
@@ -203,7 +207,10 @@ impl Trainer {
         }
         self.step = step;
         self.train_secs += t0.elapsed().as_secs_f64();
-        let tokens_per_sec = (step * tokens_per_step) as f64 / self.train_secs.max(1e-9);
+        if step == 1 {
+            self.first_step_secs = self.train_secs;
+        }
+        let tokens_per_sec = self.tokens_per_sec();
         let eval = if (cfg.eval_every > 0 && step.is_multiple_of(cfg.eval_every)) || step == cfg.steps {
             let t0 = Instant::now();
             let e = evaluate(&self.model, &self.device, &self.corpus, cfg, step).await?;
@@ -242,6 +249,18 @@ impl Trainer {
         crate::models::sample(&self.model, &self.device, prompt, len, temperature, seed).await
     }
 
+    /// Training tokens per second over the steps after the first (which compiles the kernels
+    /// on a GPU), or over the first while it is the only one.
+    fn tokens_per_sec(&self) -> f64 {
+        let tokens_per_step = (self.cfg.batch * self.cfg.model.context) as f64;
+        let (steps, secs) = if self.step > 1 {
+            (self.step - 1, self.train_secs - self.first_step_secs)
+        } else {
+            (self.step, self.train_secs)
+        };
+        steps as f64 * tokens_per_step / secs.max(1e-9)
+    }
+
     /// The record of the run so far.
     pub fn record(&self) -> RunRecord {
         RunRecord {
@@ -253,7 +272,7 @@ impl Trainer {
             curve: self.curve.clone(),
             evals: self.evals.clone(),
             unigram_entropy: self.unigram_entropy,
-            tokens_per_sec: (self.step * self.cfg.batch * self.cfg.model.context) as f64 / self.train_secs.max(1e-9),
+            tokens_per_sec: self.tokens_per_sec(),
             seconds: self.train_secs + self.eval_secs,
             active_params: self.cfg.model.active_params(),
             expert_load: self.expert_load(),
