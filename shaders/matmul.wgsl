@@ -36,13 +36,45 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
-@compute @workgroup_size(8, 8, 1)
-fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+// First elements of A, B and C for batch wg.z = z1·batch2 + z2.
+fn batch_bases(wg: vec3<u32>) -> vec3<u32> {
     let z1 = wg.z / p.batch2;
     let z2 = wg.z % p.batch2;
-    let a_base = p.a_off + z1 * p.a_bs1 + z2 * p.a_bs2;
-    let b_base = p.b_off + z1 * p.b_bs1 + z2 * p.b_bs2;
-    let c_base = p.c_off + z1 * p.c_bs1 + z2 * p.c_bs2;
+    return vec3<u32>(
+        p.a_off + z1 * p.a_bs1 + z2 * p.a_bs2,
+        p.b_off + z1 * p.b_bs1 + z2 * p.b_bs2,
+        p.c_off + z1 * p.c_bs1 + z2 * p.c_bs2,
+    );
+}
+
+// C(row0 + i, col0 + j) = alpha·acc[i][j] (+ C), inside the matrix.
+fn store_tile(c_base: u32, row0: u32, col0: u32, acc: array<vec4<f32>, 4>) {
+    for (var i = 0u; i < 4u; i++) {
+        let r = row0 + i;
+        if (r >= p.m) {
+            break;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let col = col0 + j;
+            if (col >= p.n) {
+                break;
+            }
+            let idx = c_base + r * p.c_rs + col;
+            var v = p.alpha * acc[i][j];
+            if (p.accumulate != 0u) {
+                v += c[idx];
+            }
+            c[idx] = v;
+        }
+    }
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let bases = batch_bases(wg);
+    let a_base = bases.x;
+    let b_base = bases.y;
+    let c_base = bases.z;
     let row0 = (wg.y * 8u + lid.y) * 4u;
     let col0 = (wg.x * 8u + lid.x) * 4u;
     if (row0 >= p.m || col0 >= p.n) {
@@ -76,25 +108,7 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
         acc2 += a[ar.z + ka] * bv;
         acc3 += a[ar.w + ka] * bv;
     }
-    let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var i = 0u; i < 4u; i++) {
-        let r = row0 + i;
-        if (r >= p.m) {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + j;
-            if (col >= p.n) {
-                break;
-            }
-            let idx = c_base + r * p.c_rs + col;
-            var v = p.alpha * acc[i][j];
-            if (p.accumulate != 0u) {
-                v += c[idx];
-            }
-            c[idx] = v;
-        }
-    }
+    store_tile(c_base, row0, col0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
 // The same buffers as a and b, read four elements at a time (element offsets and strides are
@@ -110,11 +124,10 @@ override B_ALONG_K: u32 = 0u;
 
 @compute @workgroup_size(8, 8, 1)
 fn matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let z1 = wg.z / p.batch2;
-    let z2 = wg.z % p.batch2;
-    let a_base = p.a_off + z1 * p.a_bs1 + z2 * p.a_bs2;
-    let b_base = p.b_off + z1 * p.b_bs1 + z2 * p.b_bs2;
-    let c_base = p.c_off + z1 * p.c_bs1 + z2 * p.c_bs2;
+    let bases = batch_bases(wg);
+    let a_base = bases.x;
+    let b_base = bases.y;
+    let c_base = bases.z;
     let row0 = (wg.y * 8u + lid.y) * 4u;
     let col0 = (wg.x * 8u + lid.x) * 4u;
     if (row0 >= p.m || col0 >= p.n) {
@@ -160,22 +173,6 @@ fn matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
         ia += vec4<u32>(step_a);
         ib += vec4<u32>(step_b);
     }
-    for (var i = 0u; i < 4u; i++) {
-        let r = row0 + i;
-        if (r >= p.m) {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + j;
-            if (col >= p.n) {
-                break;
-            }
-            let idx = c_base + r * p.c_rs + col;
-            var v = p.alpha * acc[j][i];
-            if (p.accumulate != 0u) {
-                v += c[idx];
-            }
-            c[idx] = v;
-        }
-    }
+    let rows = transpose(acc);
+    store_tile(c_base, row0, col0, array<vec4<f32>, 4>(rows[0], rows[1], rows[2], rows[3]));
 }
