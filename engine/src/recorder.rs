@@ -35,6 +35,17 @@ impl Recorder {
         Recorder { device: device.clone(), target }
     }
 
+    /// As `new`, for work recorded again and again over the same tensors (a trainer's steps):
+    /// on a GPU its bind groups are made once and kept (see `gpu::bind_groups`); the owner
+    /// calls `Gpu::forget_bind_groups` when those tensors go.
+    pub fn reusing_bind_groups(device: &Device) -> Recorder {
+        let mut rec = Recorder::new(device);
+        if let Target::Gpu(g) = &mut rec.target {
+            g.reuse_bind_groups();
+        }
+        rec
+    }
+
     /// The device this recording targets.
     pub fn device(&self) -> &Device {
         &self.device

@@ -127,6 +127,29 @@ fn the_throughput_measurement_times_the_steps_it_says_and_trains_as_the_trainer_
     }
 }
 
+#[test]
+fn a_trainer_makes_its_bind_groups_once_and_lets_them_go_when_dropped() {
+    // A device of its own: other tests' trainers, dropped meanwhile, would empty a shared cache.
+    let g = sigmix::Gpu::new().expect("an adapter");
+    let dev = Device::Gpu(g.clone());
+    let cfg = RunConfig { steps: 10, eval_every: 0, ..RunConfig::preset("smoke").expect("preset") };
+    let mut t = Trainer::new(&dev, &cfg).expect("builds");
+    t.step().expect("steps");
+    t.step().expect("steps");
+    let after_two = g.cached_bind_groups();
+    assert!(
+        after_two > 0 && after_two <= t.kernels_per_step(),
+        "{after_two} cached for {} kernels",
+        t.kernels_per_step()
+    );
+    for _ in 0..3 {
+        t.step().expect("steps");
+    }
+    assert_eq!(g.cached_bind_groups(), after_two, "later steps reuse the same bind groups");
+    drop(t);
+    assert_eq!(g.cached_bind_groups(), 0, "dropping the trainer releases them");
+}
+
 /// 24 KB of a made-up ledger: short structured lines a small model learns quickly.
 fn ledger() -> Vec<u8> {
     let mut s = String::new();

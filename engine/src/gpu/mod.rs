@@ -2,11 +2,13 @@
 //! cache, and the recorder that turns launcher calls into one command buffer.
 
 mod adapter;
+mod bind_groups;
 mod pipelines;
 mod readback;
 mod recorder;
 
 pub use adapter::{AdapterChoice, Gpu, GpuInfo, WgpuParts};
+pub(crate) use bind_groups::{BindGroups, BindKey};
 pub use pipelines::{Access, KernelSpec};
 pub(crate) use readback::{read_bytes, read_bytes_async};
 pub use recorder::{Binding, GpuRecorder, grid_1d};

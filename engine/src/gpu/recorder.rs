@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, KernelSpec};
+use crate::gpu::{BindKey, Gpu, KernelSpec};
 
 /// Bytes in one uniform arena; when a recording needs more it submits what it has so far.
 const ARENA_BYTES: u64 = 256 * 1024;
@@ -36,6 +36,8 @@ pub struct GpuRecorder {
     params: Vec<u8>,
     align: usize,
     dispatches: usize,
+    /// Take bind groups from the device's cache (a trainer's steps).
+    reuse_bind_groups: bool,
 }
 
 /// Splits `groups` workgroups over x and y so neither exceeds the per-dimension limit;
@@ -63,7 +65,13 @@ impl GpuRecorder {
             params: Vec::new(),
             align: gpu.limits().min_uniform_buffer_offset_alignment.max(16) as usize,
             dispatches: 0,
+            reuse_bind_groups: false,
         }
+    }
+
+    /// Takes bind groups from the device's cache from now on (see `gpu::bind_groups`).
+    pub fn reuse_bind_groups(&mut self) {
+        self.reuse_bind_groups = true;
     }
 
     /// The device this recording targets.
@@ -114,29 +122,15 @@ impl GpuRecorder {
         self.params.resize(offset as usize + slot, 0);
         let kernel = self.gpu.kernel(spec, overrides)?;
         let arena = self.arena()?;
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &arena,
-                offset,
-                size: wgpu::BufferSize::new(bytes.len() as u64),
-            }),
-        }];
+        let mut entries = vec![(0, arena, offset, bytes.len() as u64)];
         for ((binding, _), b) in spec.storage.iter().zip(buffers) {
-            entries.push(wgpu::BindGroupEntry {
-                binding: *binding,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: b.buffer,
-                    offset: b.offset,
-                    size: wgpu::BufferSize::new(b.size.max(4)),
-                }),
-            });
+            entries.push((*binding, b.buffer.clone(), b.offset, b.size.max(4)));
         }
-        let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(spec.entry),
-            layout: &kernel.layout,
-            entries: &entries,
-        });
+        let bind_group = self.gpu.bind_group(
+            BindKey { layout: kernel.layout.clone(), entries },
+            spec.entry,
+            self.reuse_bind_groups,
+        )?;
         let encoder = &mut self.encoder;
         let pass = self.pass.get_or_insert_with(|| {
             let desc = wgpu::ComputePassDescriptor { label: Some("sigmix kernels"), timestamp_writes: None };

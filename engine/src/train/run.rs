@@ -84,6 +84,8 @@ pub struct Trainer {
     train_secs: f64,
     /// Seconds the first step took (compilation included).
     first_step_secs: f64,
+    /// Kernels the last step recorded.
+    kernels_per_step: usize,
     eval_secs: f64,
     /// Expert counts per MoE layer at the last logged steps (most recent last).
     loads: Vec<Vec<Vec<u32>>>,
@@ -91,6 +93,15 @@ pub struct Trainer {
 
 /// Logged steps the expert-load average covers.
 const LOAD_WINDOW: usize = 10;
+
+impl Drop for Trainer {
+    /// The steps' cached bind groups hold this model's buffers: let them go with it.
+    fn drop(&mut self) {
+        if let Device::Gpu(g) = &self.device {
+            g.forget_bind_groups();
+        }
+    }
+}
 
 impl Trainer {
     /// Builds the data, the model and the optimiser for `cfg` on `device` (built-in domains
@@ -124,6 +135,7 @@ impl Trainer {
             evals: Vec::new(),
             train_secs: 0.0,
             first_step_secs: 0.0,
+            kernels_per_step: 0,
             eval_secs: 0.0,
             loads: Vec::new(),
         })
@@ -182,11 +194,12 @@ impl Trainer {
         let batch = self.sampler.sample(&self.corpus, cfg.batch, cfg.model.context);
         self.model.set_batch(&batch.tokens, &batch.targets)?;
         let lr = cfg.schedule.at(step - 1, cfg.steps);
-        let mut rec = Recorder::new(&self.device);
+        let mut rec = Recorder::reusing_bind_groups(&self.device);
         rec.clear(self.model.weights().grads())?;
         self.model.forward(&mut rec, true)?;
         self.model.backward(&mut rec)?;
         self.opt.step(&mut rec, self.model.weights(), lr)?;
+        self.kernels_per_step = rec.dispatches();
         rec.submit()?;
 
         let tokens_per_step = cfg.batch * cfg.model.context;
@@ -247,6 +260,11 @@ impl Trainer {
     /// `sample` as a future.
     pub async fn sample_async(&self, prompt: &str, len: usize, temperature: f32, seed: u64) -> Result<String> {
         crate::models::sample(&self.model, &self.device, prompt, len, temperature, seed).await
+    }
+
+    /// Kernels (GPU dispatches, or CPU kernel calls) the last step recorded.
+    pub fn kernels_per_step(&self) -> usize {
+        self.kernels_per_step
     }
 
     /// Training tokens per second over the steps after the first (which compiles the kernels

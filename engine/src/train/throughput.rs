@@ -35,6 +35,11 @@ pub struct Throughput {
     pub timed_secs: f64,
     /// Training tokens per second over the timed steps.
     pub tokens_per_sec: f64,
+    /// Kernels one step records (GPU dispatches, or CPU kernel calls).
+    pub kernels_per_step: usize,
+    /// Mean milliseconds the host spent recording and submitting one timed step (the device
+    /// works meanwhile): on a fast GPU, the floor of a step's time.
+    pub record_ms_per_step: f64,
     /// Training loss read after the last timed step (it must be finite).
     pub last_loss: f32,
 }
@@ -57,8 +62,13 @@ pub async fn measure_async(device: &Device, cfg: &RunConfig, warm: usize, timed:
     }
     trainer.model().read_mean_loss().await?;
     let t0 = Instant::now();
+    let mut record_secs = 0.0;
     for _ in 0..timed {
+        // The page's turn first, so the step's own yield finds it just taken.
+        crate::clock::yield_now().await;
+        let r0 = Instant::now();
         trainer.step_async().await?;
+        record_secs += r0.elapsed().as_secs_f64();
     }
     let last_loss = trainer.model().read_mean_loss().await?;
     let timed_secs = t0.elapsed().as_secs_f64();
@@ -76,6 +86,8 @@ pub async fn measure_async(device: &Device, cfg: &RunConfig, warm: usize, timed:
         timed_steps: timed,
         timed_secs,
         tokens_per_sec: (timed * tokens_per_step) as f64 / timed_secs.max(1e-9),
+        kernels_per_step: trainer.kernels_per_step(),
+        record_ms_per_step: 1e3 * record_secs / timed as f64,
         last_loss,
     })
 }
