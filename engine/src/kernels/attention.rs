@@ -51,9 +51,10 @@ const MAX_TILE_ROWS: usize = 128;
 /// tile holds what one pass over the keys can use, min(n, 128) rows of d, capped by the largest
 /// such that two tiles plus 1 KiB of row statistics fit the adapter's workgroup memory (480 at
 /// the 16 KiB WebGPU floor, 992 on 32 KiB), and at 1024. Declaring no more than a shape uses
-/// matters: WebGPU zero-fills workgroup memory at the start of every workgroup (a browser's
-/// software adapter spent most of a training step doing so with full-size tiles), and on a
-/// real GPU a smaller footprint lets more workgroups share a compute unit.
+/// matters: WebGPU zero-fills workgroup memory at the start of every workgroup (in Chromium on
+/// its software adapter, full-size tiles cost a fifth of a training step and ten seconds of
+/// compilation), and on a real GPU a smaller footprint lets more workgroups share a compute
+/// unit.
 fn overrides(gpu: &crate::Gpu, l: &AttnLayout, opts: &AttnOpts) -> Result<[(&'static str, f64); 2]> {
     let limit = gpu.limits().max_compute_workgroup_storage_size as usize;
     let largest = (limit.saturating_sub(1024) / 32 / 16 * 16).clamp(64, 1024);
