@@ -11,6 +11,11 @@
 //   moe_matmul_wgrad  dw[e] (+)= a_eᵀ · b_e over the rows of group e: (k_in, n) per expert,
 //                     each workgroup summing its group's rows in order (deterministic).
 //   moe_bias_grad     db[e, j] (+)= Σ_{r in group e} b[r, j].
+//   moe_matmul_vec4, moe_matmul_wgrad_vec4
+//                     the same products reading a, w and b as vec4s (a4, w4, b4) where rows
+//                     are multiples of 4 long (the launcher checks: k_in, and n where W is
+//                     read along n or b is read at all), as matmul.wgsl's matmul_vec4 does:
+//                     a quarter of the loads.
 // Rows past offsets[E] are never read or written.
 
 struct Params {
@@ -32,6 +37,57 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> c: array<f32>;
 @group(0) @binding(6) var<storage, read> b: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dw: array<f32>;
+// a, w and b again, four elements at a time (the vec4 entry points).
+@group(0) @binding(8) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read> w4: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read> b4: array<vec4<f32>>;
+
+// c[start + r0 + i, c0 + j] (+)= acc[i][j] (+ bias_e[c0 + j]) inside the group and the row.
+fn store_grouped(e: u32, start: u32, count: u32, r0: u32, c0: u32, acc: array<vec4<f32>, 4>) {
+    for (var i = 0u; i < 4u; i++) {
+        let r = r0 + i;
+        if (r >= count) {
+            break;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let col = c0 + j;
+            if (col >= p.n) {
+                break;
+            }
+            var v = acc[i][j];
+            if (p.has_bias != 0u) {
+                v += bias[e * p.n + col];
+            }
+            let at = (start + r) * p.n + col;
+            if (p.accumulate != 0u) {
+                v += c[at];
+            }
+            c[at] = v;
+        }
+    }
+}
+
+// dw[e, k0 + i, c0 + j] (+)= acc[i][j] inside the matrix.
+fn store_wgrad(e: u32, k0: u32, c0: u32, acc: array<vec4<f32>, 4>) {
+    for (var i = 0u; i < 4u; i++) {
+        let k = k0 + i;
+        if (k >= p.k_in) {
+            break;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let col = c0 + j;
+            if (col >= p.n) {
+                break;
+            }
+            let at = (e * p.k_in + k) * p.n + col;
+            var v = acc[i][j];
+            if (p.accumulate != 0u) {
+                v += dw[at];
+            }
+            dw[at] = v;
+        }
+    }
+}
 
 // 4×4 tile products: rows through `ar` (A row starts, A column stride a_cs), columns through
 // `bc` (B column starts, B row stride b_rs), over kk < depth; B is the weights `w` (forward,
@@ -88,28 +144,7 @@ fn moe_matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
         bc = e * p.k_in * p.n + cols;
         b_rs = p.n;
     }
-    let acc = tile_w(ar, 1u, bc, b_rs, p.k_in);
-    for (var i = 0u; i < 4u; i++) {
-        let r = r0 + i;
-        if (r >= count) {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let col = c0 + j;
-            if (col >= p.n) {
-                break;
-            }
-            var v = acc[i][j];
-            if (p.has_bias != 0u) {
-                v += bias[e * p.n + col];
-            }
-            let at = (start + r) * p.n + col;
-            if (p.accumulate != 0u) {
-                v += c[at];
-            }
-            c[at] = v;
-        }
-    }
+    store_grouped(e, start, count, r0, c0, tile_w(ar, 1u, bc, b_rs, p.k_in));
 }
 
 @compute @workgroup_size(8, 8)
@@ -125,25 +160,74 @@ fn moe_matmul_wgrad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     // Aᵀ(k, r) = a[(start + r)·k_in + k]; B(r, j) = b[(start + r)·n + j].
     let ar = vec4<u32>(start * p.k_in) + min(vec4<u32>(k0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.k_in - 1u));
     let bc = vec4<u32>(start * p.n) + min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u));
-    let acc = tile_b(ar, p.k_in, bc, p.n, count);
-    for (var i = 0u; i < 4u; i++) {
-        let k = k0 + i;
-        if (k >= p.k_in) {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let col = c0 + j;
-            if (col >= p.n) {
-                break;
-            }
-            let at = (e * p.k_in + k) * p.n + col;
-            var v = acc[i][j];
-            if (p.accumulate != 0u) {
-                v += dw[at];
-            }
-            dw[at] = v;
-        }
+    store_wgrad(e, k0, c0, tile_b(ar, p.k_in, bc, p.n, count));
+}
+
+@compute @workgroup_size(8, 8)
+fn moe_matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let e = wg.z;
+    let start = offsets[e];
+    let count = offsets[e + 1u] - start;
+    let r0 = (wg.y * 8u + lid.y) * 4u;
+    let c0 = (wg.x * 8u + lid.x) * 4u;
+    if (r0 >= count || c0 >= p.n) {
+        return;
     }
+    // A's rows along k (edge rows clamped); W_e along k per column (stored (n, k_in)) or along
+    // n per k (stored (k_in, n), n a multiple of 4). vec4 indices, stepped per four k.
+    let quad = vec4<u32>(0u, 1u, 2u, 3u);
+    var ia = (vec4<u32>(start) + min(vec4<u32>(r0) + quad, vec4<u32>(count - 1u))) * (p.k_in / 4u);
+    var ib: vec4<u32>;
+    var step_b: u32;
+    if (p.trans_w != 0u) {
+        ib = (vec4<u32>(e * p.n * p.k_in) + min(vec4<u32>(c0) + quad, vec4<u32>(p.n - 1u)) * p.k_in) / 4u;
+        step_b = 1u;
+    } else {
+        ib = (vec4<u32>(e * p.k_in * p.n + c0) + quad * p.n) / 4u;
+        step_b = p.n;
+    }
+    // acc[j][i] = C(r0 + i, c0 + j), column-major like the block products.
+    var acc = mat4x4<f32>();
+    for (var kk = 0u; kk < p.k_in; kk += 4u) {
+        let blk_a = transpose(mat4x4<f32>(a4[ia.x], a4[ia.y], a4[ia.z], a4[ia.w]));
+        var blk_w = mat4x4<f32>(w4[ib.x], w4[ib.y], w4[ib.z], w4[ib.w]);
+        if (p.trans_w == 0u) {
+            blk_w = transpose(blk_w);
+        }
+        acc += blk_a * blk_w;
+        ia += vec4<u32>(1u);
+        ib += vec4<u32>(step_b);
+    }
+    let rows = transpose(acc);
+    store_grouped(e, start, count, r0, c0, array<vec4<f32>, 4>(rows[0], rows[1], rows[2], rows[3]));
+}
+
+@compute @workgroup_size(8, 8)
+fn moe_matmul_wgrad_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let e = wg.z;
+    let start = offsets[e];
+    let count = offsets[e + 1u] - start;
+    let k0 = (wg.y * 8u + lid.y) * 4u;
+    let c0 = (wg.x * 8u + lid.x) * 4u;
+    if (k0 >= p.k_in || c0 >= p.n) {
+        return;
+    }
+    // Per grouped row: a[row, k0..k0+4] and b[row, c0..c0+4], one vec4 each (k_in and n are
+    // multiples of 4), an outer product into the tile.
+    var ia = (start * p.k_in + k0) / 4u;
+    var ib = (start * p.n + c0) / 4u;
+    var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var r = 0u; r < count; r++) {
+        let av = a4[ia];
+        let bv = b4[ib];
+        acc[0] += av.x * bv;
+        acc[1] += av.y * bv;
+        acc[2] += av.z * bv;
+        acc[3] += av.w * bv;
+        ia += p.k_in / 4u;
+        ib += p.n / 4u;
+    }
+    store_wgrad(e, k0, c0, acc);
 }
 
 @compute @workgroup_size(64)

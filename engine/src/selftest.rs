@@ -655,6 +655,8 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
     let capped = RouteOpts { sigmoid: true, renorm: false, capacity: 7 };
     out.extend(check_moe(device, &mut rng, 45, 8, 2, 5, capped, MoeCase::AllToOne).await?);
     out.extend(check_moe_matmul(device, &mut rng, 53, 6, 2, 19, 37, 0).await?);
+    // Widths that are multiples of 4: the vec4 entry points.
+    out.extend(check_moe_matmul(device, &mut rng, 41, 5, 2, 20, 12, 0).await?);
     out.extend(check_moe_backward(device, &mut rng, 41, 7, 2, 11, RouteOpts::default()).await?);
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
         out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false).await?);

@@ -375,6 +375,15 @@ const GROUPED: KernelSpec = mm_spec(
 const WGRAD: KernelSpec =
     mm_spec("moe_matmul_wgrad", &[(1, Access::Read), (2, Access::Read), (6, Access::Read), (7, Access::ReadWrite)]);
 const BGRAD: KernelSpec = mm_spec("moe_bias_grad", &[(1, Access::Read), (6, Access::Read), (7, Access::ReadWrite)]);
+/// The vec4 twins: a (8) and w (9) or b (10) read four elements at a time.
+const GROUPED_VEC4: KernelSpec = mm_spec(
+    "moe_matmul_vec4",
+    &[(1, Access::Read), (4, Access::Read), (5, Access::ReadWrite), (8, Access::Read), (9, Access::Read)],
+);
+const WGRAD_VEC4: KernelSpec = mm_spec(
+    "moe_matmul_wgrad_vec4",
+    &[(1, Access::Read), (7, Access::ReadWrite), (8, Access::Read), (10, Access::Read)],
+);
 
 fn grouped_params(op: &'static str, r: &MoeRouting, k_in: usize, n: usize, flags: [bool; 3]) -> Result<GroupedParams> {
     Ok(GroupedParams {
@@ -420,9 +429,16 @@ pub fn moe_matmul(
     match rec.exec(OP, &operands)? {
         Exec::Gpu(g) => {
             // Without a bias the bias slot is bound to w (never read: has_bias = 0).
-            let b = [r.offsets.binding()?, a.binding()?, w.binding()?, bias.unwrap_or(w).binding()?, c.binding()?];
+            let bias = bias.unwrap_or(w).binding()?;
             let groups = [n.div_ceil(32) as u32, rows.div_ceil(32) as u32, p.experts];
-            g.dispatch(&GROUPED, &[], &p, &b, groups)
+            // Rows of a (and of W where it is read along n) that are multiples of 4: vec4 loads.
+            if k_in.is_multiple_of(4) && (trans_w || n.is_multiple_of(4)) {
+                let b = [r.offsets.binding()?, bias, c.binding()?, a.binding()?, w.binding()?];
+                g.dispatch(&GROUPED_VEC4, &[], &p, &b, groups)
+            } else {
+                let b = [r.offsets.binding()?, a.binding()?, w.binding()?, bias, c.binding()?];
+                g.dispatch(&GROUPED, &[], &p, &b, groups)
+            }
         }
         Exec::Cpu => cpu::moe::grouped_matmul(a, w, bias, c, &r.offsets, k_in, n, trans_w, accumulate),
     }
@@ -454,8 +470,14 @@ pub fn moe_matmul_wgrad(
     operands.extend(db);
     match rec.exec(OP, &operands)? {
         Exec::Gpu(g) => {
-            let bind = [r.offsets.binding()?, a.binding()?, b.binding()?, dw.binding()?];
-            g.dispatch(&WGRAD, &[], &p, &bind, [n.div_ceil(32) as u32, k_in.div_ceil(32) as u32, p.experts])?;
+            let groups = [n.div_ceil(32) as u32, k_in.div_ceil(32) as u32, p.experts];
+            if k_in.is_multiple_of(4) && n.is_multiple_of(4) {
+                let bind = [r.offsets.binding()?, dw.binding()?, a.binding()?, b.binding()?];
+                g.dispatch(&WGRAD_VEC4, &[], &p, &bind, groups)?;
+            } else {
+                let bind = [r.offsets.binding()?, a.binding()?, b.binding()?, dw.binding()?];
+                g.dispatch(&WGRAD, &[], &p, &bind, groups)?;
+            }
             if let Some(db) = db {
                 let bind = [r.offsets.binding()?, b.binding()?, db.binding()?];
                 g.dispatch(&BGRAD, &[], &p, &bind, [n.div_ceil(64) as u32, p.experts, 1])?;
