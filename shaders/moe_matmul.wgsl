@@ -42,6 +42,13 @@ struct Params {
 @group(0) @binding(9) var<storage, read> w4: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read> b4: array<vec4<f32>>;
 
+// Expert wg.z's group (first grouped row, row count) and this invocation's 4×4 tile origin:
+// (start, count, tile row, tile column).
+fn group_tile(wg: vec3<u32>, lid: vec3<u32>) -> vec4<u32> {
+    let start = offsets[wg.z];
+    return vec4<u32>(start, offsets[wg.z + 1u] - start, (wg.y * 8u + lid.y) * 4u, (wg.x * 8u + lid.x) * 4u);
+}
+
 // c[start + r0 + i, c0 + j] (+)= acc[i][j] (+ bias_e[c0 + j]) inside the group and the row.
 fn store_grouped(e: u32, start: u32, count: u32, r0: u32, c0: u32, acc: array<vec4<f32>, 4>) {
     for (var i = 0u; i < 4u; i++) {
@@ -124,10 +131,11 @@ fn tile_b(ar: vec4<u32>, a_cs: u32, bc: vec4<u32>, b_rs: u32, depth: u32) -> arr
 @compute @workgroup_size(8, 8)
 fn moe_matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let e = wg.z;
-    let start = offsets[e];
-    let count = offsets[e + 1u] - start;
-    let r0 = (wg.y * 8u + lid.y) * 4u;
-    let c0 = (wg.x * 8u + lid.x) * 4u;
+    let t = group_tile(wg, lid);
+    let start = t.x;
+    let count = t.y;
+    let r0 = t.z;
+    let c0 = t.w;
     if (r0 >= count || c0 >= p.n) {
         return;
     }
@@ -150,10 +158,11 @@ fn moe_matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
 @compute @workgroup_size(8, 8)
 fn moe_matmul_wgrad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let e = wg.z;
-    let start = offsets[e];
-    let count = offsets[e + 1u] - start;
-    let k0 = (wg.y * 8u + lid.y) * 4u;
-    let c0 = (wg.x * 8u + lid.x) * 4u;
+    let t = group_tile(wg, lid);
+    let start = t.x;
+    let count = t.y;
+    let k0 = t.z;
+    let c0 = t.w;
     if (k0 >= p.k_in || c0 >= p.n) {
         return;
     }
@@ -166,10 +175,11 @@ fn moe_matmul_wgrad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
 @compute @workgroup_size(8, 8)
 fn moe_matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let e = wg.z;
-    let start = offsets[e];
-    let count = offsets[e + 1u] - start;
-    let r0 = (wg.y * 8u + lid.y) * 4u;
-    let c0 = (wg.x * 8u + lid.x) * 4u;
+    let t = group_tile(wg, lid);
+    let start = t.x;
+    let count = t.y;
+    let r0 = t.z;
+    let c0 = t.w;
     if (r0 >= count || c0 >= p.n) {
         return;
     }
@@ -205,10 +215,11 @@ fn moe_matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
 @compute @workgroup_size(8, 8)
 fn moe_matmul_wgrad_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let e = wg.z;
-    let start = offsets[e];
-    let count = offsets[e + 1u] - start;
-    let k0 = (wg.y * 8u + lid.y) * 4u;
-    let c0 = (wg.x * 8u + lid.x) * 4u;
+    let t = group_tile(wg, lid);
+    let start = t.x;
+    let count = t.y;
+    let k0 = t.z;
+    let c0 = t.w;
     if (k0 >= p.k_in || c0 >= p.n) {
         return;
     }
