@@ -44,6 +44,18 @@ fn both_backends_train_the_same_encoder_and_the_loss_falls() {
 }
 
 #[test]
+fn a_run_lets_its_cached_bind_groups_go_when_it_ends() {
+    // A device of its own, so other tests' runs cannot empty or fill the cache meanwhile.
+    let g = sigmix::Gpu::new().expect("an adapter");
+    let dev = sigmix::Device::Gpu(g.clone());
+    let mut seen = 0;
+    train_polyview(&dev, &small(2, ContrastiveLoss::InfoNce), &mut |_| seen = seen.max(g.cached_bind_groups()))
+        .expect("runs");
+    assert!(seen > 0, "the steps keep their bind groups");
+    assert_eq!(g.cached_bind_groups(), 0, "and release them with the run");
+}
+
+#[test]
 fn augmentations_match_the_reference_on_both_backends() {
     for dev in devices() {
         let mut rng = Rng::new(4);

@@ -4,9 +4,9 @@
 //! step costs there.
 //!
 //! A cached bind group holds its buffers alive, so only recordings that ask for it use the
-//! cache (a trainer's steps, `Recorder::reusing_bind_groups`), the cache is bounded (emptied
-//! when full) and it is emptied when a trainer is dropped (`Gpu::forget_bind_groups`); either
-//! only costs re-creating.
+//! cache (a trainer's and a poly-view run's steps, `Recorder::reusing_bind_groups`), the cache
+//! is bounded (emptied when full) and it is emptied when such a run ends
+//! (`Gpu::forget_bind_groups`); either only costs re-creating.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

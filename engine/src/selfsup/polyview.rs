@@ -189,6 +189,17 @@ struct Buffers {
     dz: Tensor,
 }
 
+/// Empties the device's bind-group cache when dropped.
+struct ReleaseBindGroups<'a>(&'a Device);
+
+impl Drop for ReleaseBindGroups<'_> {
+    fn drop(&mut self) {
+        if let Device::Gpu(g) = self.0 {
+            g.forget_bind_groups();
+        }
+    }
+}
+
 fn augment_shape(cfg: &PolyviewConfig, noise_std: f32, seed: u32) -> AugmentShape {
     AugmentShape { views: cfg.passes_per_step(), in_size: cfg.image_size, out_size: cfg.view_size, noise_std, seed }
 }
@@ -268,6 +279,9 @@ pub async fn train_polyview_async(
     let enc = Encoder::new(device, &cfg.encoder, rows, cfg.seed)?;
     let mut opt = AdamW::new(device, enc.weights(), cfg.optim.clone())?;
     let state = ContrastiveState::new(device, shape)?;
+    // The steps keep their bind groups (they record the same work every time); they hold this
+    // run's buffers, so they go when the run ends, however it ends.
+    let _release = ReleaseBindGroups(device);
     let opts = ContrastiveOpts { loss: cfg.loss, temperature: cfg.temperature };
     on_event(&PolyviewEvent::Started { params: enc.weights().count() });
     let probe_before = probe(device, &enc, &b, cfg, &held_out.labels).await?;
@@ -293,7 +307,7 @@ pub async fn train_polyview_async(
         b.src.write_u32(&src)?;
         b.view.write_f32(&params)?;
         let noise_seed = rng.next_u64() as u32;
-        let mut rec = Recorder::new(device);
+        let mut rec = Recorder::reusing_bind_groups(device);
         augment(
             &mut rec,
             &b.images,
