@@ -125,6 +125,12 @@ for n in "${ns[@]}"; do
   echo "n = $n: exit $?"
 done
 
+# Native training on the card: the number the page's #bench=tiny is compared with, and the
+# host's time to record a step (the floor of a step on a fast GPU).
+step "training through Vulkan (tiny preset: tokens/s, and the host's recording time per step)"
+timeout 15 "$bin" --device gpu bench train | tail -2
+echo "exit ${PIPESTATUS[0]}"
+
 if [ "$have_torch" = 1 ]; then
   step "PyTorch: FlashAttention-2 (SDPA) softmax and a plain sigmoid attention (bf16)"
   timeout 90 "$py" "$here/gpu_torch.py" --n 512,2048,8192 --tokens 16384 --hidden 2048 --out "$work/torch.json"
