@@ -108,23 +108,22 @@ fn vec4_layout(l: &MatmulLayout) -> Option<[(&'static str, f64); 2]> {
         let b2 = if l.batch.1 > 1 { s.batch2 } else { 0 };
         [s.offset, other, b1, b2].iter().all(|v| v.is_multiple_of(4))
     };
+    // Some(true): runs of four along k; Some(false): along the operand's other axis, of
+    // length `len`; None: neither.
+    let runs = |s: &Strides, k_step: usize, other_step: usize, len: usize| {
+        if k_step == 1 && aligned(s, other_step) {
+            Some(true)
+        } else if other_step == 1 && len.is_multiple_of(4) && aligned(s, k_step) {
+            Some(false)
+        } else {
+            None
+        }
+    };
     if !l.k.is_multiple_of(4) {
         return None;
     }
-    let a_along_k = if l.a.col == 1 && aligned(&l.a, l.a.row) {
-        true
-    } else if l.a.row == 1 && l.m.is_multiple_of(4) && aligned(&l.a, l.a.col) {
-        false
-    } else {
-        return None;
-    };
-    let b_along_k = if l.b.row == 1 && aligned(&l.b, l.b.col) {
-        true
-    } else if l.b.col == 1 && l.n.is_multiple_of(4) && aligned(&l.b, l.b.row) {
-        false
-    } else {
-        return None;
-    };
+    let a_along_k = runs(&l.a, l.a.col, l.a.row, l.m)?;
+    let b_along_k = runs(&l.b, l.b.row, l.b.col, l.n)?;
     Some([("A_ALONG_K", a_along_k as u32 as f64), ("B_ALONG_K", b_along_k as u32 as f64)])
 }
 
