@@ -37,7 +37,7 @@ impl Recorder {
 
     /// As `new`, for work recorded again and again over the same tensors (a trainer's steps):
     /// on a GPU its bind groups are made once and kept (see `gpu::bind_groups`); the owner
-    /// calls `Gpu::forget_bind_groups` when those tensors go.
+    /// holds a `ReleaseBindGroups` so they go with those tensors.
     pub fn reusing_bind_groups(device: &Device) -> Recorder {
         let mut rec = Recorder::new(device);
         if let Target::Gpu(g) = &mut rec.target {
@@ -109,6 +109,26 @@ impl Recorder {
         match self.target {
             Target::Gpu(g) => g.submit(),
             Target::Cpu { .. } => Ok(()),
+        }
+    }
+}
+
+/// Held by whoever records with `Recorder::reusing_bind_groups` (a trainer, a poly-view run):
+/// the kept bind groups hold that run's buffers, so dropping this empties the device's cache,
+/// however the run ends.
+pub(crate) struct ReleaseBindGroups(Device);
+
+impl ReleaseBindGroups {
+    /// A release for `device`'s kept bind groups.
+    pub(crate) fn on(device: &Device) -> ReleaseBindGroups {
+        ReleaseBindGroups(device.clone())
+    }
+}
+
+impl Drop for ReleaseBindGroups {
+    fn drop(&mut self) {
+        if let Device::Gpu(g) = &self.0 {
+            g.forget_bind_groups();
         }
     }
 }

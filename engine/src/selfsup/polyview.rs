@@ -12,7 +12,7 @@ use crate::kernels::contrastive::{
 };
 use crate::models::{Encoder, EncoderConfig};
 use crate::optim::{AdamW, AdamWConfig, LrSchedule};
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, ReleaseBindGroups};
 use crate::rng::Rng;
 use crate::selfsup::probe::{Labelled, linear_probe};
 use crate::tensor::{DType, Device, Tensor};
@@ -189,17 +189,6 @@ struct Buffers {
     dz: Tensor,
 }
 
-/// Empties the device's bind-group cache when dropped.
-struct ReleaseBindGroups<'a>(&'a Device);
-
-impl Drop for ReleaseBindGroups<'_> {
-    fn drop(&mut self) {
-        if let Device::Gpu(g) = self.0 {
-            g.forget_bind_groups();
-        }
-    }
-}
-
 fn augment_shape(cfg: &PolyviewConfig, noise_std: f32, seed: u32) -> AugmentShape {
     AugmentShape { views: cfg.passes_per_step(), in_size: cfg.image_size, out_size: cfg.view_size, noise_std, seed }
 }
@@ -281,7 +270,7 @@ pub async fn train_polyview_async(
     let state = ContrastiveState::new(device, shape)?;
     // The steps keep their bind groups (they record the same work every time); they hold this
     // run's buffers, so they go when the run ends, however it ends.
-    let _release = ReleaseBindGroups(device);
+    let _release = ReleaseBindGroups::on(device);
     let opts = ContrastiveOpts { loss: cfg.loss, temperature: cfg.temperature };
     on_event(&PolyviewEvent::Started { params: enc.weights().count() });
     let probe_before = probe(device, &enc, &b, cfg, &held_out.labels).await?;

@@ -7,7 +7,7 @@ use crate::data::{Corpus, MixtureSampler, TextDomain, eval_batch, resolve_texts}
 use crate::error::{Error, Result};
 use crate::models::Gpt;
 use crate::optim::AdamW;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, ReleaseBindGroups};
 use crate::tensor::Device;
 use crate::train::{CurvePoint, EvalPoint, RunConfig, RunRecord};
 
@@ -89,19 +89,12 @@ pub struct Trainer {
     eval_secs: f64,
     /// Expert counts per MoE layer at the last logged steps (most recent last).
     loads: Vec<Vec<Vec<u32>>>,
+    /// The steps keep their bind groups; they go with the trainer.
+    _release: ReleaseBindGroups,
 }
 
 /// Logged steps the expert-load average covers.
 const LOAD_WINDOW: usize = 10;
-
-impl Drop for Trainer {
-    /// The steps' cached bind groups hold this model's buffers: let them go with it.
-    fn drop(&mut self) {
-        if let Device::Gpu(g) = &self.device {
-            g.forget_bind_groups();
-        }
-    }
-}
 
 impl Trainer {
     /// Builds the data, the model and the optimiser for `cfg` on `device` (built-in domains
@@ -138,6 +131,7 @@ impl Trainer {
             kernels_per_step: 0,
             eval_secs: 0.0,
             loads: Vec::new(),
+            _release: ReleaseBindGroups::on(device),
         })
     }
 
