@@ -239,6 +239,9 @@ pub(crate) fn shared_shift(temperature: f32) -> Option<f32> {
     (2.0 / temperature <= 80.0).then_some(1.0 / temperature)
 }
 
+/// Columns per shared tile at most: contrastive.wgsl's MAX_TILE_ROWS.
+const MAX_TILE_ROWS: usize = 128;
+
 /// Override constants for `gpu` and `s`: BQ, the row width in vec4s, and the shared tile (in
 /// vec4s): min(N, 128) rows, capped by the largest tile that leaves 1 KiB for the column
 /// statistics and 1 KiB for the loss reduction (960 at the 16 KiB WebGPU floor). No larger
@@ -247,7 +250,7 @@ fn overrides(gpu: &crate::Gpu, s: &ContrastiveShape) -> [(&'static str, f64); 3]
     let limit = gpu.limits().max_compute_workgroup_storage_size as usize;
     let largest = (limit.saturating_sub(2048) / 16 / 16 * 16).clamp(64, 2048);
     let d4 = s.dim.div_ceil(4);
-    let needed = (s.rows().clamp(1, 128) * d4).next_multiple_of(16).max(64);
+    let needed = (s.rows().clamp(1, MAX_TILE_ROWS) * d4).next_multiple_of(16).max(64);
     [("BQ", BLOCK as f64), ("TILE_VEC4", largest.min(needed) as f64), ("D4", d4 as f64)]
 }
 
