@@ -177,7 +177,10 @@ impl ContrastiveState {
             coef: t("contrastive coefficients", &[n, m + 1])?,
             loss: t("contrastive loss", &[1])?,
             // The CPU twin keeps that side in per-chunk buffers of its own.
-            pair_grad: t("contrastive pair gradient", &[if matches!(device, Device::Gpu(_)) { n } else { 0 }, d])?,
+            pair_grad: match device {
+                Device::Gpu(_) => t("contrastive pair gradient", &[2 * n, d.next_multiple_of(4)])?,
+                _ => t("contrastive pair gradient", &[0, d])?,
+            },
             shape,
         })
     }
