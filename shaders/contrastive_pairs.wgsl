@@ -39,9 +39,8 @@ struct Params {
 override VEC4: u32 = 0u;
 
 // Rows per block.
-const BR: u32 = 32u;
 // Rows per block of the forward passes, and their row and column partial sums.
-const BRF: u32 = 64u;
+const BR: u32 = 64u;
 var<workgroup> red_rows: array<f32, 512>;
 var<workgroup> red_cols: array<f32, 512>;
 
@@ -51,44 +50,6 @@ fn pair_of(i: u32) -> vec2<u32> {
         return vec2<u32>(p.blocks, p.blocks);
     }
     return vec2<u32>(i, (i + p.offset) % p.blocks);
-}
-
-// Offsets into z of four rows from `row0`, clamped to the last row (masked when used).
-fn row_bases(row0: u32) -> vec4<u32> {
-    let last = p.n - 1u;
-    return vec4<u32>(min(row0, last), min(row0 + 1u, last), min(row0 + 2u, last), min(row0 + 3u, last)) * p.d;
-}
-
-// s for rows r0..r0+4 (one vec4 per row) against columns c0..c0+4, divided by τ.
-fn similarities(r0: u32, c0: u32) -> array<vec4<f32>, 4> {
-    let ar = row_bases(r0);
-    let bc = row_bases(c0);
-    if (VEC4 != 0u) {
-        // m[a][b] = Σ_k z_{r0+a}[k]·z_{c0+b}[k], four features per step.
-        var ia = ar / 4u;
-        var ib = bc / 4u;
-        var m = mat4x4<f32>();
-        for (var k = 0u; k < p.d; k += 4u) {
-            let rows = mat4x4<f32>(zv[ia.x], zv[ia.y], zv[ia.z], zv[ia.w]);
-            let cols = mat4x4<f32>(zv[ib.x], zv[ib.y], zv[ib.z], zv[ib.w]);
-            m += transpose(cols) * rows;
-            ia += vec4<u32>(1u);
-            ib += vec4<u32>(1u);
-        }
-        return array<vec4<f32>, 4>(m[0] * p.inv_tau, m[1] * p.inv_tau, m[2] * p.inv_tau, m[3] * p.inv_tau);
-    }
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    for (var k = 0u; k < p.d; k++) {
-        let bv = vec4<f32>(z[bc.x + k], z[bc.y + k], z[bc.z + k], z[bc.w + k]);
-        acc0 += z[ar.x + k] * bv;
-        acc1 += z[ar.y + k] * bv;
-        acc2 += z[ar.z + k] * bv;
-        acc3 += z[ar.w + k] * bv;
-    }
-    return array<vec4<f32>, 4>(acc0 * p.inv_tau, acc1 * p.inv_tau, acc2 * p.inv_tau, acc3 * p.inv_tau);
 }
 
 // Whether (r, c) is a pair of rows of different samples, both inside the batch.
@@ -105,36 +66,69 @@ fn clear_sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
 }
 
-// s for rows r0..r0+8 against columns c0..c0+8, divided by τ: entry (a, b) in
-// [2a + ⌊b/4⌋][b mod 4].
+// Offsets into z of the eight rows from `row0`, clamped to the last row (masked when used).
+fn row_bases_8(row0: u32) -> array<vec4<u32>, 2> {
+    let last = vec4<u32>(p.n - 1u);
+    let lo = min(vec4<u32>(row0) + vec4<u32>(0u, 1u, 2u, 3u), last) * p.d;
+    let hi = min(vec4<u32>(row0) + vec4<u32>(4u, 5u, 6u, 7u), last) * p.d;
+    return array<vec4<u32>, 2>(lo, hi);
+}
+
+// z_{rows}[k] for the four rows at offsets `o`.
+fn gather4(o: vec4<u32>, k: u32) -> vec4<f32> {
+    return vec4<f32>(z[o.x + k], z[o.y + k], z[o.z + k], z[o.w + k]);
+}
+
+// s for rows r0..r0+8 against columns c0..c0+8, divided by τ: rows r0+a (a < 4) in
+// `lo[a]` (columns 0..4) and `hi[a]` (columns 4..8), rows r0+4+a likewise in `lo[4 + a]`…
+// Written out with one named accumulator each (no indexed private arrays) and one feature per
+// step: eight row and eight column loads per 64 multiply-adds.
 fn similarities_8x8(r0: u32, c0: u32) -> array<vec4<f32>, 16> {
-    var ar: array<u32, 8>;
-    var bc: array<u32, 8>;
-    let last = p.n - 1u;
-    for (var t = 0u; t < 8u; t++) {
-        ar[t] = min(r0 + t, last) * p.d;
-        bc[t] = min(c0 + t, last) * p.d;
+    let ar = row_bases_8(r0);
+    let bc = row_bases_8(c0);
+    var s0 = vec4<f32>(0.0);
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var s3 = vec4<f32>(0.0);
+    var s4 = vec4<f32>(0.0);
+    var s5 = vec4<f32>(0.0);
+    var s6 = vec4<f32>(0.0);
+    var s7 = vec4<f32>(0.0);
+    var t0 = vec4<f32>(0.0);
+    var t1 = vec4<f32>(0.0);
+    var t2 = vec4<f32>(0.0);
+    var t3 = vec4<f32>(0.0);
+    var t4 = vec4<f32>(0.0);
+    var t5 = vec4<f32>(0.0);
+    var t6 = vec4<f32>(0.0);
+    var t7 = vec4<f32>(0.0);
+    for (var k = 0u; k < p.d; k++) {
+        let lo = gather4(bc[0], k);
+        let hi = gather4(bc[1], k);
+        let ra = gather4(ar[0], k);
+        let rb = gather4(ar[1], k);
+        s0 += ra.x * lo;
+        t0 += ra.x * hi;
+        s1 += ra.y * lo;
+        t1 += ra.y * hi;
+        s2 += ra.z * lo;
+        t2 += ra.z * hi;
+        s3 += ra.w * lo;
+        t3 += ra.w * hi;
+        s4 += rb.x * lo;
+        t4 += rb.x * hi;
+        s5 += rb.y * lo;
+        t5 += rb.y * hi;
+        s6 += rb.z * lo;
+        t6 += rb.z * hi;
+        s7 += rb.w * lo;
+        t7 += rb.w * hi;
     }
-    var acc: array<vec4<f32>, 16>;
-    if (false) {
-    } else {
-        for (var t = 0u; t < 16u; t++) {
-            acc[t] = vec4<f32>(0.0);
-        }
-        for (var k = 0u; k < p.d; k++) {
-            let lo = vec4<f32>(z[bc[0] + k], z[bc[1] + k], z[bc[2] + k], z[bc[3] + k]);
-            let hi = vec4<f32>(z[bc[4] + k], z[bc[5] + k], z[bc[6] + k], z[bc[7] + k]);
-            for (var t = 0u; t < 8u; t++) {
-                let zr = z[ar[t] + k];
-                acc[2u * t] += zr * lo;
-                acc[2u * t + 1u] += zr * hi;
-            }
-        }
-    }
-    for (var t = 0u; t < 16u; t++) {
-        acc[t] *= p.inv_tau;
-    }
-    return acc;
+    let k = p.inv_tau;
+    return array<vec4<f32>, 16>(
+        k * s0, k * t0, k * s1, k * t1, k * s2, k * t2, k * s3, k * t3,
+        k * s4, k * t4, k * s5, k * t5, k * s6, k * t6, k * s7, k * t7,
+    );
 }
 
 // Forward pass k over pairs of 64-row blocks (`blocks` counts those): a workgroup of 8 × 8
@@ -145,8 +139,8 @@ fn pair_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
     if (pair.x >= p.blocks) {
         return;
     }
-    let i0 = pair.x * BRF + lid.y * 8u;
-    let j0 = pair.y * BRF + lid.x * 8u;
+    let i0 = pair.x * BR + lid.y * 8u;
+    let j0 = pair.y * BR + lid.x * 8u;
     let s = similarities_8x8(i0, j0);
     var col_part: array<f32, 8>;
     for (var b = 0u; b < 8u; b++) {
@@ -183,16 +177,16 @@ fn pair_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
     for (var x = 0u; x < 8u; x++) {
         sum += red_rows[t * 8u + x];
     }
-    if (pair.x * BRF + t < p.n) {
-        row_acc[pair.x * BRF + t] += sum;
+    if (pair.x * BR + t < p.n) {
+        row_acc[pair.x * BR + t] += sum;
     }
     if (pair.x != pair.y) {
         var col_sum = 0.0;
         for (var x = 0u; x < 8u; x++) {
             col_sum += red_cols[t * 8u + x];
         }
-        if (pair.y * BRF + t < p.n) {
-            col_acc[pair.y * BRF + t] += col_sum;
+        if (pair.y * BR + t < p.n) {
+            col_acc[pair.y * BR + t] += col_sum;
         }
     }
 }
@@ -243,62 +237,60 @@ fn z4(row: u32, f: u32) -> vec4<f32> {
     return vec4<f32>(z[min(base, last)], z[min(base + 1u, last)], z[min(base + 2u, last)], z[min(base + 3u, last)]);
 }
 
-// The pair's G in workgroup memory twice, as vec4s: g_rows[x·8 + q/4] holds G[x][q..q+4] (a
-// row of the first block against four of the second), g_cols[x·8 + q/4] holds G[q..q+4][x].
-var<workgroup> g_rows: array<vec4<f32>, 256>;
-var<workgroup> g_cols: array<vec4<f32>, 256>;
+// The pair's G, G[q][x] at q·64 + x (row q of the first block, x of the second): 16 KiB,
+// the whole of WebGPU's guaranteed workgroup memory.
+var<workgroup> g_tile: array<f32, 4096>;
 
 // (G · z_other) for rows q0..q0+8 of the pair's first block, or with `transposed` (Gᵀ · z_other)
-// for rows q0..q0+8 of its second block; features f..f+8 (two vec4s per row).
-fn g_z(transposed: bool, q0: u32, other0: u32, f: u32) -> array<vec4<f32>, 16> {
-    var acc: array<vec4<f32>, 16>;
-    for (var t = 0u; t < 16u; t++) {
-        acc[t] = vec4<f32>(0.0);
+// for rows q0..q0+8 of its second block; features f..f+16, row q0 + a in column h of the
+// a-th matrix holding features f+4h..f+4h+4. Per step of x: eight G entries and sixteen z
+// features for 128 multiply-adds, into named accumulators.
+fn g_z(transposed: bool, q0: u32, other0: u32, f: u32) -> array<mat4x4<f32>, 8> {
+    var m0 = mat4x4<f32>();
+    var m1 = mat4x4<f32>();
+    var m2 = mat4x4<f32>();
+    var m3 = mat4x4<f32>();
+    var m4 = mat4x4<f32>();
+    var m5 = mat4x4<f32>();
+    var m6 = mat4x4<f32>();
+    var m7 = mat4x4<f32>();
+    // G[q0 + a][x] at q0·BR + x + a·BR; G[x][q0 + a] at x·BR + q0 + a.
+    var step = BR;
+    if (transposed) {
+        step = 1u;
     }
     for (var x = 0u; x < BR; x++) {
-        let lo = z4(other0 + x, f);
-        let hi = z4(other0 + x, f + 4u);
-        var g0: vec4<f32>;
-        var g1: vec4<f32>;
+        let o = other0 + x;
+        let zm = mat4x4<f32>(z4(o, f), z4(o, f + 4u), z4(o, f + 8u), z4(o, f + 12u));
+        var at = q0 * BR + x;
         if (transposed) {
-            g0 = g_rows[x * 8u + q0 / 4u];
-            g1 = g_rows[x * 8u + q0 / 4u + 1u];
-        } else {
-            g0 = g_cols[x * 8u + q0 / 4u];
-            g1 = g_cols[x * 8u + q0 / 4u + 1u];
+            at = x * BR + q0;
         }
-        acc[0] += g0.x * lo;
-        acc[1] += g0.x * hi;
-        acc[2] += g0.y * lo;
-        acc[3] += g0.y * hi;
-        acc[4] += g0.z * lo;
-        acc[5] += g0.z * hi;
-        acc[6] += g0.w * lo;
-        acc[7] += g0.w * hi;
-        acc[8] += g1.x * lo;
-        acc[9] += g1.x * hi;
-        acc[10] += g1.y * lo;
-        acc[11] += g1.y * hi;
-        acc[12] += g1.z * lo;
-        acc[13] += g1.z * hi;
-        acc[14] += g1.w * lo;
-        acc[15] += g1.w * hi;
+        m0 += g_tile[at] * zm;
+        m1 += g_tile[at + step] * zm;
+        m2 += g_tile[at + 2u * step] * zm;
+        m3 += g_tile[at + 3u * step] * zm;
+        m4 += g_tile[at + 4u * step] * zm;
+        m5 += g_tile[at + 5u * step] * zm;
+        m6 += g_tile[at + 6u * step] * zm;
+        m7 += g_tile[at + 7u * step] * zm;
     }
-    return acc;
+    return array<mat4x4<f32>, 8>(m0, m1, m2, m3, m4, m5, m6, m7);
 }
 
-// sides[side + row q0 + a of the block at b0][features f..f+8] += τ⁻¹·acc, rows inside the
-// batch (the second vec4 only where the row has it).
-fn add_rows(side: u32, b0: u32, q0: u32, f: u32, acc: array<vec4<f32>, 16>) {
+// sides[side + row q0 + a of the block at b0][features f..f+16] += τ⁻¹·acc, rows inside the
+// batch, the vec4s the row has.
+fn add_rows(side: u32, b0: u32, q0: u32, f: u32, acc: array<mat4x4<f32>, 8>) {
     let d4 = row_vec4s();
     let v = f / 4u;
     for (var a = 0u; a < 8u; a++) {
         let r = b0 + q0 + a;
         if (r < p.n) {
             let at = side + r * d4 + v;
-            sides[at] += p.inv_tau * acc[2u * a];
-            if (v + 1u < d4) {
-                sides[at + 1u] += p.inv_tau * acc[2u * a + 1u];
+            for (var h = 0u; h < 4u; h++) {
+                if (v + h < d4) {
+                    sides[at + h] += p.inv_tau * acc[a][h];
+                }
             }
         }
     }
@@ -312,44 +304,29 @@ fn pair_grads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     }
     let bi = pair.x * BR;
     let bj = pair.y * BR;
-    let i0 = bi + lid.y * 4u;
-    let j0 = bj + lid.x * 4u;
-    let s = similarities(i0, j0);
-    let wc = vec4<f32>(weight(j0), weight(j0 + 1u), weight(j0 + 2u), weight(j0 + 3u));
-    var g: array<vec4<f32>, 4>;
-    for (var a = 0u; a < 4u; a++) {
-        let wr = weight(i0 + a);
-        for (var b = 0u; b < 4u; b++) {
-            g[a][b] = 0.0;
-            if (negative_pair(i0 + a, j0 + b)) {
-                g[a][b] = exp(s[a][b] - p.inv_tau) * (wr + wc[b]);
-            }
-        }
-        g_rows[(lid.y * 4u + a) * 8u + lid.x] = g[a];
+    let i0 = bi + lid.y * 8u;
+    let j0 = bj + lid.x * 8u;
+    let s = similarities_8x8(i0, j0);
+    var wc: array<f32, 8>;
+    for (var b = 0u; b < 8u; b++) {
+        wc[b] = weight(j0 + b);
     }
-    for (var b = 0u; b < 4u; b++) {
-        g_cols[(lid.x * 4u + b) * 8u + lid.y] = vec4<f32>(g[0][b], g[1][b], g[2][b], g[3][b]);
+    for (var a = 0u; a < 8u; a++) {
+        let wr = weight(i0 + a);
+        for (var b = 0u; b < 8u; b++) {
+            var g = 0.0;
+            if (negative_pair(i0 + a, j0 + b)) {
+                g = exp(s[2u * a + b / 4u][b % 4u] - p.inv_tau) * (wr + wc[b]);
+            }
+            g_tile[(lid.y * 8u + a) * BR + lid.x * 8u + b] = g;
+        }
     }
     workgroupBarrier();
-    // Invocation t = 8y + x: rows 8·⌊t/16⌋..+8 of a block, features 8·(t mod 16)..+8 of each
-    // step of 128; for d ≤ 64 one step, the upper eight feature slots taking the second block.
-    let t = lid.y * 8u + lid.x;
-    let q0 = (t / 16u) * 8u;
+    // Invocation (x, y): rows 8y..8y+8 of a block, features 16x..16x+16 of each step of 128.
+    let q0 = lid.y * 8u;
     let col_side = p.n * row_vec4s();
-    if (p.d <= 64u) {
-        let f = (t % 8u) * 8u;
-        if (f >= p.d) {
-            return;
-        }
-        if (t % 16u < 8u) {
-            add_rows(0u, bi, q0, f, g_z(false, q0, bj, f));
-        } else if (pair.x != pair.y) {
-            add_rows(col_side, bj, q0, f, g_z(true, q0, bi, f));
-        }
-        return;
-    }
     for (var f0 = 0u; f0 < p.d; f0 += 128u) {
-        let f = f0 + (t % 16u) * 8u;
+        let f = f0 + lid.x * 16u;
         if (f >= p.d) {
             continue;
         }

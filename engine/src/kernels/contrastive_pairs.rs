@@ -24,7 +24,7 @@ const MERGE_GRADS: KernelSpec = KernelSpec { shader: SHADER, entry: "merge_grads
 
 /// Rows per block of the forward passes (the shader's BRF) and of the backward ones (BR).
 const FORWARD_BLOCK_ROWS: usize = 64;
-const BACKWARD_BLOCK_ROWS: usize = 32;
+const BACKWARD_BLOCK_ROWS: usize = 64;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
