@@ -11,9 +11,20 @@ use sigmix_tests::{assert_all_pass, block_on, devices};
 #[test]
 fn every_loss_matches_the_reference_on_awkward_shapes() {
     // (181, 3, 7) is over 512 rows: several of the CPU backend's 256-row blocks and 512-column
-    // tiles, and many of the GPU passes' 32-row blocks. Widths that are multiples of 4 take the
-    // GPU pair passes' vec4 loads.
-    let shapes = [(3, 2, 5), (2, 7, 1), (11, 5, 31), (21, 8, 67), (67, 3, 9), (181, 3, 7), (13, 3, 20), (37, 4, 64)];
+    // tiles, and nine of the GPU pair passes' 64-row blocks (201 and 200 rows: four, an even
+    // count, whose last pass takes half the pairs). Widths that are multiples of 4 take the GPU
+    // pair passes' vec4 loads; 128, the widest, every feature slot of the gradient products.
+    let shapes = [
+        (3, 2, 5),
+        (2, 7, 1),
+        (11, 5, 31),
+        (21, 8, 67),
+        (67, 3, 9),
+        (181, 3, 7),
+        (13, 3, 20),
+        (37, 4, 64),
+        (50, 4, 128),
+    ];
     for dev in devices() {
         let mut rng = Rng::new(31);
         for loss in ContrastiveLoss::ALL {

@@ -12,9 +12,19 @@ fn matmul_all_transposes_batched_and_accumulating() {
         let mut rng = Rng::new(11);
         let mut checks = Vec::new();
         // k a multiple of 4 with aligned rows takes the vec4 kernel (edges clamped where m or n
-        // is not a multiple of 4); the others the scalar one.
-        for &(m, n, k) in &[(1, 1, 1), (7, 5, 3), (33, 65, 17), (64, 64, 64), (97, 31, 130), (37, 29, 20), (36, 44, 28)]
-        {
+        // is not a multiple of 4); the others the scalar one; C of 128 × 128 and more the wide
+        // tiles (ragged in both directions, and exactly two tiles wide).
+        let shapes = [
+            (1, 1, 1),
+            (7, 5, 3),
+            (33, 65, 17),
+            (64, 64, 64),
+            (97, 31, 130),
+            (37, 29, 20),
+            (36, 44, 28),
+            (131, 259, 37),
+        ];
+        for &(m, n, k) in shapes.iter().chain(&[(128, 256, 20)]) {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 checks.push(block_on(st::check_matmul(&dev, &mut rng, 1, m, n, k, ta, tb, false)).expect("runs"));
             }
