@@ -201,6 +201,10 @@ fn load_b4(o: vec4<u32>, kb: u32) -> vec4<f32> {
     return vec4<f32>(b[o.x + kb], b[o.y + kb], b[o.z + kb], b[o.w + kb]);
 }
 
+// 1: B's rows run along n, contiguous and 16-byte aligned, and n is a multiple of 16, so the 16
+// columns of a step of k are four vec4s (B(kk, col0..col0+16), never clamped).
+override WIDE_B_VEC4: u32 = 0u;
+
 @compute @workgroup_size(8, 8, 1)
 fn matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let bases = batch_bases(wg);
@@ -226,7 +230,13 @@ fn matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     for (var kk = 0u; kk < p.k; kk++) {
         let ka = kk * p.a_cs;
         let kb = kk * p.b_rs;
-        let bm = mat4x4<f32>(load_b4(b0, kb), load_b4(b1, kb), load_b4(b2, kb), load_b4(b3, kb));
+        var bm: mat4x4<f32>;
+        if (WIDE_B_VEC4 != 0u) {
+            let at = (b0.x + kb) / 4u;
+            bm = mat4x4<f32>(b4[at], b4[at + 1u], b4[at + 2u], b4[at + 3u]);
+        } else {
+            bm = mat4x4<f32>(load_b4(b0, kb), load_b4(b1, kb), load_b4(b2, kb), load_b4(b3, kb));
+        }
         let lo = load_a4(a_lo, ka);
         let hi = load_a4(a_hi, ka);
         m0 += lo.x * bm;

@@ -22,7 +22,7 @@ const MATMUL_VEC4: KernelSpec = KernelSpec {
 const MATMUL_WIDE: KernelSpec = KernelSpec {
     shader: "matmul",
     entry: "matmul_wide",
-    storage: &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite)],
+    storage: &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite), (5, Access::Read)],
 };
 
 /// Outputs per workgroup along each axis (8 invocations × 4 outputs).
@@ -251,7 +251,9 @@ pub fn matmul_strided(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, l:
     let grid = [groups[0] as u32, groups[1] as u32, groups[2] as u32];
     if wide(l) {
         let grid = [l.n.div_ceil(WIDE_TILE.1) as u32, l.m.div_ceil(WIDE_TILE.0) as u32, grid[2]];
-        return g.dispatch(&MATMUL_WIDE, &[], &p, &[a.binding()?, b.binding()?, c.binding()?], grid);
+        let b_vec4 = l.n.is_multiple_of(16) && matches!(vec4_layout(l), Some([_, (_, b)]) if b == 0.0);
+        let ov = [("WIDE_B_VEC4", b_vec4 as u32 as f64)];
+        return g.dispatch(&MATMUL_WIDE, &ov, &p, &[a.binding()?, b.binding()?, c.binding()?, b.binding()?], grid);
     }
     match vec4_layout(l) {
         Some(ov) => g.dispatch(&MATMUL_VEC4, &ov, &p, &[c.binding()?, a.binding()?, b.binding()?], grid),
