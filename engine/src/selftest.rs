@@ -644,6 +644,7 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
     out.push(check_matmul(device, &mut rng, 3, 37, 29, 20, false, true, true).await?);
     // C of 128 × 128 and more: the wide tiles, ragged, transposed, batched and accumulating.
     out.push(check_matmul(device, &mut rng, 2, 133, 130, 19, true, true, true).await?);
+    out.push(check_matmul(device, &mut rng, 2, 130, 144, 12, true, false, false).await?);
     out.extend(check_elementwise(device, &mut rng, 37, 53).await?);
     out.extend(check_softmax(device, &mut rng, 3, 13, 13, true).await?);
     out.extend(check_softmax(device, &mut rng, 1, 5, 131, false).await?);
