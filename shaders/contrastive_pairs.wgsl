@@ -4,21 +4,25 @@
 //
 // z is unit-length, so s_rc = z_r·z_c/τ lies in [−1/τ, 1/τ] and, for τ ≥ 0.025, every row can
 // use the one shift 1/τ: e_rc = e^{s_rc − 1/τ} is the same number for row r and for row c. The
-// N rows are cut into T blocks of 32; block pair (i, j), j = (i + k) mod T, is visited in pass
+// N rows are cut into T blocks of 64; block pair (i, j), j = (i + k) mod T, is visited in pass
 // k = 0 … ⌊T/2⌋ (in the last pass of an even T only by i < T/2), so every unordered pair of
 // blocks is visited once. A workgroup (8 × 8 invocations) takes one pair: each invocation
-// computes a 4 × 4 register tile of the 32 × 32 similarities straight from z, like
-// matmul.wgsl (no workgroup-memory staging: barriers cost more than they save on software
-// adapters), and the workgroup adds what they give
-//   forward:  row block i's sums Σ_c e_rc into row_acc, block j's into col_acc (the pair's
-//             other side); the similarities to the row's own views go to pos;
-//   backward: g_rc = e_rc·(w_r + w_c) with w = a·e^{1/τ − lse} (one exponential per pair) to
-//             block i's gradient rows, G·z_j, and to block j's, Gᵀ·z_i.
-// In one pass each block's rows of each accumulator have a single writer, and passes run in
-// order: sums in a fixed order, no atomics, deterministic on every adapter. The own sample's
-// views are left out (backward_finish in contrastive.wgsl adds the positives). One barrier
-// per workgroup: between the register tiles and the row/column reductions (forward) or the
-// products with G (backward).
+// computes an 8 × 8 register tile of the 64 × 64 similarities straight from z (no
+// workgroup-memory staging: barriers cost more than they save on software adapters), and
+//   forward:  row block i's sums Σ_c e_rc go into row_acc, block j's into col_acc (the pair's
+//             other side), through workgroup memory; the similarities to the row's own views
+//             go to pos;
+//   backward: g_rc = e_rc·(w_r + w_c) with w = a·e^{1/τ − lse} (one exponential per pair) goes
+//             to workgroup memory (the whole 64 × 64 G: 16 KiB), and each invocation adds
+//             8 rows × 16 features of G·z_j to block i's side of the gradient and of Gᵀ·z_i to
+//             block j's.
+// The tiles' accumulators are named variables, not indexed private arrays: SwiftShader keeps an
+// indexed private array in memory (such a version ran 2-3x slower there, while lavapipe, which
+// unrolls the loops, ran it as fast). In one pass each block's rows of each accumulator have a
+// single writer, and passes run in order: sums in a fixed order, no atomics, deterministic on
+// every adapter. The own sample's views are left out (backward_finish in contrastive.wgsl adds
+// the positives). One barrier per workgroup: between the register tiles and the row/column
+// sums (forward) or the products with G (backward).
 
 struct Params {
     n: u32, views: u32, d: u32, blocks: u32,
@@ -33,13 +37,13 @@ struct Params {
 @group(0) @binding(5) var<storage, read> lse_in: array<f32>;
 @group(0) @binding(6) var<storage, read> coef_in: array<f32>;
 
-// z again, four features at a time, used when VEC4 = 1: d is a multiple of 4, so each row
-// starts on a vec4 (a quarter of the loads, and of the bounds checks a browser adds to each).
+// z again, four features at a time, for the gradient products when VEC4 = 1: d is a multiple
+// of 4, so each row starts on a vec4 (a quarter of the loads, and of the bounds checks a
+// browser adds to each).
 @group(0) @binding(9) var<storage, read> zv: array<vec4<f32>>;
 override VEC4: u32 = 0u;
 
-// Rows per block.
-// Rows per block of the forward passes, and their row and column partial sums.
+// Rows per block, and the forward pass's partial row and column sums (eight per row).
 const BR: u32 = 64u;
 var<workgroup> red_rows: array<f32, 512>;
 var<workgroup> red_cols: array<f32, 512>;
@@ -52,9 +56,16 @@ fn pair_of(i: u32) -> vec2<u32> {
     return vec2<u32>(i, (i + p.offset) % p.blocks);
 }
 
-// Whether (r, c) is a pair of rows of different samples, both inside the batch.
-fn negative_pair(r: u32, c: u32) -> bool {
-    return r < p.n && c < p.n && r / p.views != c / p.views;
+// Whether (r, c) is a pair of rows of different samples, both inside the batch, given the first
+// row of r's sample (`first`): one division per row of a tile, not one per pair (a CPU adapter
+// has no vector division).
+fn negative_pair(r: u32, c: u32, first: u32) -> bool {
+    return r < p.n && c < p.n && (c < first || c >= first + p.views);
+}
+
+// The first row of row r's sample.
+fn sample_start(r: u32) -> u32 {
+    return r - r % p.views;
 }
 
 @compute @workgroup_size(256)
@@ -148,11 +159,12 @@ fn pair_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
     }
     for (var a = 0u; a < 8u; a++) {
         var row_part = 0.0;
+        let r = i0 + a;
+        let first = sample_start(r);
         for (var b = 0u; b < 8u; b++) {
-            let r = i0 + a;
             let c = j0 + b;
             let sab = s[2u * a + b / 4u][b % 4u];
-            if (negative_pair(r, c)) {
+            if (negative_pair(r, c, first)) {
                 let e = exp(sab - p.inv_tau);
                 row_part += e;
                 col_part[b] += e;
@@ -313,9 +325,10 @@ fn pair_grads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     }
     for (var a = 0u; a < 8u; a++) {
         let wr = weight(i0 + a);
+        let first = sample_start(i0 + a);
         for (var b = 0u; b < 8u; b++) {
             var g = 0.0;
-            if (negative_pair(i0 + a, j0 + b)) {
+            if (negative_pair(i0 + a, j0 + b, first)) {
                 g = exp(s[2u * a + b / 4u][b % 4u] - p.inv_tau) * (wr + wc[b]);
             }
             g_tile[(lid.y * 8u + a) * BR + lid.x * 8u + b] = g;
