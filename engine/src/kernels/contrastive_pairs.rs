@@ -15,16 +15,15 @@ const W: Access = Access::ReadWrite;
 const SHADER: &str = "contrastive_pairs";
 const CLEAR_SUMS: KernelSpec = KernelSpec { shader: SHADER, entry: "clear_sums", storage: &[(2, W), (3, W)] };
 const PAIR_SUMS: KernelSpec =
-    KernelSpec { shader: SHADER, entry: "pair_sums", storage: &[(1, R), (9, R), (2, W), (3, W), (4, W)] };
+    KernelSpec { shader: SHADER, entry: "pair_sums", storage: &[(1, R), (2, W), (3, W), (4, W)] };
 const FINISH_LSE: KernelSpec = KernelSpec { shader: SHADER, entry: "finish_lse", storage: &[(2, W), (3, W)] };
 const CLEAR_GRADS: KernelSpec = KernelSpec { shader: SHADER, entry: "clear_grads", storage: &[(7, W)] };
 const PAIR_GRADS: KernelSpec =
     KernelSpec { shader: SHADER, entry: "pair_grads", storage: &[(1, R), (9, R), (5, R), (6, R), (7, W)] };
 const MERGE_GRADS: KernelSpec = KernelSpec { shader: SHADER, entry: "merge_grads", storage: &[(7, W), (8, W)] };
 
-/// Rows per block of the forward passes (the shader's BRF) and of the backward ones (BR).
-const FORWARD_BLOCK_ROWS: usize = 64;
-const BACKWARD_BLOCK_ROWS: usize = 64;
+/// Rows per block (the shader's BR).
+const BLOCK_ROWS: usize = 64;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -39,13 +38,13 @@ struct Params {
 }
 
 /// The pass parameters for `s` at temperature 1/`inv_tau`.
-fn setup(op: &'static str, gpu: &crate::Gpu, s: &ContrastiveShape, inv_tau: f32, rows: usize) -> Result<Params> {
-    let [blocks, _, _] = tiled_grid(op, gpu, s.rows(), rows)?;
+fn setup(op: &'static str, gpu: &crate::Gpu, s: &ContrastiveShape, inv_tau: f32) -> Result<Params> {
+    let [blocks, _, _] = tiled_grid(op, gpu, s.rows(), BLOCK_ROWS)?;
     Ok(Params { n: s.rows() as u32, views: s.views as u32, d: s.dim as u32, blocks, inv_tau, offset: 0, _p: [0; 2] })
 }
 
-/// Records the passes over every block pair `kernel` makes: offsets 0 … ⌊T/2⌋. z is bound
-/// twice (`b[0]`, `b[1]`): the pair kernels read it as vec4s where d is a multiple of 4.
+/// Records the passes over every block pair `kernel` makes: offsets 0 … ⌊T/2⌋. VEC4 = 1 where
+/// d is a multiple of 4 (the gradient products then read z as vec4s through a second binding).
 fn passes(g: &mut GpuRecorder, kernel: &KernelSpec, p: Params, b: &[crate::gpu::Binding<'_>]) -> Result<()> {
     let vec4 = [("VEC4", if p.d.is_multiple_of(4) { 1.0 } else { 0.0 })];
     for offset in 0..=p.blocks / 2 {
@@ -57,11 +56,11 @@ fn passes(g: &mut GpuRecorder, kernel: &KernelSpec, p: Params, b: &[crate::gpu::
 /// Every row's negatives' log-sum-exp into `st.lse` and its positives into `st.pos`, from the
 /// normalised rows in `st.z` (`st.row_loss` holds the column sums meanwhile).
 pub(crate) fn negatives(g: &mut GpuRecorder, st: &ContrastiveState, s: &ContrastiveShape, inv_tau: f32) -> Result<()> {
-    let p = setup("contrastive_forward", g.gpu(), s, inv_tau, FORWARD_BLOCK_ROWS)?;
+    let p = setup("contrastive_forward", g.gpu(), s, inv_tau)?;
     let rows = groups_for(g.gpu(), s.rows(), 256);
     let sums = [st.lse.binding()?, st.row_loss.binding()?];
     g.dispatch(&CLEAR_SUMS, &[], &p, &sums, rows)?;
-    let b = [st.z.binding()?, st.z.binding()?, st.lse.binding()?, st.row_loss.binding()?, st.pos.binding()?];
+    let b = [st.z.binding()?, st.lse.binding()?, st.row_loss.binding()?, st.pos.binding()?];
     passes(g, &PAIR_SUMS, p, &b)?;
     g.dispatch(&FINISH_LSE, &[], &p, &sums, rows)
 }
@@ -75,7 +74,7 @@ pub(crate) fn gradient(
     s: &ContrastiveShape,
     inv_tau: f32,
 ) -> Result<()> {
-    let p = setup("contrastive_backward", g.gpu(), s, inv_tau, BACKWARD_BLOCK_ROWS)?;
+    let p = setup("contrastive_backward", g.gpu(), s, inv_tau)?;
     let sides = [st.pair_grad.binding()?];
     g.dispatch(&CLEAR_GRADS, &[], &p, &sides, groups_for(g.gpu(), st.pair_grad.len() / 4, 256))?;
     let b = [st.z.binding()?, st.z.binding()?, st.lse.binding()?, st.coef.binding()?, st.pair_grad.binding()?];
