@@ -23,7 +23,7 @@
 // Entry point `matmul_wide`, for products with C at least 128 × 128 (the launcher picks it
 // whatever the layout): each invocation an 8 × 16 register tile, so a workgroup owns a 64 × 128
 // block of C. Per step of k it loads 8 elements of A and 16 of B for 128 FMAs, B as four vec4s
-// where its rows run along n (1.55-1.7x the GFLOP/s of the 4 × 4 tiles from 256³ up on
+// where its rows run along n (1.25-1.7x the GFLOP/s of the 4 × 4 tiles from 256³ up on
 // lavapipe, 1.1x on SwiftShader). The
 // accumulators are eight named matrices, not an indexed array: SwiftShader keeps an indexed
 // private array in memory (an array-indexed version of this kernel ran 3x slower there).

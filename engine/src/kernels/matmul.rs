@@ -34,7 +34,7 @@ const WIDE_TILE: (usize, usize) = (64, 128);
 /// Whether a product takes `matmul_wide`: C has at least 128 rows and 128 columns, so its
 /// 64 × 128 workgroup tiles are mostly full and there are several of them. Its 8 × 16 register
 /// tiles load 24 numbers per 128 multiply-adds (12 with B as vec4s), where the 4 × 4 ones load
-/// 8 per 16 (or 8 vec4s per 64): 1.55-1.7x the GFLOP/s from 256³ up on lavapipe, 1.1x on
+/// 8 per 16 (or 8 vec4s per 64): 1.25-1.7x the GFLOP/s from 256³ up on lavapipe, 1.1x on
 /// SwiftShader (README).
 fn wide(l: &MatmulLayout) -> bool {
     l.m >= 128 && l.n >= 128
