@@ -329,7 +329,8 @@ pub fn contrastive_backward(
     match rec.exec(OP, &operands)? {
         Exec::Gpu(g) => {
             let n = s.rows();
-            match shared_shift(o.temperature) {
+            let pairs = crate::kernels::contrastive_pairs::gradient_fits(g.gpu().limits());
+            match shared_shift(o.temperature).filter(|_| pairs) {
                 Some(_) => crate::kernels::contrastive_pairs::gradient(g, st, dx, s, p.inv_tau)?,
                 None => {
                     let (ov, tiles) = (overrides(g.gpu(), s), tiled_grid(OP, g.gpu(), n, BLOCK)?);

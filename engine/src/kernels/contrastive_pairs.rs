@@ -25,6 +25,16 @@ const MERGE_GRADS: KernelSpec = KernelSpec { shader: SHADER, entry: "merge_grads
 /// Rows per block (the shader's BR).
 const BLOCK_ROWS: usize = 64;
 
+/// Workgroup memory `pair_grads` declares: the pair's whole G, 64 × 64 f32.
+const GRADIENT_TILE_BYTES: u32 = (BLOCK_ROWS * BLOCK_ROWS * 4) as u32;
+
+/// Whether a device with `limits` can run `pair_grads`: every WebGPU device can (16 KiB is the
+/// guaranteed minimum), but wgpu's downlevel adapters may offer a little less, and there the
+/// backward pass takes the per-row kernel instead (same state, same result).
+pub(crate) fn gradient_fits(limits: &wgpu::Limits) -> bool {
+    limits.max_compute_workgroup_storage_size >= GRADIENT_TILE_BYTES
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
@@ -81,4 +91,17 @@ pub(crate) fn gradient(
     passes(g, &PAIR_GRADS, p, &b)?;
     let merge = [st.pair_grad.binding()?, dz.binding()?];
     g.dispatch(&MERGE_GRADS, &[], &p, &merge, groups_for(g.gpu(), s.rows() * s.dim, 256))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gradient_tile_fits_every_webgpu_device_and_not_a_smaller_one() {
+        assert!(gradient_fits(&wgpu::Limits::default()));
+        let smaller =
+            wgpu::Limits { max_compute_workgroup_storage_size: GRADIENT_TILE_BYTES - 32, ..Default::default() };
+        assert!(!gradient_fits(&smaller));
+    }
 }
