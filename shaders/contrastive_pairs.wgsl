@@ -90,10 +90,9 @@ fn gather4(o: vec4<u32>, k: u32) -> vec4<f32> {
     return vec4<f32>(z[o.x + k], z[o.y + k], z[o.z + k], z[o.w + k]);
 }
 
-// s for rows r0..r0+8 against columns c0..c0+8, divided by τ: rows r0+a (a < 4) in
-// `lo[a]` (columns 0..4) and `hi[a]` (columns 4..8), rows r0+4+a likewise in `lo[4 + a]`…
-// Written out with one named accumulator each (no indexed private arrays) and one feature per
-// step: eight row and eight column loads per 64 multiply-adds.
+// s for rows r0..r0+8 against columns c0..c0+8, divided by τ: entry (a, b) in
+// [2a + ⌊b/4⌋][b mod 4]. Written out with one named accumulator each (no indexed private
+// arrays) and one feature per step: eight row and eight column loads per 64 multiply-adds.
 fn similarities_8x8(r0: u32, c0: u32) -> array<vec4<f32>, 16> {
     let ar = row_bases_8(r0);
     let bc = row_bases_8(c0);

@@ -157,8 +157,8 @@ pub struct ContrastiveState {
     pub coef: Tensor,
     /// The mean loss (1 element).
     pub loss: Tensor,
-    /// The backward pass's scratch on a GPU: the gradient's side from the pairs' other rows
-    /// (N × d; 0 × d on the CPU backend).
+    /// The backward pass's scratch on a GPU: both sides of the pairs' gradient, each N rows of
+    /// d rounded up to a multiple of 4 (2N × ⌈d/4⌉·4; 0 × d on the CPU backend).
     pub pair_grad: Tensor,
     shape: ContrastiveShape,
 }

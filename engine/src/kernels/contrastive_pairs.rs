@@ -76,7 +76,7 @@ pub(crate) fn negatives(g: &mut GpuRecorder, st: &ContrastiveState, s: &Contrast
 }
 
 /// The negatives' part of dL/dz into `dz` (every element written), from the forward state
-/// (`st.pair_grad` holds the pairs' column side meanwhile).
+/// (`st.pair_grad` holds both sides of the pairs' gradient meanwhile).
 pub(crate) fn gradient(
     g: &mut GpuRecorder,
     st: &ContrastiveState,
