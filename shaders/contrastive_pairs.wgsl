@@ -1,28 +1,28 @@
 // contrastive_pairs.wgsl — the contrastive loss's O(N²) work over pairs of row blocks, each
 // similarity computed once for both of its rows (contrastive.wgsl holds the per-row kernels and
-// the loss terms; the launcher uses these passes where the rows share the shift 1/τ).
+// the loss terms; the launcher uses these passes where the rows share the shift 1/τ and the
+// adapter offers the 16 KiB of workgroup memory a pair's tile takes).
 //
 // z is unit-length, so s_rc = z_r·z_c/τ lies in [−1/τ, 1/τ] and, for τ ≥ 0.025, every row can
 // use the one shift 1/τ: e_rc = e^{s_rc − 1/τ} is the same number for row r and for row c. The
 // N rows are cut into T blocks of 64; block pair (i, j), j = (i + k) mod T, is visited in pass
 // k = 0 … ⌊T/2⌋ (in the last pass of an even T only by i < T/2), so every unordered pair of
-// blocks is visited once. A workgroup (8 × 8 invocations) takes one pair: each invocation
-// computes an 8 × 8 register tile of the 64 × 64 similarities straight from z (no
-// workgroup-memory staging: barriers cost more than they save on software adapters), and
-//   forward:  row block i's sums Σ_c e_rc go into row_acc, block j's into col_acc (the pair's
-//             other side), through workgroup memory; the similarities to the row's own views
-//             go to pos;
-//   backward: g_rc = e_rc·(w_r + w_c) with w = a·e^{1/τ − lse} (one exponential per pair) goes
-//             to workgroup memory (the whole 64 × 64 G: 16 KiB), and each invocation adds
-//             8 rows × 16 features of G·z_j to block i's side of the gradient and of Gᵀ·z_i to
-//             block j's.
+// blocks is visited once. A workgroup (4 × 8 invocations) takes one pair: each invocation
+// computes an 8 × 16 register tile of the 64 × 64 similarities, its eight rows from z and its
+// sixteen columns from zᵀ (`zt`, written once per forward pass by `transpose_z`) as four vec4s
+// per feature: the loads of the wide matmul, which a transposed copy makes possible here. The
+// pair's whole tile then goes to workgroup memory (64 × 64 f32, 16 KiB), and
+//   forward:  e_rc: row block i's sums Σ_c e_rc go into row_acc, block j's into col_acc (the
+//             pair's other side); the similarities to the row's own views go to pos;
+//   backward: g_rc = e_rc·(w_r + w_c) with w = a·e^{1/τ − lse} (one exponential per pair): each
+//             invocation adds 8 rows × 16 features of Gᵀ·z_i to block j's side of the gradient,
+//             the tile is transposed in place, and the same routine adds G·z_j to block i's.
 // The tiles' accumulators are named variables, not indexed private arrays: SwiftShader keeps an
 // indexed private array in memory (such a version ran 2-3x slower there, while lavapipe, which
 // unrolls the loops, ran it as fast). In one pass each block's rows of each accumulator have a
 // single writer, and passes run in order: sums in a fixed order, no atomics, deterministic on
 // every adapter. The own sample's views are left out (backward_finish in contrastive.wgsl adds
-// the positives). One barrier per workgroup: between the register tiles and the row/column
-// sums (forward) or the products with G (backward).
+// the positives).
 
 struct Params {
     n: u32, views: u32, d: u32, blocks: u32,
@@ -43,10 +43,16 @@ struct Params {
 @group(0) @binding(9) var<storage, read> zv: array<vec4<f32>>;
 override VEC4: u32 = 0u;
 
-// Rows per block, and the forward pass's partial row and column sums (eight per row).
+// Rows per block.
 const BR: u32 = 64u;
-var<workgroup> red_rows: array<f32, 512>;
-var<workgroup> red_cols: array<f32, 512>;
+
+// zᵀ, d rows of np = 64·T (columns past N are zero): written by transpose_z (zt_out), read as
+// vec4s by the pair passes (zt).
+@group(0) @binding(10) var<storage, read_write> zt_out: array<f32>;
+@group(0) @binding(11) var<storage, read> zt: array<vec4<f32>>;
+
+// The pair's 64 × 64 tile, T[q][4h..4h+4] at q·16 + h: e (forward), G, then Gᵀ (backward).
+var<workgroup> tile: array<vec4<f32>, 1024>;
 
 // The pair this workgroup takes in this pass, or (blocks, blocks) when it has none.
 fn pair_of(i: u32) -> vec2<u32> {
@@ -90,114 +96,124 @@ fn gather4(o: vec4<u32>, k: u32) -> vec4<f32> {
     return vec4<f32>(z[o.x + k], z[o.y + k], z[o.z + k], z[o.w + k]);
 }
 
-// s for rows r0..r0+8 against columns c0..c0+8, divided by τ: entry (a, b) in
-// [2a + ⌊b/4⌋][b mod 4]. Written out with one named accumulator each (no indexed private
-// arrays) and one feature per step: eight row and eight column loads per 64 multiply-adds.
-fn similarities_8x8(r0: u32, c0: u32) -> array<vec4<f32>, 16> {
-    let ar = row_bases_8(r0);
-    let bc = row_bases_8(c0);
-    var s0 = vec4<f32>(0.0);
-    var s1 = vec4<f32>(0.0);
-    var s2 = vec4<f32>(0.0);
-    var s3 = vec4<f32>(0.0);
-    var s4 = vec4<f32>(0.0);
-    var s5 = vec4<f32>(0.0);
-    var s6 = vec4<f32>(0.0);
-    var s7 = vec4<f32>(0.0);
-    var t0 = vec4<f32>(0.0);
-    var t1 = vec4<f32>(0.0);
-    var t2 = vec4<f32>(0.0);
-    var t3 = vec4<f32>(0.0);
-    var t4 = vec4<f32>(0.0);
-    var t5 = vec4<f32>(0.0);
-    var t6 = vec4<f32>(0.0);
-    var t7 = vec4<f32>(0.0);
-    for (var k = 0u; k < p.d; k++) {
-        let lo = gather4(bc[0], k);
-        let hi = gather4(bc[1], k);
-        let ra = gather4(ar[0], k);
-        let rb = gather4(ar[1], k);
-        s0 += ra.x * lo;
-        t0 += ra.x * hi;
-        s1 += ra.y * lo;
-        t1 += ra.y * hi;
-        s2 += ra.z * lo;
-        t2 += ra.z * hi;
-        s3 += ra.w * lo;
-        t3 += ra.w * hi;
-        s4 += rb.x * lo;
-        t4 += rb.x * hi;
-        s5 += rb.y * lo;
-        t5 += rb.y * hi;
-        s6 += rb.z * lo;
-        t6 += rb.z * hi;
-        s7 += rb.w * lo;
-        t7 += rb.w * hi;
+// zt_out = zᵀ with zero columns past N, so every pair pass reads whole vec4s in bounds.
+@compute @workgroup_size(256)
+fn transpose_z(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 256u;
+    let np = p.blocks * BR;
+    if (e < p.d * np) {
+        let k = e / np;
+        let r = e % np;
+        var v = 0.0;
+        if (r < p.n) {
+            v = z[r * p.d + k];
+        }
+        zt_out[e] = v;
     }
-    let k = p.inv_tau;
-    return array<vec4<f32>, 16>(
-        k * s0, k * t0, k * s1, k * t1, k * s2, k * t2, k * s3, k * t3,
-        k * s4, k * t4, k * s5, k * t5, k * s6, k * t6, k * s7, k * t7,
-    );
 }
 
-// Forward pass k over pairs of 64-row blocks (`blocks` counts those): a workgroup of 8 × 8
-// invocations, each an 8 × 8 register tile of the 64 × 64 similarities.
-@compute @workgroup_size(8, 8)
+// s for rows r0..r0+8 against columns c0..c0+16, divided by τ: entry (a, 4h + t) in [a][h][t].
+// Per feature: eight row loads from z and four vec4s of zᵀ for 128 multiply-adds.
+fn similarities_8x16(r0: u32, c0: u32) -> array<mat4x4<f32>, 8> {
+    let ar = row_bases_8(r0);
+    let np4 = p.blocks * BR / 4u;
+    var at = c0 / 4u;
+    var m0 = mat4x4<f32>();
+    var m1 = mat4x4<f32>();
+    var m2 = mat4x4<f32>();
+    var m3 = mat4x4<f32>();
+    var m4 = mat4x4<f32>();
+    var m5 = mat4x4<f32>();
+    var m6 = mat4x4<f32>();
+    var m7 = mat4x4<f32>();
+    for (var k = 0u; k < p.d; k++) {
+        let bm = mat4x4<f32>(zt[at], zt[at + 1u], zt[at + 2u], zt[at + 3u]);
+        at += np4;
+        let lo = gather4(ar[0], k);
+        let hi = gather4(ar[1], k);
+        m0 += lo.x * bm;
+        m1 += lo.y * bm;
+        m2 += lo.z * bm;
+        m3 += lo.w * bm;
+        m4 += hi.x * bm;
+        m5 += hi.y * bm;
+        m6 += hi.z * bm;
+        m7 += hi.w * bm;
+    }
+    let k = p.inv_tau;
+    return array<mat4x4<f32>, 8>(k * m0, k * m1, k * m2, k * m3, k * m4, k * m5, k * m6, k * m7);
+}
+
+// Forward pass k over pairs of 64-row blocks (`blocks` counts those).
+@compute @workgroup_size(4, 8)
 fn pair_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let pair = pair_of(wg.x);
     if (pair.x >= p.blocks) {
         return;
     }
-    let i0 = pair.x * BR + lid.y * 8u;
-    let j0 = pair.y * BR + lid.x * 8u;
-    let s = similarities_8x8(i0, j0);
-    var col_part: array<f32, 8>;
-    for (var b = 0u; b < 8u; b++) {
-        col_part[b] = 0.0;
-    }
+    let bi = pair.x * BR;
+    let bj = pair.y * BR;
+    let i0 = bi + lid.y * 8u;
+    let j0 = bj + lid.x * 16u;
+    let s = similarities_8x16(i0, j0);
     for (var a = 0u; a < 8u; a++) {
-        var row_part = 0.0;
         let r = i0 + a;
         let first = sample_start(r);
-        for (var b = 0u; b < 8u; b++) {
-            let c = j0 + b;
-            let sab = s[2u * a + b / 4u][b % 4u];
-            if (negative_pair(r, c, first)) {
-                let e = exp(sab - p.inv_tau);
-                row_part += e;
-                col_part[b] += e;
-            } else if (r < p.n && c < p.n) {
-                // The row's own views: kept as positives, for both rows of the pair.
-                pos[r * p.views + c % p.views] = sab;
-                if (pair.x != pair.y) {
-                    pos[c * p.views + r % p.views] = sab;
+        for (var h = 0u; h < 4u; h++) {
+            var e = vec4<f32>(0.0);
+            for (var t = 0u; t < 4u; t++) {
+                e[t] = select(0.0, exp(s[a][h][t] - p.inv_tau), negative_pair(r, j0 + 4u * h + t, first));
+            }
+            tile[(lid.y * 8u + a) * 16u + lid.x * 4u + h] = e;
+        }
+    }
+    // Only blocks that share a sample hold positives (a sample's views are consecutive rows).
+    if (max(pair.x, pair.y) - min(pair.x, pair.y) <= 1u) {
+        for (var a = 0u; a < 8u; a++) {
+            let r = i0 + a;
+            let first = sample_start(r);
+            for (var b = 0u; b < 16u; b++) {
+                let c = j0 + b;
+                if (r < p.n && c < p.n && !negative_pair(r, c, first)) {
+                    let sab = s[a][b / 4u][b % 4u];
+                    pos[r * p.views + c % p.views] = sab;
+                    if (pair.x != pair.y) {
+                        pos[c * p.views + r % p.views] = sab;
+                    }
                 }
             }
         }
-        red_rows[(lid.y * 8u + a) * 8u + lid.x] = row_part;
-    }
-    for (var b = 0u; b < 8u; b++) {
-        red_cols[(lid.x * 8u + b) * 8u + lid.y] = col_part[b];
     }
     workgroupBarrier();
-    // Invocation t adds up row t of the pair's first block and column t (row t of its second;
-    // a diagonal pair's rows already have every entry), eight partial sums in a fixed order.
-    let t = lid.y * 8u + lid.x;
-    var sum = 0.0;
-    for (var x = 0u; x < 8u; x++) {
-        sum += red_rows[t * 8u + x];
-    }
-    if (pair.x * BR + t < p.n) {
-        row_acc[pair.x * BR + t] += sum;
-    }
-    if (pair.x != pair.y) {
-        var col_sum = 0.0;
-        for (var x = 0u; x < 8u; x++) {
-            col_sum += red_cols[t * 8u + x];
+    // Invocations 0..16 add up four rows of the tile each, 16..32 four columns (rows of the
+    // second block; a diagonal pair's rows already hold every entry), in a fixed order.
+    let t = lid.y * 4u + lid.x;
+    if (t < 16u) {
+        var sums = vec4<f32>(0.0);
+        for (var h = 0u; h < 16u; h++) {
+            let at = 4u * t * 16u + h;
+            sums += vec4<f32>(
+                dot(tile[at], vec4<f32>(1.0)),
+                dot(tile[at + 16u], vec4<f32>(1.0)),
+                dot(tile[at + 32u], vec4<f32>(1.0)),
+                dot(tile[at + 48u], vec4<f32>(1.0)),
+            );
         }
-        if (pair.y * BR + t < p.n) {
-            col_acc[pair.y * BR + t] += col_sum;
+        for (var q = 0u; q < 4u; q++) {
+            if (bi + 4u * t + q < p.n) {
+                row_acc[bi + 4u * t + q] += sums[q];
+            }
+        }
+    } else if (pair.x != pair.y) {
+        let h = t - 16u;
+        var sums = vec4<f32>(0.0);
+        for (var x = 0u; x < BR; x++) {
+            sums += tile[x * 16u + h];
+        }
+        for (var q = 0u; q < 4u; q++) {
+            if (bj + 4u * h + q < p.n) {
+                col_acc[bj + 4u * h + q] += sums[q];
+            }
         }
     }
 }
@@ -248,15 +264,15 @@ fn z4(row: u32, f: u32) -> vec4<f32> {
     return vec4<f32>(z[min(base, last)], z[min(base + 1u, last)], z[min(base + 2u, last)], z[min(base + 3u, last)]);
 }
 
-// The pair's G, G[q][x] at q·64 + x (row q of the first block, x of the second): 16 KiB,
-// the whole of WebGPU's guaranteed workgroup memory.
-var<workgroup> g_tile: array<f32, 4096>;
+// Features f..f+16 of row `o` of z, as four vec4s.
+fn zrow16(o: u32, f: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(z4(o, f), z4(o, f + 4u), z4(o, f + 8u), z4(o, f + 12u));
+}
 
-// (G · z_other) for rows q0..q0+8 of the pair's first block, or with `transposed` (Gᵀ · z_other)
-// for rows q0..q0+8 of its second block; features f..f+16, row q0 + a in column h of the
-// a-th matrix holding features f+4h..f+4h+4. Per step of x: eight G entries and sixteen z
-// features for 128 multiply-adds, into named accumulators.
-fn g_z(transposed: bool, q0: u32, other0: u32, f: u32) -> array<mat4x4<f32>, 8> {
+// Σ_x T[x][q0 + a]·z_{other0 + x}[f..f+16] for a = 0..8, where the workgroup tile holds T
+// (T[x][4h..4h+4] at x·16 + h): Gᵀ·z_i for block j's rows while it holds G, G·z_j for block
+// i's rows while it holds Gᵀ. Per step of x: two vec4s of T and four of z for 128 multiply-adds.
+fn tile_z(q0: u32, other0: u32, f: u32) -> array<mat4x4<f32>, 8> {
     var m0 = mat4x4<f32>();
     var m1 = mat4x4<f32>();
     var m2 = mat4x4<f32>();
@@ -265,26 +281,18 @@ fn g_z(transposed: bool, q0: u32, other0: u32, f: u32) -> array<mat4x4<f32>, 8> 
     var m5 = mat4x4<f32>();
     var m6 = mat4x4<f32>();
     var m7 = mat4x4<f32>();
-    // G[q0 + a][x] at q0·BR + x + a·BR; G[x][q0 + a] at x·BR + q0 + a.
-    var step = BR;
-    if (transposed) {
-        step = 1u;
-    }
     for (var x = 0u; x < BR; x++) {
-        let o = other0 + x;
-        let zm = mat4x4<f32>(z4(o, f), z4(o, f + 4u), z4(o, f + 8u), z4(o, f + 12u));
-        var at = q0 * BR + x;
-        if (transposed) {
-            at = x * BR + q0;
-        }
-        m0 += g_tile[at] * zm;
-        m1 += g_tile[at + step] * zm;
-        m2 += g_tile[at + 2u * step] * zm;
-        m3 += g_tile[at + 3u * step] * zm;
-        m4 += g_tile[at + 4u * step] * zm;
-        m5 += g_tile[at + 5u * step] * zm;
-        m6 += g_tile[at + 6u * step] * zm;
-        m7 += g_tile[at + 7u * step] * zm;
+        let zm = zrow16(other0 + x, f);
+        let lo = tile[x * 16u + q0 / 4u];
+        let hi = tile[x * 16u + q0 / 4u + 1u];
+        m0 += lo.x * zm;
+        m1 += lo.y * zm;
+        m2 += lo.z * zm;
+        m3 += lo.w * zm;
+        m4 += hi.x * zm;
+        m5 += hi.y * zm;
+        m6 += hi.z * zm;
+        m7 += hi.w * zm;
     }
     return array<mat4x4<f32>, 8>(m0, m1, m2, m3, m4, m5, m6, m7);
 }
@@ -307,7 +315,7 @@ fn add_rows(side: u32, b0: u32, q0: u32, f: u32, acc: array<mat4x4<f32>, 8>) {
     }
 }
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(4, 8)
 fn pair_grads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let pair = pair_of(wg.x);
     if (pair.x >= p.blocks) {
@@ -316,35 +324,58 @@ fn pair_grads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     let bi = pair.x * BR;
     let bj = pair.y * BR;
     let i0 = bi + lid.y * 8u;
-    let j0 = bj + lid.x * 8u;
-    let s = similarities_8x8(i0, j0);
-    var wc: array<f32, 8>;
-    for (var b = 0u; b < 8u; b++) {
+    let j0 = bj + lid.x * 16u;
+    let s = similarities_8x16(i0, j0);
+    var wc: array<f32, 16>;
+    for (var b = 0u; b < 16u; b++) {
         wc[b] = weight(j0 + b);
     }
     for (var a = 0u; a < 8u; a++) {
         let wr = weight(i0 + a);
         let first = sample_start(i0 + a);
-        for (var b = 0u; b < 8u; b++) {
-            var g = 0.0;
-            if (negative_pair(i0 + a, j0 + b, first)) {
-                g = exp(s[2u * a + b / 4u][b % 4u] - p.inv_tau) * (wr + wc[b]);
+        for (var h = 0u; h < 4u; h++) {
+            var g = vec4<f32>(0.0);
+            for (var t = 0u; t < 4u; t++) {
+                let b = 4u * h + t;
+                g[t] = select(0.0, exp(s[a][h][t] - p.inv_tau) * (wr + wc[b]), negative_pair(i0 + a, j0 + b, first));
             }
-            g_tile[(lid.y * 8u + a) * BR + lid.x * 8u + b] = g;
+            tile[(lid.y * 8u + a) * 16u + lid.x * 4u + h] = g;
         }
     }
     workgroupBarrier();
-    // Invocation (x, y): rows 8y..8y+8 of a block, features 16x..16x+16 of each step of 128.
+    // Invocation (x, y): rows 8y..8y+8 of a block, features 16x..16x+16 of each step of 64.
     let q0 = lid.y * 8u;
     let col_side = p.n * row_vec4s();
-    for (var f0 = 0u; f0 < p.d; f0 += 128u) {
-        let f = f0 + lid.x * 16u;
-        if (f >= p.d) {
-            continue;
+    if (pair.x != pair.y) {
+        for (var f0 = 0u; f0 < p.d; f0 += 64u) {
+            let f = f0 + lid.x * 16u;
+            if (f < p.d) {
+                add_rows(col_side, bj, q0, f, tile_z(q0, bi, f));
+            }
         }
-        add_rows(0u, bi, q0, f, g_z(false, q0, bj, f));
-        if (pair.x != pair.y) {
-            add_rows(col_side, bj, q0, f, g_z(true, q0, bi, f));
+    }
+    // The tile becomes Gᵀ: each invocation moves its own 8 × 16 entries (read, barrier, write).
+    var mine: array<vec4<f32>, 32>;
+    for (var a = 0u; a < 8u; a++) {
+        for (var h = 0u; h < 4u; h++) {
+            mine[4u * a + h] = tile[(lid.y * 8u + a) * 16u + lid.x * 4u + h];
+        }
+    }
+    workgroupBarrier();
+    for (var b = 0u; b < 16u; b++) {
+        let h = b / 4u;
+        let t = b % 4u;
+        let lo = vec4<f32>(mine[h][t], mine[4u + h][t], mine[8u + h][t], mine[12u + h][t]);
+        let hi = vec4<f32>(mine[16u + h][t], mine[20u + h][t], mine[24u + h][t], mine[28u + h][t]);
+        let at = (lid.x * 16u + b) * 16u + lid.y * 2u;
+        tile[at] = lo;
+        tile[at + 1u] = hi;
+    }
+    workgroupBarrier();
+    for (var f0 = 0u; f0 < p.d; f0 += 64u) {
+        let f = f0 + lid.x * 16u;
+        if (f < p.d) {
+            add_rows(0u, bi, q0, f, tile_z(q0, bj, f));
         }
     }
 }

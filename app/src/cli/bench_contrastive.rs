@@ -31,10 +31,13 @@ pub struct ContrastiveRow {
     /// The kernels' working memory beyond tensors at its peak (the CPU backend's accumulators
     /// and similarity tiles; 0 on a GPU).
     scratch_mib: f64,
-    /// One N×d · d×N product (computed in `matmul_blocks` row blocks when N×N is too large).
+    /// One N×d · d×N product with Zᵀ stored as a d×N tensor, the faster layout (computed in
+    /// `matmul_blocks` row blocks when N×N is too large).
     matmul_ms: f64,
+    /// The same product reading Zᵀ as a view of Z (what S = Z·Zᵀ costs without a transposed copy).
+    matmul_view_ms: f64,
     matmul_blocks: usize,
-    /// Tiled forward+backward time over the matmul's.
+    /// Tiled forward+backward time over the faster matmul's.
     ratio: f64,
     /// Materialised S = Z·Zᵀ, row softmax, P·Z (the cost shape of a plain implementation),
     /// when its two N×N buffers fit.
@@ -46,32 +49,47 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 20) as f64
 }
 
-/// One N×d · d×N product over Z, in row blocks whose output fits `BLOCK_BYTES`, and how many
-/// blocks that takes.
-fn matmul_workload<'a>(device: &Device, z: &'a Tensor, n: usize) -> Result<(Workload<'a>, usize)> {
+/// How the matmul's d×N operand is laid out: Zᵀ stored as its own d×N tensor (rows along N,
+/// which the wide kernel reads four columns at a time) or Z read as a transposed view.
+enum RightOperand<'a> {
+    Stored(&'a Tensor),
+    ViewOf(&'a Tensor),
+}
+
+/// The output block of the matmuls: as many rows of N×N as fit `BLOCK_BYTES`.
+fn similarity_block(device: &Device, n: usize) -> Result<Tensor> {
     let limit = BLOCK_BYTES.min(device.max_tensor_bytes());
     let rows_per_block = ((limit / (4 * n as u64)) as usize).clamp(1, n);
+    Tensor::empty(device, "similarity block", &[rows_per_block, n], DType::F32)
+}
+
+/// One N×d · d×N product over Z, in row blocks of `out`, and how many blocks that takes.
+fn matmul_workload<'a>(z: &'a Tensor, right: RightOperand<'a>, out: &'a Tensor, n: usize) -> (Workload<'a>, usize) {
+    let rows_per_block = out.shape()[0];
     let blocks = n.div_ceil(rows_per_block);
-    let out = Tensor::empty(device, "similarity block", &[rows_per_block, n], DType::F32)?;
+    let (b, b_strides) = match right {
+        RightOperand::Stored(zt) => (zt, Strides { offset: 0, row: n, col: 1, batch1: 0, batch2: 0 }),
+        RightOperand::ViewOf(z) => (z, Strides { offset: 0, row: 1, col: DIM, batch1: 0, batch2: 0 }),
+    };
     let work = Box::new(move |rec: &mut Recorder| {
-        for b in 0..blocks {
-            let r0 = b * rows_per_block;
+        for block in 0..blocks {
+            let r0 = block * rows_per_block;
             let l = MatmulLayout {
                 m: rows_per_block.min(n - r0),
                 n,
                 k: DIM,
                 batch: (1, 1),
                 a: Strides { offset: r0 * DIM, row: DIM, col: 1, batch1: 0, batch2: 0 },
-                b: Strides { offset: 0, row: 1, col: DIM, batch1: 0, batch2: 0 },
+                b: b_strides,
                 c: Strides { offset: 0, row: n, col: 1, batch1: 0, batch2: 0 },
                 alpha: 1.0,
                 accumulate: false,
             };
-            matmul_strided(rec, z, z, &out, &l)?;
+            matmul_strided(rec, z, b, out, &l)?;
         }
         Ok(())
     });
-    Ok((work, blocks))
+    (work, blocks)
 }
 
 fn materialised_ms(device: &Device, z: &Tensor, dx: &Tensor, n: usize) -> Result<Option<f64>> {
@@ -108,8 +126,11 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
         let tensor_bytes = device.bytes_created() - before;
         let o = ContrastiveOpts { loss: ContrastiveLoss::Geometric, temperature: 0.2 };
         // Timed in interleaved rounds, so the ratio's two sides see the same machine.
-        let (matmul, matmul_blocks) = matmul_workload(device, &st.z, n)?;
-        let mut work: [Workload<'_>; 4] = [
+        let zt = Tensor::from_f32(device, "embeddings transposed", &[DIM, n], &rng.uniform_vec(n * DIM, -1.0, 1.0))?;
+        let block = similarity_block(device, n)?;
+        let (matmul, matmul_blocks) = matmul_workload(&st.z, RightOperand::Stored(&zt), &block, n);
+        let (matmul_view, _) = matmul_workload(&st.z, RightOperand::ViewOf(&st.z), &block, n);
+        let mut work: [Workload<'_>; 5] = [
             Box::new(|rec: &mut Recorder| contrastive_forward(rec, &x, &st, &shape, &o)),
             Box::new(|rec: &mut Recorder| contrastive_backward(rec, &st, &dx, &shape, &o)),
             Box::new(|rec: &mut Recorder| {
@@ -117,12 +138,14 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
                 contrastive_backward(rec, &st, &dx, &shape, &o)
             }),
             matmul,
+            matmul_view,
         ];
         device.reset_scratch_peak();
         let ms: Vec<f64> = time_interleaved(device, &mut work)?.into_iter().map(|s| 1e3 * s).collect();
         let scratch = device.scratch_peak_bytes();
-        drop(work); // frees the similarity block before the materialised loss allocates its own
-        let (tiled_ms, matmul_ms) = ([ms[0], ms[1], ms[2]], ms[3]);
+        drop(work);
+        drop(block); // frees the similarity block before the materialised loss allocates its own
+        let (tiled_ms, matmul_ms, matmul_view_ms) = ([ms[0], ms[1], ms[2]], ms[3], ms[4]);
         out.push(ContrastiveRow {
             rows: n,
             dim: DIM,
@@ -131,6 +154,7 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
             tiled_mib: mib(tensor_bytes + scratch),
             scratch_mib: mib(scratch),
             matmul_ms,
+            matmul_view_ms,
             matmul_blocks,
             ratio: tiled_ms[2] / matmul_ms,
             materialised_ms: materialised_ms(device, &st.z, &dx, n)?,
@@ -160,7 +184,7 @@ fn sig3(v: f64) -> String {
 /// Prints the rows as a Markdown table.
 pub fn print_table(rows: &[ContrastiveRow]) {
     println!(
-        "| B·M | d | M | tiled fwd / bwd / both (ms) | tiled memory (MiB; scratch) | N×d·d×N matmul (ms) | both / matmul | materialised (ms) | materialised N×N (MiB) |"
+        "| B·M | d | M | tiled fwd / bwd / both (ms) | tiled memory (MiB; scratch) | N×d·d×N matmul (ms): Zᵀ stored / view | both / matmul | materialised (ms) | materialised N×N (MiB) |"
     );
     println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|");
     for r in rows {
@@ -168,7 +192,7 @@ pub fn print_table(rows: &[ContrastiveRow]) {
         let blocks = if r.matmul_blocks > 1 { format!(" ({} blocks)", r.matmul_blocks) } else { String::new() };
         let mat = r.materialised_ms.map_or("over the buffer limit".to_string(), sig3);
         println!(
-            "| {} | {} | {} | {} / {} / {} | {} ({}) | {}{blocks} | {:.2}× | {mat} | {} |",
+            "| {} | {} | {} | {} / {} / {} | {} ({}) | {} / {}{blocks} | {:.2}× | {mat} | {} |",
             r.rows,
             r.dim,
             r.views,
@@ -178,6 +202,7 @@ pub fn print_table(rows: &[ContrastiveRow]) {
             sig3(r.tiled_mib),
             sig3(r.scratch_mib),
             sig3(r.matmul_ms),
+            sig3(r.matmul_view_ms),
             r.ratio,
             sig3(r.materialised_mib)
         );

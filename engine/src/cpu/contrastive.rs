@@ -204,7 +204,7 @@ fn negatives_lse_rows(z: &[f32], n: usize, d: usize, m: usize, inv_tau: f32, lse
 pub(crate) fn forward(x: &Tensor, st: &ContrastiveState, s: &ContrastiveShape, o: &ContrastiveOpts) -> Result<()> {
     let (n, d, m) = (s.rows(), s.dim, s.views);
     let inv_tau = 1.0 / o.temperature;
-    kernel("contrastive_forward", [x], st.tensors(), |[x], [z, inv, lse, pos, row_loss, coef, loss, _]| {
+    kernel("contrastive_forward", [x], st.tensors(), |[x], [z, inv, lse, pos, row_loss, coef, loss, _, _]| {
         z.par_chunks_mut(d).zip(inv.par_iter_mut()).zip(x.par_chunks(d)).for_each(|((zr, iv), xr)| {
             let norm = xr.iter().map(|v| v * v).sum::<f32>().sqrt();
             *iv = 1.0 / norm.max(1e-12);

@@ -160,6 +160,9 @@ pub struct ContrastiveState {
     /// The backward pass's scratch on a GPU: both sides of the pairs' gradient, each N rows of
     /// d rounded up to a multiple of 4 (2N × ⌈d/4⌉·4; 0 × d on the CPU backend).
     pub pair_grad: Tensor,
+    /// zᵀ on a GPU, d × N rounded up to whole 64-row blocks (zero past N), which the pair passes
+    /// read four columns at a time (d × 0 on the CPU backend).
+    pub zt: Tensor,
     shape: ContrastiveShape,
 }
 
@@ -181,6 +184,10 @@ impl ContrastiveState {
                 Device::Gpu(_) => t("contrastive pair gradient", &[2 * n, d.next_multiple_of(4)])?,
                 _ => t("contrastive pair gradient", &[0, d])?,
             },
+            zt: match device {
+                Device::Gpu(_) => t("contrastive z transposed", &[d, n.next_multiple_of(64)])?,
+                _ => t("contrastive z transposed", &[d, 0])?,
+            },
             shape,
         })
     }
@@ -196,8 +203,18 @@ impl ContrastiveState {
     }
 
     /// Every tensor of the state, in field order (what a launcher or a poisoning test walks).
-    pub(crate) fn tensors(&self) -> [&Tensor; 8] {
-        [&self.z, &self.inv_norm, &self.lse, &self.pos, &self.row_loss, &self.coef, &self.loss, &self.pair_grad]
+    pub(crate) fn tensors(&self) -> [&Tensor; 9] {
+        [
+            &self.z,
+            &self.inv_norm,
+            &self.lse,
+            &self.pos,
+            &self.row_loss,
+            &self.coef,
+            &self.loss,
+            &self.pair_grad,
+            &self.zt,
+        ]
     }
 }
 
@@ -240,6 +257,13 @@ fn params(op: &'static str, s: &ContrastiveShape, o: &ContrastiveOpts) -> Result
 /// temperatures take the per-row kernels with a running maximum per row.
 pub(crate) fn shared_shift(temperature: f32) -> Option<f32> {
     (2.0 / temperature <= 80.0).then_some(1.0 / temperature)
+}
+
+/// Whether a GPU pass takes the pair kernels (`contrastive_pairs`): the rows share a shift and
+/// the pair's tile fits the adapter's workgroup memory. Forward and backward decide alike, so
+/// the backward finds the state (zᵀ included) its kernels expect.
+fn pair_passes(gpu: &crate::Gpu, o: &ContrastiveOpts) -> bool {
+    shared_shift(o.temperature).is_some() && crate::kernels::contrastive_pairs::tile_fits(gpu.limits())
 }
 
 /// Columns per shared tile at most: contrastive.wgsl's MAX_TILE_ROWS.
@@ -296,12 +320,11 @@ pub fn contrastive_forward(
             let n = s.rows();
             let rows = groups_for(g.gpu(), n, 64);
             g.dispatch(&NORMALIZE, &[], &p, &[x.binding()?, st.z.binding()?, st.inv_norm.binding()?], rows)?;
-            match shared_shift(o.temperature) {
-                Some(_) => crate::kernels::contrastive_pairs::negatives(g, st, s, p.inv_tau)?,
-                None => {
-                    let (ov, tiles) = (overrides(g.gpu(), s), tiled_grid(OP, g.gpu(), n, BLOCK)?);
-                    g.dispatch(&NEGATIVES, &ov, &p, &[st.z.binding()?, st.lse.binding()?, st.pos.binding()?], tiles)?
-                }
+            if pair_passes(g.gpu(), o) {
+                crate::kernels::contrastive_pairs::negatives(g, st, s, p.inv_tau)?
+            } else {
+                let (ov, tiles) = (overrides(g.gpu(), s), tiled_grid(OP, g.gpu(), n, BLOCK)?);
+                g.dispatch(&NEGATIVES, &ov, &p, &[st.z.binding()?, st.lse.binding()?, st.pos.binding()?], tiles)?
             }
             let terms = [st.lse.binding()?, st.pos.binding()?, st.row_loss.binding()?, st.coef.binding()?];
             g.dispatch(&ROW_TERMS, &[], &p, &terms, rows)?;
@@ -329,14 +352,12 @@ pub fn contrastive_backward(
     match rec.exec(OP, &operands)? {
         Exec::Gpu(g) => {
             let n = s.rows();
-            let pairs = crate::kernels::contrastive_pairs::gradient_fits(g.gpu().limits());
-            match shared_shift(o.temperature).filter(|_| pairs) {
-                Some(_) => crate::kernels::contrastive_pairs::gradient(g, st, dx, s, p.inv_tau)?,
-                None => {
-                    let (ov, tiles) = (overrides(g.gpu(), s), tiled_grid(OP, g.gpu(), n, BLOCK)?);
-                    let b = [st.z.binding()?, st.lse.binding()?, st.coef.binding()?, dx.binding()?];
-                    g.dispatch(&BACKWARD_TILES, &ov, &p, &b, tiles)?;
-                }
+            if pair_passes(g.gpu(), o) {
+                crate::kernels::contrastive_pairs::gradient(g, st, dx, s, p.inv_tau)?
+            } else {
+                let (ov, tiles) = (overrides(g.gpu(), s), tiled_grid(OP, g.gpu(), n, BLOCK)?);
+                let b = [st.z.binding()?, st.lse.binding()?, st.coef.binding()?, dx.binding()?];
+                g.dispatch(&BACKWARD_TILES, &ov, &p, &b, tiles)?;
             }
             let f = [st.z.binding()?, st.coef.binding()?, dx.binding()?, st.inv_norm.binding()?];
             g.dispatch(&BACKWARD_FINISH, &[], &p, &f, groups_for(g.gpu(), n, 64))
