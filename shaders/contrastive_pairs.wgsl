@@ -115,9 +115,9 @@ fn transpose_z(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 // s for rows r0..r0+8 against columns c0..c0+16, divided by τ: entry (a, 4h + t) in [a][h][t].
 // Per feature: eight row loads from z and four vec4s of zᵀ for 128 multiply-adds.
 fn similarities_8x16(r0: u32, c0: u32) -> array<mat4x4<f32>, 8> {
-    let ar = row_bases_8(r0);
     let np4 = p.blocks * BR / 4u;
     var at = c0 / 4u;
+    var ar = r0 / 4u;
     var m0 = mat4x4<f32>();
     var m1 = mat4x4<f32>();
     var m2 = mat4x4<f32>();
@@ -128,9 +128,10 @@ fn similarities_8x16(r0: u32, c0: u32) -> array<mat4x4<f32>, 8> {
     var m7 = mat4x4<f32>();
     for (var k = 0u; k < p.d; k++) {
         let bm = mat4x4<f32>(zt[at], zt[at + 1u], zt[at + 2u], zt[at + 3u]);
+        let lo = zt[ar];
+        let hi = zt[ar + 1u];
         at += np4;
-        let lo = gather4(ar[0], k);
-        let hi = gather4(ar[1], k);
+        ar += np4;
         m0 += lo.x * bm;
         m1 += lo.y * bm;
         m2 += lo.z * bm;

@@ -205,6 +205,9 @@ fn load_b4(o: vec4<u32>, kb: u32) -> vec4<f32> {
 // 1: B's rows run along n, contiguous and 16-byte aligned, and n is a multiple of 16, so the 16
 // columns of a step of k are four vec4s (B(kk, col0..col0+16), never clamped).
 override WIDE_B_VEC4: u32 = 0u;
+// 1: A's columns run along m, contiguous and 16-byte aligned, and m is a multiple of 8, so the
+// 8 rows of a step of k are two vec4s (A(row0..row0+8, kk), never clamped).
+override WIDE_A_VEC4: u32 = 0u;
 
 @compute @workgroup_size(8, 8, 1)
 fn matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -238,8 +241,16 @@ fn matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
         } else {
             bm = mat4x4<f32>(load_b4(b0, kb), load_b4(b1, kb), load_b4(b2, kb), load_b4(b3, kb));
         }
-        let lo = load_a4(a_lo, ka);
-        let hi = load_a4(a_hi, ka);
+        var lo: vec4<f32>;
+        var hi: vec4<f32>;
+        if (WIDE_A_VEC4 != 0u) {
+            let at = (a_lo.x + ka) / 4u;
+            lo = a4[at];
+            hi = a4[at + 1u];
+        } else {
+            lo = load_a4(a_lo, ka);
+            hi = load_a4(a_hi, ka);
+        }
         m0 += lo.x * bm;
         m1 += lo.y * bm;
         m2 += lo.z * bm;

@@ -31,10 +31,10 @@ pub struct ContrastiveRow {
     /// The kernels' working memory beyond tensors at its peak (the CPU backend's accumulators
     /// and similarity tiles; 0 on a GPU).
     scratch_mib: f64,
-    /// One N×d · d×N product with Zᵀ stored as a d×N tensor, the faster layout (computed in
-    /// `matmul_blocks` row blocks when N×N is too large).
+    /// One N×d · d×N product with both operands read from a stored Zᵀ, the faster layout
+    /// (computed in `matmul_blocks` row blocks when N×N is too large).
     matmul_ms: f64,
-    /// The same product reading Zᵀ as a view of Z (what S = Z·Zᵀ costs without a transposed copy).
+    /// The same product from Z's rows, Zᵀ as a view (no transposed copy).
     matmul_view_ms: f64,
     matmul_blocks: usize,
     /// Tiled forward+backward time over the faster matmul's.
@@ -49,11 +49,12 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 20) as f64
 }
 
-/// How the matmul's d×N operand is laid out: Zᵀ stored as its own d×N tensor (rows along N,
-/// which the wide kernel reads four columns at a time) or Z read as a transposed view.
-enum RightOperand<'a> {
-    Stored(&'a Tensor),
-    ViewOf(&'a Tensor),
+/// Where the matmul reads its operands: both from Zᵀ stored as a d×N tensor (Z as a view of it,
+/// Zᵀ itself: runs along N on both sides, which the wide kernel reads as vec4s), or both from Z
+/// (Zᵀ as a view: what S = Z·Zᵀ costs without a transposed copy).
+enum Operands<'a> {
+    TransposedCopy(&'a Tensor),
+    Rows(&'a Tensor),
 }
 
 /// The output block of the matmuls: as many rows of N×N as fit `BLOCK_BYTES`.
@@ -63,13 +64,14 @@ fn similarity_block(device: &Device, n: usize) -> Result<Tensor> {
     Tensor::empty(device, "similarity block", &[rows_per_block, n], DType::F32)
 }
 
-/// One N×d · d×N product over Z, in row blocks of `out`, and how many blocks that takes.
-fn matmul_workload<'a>(z: &'a Tensor, right: RightOperand<'a>, out: &'a Tensor, n: usize) -> (Workload<'a>, usize) {
+/// One N×d · d×N product, in row blocks of `out`, and how many blocks that takes.
+fn matmul_workload<'a>(operands: Operands<'a>, out: &'a Tensor, n: usize) -> (Workload<'a>, usize) {
     let rows_per_block = out.shape()[0];
     let blocks = n.div_ceil(rows_per_block);
-    let (b, b_strides) = match right {
-        RightOperand::Stored(zt) => (zt, Strides { offset: 0, row: n, col: 1, batch1: 0, batch2: 0 }),
-        RightOperand::ViewOf(z) => (z, Strides { offset: 0, row: 1, col: DIM, batch1: 0, batch2: 0 }),
+    // (tensor, A's step along m, along k; B's step along k, along n)
+    let (t, a_steps, b_steps) = match operands {
+        Operands::TransposedCopy(zt) => (zt, (1, n), (n, 1)),
+        Operands::Rows(z) => (z, (DIM, 1), (1, DIM)),
     };
     let work = Box::new(move |rec: &mut Recorder| {
         for block in 0..blocks {
@@ -79,13 +81,13 @@ fn matmul_workload<'a>(z: &'a Tensor, right: RightOperand<'a>, out: &'a Tensor, 
                 n,
                 k: DIM,
                 batch: (1, 1),
-                a: Strides { offset: r0 * DIM, row: DIM, col: 1, batch1: 0, batch2: 0 },
-                b: b_strides,
+                a: Strides { offset: r0 * a_steps.0, row: a_steps.0, col: a_steps.1, batch1: 0, batch2: 0 },
+                b: Strides { offset: 0, row: b_steps.0, col: b_steps.1, batch1: 0, batch2: 0 },
                 c: Strides { offset: 0, row: n, col: 1, batch1: 0, batch2: 0 },
                 alpha: 1.0,
                 accumulate: false,
             };
-            matmul_strided(rec, z, b, out, &l)?;
+            matmul_strided(rec, t, t, out, &l)?;
         }
         Ok(())
     });
@@ -128,8 +130,8 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
         // Timed in interleaved rounds, so the ratio's two sides see the same machine.
         let zt = Tensor::from_f32(device, "embeddings transposed", &[DIM, n], &rng.uniform_vec(n * DIM, -1.0, 1.0))?;
         let block = similarity_block(device, n)?;
-        let (matmul, matmul_blocks) = matmul_workload(&st.z, RightOperand::Stored(&zt), &block, n);
-        let (matmul_view, _) = matmul_workload(&st.z, RightOperand::ViewOf(&st.z), &block, n);
+        let (matmul, matmul_blocks) = matmul_workload(Operands::TransposedCopy(&zt), &block, n);
+        let (matmul_view, _) = matmul_workload(Operands::Rows(&st.z), &block, n);
         let mut work: [Workload<'_>; 5] = [
             Box::new(|rec: &mut Recorder| contrastive_forward(rec, &x, &st, &shape, &o)),
             Box::new(|rec: &mut Recorder| contrastive_backward(rec, &st, &dx, &shape, &o)),
@@ -184,7 +186,7 @@ fn sig3(v: f64) -> String {
 /// Prints the rows as a Markdown table.
 pub fn print_table(rows: &[ContrastiveRow]) {
     println!(
-        "| B·M | d | M | tiled fwd / bwd / both (ms) | tiled memory (MiB; scratch) | N×d·d×N matmul (ms): Zᵀ stored / view | both / matmul | materialised (ms) | materialised N×N (MiB) |"
+        "| B·M | d | M | tiled fwd / bwd / both (ms) | tiled memory (MiB; scratch) | N×d·d×N matmul (ms): from Zᵀ / from Z | both / matmul | materialised (ms) | materialised N×N (MiB) |"
     );
     println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|");
     for r in rows {

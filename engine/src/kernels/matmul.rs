@@ -22,7 +22,7 @@ const MATMUL_VEC4: KernelSpec = KernelSpec {
 const MATMUL_WIDE: KernelSpec = KernelSpec {
     shader: "matmul",
     entry: "matmul_wide",
-    storage: &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite), (5, Access::Read)],
+    storage: &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite), (4, Access::Read), (5, Access::Read)],
 };
 
 /// Outputs per workgroup along each axis (8 invocations × 4 outputs).
@@ -46,6 +46,12 @@ fn wide(l: &MatmulLayout) -> bool {
 /// 1.2-1.8x slower on both software adapters: B stays scalar there.)
 fn wide_b_vec4(l: &MatmulLayout) -> bool {
     l.n.is_multiple_of(16) && matches!(vec4_layout(l), Some([_, (_, b)]) if b == 0.0)
+}
+
+/// Whether `matmul_wide` reads A's 8 rows per step of k as two vec4s: A's columns run along m
+/// (A is a transposed view, e.g. Aᵀ stored), aligned, and m is a multiple of 8.
+fn wide_a_vec4(l: &MatmulLayout) -> bool {
+    l.m.is_multiple_of(8) && matches!(vec4_layout(l), Some([(_, a), _]) if a == 0.0)
 }
 
 #[repr(C)]
@@ -260,8 +266,9 @@ pub fn matmul_strided(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: &Tensor, l:
     let grid = [groups[0] as u32, groups[1] as u32, groups[2] as u32];
     if wide(l) {
         let grid = [l.n.div_ceil(WIDE_TILE.1) as u32, l.m.div_ceil(WIDE_TILE.0) as u32, grid[2]];
-        let ov = [("WIDE_B_VEC4", wide_b_vec4(l) as u32 as f64)];
-        return g.dispatch(&MATMUL_WIDE, &ov, &p, &[a.binding()?, b.binding()?, c.binding()?, b.binding()?], grid);
+        let ov = [("WIDE_B_VEC4", wide_b_vec4(l) as u32 as f64), ("WIDE_A_VEC4", wide_a_vec4(l) as u32 as f64)];
+        let bindings = [a.binding()?, b.binding()?, c.binding()?, a.binding()?, b.binding()?];
+        return g.dispatch(&MATMUL_WIDE, &ov, &p, &bindings, grid);
     }
     match vec4_layout(l) {
         Some(ov) => g.dispatch(&MATMUL_VEC4, &ov, &p, &[c.binding()?, a.binding()?, b.binding()?], grid),
@@ -319,6 +326,15 @@ mod tests {
         assert!(!wide_b_vec4(&layout(128, 256, 20, false, true, 1)), "Bᵀ runs along k");
         assert!(!wide_b_vec4(&layout(128, 136, 20, false, false, 1)), "n not a multiple of 16");
         assert!(!wide_b_vec4(&layout(128, 256, 18, false, false, 1)), "B's rows not 16-byte aligned");
+    }
+
+    #[test]
+    fn the_wide_tiles_read_a_as_vec4s_only_along_whole_columns() {
+        assert!(wide_a_vec4(&layout(128, 256, 20, true, false, 2)));
+        assert!(wide_a_vec4(&layout(136, 128, 20, true, true, 1)));
+        assert!(!wide_a_vec4(&layout(128, 256, 20, false, false, 1)), "A's rows run along k");
+        assert!(!wide_a_vec4(&layout(132, 256, 20, true, false, 1)), "m not a multiple of 8");
+        assert!(!wide_a_vec4(&layout(128, 256, 18, true, false, 1)), "k not a multiple of 4");
     }
 
     #[test]
