@@ -31,13 +31,13 @@ pub struct ContrastiveRow {
     /// The kernels' working memory beyond tensors at its peak (the CPU backend's accumulators
     /// and similarity tiles; 0 on a GPU).
     scratch_mib: f64,
-    /// One N×d · d×N product with both operands read from a stored Zᵀ, the faster layout
-    /// (computed in `matmul_blocks` row blocks when N×N is too large).
+    /// One N×d · d×N product with both operands read from a stored Zᵀ (computed in
+    /// `matmul_blocks` row blocks when N×N is too large).
     matmul_ms: f64,
     /// The same product from Z's rows, Zᵀ as a view (no transposed copy).
     matmul_view_ms: f64,
     matmul_blocks: usize,
-    /// Tiled forward+backward time over the faster matmul's.
+    /// Tiled forward+backward time over the faster of the two matmuls.
     ratio: f64,
     /// Materialised S = Z·Zᵀ, row softmax, P·Z (the cost shape of a plain implementation),
     /// when its two N×N buffers fit.
@@ -158,7 +158,7 @@ pub fn bench_contrastive(device: &Device, ns: &[usize]) -> Result<Vec<Contrastiv
             matmul_ms,
             matmul_view_ms,
             matmul_blocks,
-            ratio: tiled_ms[2] / matmul_ms,
+            ratio: tiled_ms[2] / matmul_ms.min(matmul_view_ms),
             materialised_ms: materialised_ms(device, &st.z, &dx, n)?,
             materialised_mib: mib(2 * 4 * (n * n) as u64),
         });
