@@ -168,7 +168,8 @@ fn pair_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
             tile[(lid.y * 8u + a) * 16u + lid.x * 4u + h] = e;
         }
     }
-    // Only blocks that share a sample hold positives (a sample's views are consecutive rows).
+    // Only blocks that share a sample hold positives: a sample's views are at most 8 consecutive
+    // rows (MAX_VIEWS), so they lie in one block or in two adjacent ones.
     if (max(pair.x, pair.y) - min(pair.x, pair.y) <= 1u) {
         for (var a = 0u; a < 8u; a++) {
             let r = i0 + a;
