@@ -8,10 +8,10 @@
 // N rows are cut into T blocks of 64; block pair (i, j), j = (i + k) mod T, is visited in pass
 // k = 0 … ⌊T/2⌋ (in the last pass of an even T only by i < T/2), so every unordered pair of
 // blocks is visited once. A workgroup (4 × 8 invocations) takes one pair: each invocation
-// computes an 8 × 16 register tile of the 64 × 64 similarities, its eight rows from z and its
-// sixteen columns from zᵀ (`zt`, written once per forward pass by `transpose_z`) as four vec4s
-// per feature: the loads of the wide matmul, which a transposed copy makes possible here. The
-// pair's whole tile then goes to workgroup memory (64 × 64 f32, 16 KiB), and
+// computes an 8 × 16 register tile of the 64 × 64 similarities from zᵀ (`zt`, written once per
+// forward pass by `transpose_z`), where a feature of its eight rows is two contiguous vec4s and
+// of its sixteen columns four (the rows of z itself lie d floats apart). The pair's whole tile
+// then goes to workgroup memory (64 × 64 f32, 16 KiB), and
 //   forward:  e_rc: row block i's sums Σ_c e_rc go into row_acc, block j's into col_acc (the
 //             pair's other side); the similarities to the row's own views go to pos;
 //   backward: g_rc = e_rc·(w_r + w_c) with w = a·e^{1/τ − lse} (one exponential per pair): each
@@ -83,19 +83,6 @@ fn clear_sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
 }
 
-// Offsets into z of the eight rows from `row0`, clamped to the last row (masked when used).
-fn row_bases_8(row0: u32) -> array<vec4<u32>, 2> {
-    let last = vec4<u32>(p.n - 1u);
-    let lo = min(vec4<u32>(row0) + vec4<u32>(0u, 1u, 2u, 3u), last) * p.d;
-    let hi = min(vec4<u32>(row0) + vec4<u32>(4u, 5u, 6u, 7u), last) * p.d;
-    return array<vec4<u32>, 2>(lo, hi);
-}
-
-// z_{rows}[k] for the four rows at offsets `o`.
-fn gather4(o: vec4<u32>, k: u32) -> vec4<f32> {
-    return vec4<f32>(z[o.x + k], z[o.y + k], z[o.z + k], z[o.w + k]);
-}
-
 // zt_out = zᵀ with zero columns past N, so every pair pass reads whole vec4s in bounds.
 @compute @workgroup_size(256)
 fn transpose_z(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -113,7 +100,7 @@ fn transpose_z(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 }
 
 // s for rows r0..r0+8 against columns c0..c0+16, divided by τ: entry (a, 4h + t) in [a][h][t].
-// Per feature: eight row loads from z and four vec4s of zᵀ for 128 multiply-adds.
+// Per feature: two vec4s of zᵀ for the rows and four for the columns, 128 multiply-adds.
 fn similarities_8x16(r0: u32, c0: u32) -> array<mat4x4<f32>, 8> {
     let np4 = p.blocks * BR / 4u;
     var at = c0 / 4u;

@@ -16,7 +16,7 @@ const SHADER: &str = "contrastive_pairs";
 const CLEAR_SUMS: KernelSpec = KernelSpec { shader: SHADER, entry: "clear_sums", storage: &[(2, W), (3, W)] };
 const TRANSPOSE_Z: KernelSpec = KernelSpec { shader: SHADER, entry: "transpose_z", storage: &[(1, R), (10, W)] };
 const PAIR_SUMS: KernelSpec =
-    KernelSpec { shader: SHADER, entry: "pair_sums", storage: &[(1, R), (11, R), (2, W), (3, W), (4, W)] };
+    KernelSpec { shader: SHADER, entry: "pair_sums", storage: &[(11, R), (2, W), (3, W), (4, W)] };
 const FINISH_LSE: KernelSpec = KernelSpec { shader: SHADER, entry: "finish_lse", storage: &[(2, W), (3, W)] };
 const CLEAR_GRADS: KernelSpec = KernelSpec { shader: SHADER, entry: "clear_grads", storage: &[(7, W)] };
 const PAIR_GRADS: KernelSpec =
@@ -74,7 +74,7 @@ pub(crate) fn negatives(g: &mut GpuRecorder, st: &ContrastiveState, s: &Contrast
     g.dispatch(&CLEAR_SUMS, &[], &p, &sums, rows)?;
     let transposed = [st.z.binding()?, st.zt.binding()?];
     g.dispatch(&TRANSPOSE_Z, &[], &p, &transposed, groups_for(g.gpu(), st.zt.len(), 256))?;
-    let b = [st.z.binding()?, st.zt.binding()?, st.lse.binding()?, st.row_loss.binding()?, st.pos.binding()?];
+    let b = [st.zt.binding()?, st.lse.binding()?, st.row_loss.binding()?, st.pos.binding()?];
     passes(g, &PAIR_SUMS, p, &b)?;
     g.dispatch(&FINISH_LSE, &[], &p, &sums, rows)
 }
