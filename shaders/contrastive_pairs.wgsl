@@ -304,6 +304,27 @@ fn add_rows(side: u32, b0: u32, q0: u32, f: u32, acc: array<mat4x4<f32>, 8>) {
     }
 }
 
+// Four columns of eight tile rows from vec4 `at` (rows at stride 16), transposed: column t of
+// the first matrix holds rows 0..4 of column t, of the second rows 4..8.
+fn columns_of(at: u32) -> array<mat4x4<f32>, 2> {
+    let lo = mat4x4<f32>(tile[at], tile[at + 16u], tile[at + 32u], tile[at + 48u]);
+    let hi = mat4x4<f32>(tile[at + 64u], tile[at + 80u], tile[at + 96u], tile[at + 112u]);
+    return array<mat4x4<f32>, 2>(transpose(lo), transpose(hi));
+}
+
+// Writes `cols` (from columns_of) as tile rows x0..x0+4, at row group `group` (eight entries).
+fn put_columns(x0: u32, group: u32, cols: array<mat4x4<f32>, 2>) {
+    let at = x0 * 16u + group * 2u;
+    tile[at] = cols[0][0];
+    tile[at + 1u] = cols[1][0];
+    tile[at + 16u] = cols[0][1];
+    tile[at + 17u] = cols[1][1];
+    tile[at + 32u] = cols[0][2];
+    tile[at + 33u] = cols[1][2];
+    tile[at + 48u] = cols[0][3];
+    tile[at + 49u] = cols[1][3];
+}
+
 @compute @workgroup_size(4, 8)
 fn pair_grads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let pair = pair_of(wg.x);
@@ -343,23 +364,19 @@ fn pair_grads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
             }
         }
     }
-    // The tile becomes Gᵀ: each invocation moves its own 8 × 16 entries (read, barrier, write).
-    var mine: array<vec4<f32>, 32>;
-    for (var a = 0u; a < 8u; a++) {
-        for (var h = 0u; h < 4u; h++) {
-            mine[4u * a + h] = tile[(lid.y * 8u + a) * 16u + lid.x * 4u + h];
-        }
-    }
+    // The tile becomes Gᵀ: each invocation moves its own 8 × 16 entries (read, barrier, write),
+    // four columns at a time as two transposed 4 × 4 blocks (no indexed private arrays).
+    let own = q0 * 16u + lid.x * 4u;
+    let c0 = columns_of(own);
+    let c1 = columns_of(own + 1u);
+    let c2 = columns_of(own + 2u);
+    let c3 = columns_of(own + 3u);
     workgroupBarrier();
-    for (var b = 0u; b < 16u; b++) {
-        let h = b / 4u;
-        let t = b % 4u;
-        let lo = vec4<f32>(mine[h][t], mine[4u + h][t], mine[8u + h][t], mine[12u + h][t]);
-        let hi = vec4<f32>(mine[16u + h][t], mine[20u + h][t], mine[24u + h][t], mine[28u + h][t]);
-        let at = (lid.x * 16u + b) * 16u + lid.y * 2u;
-        tile[at] = lo;
-        tile[at + 1u] = hi;
-    }
+    let x0 = lid.x * 16u;
+    put_columns(x0, lid.y, c0);
+    put_columns(x0 + 4u, lid.y, c1);
+    put_columns(x0 + 8u, lid.y, c2);
+    put_columns(x0 + 12u, lid.y, c3);
     workgroupBarrier();
     for (var f0 = 0u; f0 < p.d; f0 += 64u) {
         let f = f0 + lid.x * 16u;
