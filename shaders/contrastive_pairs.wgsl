@@ -74,6 +74,35 @@ fn sample_start(r: u32) -> u32 {
     return r - r % p.views;
 }
 
+// negative_pair for row r against the four columns c.
+fn negatives4(r: u32, c: vec4<u32>, first: u32) -> vec4<bool> {
+    let inside = vec4<bool>(r < p.n) & (c < vec4<u32>(p.n));
+    return inside & ((c < vec4<u32>(first)) | (c >= vec4<u32>(first + p.views)));
+}
+
+// e = e^{s − 1/τ} for row r's sixteen similarities `sr` to columns c0..c0+16 (one vec4 per
+// four columns), 0 where the pair is not a negative.
+fn exps_row(sr: mat4x4<f32>, r: u32, c0: u32) -> mat4x4<f32> {
+    let first = sample_start(r);
+    let c = vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u);
+    let zero = vec4<f32>(0.0);
+    let shift = vec4<f32>(p.inv_tau);
+    return mat4x4<f32>(
+        select(zero, exp(sr[0] - shift), negatives4(r, c, first)),
+        select(zero, exp(sr[1] - shift), negatives4(r, c + 4u, first)),
+        select(zero, exp(sr[2] - shift), negatives4(r, c + 8u, first)),
+        select(zero, exp(sr[3] - shift), negatives4(r, c + 12u, first)),
+    );
+}
+
+// One tile row's sixteen entries from vec4 `at` on.
+fn put_row(at: u32, m: mat4x4<f32>) {
+    tile[at] = m[0];
+    tile[at + 1u] = m[1];
+    tile[at + 2u] = m[2];
+    tile[at + 3u] = m[3];
+}
+
 @compute @workgroup_size(256)
 fn clear_sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = gid.x + gid.y * nwg.x * 256u;
@@ -144,17 +173,16 @@ fn pair_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
     let i0 = bi + lid.y * 8u;
     let j0 = bj + lid.x * 16u;
     let s = similarities_8x16(i0, j0);
-    for (var a = 0u; a < 8u; a++) {
-        let r = i0 + a;
-        let first = sample_start(r);
-        for (var h = 0u; h < 4u; h++) {
-            var e = vec4<f32>(0.0);
-            for (var t = 0u; t < 4u; t++) {
-                e[t] = select(0.0, exp(s[a][h][t] - p.inv_tau), negative_pair(r, j0 + 4u * h + t, first));
-            }
-            tile[(lid.y * 8u + a) * 16u + lid.x * 4u + h] = e;
-        }
-    }
+    // Row by row, with constant indices: SwiftShader keeps indexed private arrays in memory.
+    let at = lid.y * 8u * 16u + lid.x * 4u;
+    put_row(at, exps_row(s[0], i0, j0));
+    put_row(at + 16u, exps_row(s[1], i0 + 1u, j0));
+    put_row(at + 32u, exps_row(s[2], i0 + 2u, j0));
+    put_row(at + 48u, exps_row(s[3], i0 + 3u, j0));
+    put_row(at + 64u, exps_row(s[4], i0 + 4u, j0));
+    put_row(at + 80u, exps_row(s[5], i0 + 5u, j0));
+    put_row(at + 96u, exps_row(s[6], i0 + 6u, j0));
+    put_row(at + 112u, exps_row(s[7], i0 + 7u, j0));
     // Only blocks that share a sample hold positives: a sample's views are at most 8 consecutive
     // rows (MAX_VIEWS), so they lie in one block or in two adjacent ones.
     if (max(pair.x, pair.y) - min(pair.x, pair.y) <= 1u) {
@@ -240,6 +268,19 @@ fn clear_grads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 fn weight(r: u32) -> f32 {
     let q = min(r, p.n - 1u);
     return coef_in[q * (p.views + 1u)] * exp(p.inv_tau - lse_in[q]);
+}
+
+// weight() of rows c..c+4.
+fn weights4(c: u32) -> vec4<f32> {
+    return vec4<f32>(weight(c), weight(c + 1u), weight(c + 2u), weight(c + 3u));
+}
+
+// g = e·(w_r + w_c) for row r's sixteen similarities `sr` to columns c0..c0+16, whose weights
+// are `wc` (one vec4 per four columns).
+fn grads_row(sr: mat4x4<f32>, r: u32, c0: u32, wc: mat4x4<f32>) -> mat4x4<f32> {
+    let e = exps_row(sr, r, c0);
+    let wr = vec4<f32>(weight(r));
+    return mat4x4<f32>(e[0] * (wr + wc[0]), e[1] * (wr + wc[1]), e[2] * (wr + wc[2]), e[3] * (wr + wc[3]));
 }
 
 // Features f..f+4 of row `row` of z. Past the row's end they read on into the next row and
@@ -336,22 +377,16 @@ fn pair_grads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     let i0 = bi + lid.y * 8u;
     let j0 = bj + lid.x * 16u;
     let s = similarities_8x16(i0, j0);
-    var wc: array<f32, 16>;
-    for (var b = 0u; b < 16u; b++) {
-        wc[b] = weight(j0 + b);
-    }
-    for (var a = 0u; a < 8u; a++) {
-        let wr = weight(i0 + a);
-        let first = sample_start(i0 + a);
-        for (var h = 0u; h < 4u; h++) {
-            var g = vec4<f32>(0.0);
-            for (var t = 0u; t < 4u; t++) {
-                let b = 4u * h + t;
-                g[t] = select(0.0, exp(s[a][h][t] - p.inv_tau) * (wr + wc[b]), negative_pair(i0 + a, j0 + b, first));
-            }
-            tile[(lid.y * 8u + a) * 16u + lid.x * 4u + h] = g;
-        }
-    }
+    let wc = mat4x4<f32>(weights4(j0), weights4(j0 + 4u), weights4(j0 + 8u), weights4(j0 + 12u));
+    let at = lid.y * 8u * 16u + lid.x * 4u;
+    put_row(at, grads_row(s[0], i0, j0, wc));
+    put_row(at + 16u, grads_row(s[1], i0 + 1u, j0, wc));
+    put_row(at + 32u, grads_row(s[2], i0 + 2u, j0, wc));
+    put_row(at + 48u, grads_row(s[3], i0 + 3u, j0, wc));
+    put_row(at + 64u, grads_row(s[4], i0 + 4u, j0, wc));
+    put_row(at + 80u, grads_row(s[5], i0 + 5u, j0, wc));
+    put_row(at + 96u, grads_row(s[6], i0 + 6u, j0, wc));
+    put_row(at + 112u, grads_row(s[7], i0 + 7u, j0, wc));
     workgroupBarrier();
     // Invocation (x, y): rows 8y..8y+8 of a block, features 16x..16x+16 of each step of 64.
     let q0 = lid.y * 8u;
