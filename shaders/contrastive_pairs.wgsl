@@ -327,22 +327,38 @@ fn tile_z(q0: u32, other0: u32, f: u32) -> array<mat4x4<f32>, 8> {
     return array<mat4x4<f32>, 8>(m0, m1, m2, m3, m4, m5, m6, m7);
 }
 
-// sides[side + row q0 + a of the block at b0][features f..f+16] += τ⁻¹·acc, rows inside the
-// batch, the vec4s the row has.
-fn add_rows(side: u32, b0: u32, q0: u32, f: u32, acc: array<mat4x4<f32>, 8>) {
+// sides[side + row r][features f..f+16] += τ⁻¹·m (m's column h holds features f+4h..f+4h+4),
+// for a row inside the batch, the vec4s the row has.
+fn add_row(side: u32, r: u32, f: u32, m: mat4x4<f32>) {
+    if (r >= p.n) {
+        return;
+    }
     let d4 = row_vec4s();
     let v = f / 4u;
-    for (var a = 0u; a < 8u; a++) {
-        let r = b0 + q0 + a;
-        if (r < p.n) {
-            let at = side + r * d4 + v;
-            for (var h = 0u; h < 4u; h++) {
-                if (v + h < d4) {
-                    sides[at + h] += p.inv_tau * acc[a][h];
-                }
-            }
-        }
+    let at = side + r * d4 + v;
+    sides[at] += p.inv_tau * m[0];
+    if (v + 1u < d4) {
+        sides[at + 1u] += p.inv_tau * m[1];
     }
+    if (v + 2u < d4) {
+        sides[at + 2u] += p.inv_tau * m[2];
+    }
+    if (v + 3u < d4) {
+        sides[at + 3u] += p.inv_tau * m[3];
+    }
+}
+
+// add_row for rows r0..r0+8 (with constant indices: SwiftShader keeps indexed private arrays
+// in memory).
+fn add_rows(side: u32, r0: u32, f: u32, acc: array<mat4x4<f32>, 8>) {
+    add_row(side, r0, f, acc[0]);
+    add_row(side, r0 + 1u, f, acc[1]);
+    add_row(side, r0 + 2u, f, acc[2]);
+    add_row(side, r0 + 3u, f, acc[3]);
+    add_row(side, r0 + 4u, f, acc[4]);
+    add_row(side, r0 + 5u, f, acc[5]);
+    add_row(side, r0 + 6u, f, acc[6]);
+    add_row(side, r0 + 7u, f, acc[7]);
 }
 
 // Four columns of eight tile rows from vec4 `at` (rows at stride 16), transposed: column t of
@@ -395,7 +411,7 @@ fn pair_grads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
         for (var f0 = 0u; f0 < p.d; f0 += 64u) {
             let f = f0 + lid.x * 16u;
             if (f < p.d) {
-                add_rows(col_side, bj, q0, f, tile_z(q0, bi, f));
+                add_rows(col_side, bj + q0, f, tile_z(q0, bi, f));
             }
         }
     }
@@ -416,7 +432,7 @@ fn pair_grads(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     for (var f0 = 0u; f0 < p.d; f0 += 64u) {
         let f = f0 + lid.x * 16u;
         if (f < p.d) {
-            add_rows(0u, bi, q0, f, tile_z(q0, bj, f));
+            add_rows(0u, bi + q0, f, tile_z(q0, bj, f));
         }
     }
 }
