@@ -11,6 +11,8 @@
 //   moe_matmul_wgrad  dw[e] (+)= a_eᵀ · b_e over the rows of group e: (k_in, n) per expert,
 //                     each workgroup summing its group's rows in order (deterministic).
 //   moe_bias_grad     db[e, j] (+)= Σ_{r in group e} b[r, j].
+//   moe_matmul_wide   moe_matmul with 8×16 register tiles where C is 128 columns wide or more
+//                     and there are 128 grouped rows or more (matmul.wgsl's matmul_wide).
 //   moe_matmul_vec4, moe_matmul_wgrad_vec4
 //                     the same products reading a, w and b as vec4s (a4, w4, b4) where rows
 //                     are multiples of 4 long (the launcher checks: k_in, and n where W is
@@ -210,6 +212,86 @@ fn moe_matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     }
     let rows = transpose(acc);
     store_grouped(e, start, count, r0, c0, array<vec4<f32>, 4>(rows[0], rows[1], rows[2], rows[3]));
+}
+
+// 1: W_e is stored (k_in, n) and n is a multiple of 16, so the 16 columns of a step of k are
+// four vec4s of w4 (never clamped).
+override WIDE_W_VEC4: u32 = 0u;
+
+// W_e at the four column offsets `o` and step `kb` along k.
+fn load_w4(o: vec4<u32>, kb: u32) -> vec4<f32> {
+    return vec4<f32>(w[o.x + kb], w[o.y + kb], w[o.z + kb], w[o.w + kb]);
+}
+
+// Offsets of W_e's four columns c..c+4 (clamped to the last), and W_e's step along k.
+fn w_columns(e: u32, c: u32) -> vec4<u32> {
+    let cols = min(vec4<u32>(c) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u));
+    if (p.trans_w != 0u) {
+        return vec4<u32>(e * p.n * p.k_in) + cols * p.k_in;
+    }
+    return vec4<u32>(e * p.k_in * p.n) + cols;
+}
+
+// moe_matmul with 8×16 register tiles (workgroup 8×8 → 64 × 128 of a group's C), as
+// matmul.wgsl's matmul_wide: 8 elements of A and 16 of W_e per step of k for 128 multiply-adds,
+// in eight named 4 × 4 accumulators (SwiftShader keeps indexed private arrays in memory).
+@compute @workgroup_size(8, 8)
+fn moe_matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let e = wg.z;
+    let start = offsets[e];
+    let count = offsets[e + 1u] - start;
+    let r0 = (wg.y * 8u + lid.y) * 8u;
+    let c0 = (wg.x * 8u + lid.x) * 16u;
+    if (r0 >= count || c0 >= p.n) {
+        return;
+    }
+    let last = vec4<u32>(count - 1u);
+    let a_lo = (vec4<u32>(start) + min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), last)) * p.k_in;
+    let a_hi = (vec4<u32>(start) + min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), last)) * p.k_in;
+    let w0 = w_columns(e, c0);
+    let w1 = w_columns(e, c0 + 4u);
+    let w2 = w_columns(e, c0 + 8u);
+    let w3 = w_columns(e, c0 + 12u);
+    var b_rs = p.n;
+    if (p.trans_w != 0u) {
+        b_rs = 1u;
+    }
+    var m0 = mat4x4<f32>();
+    var m1 = mat4x4<f32>();
+    var m2 = mat4x4<f32>();
+    var m3 = mat4x4<f32>();
+    var m4 = mat4x4<f32>();
+    var m5 = mat4x4<f32>();
+    var m6 = mat4x4<f32>();
+    var m7 = mat4x4<f32>();
+    for (var kk = 0u; kk < p.k_in; kk++) {
+        let kb = kk * b_rs;
+        var bm: mat4x4<f32>;
+        if (WIDE_W_VEC4 != 0u) {
+            let at = (w0.x + kb) / 4u;
+            bm = mat4x4<f32>(w4[at], w4[at + 1u], w4[at + 2u], w4[at + 3u]);
+        } else {
+            bm = mat4x4<f32>(load_w4(w0, kb), load_w4(w1, kb), load_w4(w2, kb), load_w4(w3, kb));
+        }
+        let lo = vec4<f32>(a[a_lo.x + kk], a[a_lo.y + kk], a[a_lo.z + kk], a[a_lo.w + kk]);
+        let hi = vec4<f32>(a[a_hi.x + kk], a[a_hi.y + kk], a[a_hi.z + kk], a[a_hi.w + kk]);
+        m0 += lo.x * bm;
+        m1 += lo.y * bm;
+        m2 += lo.z * bm;
+        m3 += lo.w * bm;
+        m4 += hi.x * bm;
+        m5 += hi.y * bm;
+        m6 += hi.z * bm;
+        m7 += hi.w * bm;
+    }
+    store_grouped(e, start, count, r0, c0, array<vec4<f32>, 4>(m0[0], m1[0], m2[0], m3[0]));
+    store_grouped(e, start, count, r0 + 4u, c0, array<vec4<f32>, 4>(m4[0], m5[0], m6[0], m7[0]));
+    store_grouped(e, start, count, r0, c0 + 4u, array<vec4<f32>, 4>(m0[1], m1[1], m2[1], m3[1]));
+    store_grouped(e, start, count, r0 + 4u, c0 + 4u, array<vec4<f32>, 4>(m4[1], m5[1], m6[1], m7[1]));
+    store_grouped(e, start, count, r0, c0 + 8u, array<vec4<f32>, 4>(m0[2], m1[2], m2[2], m3[2]));
+    store_grouped(e, start, count, r0 + 4u, c0 + 8u, array<vec4<f32>, 4>(m4[2], m5[2], m6[2], m7[2]));
+    store_grouped(e, start, count, r0, c0 + 12u, array<vec4<f32>, 4>(m0[3], m1[3], m2[3], m3[3]));
+    store_grouped(e, start, count, r0 + 4u, c0 + 12u, array<vec4<f32>, 4>(m4[3], m5[3], m6[3], m7[3]));
 }
 
 @compute @workgroup_size(8, 8)

@@ -159,13 +159,17 @@ fn moe_routing_refuses_impossible_shapes_and_counts_drops() {
 fn moe_grouped_matmuls_forward_and_gradients() {
     for dev in devices() {
         let mut rng = Rng::new(22);
-        // Odd sizes, empty experts (E > slots), a capacity that drops, one expert, many rows.
+        // Odd sizes, empty experts (E > slots), a capacity that drops, one expert, many rows;
+        // the last two take the wide tiles (C 128 wide or more, forward with W as vec4s, the
+        // input gradient's Wᵀ and the ragged widths scalar).
         for (t, e, k, k_in, n, cap) in [
             (5, 32, 1, 3, 17, 0),
             (77, 8, 2, 33, 20, 0),
             (64, 4, 2, 16, 16, 20),
             (19, 1, 1, 7, 9, 0),
             (600, 5, 3, 24, 40, 0),
+            (150, 3, 2, 36, 144, 0),
+            (131, 4, 2, 131, 130, 90),
         ] {
             assert_all_pass(
                 &dev,

@@ -375,6 +375,18 @@ const GROUPED: KernelSpec = mm_spec(
 const WGRAD: KernelSpec =
     mm_spec("moe_matmul_wgrad", &[(1, Access::Read), (2, Access::Read), (6, Access::Read), (7, Access::ReadWrite)]);
 const BGRAD: KernelSpec = mm_spec("moe_bias_grad", &[(1, Access::Read), (6, Access::Read), (7, Access::ReadWrite)]);
+/// 8×16 register tiles (`wide_tiles`); w also as vec4s (9) where its rows run along n.
+const GROUPED_WIDE: KernelSpec = mm_spec(
+    "moe_matmul_wide",
+    &[
+        (1, Access::Read),
+        (2, Access::Read),
+        (3, Access::Read),
+        (4, Access::Read),
+        (5, Access::ReadWrite),
+        (9, Access::Read),
+    ],
+);
 /// The vec4 twins: a (8) and w (9) or b (10) read four elements at a time.
 const GROUPED_VEC4: KernelSpec = mm_spec(
     "moe_matmul_vec4",
@@ -384,6 +396,13 @@ const WGRAD_VEC4: KernelSpec = mm_spec(
     "moe_matmul_wgrad_vec4",
     &[(1, Access::Read), (7, Access::ReadWrite), (8, Access::Read), (10, Access::Read)],
 );
+
+/// Whether the grouped product takes `moe_matmul_wide`'s 8×16 tiles: C at least 128 columns
+/// wide and at least 128 grouped rows in all (as matmul's wide tiles: smaller products leave
+/// too many of a 64 × 128 block's lanes idle).
+fn wide_tiles(rows: usize, n: usize) -> bool {
+    rows >= 128 && n >= 128
+}
 
 fn grouped_params(op: &'static str, r: &MoeRouting, k_in: usize, n: usize, flags: [bool; 3]) -> Result<GroupedParams> {
     Ok(GroupedParams {
@@ -430,6 +449,13 @@ pub fn moe_matmul(
         Exec::Gpu(g) => {
             // Without a bias the bias slot is bound to w (never read: has_bias = 0).
             let bias = bias.unwrap_or(w).binding()?;
+            if wide_tiles(rows, n) {
+                let groups = [n.div_ceil(128) as u32, rows.div_ceil(64) as u32, p.experts];
+                let w_vec4 = !trans_w && n.is_multiple_of(16);
+                let ov = [("WIDE_W_VEC4", w_vec4 as u32 as f64)];
+                let b = [r.offsets.binding()?, a.binding()?, w.binding()?, bias, c.binding()?, w.binding()?];
+                return g.dispatch(&GROUPED_WIDE, &ov, &p, &b, groups);
+            }
             let groups = [n.div_ceil(32) as u32, rows.div_ceil(32) as u32, p.experts];
             // Rows of a (and of W where it is read along n) that are multiples of 4: vec4 loads.
             if k_in.is_multiple_of(4) && (trans_w || n.is_multiple_of(4)) {
@@ -491,5 +517,18 @@ pub fn moe_matmul_wgrad(
                 None => Ok(()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouped_products_take_the_wide_tiles_only_when_large_both_ways() {
+        assert!(wide_tiles(128, 128));
+        assert!(wide_tiles(4096, 256));
+        assert!(!wide_tiles(127, 4096), "too few grouped rows");
+        assert!(!wide_tiles(4096, 64), "C too narrow");
     }
 }
