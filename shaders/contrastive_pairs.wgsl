@@ -20,9 +20,9 @@
 // The tiles' accumulators are named variables, not indexed private arrays, and a tile row is
 // written and added with constant indices: SwiftShader keeps an indexed private array (or a
 // vector indexed by a loop counter) in memory (such versions ran 1.1-3x slower there, while
-// lavapipe, which unrolls the loops, ran them about as fast). In one pass each block's rows of each accumulator have a
-// single writer, and passes run in order: sums in a fixed order, no atomics, deterministic on
-// every adapter. The own sample's views are left out (backward_finish in contrastive.wgsl adds
+// lavapipe, which unrolls the loops, ran them about as fast). In one pass each block's rows of
+// each accumulator have a single writer, and passes run in order: sums in a fixed order, no
+// atomics, deterministic on every adapter. The own sample's views are left out (backward_finish in contrastive.wgsl adds
 // the positives).
 
 struct Params {
