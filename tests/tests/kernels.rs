@@ -23,8 +23,9 @@ fn matmul_all_transposes_batched_and_accumulating() {
             (37, 29, 20),
             (36, 44, 28),
             (131, 259, 37),
+            (128, 256, 20),
         ];
-        for &(m, n, k) in shapes.iter().chain(&[(128, 256, 20)]) {
+        for &(m, n, k) in &shapes {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 checks.push(block_on(st::check_matmul(&dev, &mut rng, 1, m, n, k, ta, tb, false)).expect("runs"));
             }
