@@ -17,10 +17,11 @@
 //   backward: g_rc = e_rc·(w_r + w_c) with w = a·e^{1/τ − lse} (one exponential per pair): each
 //             invocation adds 8 rows × 16 features of Gᵀ·z_i to block j's side of the gradient,
 //             the tile is transposed in place, and the same routine adds G·z_j to block i's.
-// The tiles' accumulators are named variables, not indexed private arrays, and a tile row is
-// written and added with constant indices: SwiftShader keeps an indexed private array (or a
-// vector indexed by a loop counter) in memory (such versions ran 1.1-3x slower there, while
-// lavapipe, which unrolls the loops, ran them about as fast). In one pass each block's rows of
+// The tiles' accumulators are named variables written out here (the matmuls' shared
+// tile_8x16.wgsl helper made this backward 1.34x slower on SwiftShader), not indexed private
+// arrays, and a tile row is written and added with constant indices: SwiftShader keeps an
+// indexed private array (or a vector indexed by a loop counter) in memory (such versions ran
+// 1.1-3x slower there, while lavapipe, which unrolls the loops, ran them about as fast). In one pass each block's rows of
 // each accumulator have a single writer, and passes run in order: sums in a fixed order, no
 // atomics, deterministic on every adapter. The own sample's views are left out (backward_finish in contrastive.wgsl adds
 // the positives).

@@ -21,14 +21,13 @@
 // for 64 FMAs where `matmul` makes 32 scalar loads: a quarter of the loads, and of the bounds
 // checks a browser puts on each.
 // Entry point `matmul_wide`, for products with C at least 128 × 128 (the launcher picks it
-// whatever the layout): each invocation an 8 × 16 register tile, so a workgroup owns a 64 × 128
-// block of C. Per step of k it loads 8 elements of A and 16 of B for 128 FMAs, B as four vec4s
-// where its rows run along n (1.25-1.7x the GFLOP/s of the 4 × 4 tiles from 256³ up on
-// lavapipe, 1.1x on SwiftShader). The
+// whatever the layout): each invocation an 8 × 16 register tile (`Tile8x16`, tile_8x16.wgsl,
+// concatenated in front), so a workgroup owns a 64 × 128 block of C. Per step of k it loads
+// 8 elements of A and 16 of B for 128 FMAs, B as four vec4s where its rows run along n (1.25-1.7x
+// the GFLOP/s of the 4 × 4 tiles from 256³ up on lavapipe, 1.1x on SwiftShader). The
 // accumulators are eight named matrices, not an indexed array: SwiftShader keeps an indexed
-// private array in memory (an array-indexed version of this kernel ran 3x slower there).
-//   v4 8×8 and 8×16 tiles with indexed private arrays: faster on lavapipe, 3x slower on
-//      SwiftShader; written out as named accumulators (this): faster on one, even on the other.
+// private array in memory (an array-indexed version of this kernel ran 3x slower there, while
+// lavapipe ran it faster).
 // `accumulate` = 1 adds into C (gradient accumulation); 0 overwrites without reading C,
 // so a poisoned (NaN) output buffer is fully replaced.
 
@@ -223,14 +222,7 @@ fn matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     let b1 = offsets4(bases.y, col0 + 4u, p.n - 1u, p.b_cs);
     let b2 = offsets4(bases.y, col0 + 8u, p.n - 1u, p.b_cs);
     let b3 = offsets4(bases.y, col0 + 12u, p.n - 1u, p.b_cs);
-    var m0 = mat4x4<f32>();
-    var m1 = mat4x4<f32>();
-    var m2 = mat4x4<f32>();
-    var m3 = mat4x4<f32>();
-    var m4 = mat4x4<f32>();
-    var m5 = mat4x4<f32>();
-    var m6 = mat4x4<f32>();
-    var m7 = mat4x4<f32>();
+    var t = Tile8x16();
     for (var kk = 0u; kk < p.k; kk++) {
         let ka = kk * p.a_cs;
         let kb = kk * p.b_rs;
@@ -251,17 +243,10 @@ fn matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
             lo = load_a4(a_lo, ka);
             hi = load_a4(a_hi, ka);
         }
-        m0 += lo.x * bm;
-        m1 += lo.y * bm;
-        m2 += lo.z * bm;
-        m3 += lo.w * bm;
-        m4 += hi.x * bm;
-        m5 += hi.y * bm;
-        m6 += hi.z * bm;
-        m7 += hi.w * bm;
+        tile_add(&t, lo, hi, bm);
     }
     for (var h = 0u; h < 4u; h++) {
-        store_tile(bases.z, row0, col0 + 4u * h, array<vec4<f32>, 4>(m0[h], m1[h], m2[h], m3[h]));
-        store_tile(bases.z, row0 + 4u, col0 + 4u * h, array<vec4<f32>, 4>(m4[h], m5[h], m6[h], m7[h]));
+        store_tile(bases.z, row0, col0 + 4u * h, array<vec4<f32>, 4>(t.m0[h], t.m1[h], t.m2[h], t.m3[h]));
+        store_tile(bases.z, row0 + 4u, col0 + 4u * h, array<vec4<f32>, 4>(t.m4[h], t.m5[h], t.m6[h], t.m7[h]));
     }
 }

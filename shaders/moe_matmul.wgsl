@@ -234,7 +234,7 @@ fn w_columns(e: u32, c: u32) -> vec4<u32> {
 
 // moe_matmul with 8×16 register tiles (workgroup 8×8 → 64 × 128 of a group's C), as
 // matmul.wgsl's matmul_wide: 8 elements of A and 16 of W_e per step of k for 128 multiply-adds,
-// in eight named 4 × 4 accumulators (SwiftShader keeps indexed private arrays in memory).
+// in the shared `Tile8x16` (tile_8x16.wgsl, concatenated in front).
 @compute @workgroup_size(8, 8)
 fn moe_matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let e = wg.z;
@@ -256,14 +256,7 @@ fn moe_matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     if (p.trans_w != 0u) {
         b_rs = 1u;
     }
-    var m0 = mat4x4<f32>();
-    var m1 = mat4x4<f32>();
-    var m2 = mat4x4<f32>();
-    var m3 = mat4x4<f32>();
-    var m4 = mat4x4<f32>();
-    var m5 = mat4x4<f32>();
-    var m6 = mat4x4<f32>();
-    var m7 = mat4x4<f32>();
+    var t = Tile8x16();
     for (var kk = 0u; kk < p.k_in; kk++) {
         let kb = kk * b_rs;
         var bm: mat4x4<f32>;
@@ -275,23 +268,16 @@ fn moe_matmul_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
         }
         let lo = vec4<f32>(a[a_lo.x + kk], a[a_lo.y + kk], a[a_lo.z + kk], a[a_lo.w + kk]);
         let hi = vec4<f32>(a[a_hi.x + kk], a[a_hi.y + kk], a[a_hi.z + kk], a[a_hi.w + kk]);
-        m0 += lo.x * bm;
-        m1 += lo.y * bm;
-        m2 += lo.z * bm;
-        m3 += lo.w * bm;
-        m4 += hi.x * bm;
-        m5 += hi.y * bm;
-        m6 += hi.z * bm;
-        m7 += hi.w * bm;
+        tile_add(&t, lo, hi, bm);
     }
-    store_grouped(e, start, count, r0, c0, array<vec4<f32>, 4>(m0[0], m1[0], m2[0], m3[0]));
-    store_grouped(e, start, count, r0 + 4u, c0, array<vec4<f32>, 4>(m4[0], m5[0], m6[0], m7[0]));
-    store_grouped(e, start, count, r0, c0 + 4u, array<vec4<f32>, 4>(m0[1], m1[1], m2[1], m3[1]));
-    store_grouped(e, start, count, r0 + 4u, c0 + 4u, array<vec4<f32>, 4>(m4[1], m5[1], m6[1], m7[1]));
-    store_grouped(e, start, count, r0, c0 + 8u, array<vec4<f32>, 4>(m0[2], m1[2], m2[2], m3[2]));
-    store_grouped(e, start, count, r0 + 4u, c0 + 8u, array<vec4<f32>, 4>(m4[2], m5[2], m6[2], m7[2]));
-    store_grouped(e, start, count, r0, c0 + 12u, array<vec4<f32>, 4>(m0[3], m1[3], m2[3], m3[3]));
-    store_grouped(e, start, count, r0 + 4u, c0 + 12u, array<vec4<f32>, 4>(m4[3], m5[3], m6[3], m7[3]));
+    store_grouped(e, start, count, r0, c0, array<vec4<f32>, 4>(t.m0[0], t.m1[0], t.m2[0], t.m3[0]));
+    store_grouped(e, start, count, r0 + 4u, c0, array<vec4<f32>, 4>(t.m4[0], t.m5[0], t.m6[0], t.m7[0]));
+    store_grouped(e, start, count, r0, c0 + 4u, array<vec4<f32>, 4>(t.m0[1], t.m1[1], t.m2[1], t.m3[1]));
+    store_grouped(e, start, count, r0 + 4u, c0 + 4u, array<vec4<f32>, 4>(t.m4[1], t.m5[1], t.m6[1], t.m7[1]));
+    store_grouped(e, start, count, r0, c0 + 8u, array<vec4<f32>, 4>(t.m0[2], t.m1[2], t.m2[2], t.m3[2]));
+    store_grouped(e, start, count, r0 + 4u, c0 + 8u, array<vec4<f32>, 4>(t.m4[2], t.m5[2], t.m6[2], t.m7[2]));
+    store_grouped(e, start, count, r0, c0 + 12u, array<vec4<f32>, 4>(t.m0[3], t.m1[3], t.m2[3], t.m3[3]));
+    store_grouped(e, start, count, r0 + 4u, c0 + 12u, array<vec4<f32>, 4>(t.m4[3], t.m5[3], t.m6[3], t.m7[3]));
 }
 
 @compute @workgroup_size(8, 8)

@@ -2,12 +2,18 @@
 
 /// (name, source) of every shader in `shaders/`; the naga test walks this list too.
 pub const ALL: &[(&str, &str)] = &[
-    ("matmul", include_str!("../../../shaders/matmul.wgsl")),
+    // The wide register tile of the two matmul files, concatenated in front (WGSL has no
+    // includes; contrastive_pairs.wgsl writes its tiles out, see there).
+    ("tile_8x16", include_str!("../../../shaders/tile_8x16.wgsl")),
+    ("matmul", concat!(include_str!("../../../shaders/tile_8x16.wgsl"), include_str!("../../../shaders/matmul.wgsl"))),
     ("elementwise", include_str!("../../../shaders/elementwise.wgsl")),
     ("embedding", include_str!("../../../shaders/embedding.wgsl")),
     ("optim", include_str!("../../../shaders/optim.wgsl")),
     ("moe", include_str!("../../../shaders/moe.wgsl")),
-    ("moe_matmul", include_str!("../../../shaders/moe_matmul.wgsl")),
+    (
+        "moe_matmul",
+        concat!(include_str!("../../../shaders/tile_8x16.wgsl"), include_str!("../../../shaders/moe_matmul.wgsl")),
+    ),
     ("contrastive", include_str!("../../../shaders/contrastive.wgsl")),
     ("contrastive_pairs", include_str!("../../../shaders/contrastive_pairs.wgsl")),
     ("augment", include_str!("../../../shaders/augment.wgsl")),
