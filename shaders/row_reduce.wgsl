@@ -1,4 +1,4 @@
-// row_reduce.wgsl — the workgroup reductions shared by softmax.wgsl, norm.wgsl and
+// row_reduce.wgsl — the workgroup reductions shared by softmax.wgsl, norm.wgsl, entropy.wgsl and
 // cross_entropy.wgsl (concatenated in front of each by kernels::shaders): one 64-invocation
 // workgroup per row, each invocation holding a partial over its strided elements.
 // No entry points of its own.

@@ -10,6 +10,7 @@ use crate::kernels::augment::{self as aug, AugmentConfig};
 use crate::kernels::contrastive::{
     ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState, contrastive_backward, contrastive_forward,
 };
+use crate::kernels::entropy::{self as ent, TtaObjective};
 use crate::kernels::moe::{self, MoeRouting, RouteOpts};
 use crate::kernels::{
     cross_entropy as ce, elementwise as ew, embedding as emb, matmul as mm, norm, optim, softmax as sm,
@@ -262,6 +263,49 @@ pub async fn check_cross_entropy(device: &Device, rng: &mut Rng, rows: usize, vo
         check("cross_entropy (loss)", &s, &losses.read_f32().await?, &lr),
         check("cross_entropy (dlogits)", &s, &grad.read_f32().await?, &gr),
         check("cross_entropy_loss (eval)", &s, &eval_losses.read_f32().await?, &lr),
+    ])
+}
+
+/// A test-time adaptation objective's (ρ(H), H) per row and its logit gradient. A filter's
+/// threshold is put in the widest gap between the rows' entropies near their median, so no
+/// row sits on its step.
+pub async fn check_entropy(
+    device: &Device,
+    rng: &mut Rng,
+    rows: usize,
+    classes: usize,
+    objective: TtaObjective,
+) -> Result<Vec<Check>> {
+    let logits_d: Vec<f32> = rng.uniform_vec(rows * classes, -4.0, 4.0);
+    let z = to_f64(&logits_d);
+    let objective = match objective {
+        TtaObjective::Filter { .. } => {
+            let mut h: Vec<f64> = z.chunks(classes).map(refr::entropy::entropy).collect();
+            h.sort_by(f64::total_cmp);
+            let mid = h.len() / 2;
+            let gap = (mid.saturating_sub(3).max(1)..(mid + 3).min(h.len()))
+                .max_by(|a, b| (h[*a] - h[*a - 1]).total_cmp(&(h[*b] - h[*b - 1])))
+                .unwrap_or(0);
+            let threshold = if gap == 0 { h[0] + 1.0 } else { 0.5 * (h[gap] + h[gap - 1]) };
+            TtaObjective::Filter { threshold: threshold as f32 }
+        }
+        o => o,
+    };
+    let logits = Tensor::from_f32(device, "logits", &[rows, classes], &logits_d)?;
+    let (terms, grad) = (poisoned(device, &[rows, 2])?, poisoned(device, &[rows, classes])?);
+    let scale = 1.0 / rows as f32;
+    let mut rec = Recorder::new(device);
+    ent::entropy_loss(&mut rec, &logits, &terms, &grad, objective, scale)?;
+    rec.submit()?;
+    let (tr, gr) = refr::entropy::entropy_loss(&z, classes, objective, scale as f64);
+    let name = match objective {
+        TtaObjective::Realm { alpha, .. } => format!("realm α={alpha}"),
+        o => o.name().to_string(),
+    };
+    let s = format!("{rows}×{classes}");
+    Ok(vec![
+        check(format!("entropy_loss {name} (ρ, H)"), &s, &terms.read_f32().await?, &tr),
+        check(format!("entropy_loss {name} (dlogits)"), &s, &grad.read_f32().await?, &gr),
     ])
 }
 
@@ -652,6 +696,11 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
     out.extend(check_norm(device, &mut rng, norm::NormKind::RmsNorm, 29, 83).await?);
     out.extend(check_embedding(device, &mut rng, 61, 19, 23).await?);
     out.extend(check_cross_entropy(device, &mut rng, 45, 259).await?);
+    out.extend(check_entropy(device, &mut rng, 37, 5, TtaObjective::Tent).await?);
+    out.extend(check_entropy(device, &mut rng, 29, 10, TtaObjective::filter_default(10)).await?);
+    for alpha in [2.0, 0.0, f32::NEG_INFINITY, -2.0] {
+        out.extend(check_entropy(device, &mut rng, 23, 131, TtaObjective::Realm { alpha, scale: 0.7 }).await?);
+    }
     out.extend(check_optim(device, &mut rng, 3001).await?);
     let dropless = RouteOpts::default();
     out.extend(check_moe(device, &mut rng, 301, 13, 2, 19, dropless, MoeCase::Spread).await?);

@@ -90,6 +90,27 @@ fn cross_entropy_loss_and_gradient() {
 }
 
 #[test]
+fn entropy_objectives_loss_and_gradient() {
+    use sigmix::kernels::entropy::TtaObjective;
+    let objectives = [
+        TtaObjective::Tent,
+        TtaObjective::filter_default(5),
+        TtaObjective::Realm { alpha: 2.0, scale: 0.4 },
+        TtaObjective::Realm { alpha: 0.0, scale: 0.9 },
+        TtaObjective::Realm { alpha: f32::NEG_INFINITY, scale: 0.64 },
+        TtaObjective::Realm { alpha: -2.0, scale: 0.64 },
+        TtaObjective::Realm { alpha: 1.0, scale: 1.5 },
+    ];
+    for dev in devices() {
+        let mut rng = Rng::new(26);
+        for (i, o) in objectives.into_iter().enumerate() {
+            let (rows, classes) = [(1, 2), (13, 5), (70, 1000), (3, 67), (41, 10), (9, 129), (64, 3)][i];
+            assert_all_pass(&dev, &block_on(st::check_entropy(&dev, &mut rng, rows, classes, o)).expect("runs"));
+        }
+    }
+}
+
+#[test]
 fn adamw_global_norm_and_ema() {
     for dev in devices() {
         let mut rng = Rng::new(17);

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use sigmix::kernels::{cross_entropy, elementwise, matmul, norm, optim, softmax};
+use sigmix::kernels::{cross_entropy, elementwise, entropy, matmul, norm, optim, softmax};
 use sigmix::rng::Rng;
 use sigmix::train::RunConfig;
 use sigmix::{Device, DeviceChoice, Recorder, Result, Tensor};
@@ -228,6 +228,13 @@ fn bench_kernels(device: &Device, rows: &mut Vec<Row>) -> Result<()> {
         "cross_entropy",
         2.0 * mb,
         time(device, |rec| cross_entropy::cross_entropy(rec, &x, &targets, &losses, Some(&y), 1.0))?,
+    );
+    let terms = random(device, &mut rng, &[r, 2])?;
+    let realm = entropy::TtaObjective::realm_default(c);
+    add_row(
+        "entropy_loss (realm)",
+        2.0 * mb,
+        time(device, |rec| entropy::entropy_loss(rec, &x, &terms, &y, realm, 1.0))?,
     );
     let n = r * c;
     let flat = |t: &Tensor| t.reshape(&[n]);

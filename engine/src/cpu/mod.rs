@@ -18,6 +18,7 @@ pub(crate) mod contrastive;
 pub(crate) mod cross_entropy;
 pub(crate) mod elementwise;
 pub(crate) mod embedding;
+pub(crate) mod entropy;
 pub(crate) mod math;
 pub(crate) mod matmul;
 pub(crate) mod moe;

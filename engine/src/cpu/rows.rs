@@ -88,6 +88,31 @@ pub(crate) fn cross_entropy(logits: &[f32], target: u32, scale: f32, grad: Optio
     }
 }
 
+/// Softmax entropy of one row of logits z: writes e_j = exp(z_j − max) into `e` and returns
+/// (H, max, Σe) with H = ln Σe − Σ e_j (z_j − max) / Σe (entropy.wgsl's form).
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn entropy(z: &[f32], e: &mut [f32]) -> (f32, f32, f32) {
+    let m = max(z);
+    let (mut acc_s, mut acc_t) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let mut out = e.chunks_exact_mut(LANES);
+    for (c, o) in z.chunks_exact(LANES).zip(&mut out) {
+        for l in 0..LANES {
+            o[l] = exp(c[l] - m);
+            acc_s[l] += o[l];
+            acc_t[l] += o[l] * (c[l] - m);
+        }
+    }
+    let (mut s, mut t) = (0.0, 0.0);
+    for (v, o) in z.chunks_exact(LANES).remainder().iter().zip(out.into_remainder()) {
+        *o = exp(v - m);
+        s += *o;
+        t += *o * (v - m);
+    }
+    let s = acc_s.iter().sum::<f32>() + s;
+    let t = acc_t.iter().sum::<f32>() + t;
+    (s.ln() - t / s, m, s)
+}
+
 /// Normalises one row: y = (x − μ)·rstd·γ (+ β); returns (μ, rstd) (μ = 0 without `beta`,
 /// i.e. RMSNorm).
 #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]

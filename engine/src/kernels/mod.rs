@@ -12,6 +12,7 @@ mod contrastive_pairs;
 pub mod cross_entropy;
 pub mod elementwise;
 pub mod embedding;
+pub mod entropy;
 pub mod matmul;
 pub mod moe;
 pub mod norm;

@@ -29,6 +29,10 @@ pub const ALL: &[(&str, &str)] = &[
         "cross_entropy",
         concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/cross_entropy.wgsl")),
     ),
+    (
+        "entropy",
+        concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/entropy.wgsl")),
+    ),
     // The attention kernels share a prelude, concatenated here (WGSL has no includes).
     ("attention_common", include_str!("../../../shaders/attention_common.wgsl")),
     (

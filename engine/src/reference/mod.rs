@@ -9,6 +9,7 @@ pub mod contrastive;
 pub mod cross_entropy;
 pub mod elementwise;
 pub mod embedding;
+pub mod entropy;
 pub mod flash;
 pub mod matmul;
 pub mod moe;

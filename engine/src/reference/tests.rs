@@ -88,6 +88,43 @@ fn cross_entropy_gradient() {
 }
 
 #[test]
+fn entropy_objectives_gradients_and_robust_limits() {
+    use crate::kernels::entropy::TtaObjective;
+    let mut rng = Rng::new(14);
+    let (rows, classes) = (5, 7);
+    let logits: Vec<f64> = randn(&mut rng, rows * classes).iter().map(|v| 2.0 * v).collect();
+    let realm = |alpha| TtaObjective::Realm { alpha, scale: 0.6 };
+    // The filter's threshold lies between rows' entropies, so no row sits on its step.
+    let mut hs: Vec<f64> = logits.chunks(classes).map(entropy::entropy).collect();
+    hs.sort_by(f64::total_cmp);
+    let threshold = (0.5 * (hs[2] + hs[3])) as f32;
+    for o in [
+        TtaObjective::Tent,
+        TtaObjective::Filter { threshold },
+        realm(2.0),
+        realm(0.0),
+        realm(f32::NEG_INFINITY),
+        realm(-2.0),
+        realm(1.0),
+    ] {
+        let (_, grad) = entropy::entropy_loss(&logits, classes, o, 0.2);
+        let loss = |l: &[f64]| entropy::entropy_loss(l, classes, o, 0.2).0.iter().step_by(2).sum::<f64>() * 0.2;
+        close(&grad, &numeric_grad(&logits, loss));
+    }
+    // The general form tends to its limits, which are what the kernels special-case.
+    for x in [0.1, 0.7, 2.5] {
+        let near = |a: f64, b: f64| {
+            let (p, q) = (entropy::barron(x, a, 0.6), entropy::barron(x, b, 0.6));
+            let off = |u: f64, v: f64| (u - v).abs() / v.abs().max(1.0);
+            assert!(off(p.0, q.0) < 1e-3 && off(p.1, q.1) < 1e-3, "α {a} vs {b} at {x}: {p:?} {q:?}");
+        };
+        near(1.9999, 2.0);
+        near(1e-6, 0.0);
+        near(-1e6, f64::NEG_INFINITY);
+    }
+}
+
+#[test]
 fn embedding_gradient() {
     let mut rng = Rng::new(5);
     let (vocab, dim) = (5, 3);
