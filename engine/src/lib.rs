@@ -6,7 +6,8 @@
 //! device), `kernels` (typed launchers), `reference` (the f64 oracle),
 //! `nn` (layers with explicit backward, the MoE block included), `models`, `optim`, `data`,
 //! `train` (the trainer, one step at a time), `laws` (scaling laws, their fitter, bootstrap and
-//! the optimal mixture), `sweep` (grids of runs to JSONL, resumable and shardable); with the `cuda` feature, `cuda`
+//! the optimal mixture), `sweep` (grids of runs to JSONL, resumable and shardable), `selfsup` (contrastive learning),
+//! `tta` (test-time adaptation on corrupted streams); with the `cuda` feature, `cuda`
 //! (the attention kernels in CUDA C for benchmarking on NVIDIA cards).
 
 pub mod clock;
@@ -29,6 +30,7 @@ pub mod selftest;
 pub mod sweep;
 pub mod tensor;
 pub mod train;
+pub mod tta;
 
 pub use cpu::Cpu;
 pub use error::{Error, Result};
