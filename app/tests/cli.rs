@@ -235,3 +235,30 @@ fn cuda_requests_without_a_card_get_one_clear_line() {
     let o = sigmix(&["bench", "--backend", "cuda"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("attention suite only"));
 }
+
+#[test]
+fn the_tta_preset_prints_every_method_and_refuses_a_batch_that_does_not_split_the_stream() {
+    let dir = std::env::temp_dir().join(format!("sigmix-cli-tta-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let csv = dir.join("tta.csv");
+    let args = ["train", "--preset", "tta", "--device", "cpu", "--steps", "100", "--stream-len", "256"];
+    let o = sigmix(
+        &[&args[..], &["--severities", "2,5", "--test-batches", "1,64", "--csv", csv.to_str().expect("utf-8")]]
+            .concat(),
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("| severity | batch | source | tent | filter | realm |"), "{t}");
+    assert!(t.contains("| 5 | 1 |") && t.contains("| 2 | 64 |"), "{t}");
+    assert!(t.contains("Tent at batch 1, severity 5"), "{t}");
+    let curves = std::fs::read_to_string(&csv).expect("curves written");
+    assert!(curves.starts_with("corruption,severity,batch,method,seen"));
+    assert!(curves.lines().any(|l| l.starts_with("mixed,5,1,realm,256,")), "the last point of a stream");
+    let o = sigmix(&[&args[..], &["--test-batches", "1,48"]].concat());
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("256 samples") && t.contains("batches of 48"), "{t}");
+    assert_eq!(t.lines().count(), 1, "one clear line, got: {t}");
+    let o = sigmix(&[&args[..], &["--corruption", "fog"]].concat());
+    assert!(text(&o).contains("unknown corruption \"fog\""), "{}", text(&o));
+}

@@ -15,6 +15,7 @@ mod polyview;
 mod selftest;
 mod sweep;
 mod train;
+mod tta;
 
 use clap::{Parser, Subcommand};
 use sigmix::{Device, DeviceChoice};

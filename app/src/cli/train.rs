@@ -61,6 +61,21 @@ pub struct Args {
     /// With `--preset polyview`: the objective for M > 2 (geometric, arithmetic, multi-crop).
     #[arg(long, default_value = "geometric")]
     loss: String,
+    /// With `--preset tta`: the stream's corruption (noise, blur, contrast, occlusion, mixed).
+    #[arg(long, default_value = "mixed")]
+    corruption: String,
+    /// With `--preset tta`: corruption severities to stream (0 = clean, up to 5).
+    #[arg(long, value_delimiter = ',', default_value = "1,3,5")]
+    severities: Vec<usize>,
+    /// With `--preset tta`: test batch sizes.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    test_batches: Vec<usize>,
+    /// With `--preset tta`: test samples per stream (divisible by every test batch size).
+    #[arg(long)]
+    stream_len: Option<usize>,
+    /// With `--preset tta`: REALM's shape α (2 quadratic, 0 Cauchy, -inf Welsch) [I].
+    #[arg(long, allow_hyphen_values = true)]
+    realm_alpha: Option<f32>,
     /// List the presets and exit.
     #[arg(long)]
     list_presets: bool,
@@ -121,7 +136,27 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
             "{:<13} contrastive encoders with M = 2, 4, 8 views at the same encoder passes; linear-probe accuracy",
             "polyview"
         );
+        println!(
+            "{:<13} test-time adaptation on corrupted shape streams: source, Tent, entropy filter, REALM at batch 1, 8, 64",
+            "tta"
+        );
         return Ok(());
+    }
+    if args.preset == "tta" && args.config.is_none() {
+        let csv = args.csv.clone().unwrap_or_else(|| "tta.csv".into());
+        let a = super::tta::TtaArgs {
+            corruption: &args.corruption,
+            severities: &args.severities,
+            batches: &args.test_batches,
+            stream_len: args.stream_len,
+            realm_alpha: args.realm_alpha,
+            steps: args.steps,
+            seed: args.seed,
+            lr: args.lr,
+            csv: &csv,
+            out: args.out.as_deref(),
+        };
+        return super::tta::run(&a, device);
     }
     if args.preset == "attn-compare" && args.config.is_none() {
         let csv = args.csv.clone().unwrap_or_else(|| "attn-compare.csv".into());
