@@ -47,6 +47,9 @@ fn every_panel_opens_and_says_what_it_is() {
             Tab::Contrastive => {
                 h.get_by_label("another sample");
             }
+            Tab::Tta => {
+                h.get_by_label_contains("the stream at mixed severity 5");
+            }
             Tab::Laws => {
                 h.get_by_label_contains("optimal sparsity S*");
             }
@@ -359,4 +362,38 @@ fn a_dropped_text_becomes_a_domain_trained_and_swept_and_a_dropped_sweep_comes_b
     assert_eq!(fresh.state().tab, Tab::Mixture);
     assert_eq!(m.rows.len(), 27);
     assert!(m.fits.iter().any(|f| f.target == "ledger_loss"));
+}
+
+#[test]
+fn the_tta_panel_trains_a_source_model_and_streams_every_method() {
+    let mut h = lab();
+    h.state_mut().tab = Tab::Tta;
+    // A short run; for the docs' picture, the panel's default (severity 5, one sample at a
+    // time, the preset's source model and stream), where Tent's collapse shows.
+    let docs = std::env::var_os("SIGMIX_WRITE_DOCS").is_some();
+    if !docs {
+        let t = &mut h.state_mut().tta;
+        t.config.source_steps = 300;
+        t.config.train_images = 1000;
+        t.config.stream_len = 512;
+        t.severity = 4;
+        t.batch = 8;
+    }
+    let (severity, stream_len) = (h.state().tta.severity, h.state().tta.config.stream_len as f64);
+    h.run_steps(2);
+    h.get_by_label_contains(&format!("the stream at mixed severity {severity}"));
+    h.get_by_label("Play").click();
+    step_until(&mut h, 300, "the four streams to finish", |l| !l.tta.running());
+    let t = &h.state().tta;
+    assert!(t.message.is_none(), "{:?}", t.message);
+    let clean = t.clean_accuracy.expect("the source model was scored");
+    assert!(clean > 0.3, "the source model learned something: {clean}");
+    let r = t.record.as_ref().expect("finished");
+    assert_eq!(r.streams.len(), 4, "one stream per method");
+    assert_eq!(t.series.len(), 4);
+    for s in &t.series {
+        assert_eq!(s.accuracy.last().map(|p| p[0]), Some(stream_len), "{:?} plotted to the stream's end", s.method);
+        assert!(s.top_share.iter().all(|p| (0.2..=1.0).contains(&p[1])));
+    }
+    write_doc_image(&mut h, "lab-tta.png");
 }

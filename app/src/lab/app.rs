@@ -11,6 +11,7 @@ use crate::ui::laws::LawsPanel;
 use crate::ui::mixture::MixturePanel;
 use crate::ui::moe::MoePanel;
 use crate::ui::train::TrainPanel;
+use crate::ui::tta::TtaPanel;
 
 /// The panels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,13 +26,15 @@ pub enum Tab {
     Moe,
     /// Poly-view contrastive learning.
     Contrastive,
+    /// Test-time adaptation on corrupted streams.
+    Tta,
     /// Law calculators.
     Laws,
 }
 
 impl Tab {
     /// Every tab, in bar order, with its label and tooltip.
-    pub const ALL: [(Tab, &'static str, &'static str); 6] = [
+    pub const ALL: [(Tab, &'static str, &'static str); 7] = [
         (Tab::Train, "Train", "Train a small GPT on the procedural domains and watch each domain's loss"),
         (
             Tab::Mixture,
@@ -44,6 +47,11 @@ impl Tab {
             Tab::Contrastive,
             "Contrastive",
             "Poly-view contrastive learning: M views per sample at a fixed compute budget, linear-probe accuracy",
+        ),
+        (
+            Tab::Tta,
+            "Test-time adaptation",
+            "A classifier meets corrupted images and adapts online: source, Tent, entropy filter, REALM",
         ),
         (Tab::Laws, "Law calculators", "Chinchilla, MoE sparsity, distillation, forgetting, EMA rule"),
     ];
@@ -67,6 +75,8 @@ pub struct Lab {
     pub moe: MoePanel,
     /// The poly-view runs.
     pub contrastive: ContrastivePanel,
+    /// The test-time adaptation streams.
+    pub tta: TtaPanel,
     inbox: crate::lab::files::Inbox,
     /// The user's own text domains (dropped files), shared by every panel that trains.
     pub texts: Vec<TextDomain>,
@@ -96,6 +106,7 @@ impl Lab {
             attention: AttentionPanel::new(device),
             moe: MoePanel::new(device),
             contrastive: ContrastivePanel::new(device),
+            tta: TtaPanel::new(device),
             inbox: Default::default(),
             texts: Vec::new(),
             link_error: None,
@@ -121,6 +132,7 @@ impl Lab {
         self.attention.device = device;
         self.moe.train.device = device;
         self.contrastive.device = device;
+        self.tta.device = device;
     }
 
     /// Copies a link to this state: the page address in the browser, a command natively.
@@ -307,6 +319,7 @@ impl Lab {
             Tab::Attention => self.attention.ui(ui, self.train.attention.as_ref()),
             Tab::Moe => self.moe.ui(ui),
             Tab::Contrastive => self.contrastive.ui(ui),
+            Tab::Tta => self.tta.ui(ui),
         }
         self.buttons = crate::lab::targets::drawn(&ctx);
         self.write_link();

@@ -12,12 +12,13 @@ use sigmix::sweep::SWEEP_PRESETS;
 use crate::lab::{Lab, Tab};
 
 /// The link's name for each panel.
-const TAB_KEYS: [(Tab, &str); 6] = [
+const TAB_KEYS: [(Tab, &str); 7] = [
     (Tab::Train, "train"),
     (Tab::Mixture, "mixture"),
     (Tab::Attention, "attention"),
     (Tab::Moe, "moe"),
     (Tab::Contrastive, "contrastive"),
+    (Tab::Tta, "tta"),
     (Tab::Laws, "laws"),
 ];
 

@@ -10,12 +10,14 @@ mod sweep_job;
 pub mod targets;
 mod task;
 mod train_job;
+mod tta_job;
 
 pub use app::{Lab, Tab};
 pub use contrastive_job::{ContrastiveJob, ContrastiveMessage};
 pub use sweep_job::{SweepJob, SweepMessage, SweepStore};
 pub use task::Task;
 pub use train_job::{Command, Message, TrainJob, TrainedAttention};
+pub use tta_job::{TtaJob, TtaMessage};
 
 use std::sync::{Arc, Mutex};
 

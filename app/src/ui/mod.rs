@@ -6,4 +6,5 @@ pub mod laws;
 pub mod mixture;
 pub mod moe;
 pub mod train;
+pub mod tta;
 pub mod widgets;
