@@ -397,3 +397,16 @@ fn the_tta_panel_trains_a_source_model_and_streams_every_method() {
     }
     write_doc_image(&mut h, "lab-tta.png");
 }
+
+#[test]
+fn a_link_with_play_starts_the_tta_panel_it_opens() {
+    let lab = Lab::with_link(DeviceChoice::Cpu, "tab=tta&play");
+    let mut h = Harness::builder().with_size([1280.0, 820.0]).build_ui_state(|ui, lab: &mut Lab| lab.show(ui), lab);
+    h.run_steps(2);
+    assert_eq!(h.state().tab, Tab::Tta);
+    assert!(h.state().tta.running(), "the streams started");
+    assert_ne!(h.state().train.status, Status::Running, "and not the Train panel's run");
+    h.get_by_label("Stop").click();
+    step_until(&mut h, 60, "the stopped job to end", |l| !l.tta.running());
+    assert!(h.state().tta.message.is_none(), "stopping is not an error: {:?}", h.state().tta.message);
+}

@@ -86,7 +86,8 @@ pub struct Lab {
     written_link: String,
     notice: Option<String>,
     /// Start the shown panel's run at the first frame (a link asked for it): the Mixture lab's
-    /// sweep, the MoE panel's model, else the Train panel's.
+    /// sweep, the MoE panel's model, the Contrastive panel's runs, the Test-time adaptation
+    /// panel's streams, else the Train panel's.
     pub play_on_open: bool,
     /// Where the last frame drew its main buttons (`targets`), for scripts that click them.
     buttons: crate::lab::targets::Targets,
@@ -273,6 +274,8 @@ impl Lab {
             match self.tab {
                 Tab::Mixture => self.mixture.run(&ctx),
                 Tab::Moe => self.moe.train.play(&ctx),
+                Tab::Contrastive => self.contrastive.start(&ctx),
+                Tab::Tta => self.tta.play(&ctx),
                 _ => self.train.play(&ctx),
             }
         }

@@ -3,7 +3,8 @@
 //! it is the page's URL fragment, rewritten as the user changes things, and opening such a
 //! link restores it; natively `sigmix --link '…'` opens the lab with it. A link may add `play`
 //! to start the panel's run as it opens (the Mixture lab's sweep, the MoE or Train panel's
-//! model): for a class, open this and watch it train.
+//! model, the Contrastive or Test-time adaptation panel's runs): for a class, open this and
+//! watch it train.
 
 use sigmix::DeviceChoice;
 use sigmix::nn::AttentionKind;

@@ -281,39 +281,59 @@ impl TtaPanel {
         ui.label(format!("{state} · {device}"));
         let half = (ui.available_height() / 2.0 - 20.0).max(140.0);
         let end = self.config.stream_len as f64;
-        Plot::new("tta-accuracy")
-            .legend(Legend::default())
-            .height(half)
-            .x_axis_label("test samples seen")
-            .y_axis_label(format!("accuracy, last {} samples", self.config.window))
-            .include_x(0.0)
-            .include_x(end)
-            .include_y(0.0)
-            .include_y(1.0)
-            .show(ui, |p| {
-                for s in &self.series {
-                    let name = s.method.map_or("", |m| m.name());
-                    p.line(Line::new(name, PlotPoints::from(s.accuracy.clone())).color(method_colour(s.method)));
-                }
-                p.line(Line::new("chance (1/5)", PlotPoints::from(vec![[0.0, 0.2], [end, 0.2]])).color(colour(7)));
-            });
+        let window = self.config.window;
+        let chance = Some(("chance (1/5)", 0.2));
+        stream_plot(
+            ui,
+            "tta-accuracy",
+            &format!("accuracy, last {window} samples"),
+            (half, end),
+            &self.series,
+            |s| &s.accuracy,
+            chance,
+        );
         ui.label("collapse: the share of the window's predictions that go to one class (20% when balanced)");
-        Plot::new("tta-collapse")
-            .legend(Legend::default())
-            .height(half)
-            .x_axis_label("test samples seen")
-            .y_axis_label("most predicted class's share")
-            .include_x(0.0)
-            .include_x(end)
-            .include_y(0.0)
-            .include_y(1.0)
-            .show(ui, |p| {
-                for s in &self.series {
-                    let name = s.method.map_or("", |m| m.name());
-                    p.line(Line::new(name, PlotPoints::from(s.top_share.clone())).color(method_colour(s.method)));
-                }
-            });
+        stream_plot(
+            ui,
+            "tta-collapse",
+            "most predicted class's share",
+            (half, end),
+            &self.series,
+            |s| &s.top_share,
+            None,
+        );
     }
+}
+
+/// One plot of a quantity in [0, 1] along the stream, a line per method, with an optional
+/// labelled level.
+fn stream_plot(
+    ui: &mut Ui,
+    id: &str,
+    y_label: &str,
+    (height, end): (f32, f64),
+    series: &[Series],
+    values: fn(&Series) -> &Vec<[f64; 2]>,
+    level: Option<(&str, f64)>,
+) {
+    Plot::new(id)
+        .legend(Legend::default())
+        .height(height)
+        .x_axis_label("test samples seen")
+        .y_axis_label(y_label)
+        .include_x(0.0)
+        .include_x(end)
+        .include_y(0.0)
+        .include_y(1.0)
+        .show(ui, |p| {
+            for s in series {
+                let name = s.method.map_or("", |m| m.name());
+                p.line(Line::new(name, PlotPoints::from(values(s).clone())).color(method_colour(s.method)));
+            }
+            if let Some((name, y)) = level {
+                p.line(Line::new(name, PlotPoints::from(vec![[0.0, y], [end, y]])).color(colour(7)));
+            }
+        });
 }
 
 /// One colour per method, the same in both plots and across runs.
