@@ -1,9 +1,11 @@
 // cross_entropy.wgsl — softmax cross-entropy over logits, loss and gradient in one pass.
-// (row_reduce.wgsl, concatenated in front, gives WG, reduce_max and reduce_sum.)
+// (row_reduce.wgsl, concatenated in front, gives WG, reduce_max, reduce_sum and log_1p.)
 //
 //   cross_entropy       per row r with target t = targets[r]:
 //                  loss[r]       = logsumexp(logits[r]) − logits[r, t]
 //                  dlogits[r, j] = grad_scale · (softmax(logits[r])_j − [j = t])
+//                  both from m = max and rest = Σ_{j≠t} exp(x_j − m), so a confident row's
+//                  small loss and 1 − p_t keep their relative precision (log_1p, −rest/s)
 //                  t = 0xFFFFFFFF marks a row to ignore: loss 0, gradient 0.
 //                  A target ≥ vocab is treated the same way (never reads out of bounds).
 //   cross_entropy_loss  the loss alone (evaluation), no gradient buffer bound.
@@ -27,8 +29,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
 
-// (max, Σ exp(x − max)) of one row, reduced over the workgroup.
-fn row_stats(base: u32, lid: u32) -> vec2<f32> {
+// (max, Σ_{j≠t} exp(x_j − max)) of one row with target t, reduced over the workgroup. The
+// target's term is left out so that 1 − p_t and the loss of a confident row are not
+// differences of nearly equal numbers.
+fn row_stats(base: u32, lid: u32, t: u32) -> vec2<f32> {
     var m = -3.4e38;
     for (var j = lid; j < p.vocab; j += WG) {
         m = max(m, logits[base + j]);
@@ -36,18 +40,22 @@ fn row_stats(base: u32, lid: u32) -> vec2<f32> {
     m = reduce_max(m, lid);
     var s = 0.0;
     for (var j = lid; j < p.vocab; j += WG) {
-        s += exp(logits[base + j] - m);
+        if (j != t) {
+            s += exp(logits[base + j] - m);
+        }
     }
     s = reduce_sum(s, lid);
     return vec2<f32>(m, s);
 }
 
-fn write_loss(row: u32, base: u32, lid: u32, st: vec2<f32>) {
-    let t = targets[row];
+// loss = (max − x_t) + log(e_t + rest) with e_t = exp(x_t − max): log_1p of (e_t − 1) + rest,
+// exactly rest when the target is the maximum.
+fn write_loss(row: u32, base: u32, lid: u32, t: u32, st: vec2<f32>) {
     if (lid == 0u) {
         var l = 0.0;
         if (t < p.vocab) {
-            l = log(st.y) + st.x - logits[base + t];
+            let d = logits[base + t] - st.x;
+            l = log_1p((exp(d) - 1.0) + st.y) - d;
         }
         losses[row] = l;
     }
@@ -61,17 +69,19 @@ fn cross_entropy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
     }
     let lid = lid3.x;
     let base = row * p.vocab;
-    let st = row_stats(base, lid);
-    write_loss(row, base, lid, st);
     let t = targets[row];
-    let inv = 1.0 / st.y;
+    let st = row_stats(base, lid, t);
+    write_loss(row, base, lid, t, st);
+    // s = e_t + rest; the target's gradient p_t − 1 = −rest / s.
+    var e_t = 0.0;
+    if (t < p.vocab) {
+        e_t = exp(logits[base + t] - st.x);
+    }
+    let inv = 1.0 / (e_t + st.y);
     for (var j = lid; j < p.vocab; j += WG) {
         var g = 0.0;
         if (t < p.vocab) {
-            g = exp(logits[base + j] - st.x) * inv;
-            if (j == t) {
-                g -= 1.0;
-            }
+            g = select(exp(logits[base + j] - st.x) * inv, -st.y * inv, j == t);
         }
         dlogits[base + j] = p.grad_scale * g;
     }
@@ -84,5 +94,6 @@ fn cross_entropy_loss(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgro
         return;
     }
     let base = row * p.vocab;
-    write_loss(row, base, lid3.x, row_stats(base, lid3.x));
+    let t = targets[row];
+    write_loss(row, base, lid3.x, t, row_stats(base, lid3.x, t));
 }

@@ -1,21 +1,24 @@
 // entropy.wgsl — test-time adaptation objectives on the entropy of a prediction, loss and
-// logit gradient in one pass. (row_reduce.wgsl, concatenated in front, gives WG, reduce_max
-// and reduce_sum.)
+// logit gradient in one pass. (row_reduce.wgsl, concatenated in front, gives WG, reduce_max,
+// reduce_sum and log_1p.)
 //
 //   entropy_loss   per row r of logits z (classes wide), p = softmax(z):
-//                  H        = −Σ_j p_j log p_j = log s − Σ_j e_j (z_j − m) / s,
-//                             m = max z, e_j = exp(z_j − m), s = Σ e_j (both terms ≥ 0: no
-//                             cancellation for confident rows)
+//                  H        = −Σ_j p_j log p_j = log s − T / s,  T = Σ_j e_j (z_j − m) ≤ 0,
+//                             m = max z, e_j = exp(z_j − m), s = Σ e_j; log s as log_1p of
+//                             s − 1 summed without the maximum's 1 (both terms ≥ 0 and each
+//                             precise: a confident row's small H keeps its relative precision)
 //                  terms[r] = (ρ(H), H)
 //                  dlogits[r, j] = grad_scale · ρ′(H) · ∂H/∂z_j,  ∂H/∂z_j = −p_j (log p_j + H)
+//                             = −p_j ((z_j − m) − T/s)
 //   ρ by p.mode (x = H / c):
 //     0  Tent:      ρ = H,                                     ρ′ = 1
 //     1  filter:    ρ = H · [H < threshold], ρ′ = [H < threshold]   (SAR's entropy filter, no SAM)
 //     REALM [I]: Barron's robust loss on the entropy, times c so ρ′ is dimensionless:
 //     2  α = 2:     ρ = c·x²/2,                                ρ′ = x
-//     3  α = 0:     ρ = c·log(x²/2 + 1),                       ρ′ = x / (x²/2 + 1)
-//     4  α = −∞:    ρ = c·(1 − exp(−x²/2)),                    ρ′ = x·exp(−x²/2)
+//     3  α = 0:     ρ = c·log(x²/2 + 1) (as log_1p),           ρ′ = x / (x²/2 + 1)
+//     4  α = −∞:    ρ = c·(1 − exp(−x²/2)) (as −exp_m1),       ρ′ = x·exp(−x²/2)
 //     5  other α:   ρ = c·|α−2|/α·((x²/|α−2| + 1)^(α/2) − 1),  ρ′ = x·(x²/|α−2| + 1)^(α/2 − 1)
+//                   (the power minus 1 as exp_m1 of a log_1p: exact as α nears 0)
 // One workgroup of 64 invocations per row.
 
 struct Params {
@@ -34,6 +37,22 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> terms: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 
+// e^y − 1, accurate relative to the result near 0 (the series to y^8 below 1/8).
+fn exp_m1(y: f32) -> f32 {
+    if (abs(y) < 0.125) {
+        var p = 1.0 / 40320.0;
+        p = p * y + 1.0 / 5040.0;
+        p = p * y + 1.0 / 720.0;
+        p = p * y + 1.0 / 120.0;
+        p = p * y + 1.0 / 24.0;
+        p = p * y + 1.0 / 6.0;
+        p = p * y + 0.5;
+        p = p * y + 1.0;
+        return p * y;
+    }
+    return exp(y) - 1.0;
+}
+
 // (ρ(H), ρ′(H)) of the objective in p.mode.
 fn objective(h: f32) -> vec2<f32> {
     let c = p.scale;
@@ -49,18 +68,20 @@ fn objective(h: f32) -> vec2<f32> {
             return vec2<f32>(0.5 * c * x * x, x);
         }
         case 3u: {
-            let q = 0.5 * x * x + 1.0;
-            return vec2<f32>(c * log(q), x / q);
+            let h2 = 0.5 * x * x;
+            return vec2<f32>(c * log_1p(h2), x / (h2 + 1.0));
         }
         case 4u: {
-            let e = exp(-0.5 * x * x);
-            return vec2<f32>(c * (1.0 - e), x * e);
+            let h2 = 0.5 * x * x;
+            return vec2<f32>(-c * exp_m1(-h2), x * exp(-h2));
         }
         default: {
+            // q^(α/2) − 1 as exp_m1((α/2)·ln q), ln q = log_1p(x²/|α−2|): no cancellation as α
+            // nears 0, where the quotient by α would magnify it.
             let b = abs(p.alpha - 2.0);
-            let q = x * x / b + 1.0;
+            let ln_q = log_1p(x * x / b);
             let a = 0.5 * p.alpha;
-            return vec2<f32>(c * b / p.alpha * (pow(q, a) - 1.0), x * pow(q, a - 1.0));
+            return vec2<f32>(c * b / p.alpha * exp_m1(a * ln_q), x * exp((a - 1.0) * ln_q));
         }
     }
 }
@@ -78,27 +99,36 @@ fn entropy_loss(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
         m = max(m, logits[base + j]);
     }
     m = reduce_max(m, lid);
-    var s = 0.0;
+    // s = low + top: the terms below the maximum, and one per element equal to it, so that
+    // s − 1 (whose log_1p is ln s) is summed without the maximum's 1.
+    var low = 0.0;
+    var top = 0.0;
     var t = 0.0;
     for (var j = lid; j < p.classes; j += WG) {
         let d = logits[base + j] - m;
         let e = exp(d);
-        s += e;
+        if (d < 0.0) {
+            low += e;
+        } else {
+            top += 1.0;
+        }
         t += e * d;
     }
-    s = reduce_sum(s, lid);
+    low = reduce_sum(low, lid);
+    top = reduce_sum(top, lid);
     t = reduce_sum(t, lid);
-    let log_s = log(s);
-    let h = log_s - t / s;
+    let s = low + top;
+    let h = log_1p(low + (top - 1.0)) - t / s;
     let rho = objective(h);
     if (lid == 0u) {
         terms[2u * row] = rho.x;
         terms[2u * row + 1u] = h;
     }
     let k = p.grad_scale * rho.y / s;
+    let mean = t / s;
     for (var j = lid; j < p.classes; j += WG) {
         let d = logits[base + j] - m;
-        // −p_j (log p_j + H) · grad_scale · ρ′, with p_j = e_j / s and log p_j = d − log s.
-        dlogits[base + j] = -k * exp(d) * (d - log_s + h);
+        // −p_j (log p_j + H) · grad_scale · ρ′ with p_j = e_j / s and log p_j + H = d − T/s.
+        dlogits[base + j] = -k * exp(d) * (d - mean);
     }
 }

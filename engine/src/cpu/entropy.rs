@@ -24,16 +24,17 @@ fn objective(o: TtaObjective, h: f32) -> (f32, f32) {
             if alpha == 2.0 {
                 (0.5 * c * x * x, x)
             } else if alpha == 0.0 {
-                let q = 0.5 * x * x + 1.0;
-                (c * q.ln(), x / q)
+                let h2 = 0.5 * x * x;
+                (c * h2.ln_1p(), x / (h2 + 1.0))
             } else if alpha == f32::NEG_INFINITY {
-                let e = (-0.5 * x * x).exp();
-                (c * (1.0 - e), x * e)
+                let h2 = 0.5 * x * x;
+                (-c * (-h2).exp_m1(), x * (-h2).exp())
             } else {
+                // As entropy.wgsl: q^(α/2) − 1 as exp_m1 of (α/2)·ln q, exact as α nears 0.
                 let b = (alpha - 2.0).abs();
-                let q = x * x / b + 1.0;
+                let ln_q = (x * x / b).ln_1p();
                 let a = 0.5 * alpha;
-                (c * b / alpha * (q.powf(a) - 1.0), x * q.powf(a - 1.0))
+                (c * b / alpha * (a * ln_q).exp_m1(), x * ((a - 1.0) * ln_q).exp())
             }
         }
     }
@@ -41,11 +42,12 @@ fn objective(o: TtaObjective, h: f32) -> (f32, f32) {
 
 /// One row: writes the gradient into `g`, returns (ρ(H), H).
 fn row(z: &[f32], o: TtaObjective, grad_scale: f32, g: &mut [f32]) -> (f32, f32) {
-    let (h, m, s) = rows::entropy(z, g);
+    let (h, m, s, t) = rows::entropy(z, g);
     let (rho, weight) = objective(o, h);
-    let (k, log_s) = (grad_scale * weight / s, s.ln());
+    // log p_j + H = (z_j − max) − T/s: no ln s to cancel.
+    let (k, mean) = (grad_scale * weight / s, t / s);
     for (g, v) in g.iter_mut().zip(z) {
-        *g = -k * *g * (v - m - log_s + h);
+        *g = -k * *g * (v - m - mean);
     }
     (rho, h)
 }

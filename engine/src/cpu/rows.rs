@@ -51,8 +51,23 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+#[inline(always)]
+fn sum_exp(x: &[f32], m: f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().map(|v| exp(v - m)).sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += exp(c[l] - m);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// Cross-entropy of one row: returns lse − logit[t]; with `grad`, writes scale·(softmax − onehot).
-/// A target out of range (the ignore index) gives 0 and a zero gradient.
+/// A target out of range (the ignore index) gives 0 and a zero gradient. As in
+/// cross_entropy.wgsl, the target's term is kept apart (rest = Σ_{j≠t} e_j), so a confident
+/// row's small loss (log_1p) and 1 − p_t = rest/s keep their relative precision.
 #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub(crate) fn cross_entropy(logits: &[f32], target: u32, scale: f32, grad: Option<&mut [f32]>) -> f32 {
     let t = target as usize;
@@ -63,54 +78,60 @@ pub(crate) fn cross_entropy(logits: &[f32], target: u32, scale: f32, grad: Optio
         return 0.0;
     }
     let m = max(logits);
-    match grad {
+    let d_t = logits[t] - m;
+    let e_t = exp(d_t);
+    let rest = match grad {
         Some(g) => {
             for (g, v) in g.iter_mut().zip(logits) {
                 *g = exp(v - m);
             }
-            let s = sum(g);
-            let k = scale / s;
+            g[t] = 0.0;
+            let rest = sum(g);
+            let k = scale / (e_t + rest);
             g.iter_mut().for_each(|v| *v *= k);
-            g[t] -= scale;
-            s.ln() + m - logits[t]
+            g[t] = -rest * k;
+            rest
         }
-        None => {
-            let mut acc = [0.0f32; LANES];
-            let chunks = logits.chunks_exact(LANES);
-            let tail: f32 = chunks.remainder().iter().map(|v| exp(v - m)).sum();
-            for c in chunks {
-                for l in 0..LANES {
-                    acc[l] += exp(c[l] - m);
-                }
-            }
-            (acc.iter().sum::<f32>() + tail).ln() + m - logits[t]
-        }
-    }
+        None => sum_exp(&logits[..t], m) + sum_exp(&logits[t + 1..], m),
+    };
+    ((e_t - 1.0) + rest).ln_1p() - d_t
 }
 
 /// Softmax entropy of one row of logits z: writes e_j = exp(z_j − max) into `e` and returns
-/// (H, max, Σe) with H = ln Σe − Σ e_j (z_j − max) / Σe (entropy.wgsl's form).
+/// (H, max, Σe, T) with T = Σ e_j (z_j − max) ≤ 0 and H = ln Σe − T/Σe, ln Σe taken as log_1p of
+/// Σe − 1 summed without the maximum's 1 (entropy.wgsl's form: a confident row's small H keeps
+/// its relative precision).
 #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
-pub(crate) fn entropy(z: &[f32], e: &mut [f32]) -> (f32, f32, f32) {
+pub(crate) fn entropy(z: &[f32], e: &mut [f32]) -> (f32, f32, f32, f32) {
     let m = max(z);
-    let (mut acc_s, mut acc_t) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let (mut acc_low, mut acc_top, mut acc_t) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
     let mut out = e.chunks_exact_mut(LANES);
     for (c, o) in z.chunks_exact(LANES).zip(&mut out) {
         for l in 0..LANES {
-            o[l] = exp(c[l] - m);
-            acc_s[l] += o[l];
-            acc_t[l] += o[l] * (c[l] - m);
+            let d = c[l] - m;
+            o[l] = exp(d);
+            let top = d >= 0.0;
+            acc_low[l] += if top { 0.0 } else { o[l] };
+            acc_top[l] += if top { 1.0 } else { 0.0 };
+            acc_t[l] += o[l] * d;
         }
     }
-    let (mut s, mut t) = (0.0, 0.0);
+    let (mut low, mut top, mut t) = (0.0, 0.0, 0.0);
     for (v, o) in z.chunks_exact(LANES).remainder().iter().zip(out.into_remainder()) {
-        *o = exp(v - m);
-        s += *o;
-        t += *o * (v - m);
+        let d = v - m;
+        *o = exp(d);
+        if d >= 0.0 {
+            top += 1.0;
+        } else {
+            low += *o;
+        }
+        t += *o * d;
     }
-    let s = acc_s.iter().sum::<f32>() + s;
+    let low = acc_low.iter().sum::<f32>() + low;
+    let top = acc_top.iter().sum::<f32>() + top;
     let t = acc_t.iter().sum::<f32>() + t;
-    (s.ln() - t / s, m, s)
+    let s = low + top;
+    ((low + (top - 1.0)).ln_1p() - t / s, m, s, t)
 }
 
 /// Normalises one row: y = (x − μ)·rstd·γ (+ β); returns (μ, rstd) (μ = 0 without `beta`,

@@ -9,13 +9,13 @@ pub fn barron(x: f64, alpha: f64, c: f64) -> (f64, f64) {
     if alpha == 2.0 {
         (0.5 * u * u, x / (c * c))
     } else if alpha == 0.0 {
-        ((0.5 * u * u + 1.0).ln(), x / (c * c) / (0.5 * u * u + 1.0))
+        ((0.5 * u * u).ln_1p(), x / (c * c) / (0.5 * u * u + 1.0))
     } else if alpha == f64::NEG_INFINITY {
-        (1.0 - (-0.5 * u * u).exp(), x / (c * c) * (-0.5 * u * u).exp())
+        (-(-0.5 * u * u).exp_m1(), x / (c * c) * (-0.5 * u * u).exp())
     } else {
         let b = (alpha - 2.0).abs();
-        let base = u * u / b + 1.0;
-        (b / alpha * (base.powf(alpha / 2.0) - 1.0), x / (c * c) * base.powf(alpha / 2.0 - 1.0))
+        let ln_base = (u * u / b).ln_1p();
+        (b / alpha * (alpha / 2.0 * ln_base).exp_m1(), x / (c * c) * ((alpha / 2.0 - 1.0) * ln_base).exp())
     }
 }
 
