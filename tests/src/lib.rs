@@ -39,3 +39,17 @@ pub fn assert_all_pass(device: &Device, checks: &[sigmix::selftest::Check]) {
         .collect();
     assert!(bad.is_empty(), "kernels off the reference on {}:\n{}", device.label(), bad.join("\n"));
 }
+
+/// The property tests' configuration: `default_cases` cases from a fixed seed, so `cargo test`
+/// is repeatable; `SIGMIX_FUZZ_CASES=N` and `SIGMIX_FUZZ_SEED=S` run N cases from seed S
+/// instead (docs/reliability.md records such runs). Failing inputs are shrunk and printed, not
+/// persisted.
+pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    proptest::test_runner::Config {
+        cases: var("SIGMIX_FUZZ_CASES").map_or(default_cases, |n| n as u32),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(var("SIGMIX_FUZZ_SEED").unwrap_or(0x0051_676d_6978)),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}

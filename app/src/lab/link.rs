@@ -204,4 +204,34 @@ mod tests {
         assert!(err.contains("model settings"), "{err}");
         assert_eq!(other.train.config.model.d_model, 64, "a refused configuration is not kept");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("SIGMIX_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128),
+            rng_seed: proptest::test_runner::RngSeed::Fixed(
+                std::env::var("SIGMIX_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x0051_676d_6978),
+            ),
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Any text in the address bar: no panic, what is refused is named, the rest applies,
+        /// and the lab's own link of the result applies back to the same state.
+        #[test]
+        fn any_fragment_applies_or_names_what_it_could_not_use(
+            link in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "(tab|device|preset|width|heads|layers|context|steps|batch|lr|seed|mix|attention|sweep|target|play|x)=[-0-9a-z.,%#&=]{0,12}(&[a-z]{1,8}=[-0-9a-z.,]{0,10}){0,4}",
+            ]
+        ) {
+            let mut lab = Lab::new(DeviceChoice::Cpu);
+            if let Err(e) = apply(&mut lab, &link) {
+                proptest::prop_assert!(!e.is_empty());
+            }
+            let own = encode(&lab);
+            let mut again = Lab::new(DeviceChoice::Cpu);
+            proptest::prop_assert_eq!(apply(&mut again, &own), Ok(()));
+            proptest::prop_assert_eq!(encode(&again), own);
+        }
+    }
 }
