@@ -70,6 +70,16 @@ pub enum Error {
         /// The non-finite value.
         value: f32,
     },
+    /// Training diverged; the record of the run up to that step comes with the error.
+    #[error("the loss became {value} at step {step}; lower the learning rate (--lr) or raise warmup")]
+    Diverged {
+        /// The step at which it happened.
+        step: usize,
+        /// The non-finite value.
+        value: f32,
+        /// Everything recorded before it (its `diverged` field set).
+        record: Box<crate::train::RunRecord>,
+    },
     /// The CUDA path failed: no driver or NVRTC found, a kernel did not compile, a launch failed.
     #[error("CUDA: {0}")]
     Cuda(String),

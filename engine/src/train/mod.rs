@@ -6,7 +6,7 @@ mod run;
 mod throughput;
 
 pub use config::{PRESETS, RunConfig};
-pub use record::{CurvePoint, EvalPoint, RunRecord, read_json, write_json_atomic};
+pub use record::{CurvePoint, Divergence, EvalPoint, RunRecord, read_json, write_json_atomic};
 #[cfg(not(target_arch = "wasm32"))]
 pub use run::train;
 pub use run::{Event, StepOutcome, Trainer, train_async};

@@ -66,6 +66,19 @@ pub struct RunRecord {
     /// the last logged steps.
     #[serde(default)]
     pub expert_load: Vec<Vec<f64>>,
+    /// Where the run stopped because its loss stopped being finite (the record then holds
+    /// everything up to that step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<Divergence>,
+}
+
+/// The step at which a run's loss became NaN or infinite, and the value read.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Divergence {
+    /// 1-based step whose loss was not finite.
+    pub step: usize,
+    /// The loss read back, as text ("NaN", "inf"): JSON has no number for it.
+    pub value: String,
 }
 
 impl RunRecord {

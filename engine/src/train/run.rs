@@ -9,7 +9,7 @@ use crate::models::Gpt;
 use crate::optim::AdamW;
 use crate::recorder::{Recorder, ReleaseBindGroups};
 use crate::tensor::Device;
-use crate::train::{CurvePoint, EvalPoint, RunConfig, RunRecord};
+use crate::train::{CurvePoint, Divergence, EvalPoint, RunConfig, RunRecord};
 
 /// Progress of a run, for a progress bar or a live plot.
 #[derive(Clone, Debug)]
@@ -288,6 +288,7 @@ impl Trainer {
             seconds: self.train_secs + self.eval_secs,
             active_params: self.cfg.model.active_params(),
             expert_load: self.expert_load(),
+            diverged: None,
         }
     }
 
@@ -333,7 +334,15 @@ pub async fn train_async(
         unigram_entropy: trainer.unigram_entropy(),
     });
     while !trainer.finished() {
-        let out = trainer.step_async().await?;
+        let out = match trainer.step_async().await {
+            Ok(out) => out,
+            Err(Error::NonFinite { step, value }) => {
+                let mut record = trainer.record();
+                record.diverged = Some(Divergence { step, value: value.to_string() });
+                return Err(Error::Diverged { step, value, record: Box::new(record) });
+            }
+            Err(e) => return Err(e),
+        };
         on_event(&Event::Step { step: out.step, loss: out.loss, tokens_per_sec: out.tokens_per_sec });
         if let Some(e) = out.eval {
             on_event(&Event::Eval(e));

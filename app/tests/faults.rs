@@ -1,0 +1,173 @@
+//! Faults a long job meets, injected into the real `sigmix` binary: a sweep killed with
+//! SIGKILL at random points, a disk that fills up under it, a training run that diverges.
+//! Every finished run survives, none is repeated, and the error says what happened.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sigmix::sweep::{SweepRow, read_rows};
+
+fn sigmix() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sigmix"));
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    c
+}
+
+fn smoke_sweep(out: &Path) -> Command {
+    let mut c = sigmix();
+    c.args(["sweep", "--preset", "smoke", "--device", "cpu", "--no-fit", "--resume", "--out"]).arg(out);
+    c
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sigmix-faults-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A row without what differs between two runs of the same cell (timing).
+fn comparable(row: &SweepRow) -> serde_json::Value {
+    let mut v = serde_json::to_value(row).expect("serialises");
+    if let Some(m) = v.as_object_mut() {
+        m.remove("seconds");
+        m.remove("tokens_per_sec");
+    }
+    v
+}
+
+/// The smoke sweep run once without faults: what every interrupted copy must agree with.
+fn reference(dir: &Path) -> Vec<SweepRow> {
+    let path = dir.join("whole.jsonl");
+    let o = smoke_sweep(&path).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = read_rows(&path).expect("reads").rows;
+    assert_eq!(rows.len(), 27, "the smoke sweep plans 27 runs");
+    rows
+}
+
+/// Every row of `path` is a finished run of the reference, each index once.
+fn check_intact(path: &Path, whole: &[SweepRow]) -> usize {
+    let read = read_rows(path).expect("a killed sweep's file still reads");
+    let mut seen = std::collections::HashSet::new();
+    for row in &read.rows {
+        assert!(seen.insert(row.index), "run {} appears twice", row.index);
+        assert_eq!(
+            comparable(row),
+            comparable(&whole[row.index]),
+            "run {} differs from the uninterrupted sweep",
+            row.index
+        );
+    }
+    read.rows.len()
+}
+
+#[test]
+fn a_sweep_killed_at_random_points_resumes_with_every_finished_run_intact() {
+    let dir = scratch("kill");
+    let whole = reference(&dir);
+    let path = dir.join("cut.jsonl");
+    // A fixed xorshift stream of kill times: random points, the same in every run of the test.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut kills, mut counts) = (0, Vec::new());
+    while kills < 6 {
+        let mut child = smoke_sweep(&path).spawn().expect("starts");
+        let wait = Duration::from_millis(100 + next() % 500);
+        let t0 = Instant::now();
+        while t0.elapsed() < wait && child.try_wait().expect("polls").is_none() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if child.try_wait().expect("polls").is_some() {
+            break;
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        kills += 1;
+        counts.push(check_intact(&path, &whole));
+    }
+    eprintln!("killed {kills} times; runs kept after each kill: {counts:?}");
+    assert!(kills >= 3, "the sweep was killed only {kills} times: make the kill times shorter");
+    assert!(counts.windows(2).all(|w| w[1] >= w[0]), "finished runs were lost between kills: {counts:?}");
+    let o = smoke_sweep(&path).output().expect("runs");
+    assert!(o.status.success(), "the last resume finishes: {}", stderr(&o));
+    assert_eq!(check_intact(&path, &whole), 27, "after {kills} kills ({counts:?} runs kept), every run once");
+}
+
+/// Unmounts the tmpfs when the test ends, however it ends.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_sweep_with_a_clear_error_and_keeps_what_was_written() {
+    let dir = scratch("full");
+    let small = dir.join("small");
+    std::fs::create_dir_all(&small).expect("mount point");
+    // A 12 KiB tmpfs holds about a dozen runs. Mounting needs root (CI runs as root).
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=12k", "tmpfs"])
+        .arg(&small)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        assert!(std::env::var_os("CI").is_none(), "CI must be able to mount a small tmpfs for this test");
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let _guard = Mounted(small.clone());
+    let whole = reference(&dir);
+    let path = small.join("runs.jsonl");
+    let o = smoke_sweep(&path).output().expect("runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("runs.jsonl") && err.contains("No space left"),
+        "the error names the file and the cause: {err}"
+    );
+    assert_eq!(err.trim().lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    let kept = check_intact(&path, &whole);
+    eprintln!("the disk filled after {kept} runs: {}", err.trim());
+    assert!((1..27).contains(&kept), "{kept} runs fitted before the disk filled");
+    // Moved to a disk with room, the same file resumes to the end.
+    let moved = dir.join("moved.jsonl");
+    std::fs::copy(&path, &moved).expect("copies");
+    let o = smoke_sweep(&moved).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(check_intact(&moved, &whole), 27);
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_message_and_keeps_its_record_so_far() {
+    let dir = scratch("nan");
+    let out = dir.join("run.json");
+    let o = sigmix()
+        .args(["train", "--preset", "smoke", "--device", "cpu", "--lr", "1e4", "--out"])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("lower the learning rate") && err.contains("run.json"), "{err}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("the record so far was written")).expect("JSON");
+    let steps = record["curve"].as_array().map_or(0, |c| c.len());
+    assert!(record["config"]["optim"].is_object() || record["config"].is_object());
+    assert!(record["diverged"]["step"].as_u64().is_some(), "the record says where it diverged: {record}");
+    assert!(steps < 60, "the curve stops where the loss was last finite ({steps} points)");
+}
