@@ -17,7 +17,7 @@ use crate::clock::Instant;
 use crate::data::{ShapeImages, corrupt};
 use crate::error::Result;
 use crate::recorder::ReleaseBindGroups;
-use crate::tensor::{Device, Tensor};
+use crate::tensor::Device;
 
 pub use config::{TtaConfig, TtaMethod};
 pub use source::SOURCE_LOG_EVERY;
@@ -121,11 +121,8 @@ pub async fn run_tta_async(
     let predicted = source::predict(device, &source, &test.pixels).await?;
     let clean_accuracy = accuracy(&predicted, &test.labels);
     on_event(&TtaEvent::SourceDone { clean_accuracy });
-    let source_norms =
-        Tensor::empty(device, "source norms", &[source.norms().params().len()], crate::tensor::DType::F32)?;
-    let mut rec = crate::recorder::Recorder::new(device);
-    rec.copy(source.norms().params(), &source_norms)?;
-    rec.submit()?;
+    // The source model itself is never adapted: every stream starts from its norms.
+    let source_norms = source.norms().params();
     let models = cfg
         .batches
         .iter()
@@ -148,7 +145,7 @@ pub async fn run_tta_async(
                     cfg,
                     model,
                     buffers,
-                    &source_norms,
+                    source_norms,
                     (method, severity),
                     (&pixels, &test.labels),
                     stop,
