@@ -86,7 +86,7 @@ fn an_adapter_that_does_not_exist_is_explained() {
 
 #[test]
 fn fit_reports_train_and_held_out_error_on_the_public_table() {
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/dmsl_llm_slimpajama_small.csv");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/dmsl_llm_slimpajama_small.csv");
     let o = sigmix(&[
         "fit",
         "--law",

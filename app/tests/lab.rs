@@ -217,8 +217,7 @@ fn the_moe_panel_trains_and_shows_every_expert_loaded() {
 
 #[test]
 fn the_mixture_lab_fits_the_public_table_and_predicts_its_largest_models() {
-    let table =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/dmsl_llm_slimpajama_small.csv");
+    let table = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/dmsl_llm_slimpajama_small.csv");
     let mut h = lab();
     h.state_mut().tab = Tab::Mixture;
     h.state_mut().mixture.external = table.to_string_lossy().into_owned();

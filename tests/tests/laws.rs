@@ -140,7 +140,7 @@ fn too_few_runs_are_refused() {
 }
 
 fn dmsl() -> RunTable {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/dmsl_llm_slimpajama_small.csv");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/dmsl_llm_slimpajama_small.csv");
     RunTable::read(&path).expect("the shared data-mixture table is readable")
 }
 
