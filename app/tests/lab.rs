@@ -409,3 +409,36 @@ fn a_link_with_play_starts_the_tta_panel_it_opens() {
     step_until(&mut h, 60, "the stopped job to end", |l| !l.tta.running());
     assert!(h.state().tta.message.is_none(), "stopping is not an error: {:?}", h.state().tta.message);
 }
+
+#[test]
+fn a_lost_gpu_device_keeps_the_curve_shows_the_banner_and_restarts() {
+    // Every other test here trains on the CPU backend, so destroying the lab's GPU device
+    // (as a driver reset would) touches this test's run only.
+    let mut h = Harness::builder()
+        .with_size([1280.0, 820.0])
+        .build_ui_state(|ui, lab: &mut Lab| lab.show(ui), Lab::new(DeviceChoice::Gpu));
+    h.state_mut().tab = Tab::Train;
+    h.state_mut().train.load_preset("smoke");
+    h.run_steps(2);
+    h.get_by_label("Play").click();
+    step_until(&mut h, 120, "a few steps on the GPU", |l| {
+        l.train.curve.len() >= 2 || l.train.status != Status::Running
+    });
+    let Ok(sigmix::Device::Gpu(gpu)) = sigmix_app::lab::device(DeviceChoice::Gpu) else { panic!("the lab's GPU") };
+    gpu.destroy();
+    step_until(&mut h, 120, "the run to stop on the lost device", |l| l.train.status != Status::Running);
+    let t = &h.state().train;
+    assert_eq!(t.status, Status::Failed, "the run stops");
+    assert!(t.error.as_deref().is_some_and(|e| e.contains("lost")), "{:?}", t.error);
+    let kept = t.curve.len();
+    assert!(kept >= 1, "the curve recorded before the loss stays");
+    assert!(sigmix_app::lab::gpu_lost().is_some());
+    h.get_by_label_contains("The GPU device was lost");
+    h.get_by_label("Restart GPU").click();
+    h.run_steps(2);
+    assert!(sigmix_app::lab::gpu_lost().is_none(), "the banner's button forgets the lost device");
+    h.get_by_label("Play").click();
+    step_until(&mut h, 300, "the restarted run", |l| l.train.status != Status::Running);
+    let t = &h.state().train;
+    assert_eq!(t.status, Status::Finished, "{:?}", t.error);
+}

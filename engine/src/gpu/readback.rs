@@ -105,6 +105,12 @@ fn start_read(gpu: &Gpu, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Pending
 /// Copies the mapped bytes out and returns the staging buffer to the pool.
 fn finish_read(gpu: &Gpu, p: PendingRead) -> Result<Vec<u8>> {
     if p.state.status.load(Ordering::Acquire) != 1 {
+        // Natively wgpu reports a lost device only once the queue is next waited on, after
+        // the failed map: wait once, so the reason below says "lost", not "mapping failed".
+        #[cfg(not(target_arch = "wasm32"))]
+        if gpu.lost().is_none() {
+            let _ = wait_idle(gpu);
+        }
         let reason = match gpu.lost() {
             Some(why) => format!("the GPU device was lost ({why}); open a new one to go on"),
             None => "mapping failed".into(),
