@@ -12,9 +12,12 @@ use sigmix_app::ui::attention::MapSource;
 use sigmix_app::ui::train::Status;
 
 fn lab() -> Harness<'static, Lab> {
-    Harness::builder()
-        .with_size([1280.0, 820.0])
-        .build_ui_state(|ui, lab: &mut Lab| lab.show(ui), Lab::new(DeviceChoice::Cpu))
+    harness(Lab::new(DeviceChoice::Cpu))
+}
+
+/// The window at its default size around `lab`.
+fn harness(lab: Lab) -> Harness<'static, Lab> {
+    Harness::builder().with_size([1280.0, 820.0]).build_ui_state(|ui, lab: &mut Lab| lab.show(ui), lab)
 }
 
 /// Steps the UI until `done` holds, failing after `secs`.
@@ -400,7 +403,7 @@ fn the_tta_panel_trains_a_source_model_and_streams_every_method() {
 #[test]
 fn a_link_with_play_starts_the_tta_panel_it_opens() {
     let lab = Lab::with_link(DeviceChoice::Cpu, "tab=tta&play");
-    let mut h = Harness::builder().with_size([1280.0, 820.0]).build_ui_state(|ui, lab: &mut Lab| lab.show(ui), lab);
+    let mut h = harness(lab);
     h.run_steps(2);
     assert_eq!(h.state().tab, Tab::Tta);
     assert!(h.state().tta.running(), "the streams started");
@@ -414,9 +417,7 @@ fn a_link_with_play_starts_the_tta_panel_it_opens() {
 fn a_lost_gpu_device_keeps_the_curve_shows_the_banner_and_restarts() {
     // Every other test here trains on the CPU backend, so destroying the lab's GPU device
     // (as a driver reset would) touches this test's run only.
-    let mut h = Harness::builder()
-        .with_size([1280.0, 820.0])
-        .build_ui_state(|ui, lab: &mut Lab| lab.show(ui), Lab::new(DeviceChoice::Gpu));
+    let mut h = harness(Lab::new(DeviceChoice::Gpu));
     h.state_mut().tab = Tab::Train;
     h.state_mut().train.load_preset("smoke");
     h.run_steps(2);

@@ -182,17 +182,17 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
     let device = super::open_device(device)?;
     let record = match train_with_bar(&device, &cfg, &texts) {
         Ok(r) => r,
-        // The steps before the divergence are kept: the record so far, with where it stopped.
-        Err(sigmix::Error::Diverged { step, value, record }) => {
-            let Some(path) = &args.out else { return Err(sigmix::Error::Diverged { step, value, record }) };
-            write_json_atomic(path, &record)?;
-            return Err(sigmix::Error::Config(format!(
-                "the loss became {value} at step {step}; lower the learning rate (--lr) or raise warmup. \
-                 The run record up to step {step} was written to {}",
-                path.display()
-            )));
+        Err(e) => {
+            // The steps before a divergence are kept: the record so far, with where it stopped.
+            if let (sigmix::Error::Diverged { step, record, .. }, Some(path)) = (&e, &args.out) {
+                write_json_atomic(path, record)?;
+                return Err(sigmix::Error::Config(format!(
+                    "{e}. The run record up to step {step} was written to {}",
+                    path.display()
+                )));
+            }
+            return Err(e);
         }
-        Err(e) => return Err(e),
     };
     if let Some(path) = &args.out {
         write_json_atomic(path, &record)?;

@@ -18,10 +18,10 @@ use crate::ui::widgets::colour;
 pub const BATCH_CHOICES: [usize; 3] = [1, 8, 64];
 
 /// One method's curve along the stream.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Series {
     /// The method.
-    pub method: Option<TtaMethod>,
+    pub method: TtaMethod,
     /// (samples seen, accuracy over the last window).
     pub accuracy: Vec<[f64; 2]>,
     /// (samples seen, share of the window's predictions on its most predicted class).
@@ -123,10 +123,10 @@ impl TtaPanel {
                     self.clean_accuracy = Some(clean_accuracy)
                 }
                 TtaMessage::Event(TtaEvent::StreamStarted { method, .. }) => {
-                    self.series.push(Series { method: Some(method), ..Series::default() })
+                    self.series.push(Series { method, accuracy: Vec::new(), top_share: Vec::new() })
                 }
                 TtaMessage::Event(TtaEvent::StreamPoint { method, point, .. }) => {
-                    if let Some(s) = self.series.iter_mut().rev().find(|s| s.method == Some(method)) {
+                    if let Some(s) = self.series.iter_mut().rev().find(|s| s.method == method) {
                         s.accuracy.push([point.seen as f64, point.window_accuracy]);
                         s.top_share.push([point.seen as f64, point.top_share]);
                     }
@@ -327,8 +327,7 @@ fn stream_plot(
         .include_y(1.0)
         .show(ui, |p| {
             for s in series {
-                let name = s.method.map_or("", |m| m.name());
-                p.line(Line::new(name, PlotPoints::from(values(s).clone())).color(method_colour(s.method)));
+                p.line(Line::new(s.method.name(), PlotPoints::from(values(s).clone())).color(method_colour(s.method)));
             }
             if let Some((name, y)) = level {
                 p.line(Line::new(name, PlotPoints::from(vec![[0.0, y], [end, y]])).color(colour(7)));
@@ -337,6 +336,6 @@ fn stream_plot(
 }
 
 /// One colour per method, the same in both plots and across runs.
-fn method_colour(method: Option<TtaMethod>) -> egui::Color32 {
-    colour(method.and_then(|m| TtaMethod::ALL.iter().position(|x| *x == m)).unwrap_or(6))
+fn method_colour(method: TtaMethod) -> egui::Color32 {
+    colour(TtaMethod::ALL.iter().position(|m| *m == method).unwrap_or(6))
 }
