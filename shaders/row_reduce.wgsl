@@ -1,7 +1,7 @@
-// row_reduce.wgsl — the workgroup reductions shared by softmax.wgsl, norm.wgsl, entropy.wgsl and
-// cross_entropy.wgsl (concatenated in front of each by kernels::shaders): one 64-invocation
-// workgroup per row, each invocation holding a partial over its strided elements; and
-// log_1p, for the losses of confident rows.
+// row_reduce.wgsl — the workgroup reductions shared by softmax.wgsl, norm.wgsl, entropy.wgsl,
+// byol.wgsl and cross_entropy.wgsl (concatenated in front of each by kernels::shaders): one
+// 64-invocation workgroup per row, each invocation holding a partial over its strided
+// elements; and log_1p, for the losses of confident rows.
 // No entry points of its own.
 
 const WG: u32 = 64u;

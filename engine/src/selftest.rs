@@ -309,6 +309,41 @@ pub async fn check_entropy(
     ])
 }
 
+/// BYOL's loss per row and its prediction gradient, `samples` samples of `views` views of
+/// width `dim`. Half the samples' targets are a scaled copy of their predictions plus a
+/// little noise, so well-aligned pairs (whose loss is small) are checked as well as random ones.
+pub async fn check_byol(
+    device: &Device,
+    rng: &mut Rng,
+    samples: usize,
+    views: usize,
+    dim: usize,
+) -> Result<Vec<Check>> {
+    let rows = samples * views;
+    let qd = rng.uniform_vec(rows * dim, -1.0, 1.0);
+    let mut td = rng.uniform_vec(rows * dim, -1.0, 1.0);
+    for (r, t) in td.chunks_mut(dim).enumerate() {
+        if (r / views) % 2 == 1 {
+            for (t, q) in t.iter_mut().zip(&qd[r * dim..]) {
+                *t = 2.5 * q + 0.01 * *t;
+            }
+        }
+    }
+    let q = Tensor::from_f32(device, "predictions", &[rows, dim], &qd)?;
+    let t = Tensor::from_f32(device, "targets", &[rows, dim], &td)?;
+    let (losses, dq) = (poisoned(device, &[rows])?, poisoned(device, &[rows, dim])?);
+    let scale = 1.0 / rows as f32;
+    let mut rec = Recorder::new(device);
+    crate::kernels::byol::byol_loss(&mut rec, &q, &t, &losses, &dq, views, scale)?;
+    rec.submit()?;
+    let (lr, gr) = refr::byol::byol_loss(&to_f64(&qd), &to_f64(&td), dim, views, scale as f64);
+    let s = format!("{samples}×{views} views×{dim}");
+    Ok(vec![
+        check("byol_loss (loss)", &s, &losses.read_f32().await?, &lr),
+        check("byol_loss (dq)", &s, &dq.read_f32().await?, &gr),
+    ])
+}
+
 /// Global norm, AdamW with clipping and decay on a prefix, and EMA, over `n` elements.
 pub async fn check_optim(device: &Device, rng: &mut Rng, n: usize) -> Result<Vec<Check>> {
     let (param, pd) = random(device, rng, &[n])?;
@@ -701,6 +736,8 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
     for alpha in [2.0, 0.0, f32::NEG_INFINITY, -2.0] {
         out.extend(check_entropy(device, &mut rng, 23, 131, TtaObjective::Realm { alpha, scale: 0.7 }).await?);
     }
+    out.extend(check_byol(device, &mut rng, 13, 2, 37).await?);
+    out.extend(check_byol(device, &mut rng, 5, 8, 130).await?);
     out.extend(check_optim(device, &mut rng, 3001).await?);
     let dropless = RouteOpts::default();
     out.extend(check_moe(device, &mut rng, 301, 13, 2, 19, dropless, MoeCase::Spread).await?);

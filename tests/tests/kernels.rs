@@ -111,6 +111,16 @@ fn entropy_objectives_loss_and_gradient() {
 }
 
 #[test]
+fn byol_loss_and_prediction_gradient() {
+    for dev in devices() {
+        let mut rng = Rng::new(24);
+        for (samples, views, dim) in [(1, 2, 1), (7, 2, 64), (3, 3, 5), (33, 2, 129), (2, 8, 70), (5, 5, 3)] {
+            assert_all_pass(&dev, &block_on(st::check_byol(&dev, &mut rng, samples, views, dim)).expect("runs"));
+        }
+    }
+}
+
+#[test]
 fn adamw_global_norm_and_ema() {
     for dev in devices() {
         let mut rng = Rng::new(17);

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use sigmix::kernels::{cross_entropy, elementwise, entropy, matmul, norm, optim, softmax};
+use sigmix::kernels::{byol, cross_entropy, elementwise, entropy, matmul, norm, optim, softmax};
 use sigmix::rng::Rng;
 use sigmix::train::RunConfig;
 use sigmix::{Device, DeviceChoice, Recorder, Result, Tensor};
@@ -236,6 +236,7 @@ fn bench_kernels(device: &Device, rows: &mut Vec<Row>) -> Result<()> {
         2.0 * mb,
         time(device, |rec| entropy::entropy_loss(rec, &x, &terms, &y, realm, 1.0))?,
     );
+    add_row("byol_loss", 3.0 * mb, time(device, |rec| byol::byol_loss(rec, &x, &z, &losses, &y, 2, 1.0))?);
     let n = r * c;
     let flat = |t: &Tensor| t.reshape(&[n]);
     let (p, gr, m) = (flat(&x)?, flat(&y)?, flat(&z)?);

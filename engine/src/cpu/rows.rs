@@ -284,6 +284,32 @@ pub(crate) fn row_dot(a: &[f32], b: &[f32]) -> f32 {
     dot(a, b)
 }
 
+/// Σ (a·sa − b·sb)²: BYOL's ‖q̂ − t̂‖² summed as squared differences (byol.wgsl's form: a
+/// well-aligned pair's small loss keeps its relative precision).
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn squared_distance(a: &[f32], sa: f32, b: &[f32], sb: f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| (x * sa - y * sb).powi(2)).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..LANES {
+            let e = x[l] * sa - y[l] * sb;
+            acc[l] += e * e;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// g += (t·st − q·sq) + h·q·sq: one partner's share of BYOL's prediction gradient, the
+/// difference taken per element before anything is summed.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn add_partner_gradient(q: &[f32], sq: f32, t: &[f32], st: f32, h: f32, g: &mut [f32]) {
+    for ((g, q), t) in g.iter_mut().zip(q).zip(t) {
+        let qh = q * sq;
+        *g += (t * st - qh) + h * qh;
+    }
+}
+
 /// Sum of squares of a chunk, in f64 lanes for the gradient norm.
 #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub(crate) fn sum_squares(x: &[f32]) -> f64 {

@@ -29,6 +29,7 @@ pub const ALL: &[(&str, &str)] = &[
         "cross_entropy",
         concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/cross_entropy.wgsl")),
     ),
+    ("byol", concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/byol.wgsl"))),
     (
         "entropy",
         concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/entropy.wgsl")),
