@@ -262,3 +262,37 @@ fn the_tta_preset_prints_every_method_and_refuses_a_batch_that_does_not_split_th
     let o = sigmix(&[&args[..], &["--corruption", "fog"]].concat());
     assert!(text(&o).contains("unknown corruption \"fog\""), "{}", text(&o));
 }
+
+#[test]
+fn the_byol_presets_train_and_refuse_a_batch_of_one_and_a_kappa_that_does_not_divide() {
+    let dir = std::env::temp_dir().join(format!("sigmix-cli-byol-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let csv = dir.join("byol.csv");
+    let o = sigmix(&[
+        "train",
+        "--preset",
+        "byol",
+        "--device",
+        "cpu",
+        "--steps",
+        "50",
+        "--csv",
+        csv.to_str().expect("utf-8"),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("| step | samples seen | probe test accuracy: online | target |"), "{t}");
+    assert!(t.contains("| 50 | 3200 |"), "the last probe at 50 steps of 64: {t}");
+    let curves = std::fs::read_to_string(&csv).expect("curves written");
+    assert!(curves.starts_with("what,step,samples_seen,value\n") && curves.contains("target_probe,50,3200,"));
+    let o = sigmix(&["train", "--preset", "byol", "--device", "cpu", "--batch", "1"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("1 samples per step"), "{t}");
+    assert_eq!(t.lines().count(), 1, "one clear line, got: {t}");
+    let o = sigmix(&["train", "--preset", "ema-rule", "--device", "cpu", "--kappas", "1,3"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("κ = 3") && t.contains("1600 base steps"), "{t}");
+    assert_eq!(t.lines().count(), 1, "one clear line, got: {t}");
+}

@@ -7,6 +7,7 @@ mod bench_contrastive;
 #[cfg(feature = "cuda")]
 mod bench_cuda;
 mod bench_moe;
+mod byol;
 mod fit;
 mod info;
 mod mix;

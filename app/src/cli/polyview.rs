@@ -7,7 +7,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use sigmix::DeviceChoice;
 use sigmix::kernels::contrastive::ContrastiveLoss;
-use sigmix::selfsup::{PolyviewConfig, PolyviewEvent, PolyviewRecord, curves_csv, train_polyview};
+use sigmix::selfsup::{PolyviewConfig, PolyviewRecord, SelfsupEvent, curves_csv, train_polyview};
 use sigmix::sweep::write_text_atomic;
 use sigmix::train::write_json_atomic;
 
@@ -66,15 +66,15 @@ pub fn run(a: &PolyviewArgs<'_>, device: DeviceChoice) -> sigmix::Result<()> {
         bar.set_prefix(format!("M={} B={:<3}", cfg.views, cfg.samples));
         let mut last = f32::NAN;
         let record = train_polyview(&device, cfg, &mut |e| match e {
-            PolyviewEvent::Started { .. } => {}
-            PolyviewEvent::Step { step, loss } => {
+            SelfsupEvent::Started { .. } => {}
+            SelfsupEvent::Step { step, loss } => {
                 if let Some(l) = loss {
                     last = *l;
                 }
                 bar.set_position(*step as u64);
                 bar.set_message(format!("{} loss {last:.3}", cfg.loss.name()));
             }
-            PolyviewEvent::Probe { step, accuracy } => {
+            SelfsupEvent::Probe { step, accuracy, .. } => {
                 bar.set_message(format!("probe at step {step}: {:.1}%", 100.0 * accuracy))
             }
         })?;

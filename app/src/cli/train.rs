@@ -48,8 +48,8 @@ pub struct Args {
     /// Write the run record (config, curves, evaluations, speed) to this JSON file.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// With `--preset attn-compare` or `polyview`: where to write the loss curves as CSV
-    /// (default attn-compare.csv or polyview.csv).
+    /// With `--preset attn-compare`, `polyview`, `tta`, `byol` or `ema-rule`: where to write the
+    /// curves as CSV (default <preset>.csv).
     #[arg(long)]
     csv: Option<PathBuf>,
     /// With `--preset polyview`: views per sample to compare.
@@ -76,6 +76,12 @@ pub struct Args {
     /// With `--preset tta`: REALM's shape α (2 quadratic, 0 Cauchy, -inf Welsch) [I].
     #[arg(long, allow_hyphen_values = true)]
     realm_alpha: Option<f32>,
+    /// With `--preset byol` or `ema-rule`: the target network's decay ρ (at the base batch).
+    #[arg(long)]
+    ema_decay: Option<f64>,
+    /// With `--preset ema-rule`: batch multipliers κ (each must divide the base steps).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    kappas: Vec<usize>,
     /// List the presets and exit.
     #[arg(long)]
     list_presets: bool,
@@ -140,7 +146,33 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
             "{:<13} test-time adaptation on corrupted shape streams: source, Tent, entropy filter, REALM at batch 1, 8, 64",
             "tta"
         );
+        println!(
+            "{:<13} BYOL on the shape images (online + predictor, EMA target); linear probe along the way",
+            "byol"
+        );
+        println!(
+            "{:<13} BYOL at batch B·κ, κ = 1, 2, 4, 8, same samples: EMA scaling rule ρ^κ against ρ fixed",
+            "ema-rule"
+        );
         return Ok(());
+    }
+    if (args.preset == "byol" || args.preset == "ema-rule") && args.config.is_none() {
+        let csv = args.csv.clone().unwrap_or_else(|| format!("{}.csv", args.preset).into());
+        let a = super::byol::ByolArgs {
+            batch: args.batch,
+            steps: args.steps,
+            seed: args.seed,
+            lr: args.lr,
+            ema_decay: args.ema_decay,
+            kappas: &args.kappas,
+            csv: &csv,
+            out: args.out.as_deref(),
+        };
+        return if args.preset == "byol" {
+            super::byol::run_byol(&a, device)
+        } else {
+            super::byol::run_ema_rule(&a, device)
+        };
     }
     if args.preset == "tta" && args.config.is_none() {
         let csv = args.csv.clone().unwrap_or_else(|| "tta.csv".into());

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 
 use sigmix::DeviceChoice;
-use sigmix::selfsup::{PolyviewConfig, PolyviewEvent, PolyviewRecord, train_polyview_async};
+use sigmix::selfsup::{PolyviewConfig, PolyviewRecord, SelfsupEvent, train_polyview_async};
 
 use crate::lab::Task;
 
@@ -108,11 +108,11 @@ async fn run(
         send(ContrastiveMessage::Started { views, device: device.label() });
         let passes = cfg.passes_per_step();
         let record = train_polyview_async(&device, cfg, stop, &mut |e| match e {
-            PolyviewEvent::Started { .. } => {}
-            PolyviewEvent::Step { step, loss } => {
+            SelfsupEvent::Started { .. } => {}
+            SelfsupEvent::Step { step, loss } => {
                 send(ContrastiveMessage::Step { views, step: *step, passes, loss: *loss })
             }
-            PolyviewEvent::Probe { step, accuracy } => {
+            SelfsupEvent::Probe { step, accuracy, .. } => {
                 send(ContrastiveMessage::Probe { views, passes: step * passes, accuracy: *accuracy })
             }
         })

@@ -4,9 +4,9 @@
 use crate::clock::Instant;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::data::{SHAPE_CLASSES, ShapeImages};
+use crate::data::SHAPE_CLASSES;
 use crate::error::{Error, Result};
-use crate::kernels::augment::{AugmentConfig, AugmentShape, VIEW_PARAMS, ViewParams, augment};
+use crate::kernels::augment::AugmentConfig;
 use crate::kernels::contrastive::{
     ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState, contrastive_backward, contrastive_forward,
 };
@@ -14,7 +14,8 @@ use crate::models::{Encoder, EncoderConfig};
 use crate::optim::{AdamW, AdamWConfig, LrSchedule};
 use crate::recorder::{Recorder, ReleaseBindGroups};
 use crate::rng::Rng;
-use crate::selfsup::probe::{Labelled, linear_probe};
+use crate::selfsup::SelfsupEvent;
+use crate::selfsup::views::ViewBatch;
 use crate::tensor::{DType, Device, Tensor};
 
 /// Everything that defines a run.
@@ -131,30 +132,6 @@ impl PolyviewConfig {
     }
 }
 
-/// Progress of a run.
-#[derive(Clone, Debug)]
-pub enum PolyviewEvent {
-    /// Built; `params` weights.
-    Started {
-        /// Encoder and head parameters.
-        params: usize,
-    },
-    /// After optimiser step `step` (1-based); `loss` when it was read back.
-    Step {
-        /// Steps done.
-        step: usize,
-        /// Mean contrastive loss of this step, when read.
-        loss: Option<f32>,
-    },
-    /// A linear probe's held-out accuracy.
-    Probe {
-        /// Steps done when it was taken (0: before training).
-        step: usize,
-        /// Test accuracy.
-        accuracy: f64,
-    },
-}
-
 /// What a run measured.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PolyviewRecord {
@@ -176,66 +153,12 @@ pub struct PolyviewRecord {
     pub sample_draws: usize,
 }
 
-/// Mixed into the seed of the held-out probe images, so they are never training images.
-const PROBE_SEED: u64 = 0x0050_4f42_4553;
-
-/// Device-side buffers of one run.
-struct Buffers {
-    images: Tensor,
-    probe_images: Tensor,
-    src: Tensor,
-    view: Tensor,
-    views: Tensor,
-    dz: Tensor,
-}
-
-fn augment_shape(cfg: &PolyviewConfig, noise_std: f32, seed: u32) -> AugmentShape {
-    AugmentShape { views: cfg.passes_per_step(), in_size: cfg.image_size, out_size: cfg.view_size, noise_std, seed }
-}
-
-/// The encoder's representation of every image in `images` (identity views, no noise).
-async fn features(device: &Device, enc: &Encoder, b: &Buffers, cfg: &PolyviewConfig, count: usize) -> Result<Vec<f32>> {
-    let rows = enc.rows();
-    let repr = enc.config().repr;
-    let identity = ViewParams::identity(cfg.image_size).to_floats();
-    b.view.write_f32(&identity.repeat(rows))?;
-    let mut out = Vec::with_capacity(count * repr);
-    for start in (0..count).step_by(rows) {
-        let ids: Vec<u32> = (0..rows).map(|r| (start + r).min(count - 1) as u32).collect();
-        b.src.write_u32(&ids)?;
-        let mut rec = Recorder::new(device);
-        augment(&mut rec, &b.probe_images, &b.src, &b.view, &b.views, &augment_shape(cfg, 0.0, 0))?;
-        enc.forward_repr(&mut rec, &b.views)?;
-        rec.submit()?;
-        let h = enc.repr().read_f32().await?;
-        let take = rows.min(count - start);
-        out.extend_from_slice(&h[..take * repr]);
-    }
-    Ok(out)
-}
-
-/// Probe (train, test) accuracy: fitted on the first half of the probe images, scored on the rest.
-async fn probe(
-    device: &Device,
-    enc: &Encoder,
-    b: &Buffers,
-    cfg: &PolyviewConfig,
-    labels: &[u32],
-) -> Result<(f64, f64)> {
-    let x = features(device, enc, b, cfg, labels.len()).await?;
-    let dim = enc.config().repr;
-    let half = labels.len() / 2;
-    let train = Labelled { features: &x[..half * dim], labels: &labels[..half] };
-    let test = Labelled { features: &x[half * dim..], labels: &labels[half..] };
-    linear_probe(&train, &test, dim, SHAPE_CLASSES.len())
-}
-
 /// Trains one encoder and probes it before and after, blocking.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn train_polyview(
     device: &Device,
     cfg: &PolyviewConfig,
-    on_event: &mut dyn FnMut(&PolyviewEvent),
+    on_event: &mut dyn FnMut(&SelfsupEvent),
 ) -> Result<PolyviewRecord> {
     let never = AtomicBool::new(false);
     let record = pollster::block_on(train_polyview_async(device, cfg, &never, on_event))?;
@@ -249,22 +172,13 @@ pub async fn train_polyview_async(
     device: &Device,
     cfg: &PolyviewConfig,
     stop: &AtomicBool,
-    on_event: &mut dyn FnMut(&PolyviewEvent),
+    on_event: &mut dyn FnMut(&SelfsupEvent),
 ) -> Result<Option<PolyviewRecord>> {
     cfg.validate()?;
     let rows = cfg.passes_per_step();
     let shape = cfg.shape();
-    let pool = ShapeImages::generate(cfg.train_images, cfg.image_size, cfg.seed);
-    let held_out = ShapeImages::generate(cfg.probe_images, cfg.image_size, cfg.seed ^ PROBE_SEED);
-    let image_len = pool.image_len();
-    let b = Buffers {
-        images: Tensor::from_f32(device, "training images", &[pool.len(), image_len], &pool.pixels)?,
-        probe_images: Tensor::from_f32(device, "probe images", &[held_out.len(), image_len], &held_out.pixels)?,
-        src: Tensor::from_u32(device, "view sources", &[rows], &vec![0; rows])?,
-        view: Tensor::empty(device, "view parameters", &[rows, VIEW_PARAMS], DType::F32)?,
-        views: Tensor::empty(device, "views", &[rows, cfg.encoder.input], DType::F32)?,
-        dz: Tensor::empty(device, "embedding gradient", &[rows, cfg.encoder.embed], DType::F32)?,
-    };
+    let b = ViewBatch::new(device, cfg.train_images, cfg.probe_images, cfg.image_size, cfg.view_size, rows, cfg.seed)?;
+    let dz = Tensor::empty(device, "embedding gradient", &[rows, cfg.encoder.embed], DType::F32)?;
     let enc = Encoder::new(device, &cfg.encoder, rows, cfg.seed)?;
     let mut opt = AdamW::new(device, enc.weights(), cfg.optim.clone())?;
     let state = ContrastiveState::new(device, shape)?;
@@ -272,9 +186,9 @@ pub async fn train_polyview_async(
     // run's buffers, so they go when the run ends, however it ends.
     let _release = ReleaseBindGroups::on(device);
     let opts = ContrastiveOpts { loss: cfg.loss, temperature: cfg.temperature };
-    on_event(&PolyviewEvent::Started { params: enc.weights().count() });
-    let probe_before = probe(device, &enc, &b, cfg, &held_out.labels).await?;
-    on_event(&PolyviewEvent::Probe { step: 0, accuracy: probe_before.1 });
+    on_event(&SelfsupEvent::Started { params: enc.weights().count() });
+    let probe_before = b.probe(device, &enc).await?;
+    on_event(&SelfsupEvent::Probe { step: 0, accuracy: probe_before.1, target: None });
     let mut probes = vec![(0, probe_before.1)];
     let mut rng = Rng::new(cfg.seed).fork(0xa11);
     let mut curve = Vec::new();
@@ -284,32 +198,13 @@ pub async fn train_polyview_async(
         if stop.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        let mut src = Vec::with_capacity(rows);
-        let mut params = Vec::with_capacity(rows * VIEW_PARAMS);
-        for _ in 0..cfg.samples {
-            let image = rng.below(pool.len()) as u32;
-            for _ in 0..cfg.views {
-                src.push(image);
-                params.extend(cfg.augment.draw(&mut rng, cfg.image_size).to_floats());
-            }
-        }
-        b.src.write_u32(&src)?;
-        b.view.write_f32(&params)?;
-        let noise_seed = rng.next_u64() as u32;
         let mut rec = Recorder::reusing_bind_groups(device);
-        augment(
-            &mut rec,
-            &b.images,
-            &b.src,
-            &b.view,
-            &b.views,
-            &augment_shape(cfg, cfg.augment.noise_std, noise_seed),
-        )?;
+        b.draw(&mut rec, &mut rng, cfg.samples, cfg.views, &cfg.augment)?;
         rec.clear(enc.weights().grads())?;
         enc.forward(&mut rec, &b.views)?;
         contrastive_forward(&mut rec, enc.embedding(), &state, &shape, &opts)?;
-        contrastive_backward(&mut rec, &state, &b.dz, &shape, &opts)?;
-        enc.backward(&mut rec, &b.views, &b.dz)?;
+        contrastive_backward(&mut rec, &state, &dz, &shape, &opts)?;
+        enc.backward(&mut rec, &b.views, &dz)?;
         opt.step(&mut rec, enc.weights(), cfg.schedule.at(step - 1, cfg.steps))?;
         rec.submit()?;
         let loss = if step % cfg.log_every == 0 || step == cfg.steps {
@@ -322,18 +217,18 @@ pub async fn train_polyview_async(
         } else {
             None
         };
-        on_event(&PolyviewEvent::Step { step, loss });
+        on_event(&SelfsupEvent::Step { step, loss });
         if cfg.probe_every > 0 && step.is_multiple_of(cfg.probe_every) && step < cfg.steps {
-            let (_, accuracy) = probe(device, &enc, &b, cfg, &held_out.labels).await?;
+            let (_, accuracy) = b.probe(device, &enc).await?;
             probes.push((step, accuracy));
-            on_event(&PolyviewEvent::Probe { step, accuracy });
+            on_event(&SelfsupEvent::Probe { step, accuracy, target: None });
         }
     }
     // The last step read its loss back, so the device has finished its work.
     let seconds = t0.elapsed().as_secs_f64();
-    let probe_after = probe(device, &enc, &b, cfg, &held_out.labels).await?;
+    let probe_after = b.probe(device, &enc).await?;
     probes.push((cfg.steps, probe_after.1));
-    on_event(&PolyviewEvent::Probe { step: cfg.steps, accuracy: probe_after.1 });
+    on_event(&SelfsupEvent::Probe { step: cfg.steps, accuracy: probe_after.1, target: None });
     Ok(Some(PolyviewRecord {
         config: cfg.clone(),
         curve,
