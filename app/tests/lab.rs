@@ -53,6 +53,9 @@ fn every_panel_opens_and_says_what_it_is() {
             Tab::Tta => {
                 h.get_by_label_contains("the stream at mixed severity 5");
             }
+            Tab::Byol => {
+                h.get_by_label_contains("samples seen by every run");
+            }
             Tab::Laws => {
                 h.get_by_label_contains("optimal sparsity S*");
             }
@@ -398,6 +401,45 @@ fn the_tta_panel_trains_a_source_model_and_streams_every_method() {
         assert!(s.top_share.iter().all(|p| (0.2..=1.0).contains(&p[1])));
     }
     write_doc_image(&mut h, "lab-tta.png");
+}
+
+#[test]
+fn the_byol_panel_runs_every_kappa_with_and_without_the_rule() {
+    let mut h = lab();
+    h.state_mut().tab = Tab::Byol;
+    // A short run; for the docs' picture, the panel's default experiment.
+    if std::env::var_os("SIGMIX_WRITE_DOCS").is_none() {
+        let b = &mut h.state_mut().byol.config.base;
+        // The panel's slider keeps whole multiples of 160 steps.
+        b.steps = 160;
+        b.samples = 4;
+        b.train_images = 300;
+        b.probe_images = 300;
+        h.state_mut().byol.kappas = [true, true, false];
+    }
+    let b = h.state().byol.config.base.clone();
+    let seen = (b.samples * b.steps) as f64;
+    h.run_steps(2);
+    h.get_by_label("Play").click();
+    step_until(&mut h, 600, "every run to finish", |l| !l.byol.running());
+    let p = &h.state().byol;
+    assert!(p.message.is_none(), "{:?}", p.message);
+    let kappas: Vec<(usize, bool)> = p.plan.iter().map(|r| (r.kappa, r.rule)).collect();
+    let want_runs = if std::env::var_os("SIGMIX_WRITE_DOCS").is_none() { 5 } else { 7 };
+    assert_eq!(p.records.len(), want_runs, "κ = 1 once, then each κ with and without the rule: {kappas:?}");
+    for (run, c) in p.plan.iter().zip(&p.curves) {
+        assert_eq!(
+            c.loss.last().map(|q| q[0]),
+            Some(seen),
+            "κ={} rule={}: loss to the same samples",
+            run.kappa,
+            run.rule
+        );
+        assert_eq!(c.target.len(), p.config.probes + 1, "probed before training and at every quarter");
+        assert!(c.target.iter().chain(&c.online).all(|q| (0.0..=1.0).contains(&q[1])));
+    }
+    h.get_by_label_contains("spread over κ (target)");
+    write_doc_image(&mut h, "lab-byol.png");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use sigmix::data::TextDomain;
 use crate::lab::files::DropKind;
 
 use crate::ui::attention::AttentionPanel;
+use crate::ui::byol::ByolPanel;
 use crate::ui::contrastive::ContrastivePanel;
 use crate::ui::laws::LawsPanel;
 use crate::ui::mixture::MixturePanel;
@@ -28,13 +29,15 @@ pub enum Tab {
     Contrastive,
     /// Test-time adaptation on corrupted streams.
     Tta,
+    /// BYOL and the EMA scaling rule.
+    Byol,
     /// Law calculators.
     Laws,
 }
 
 impl Tab {
     /// Every tab, in bar order, with its label and tooltip.
-    pub const ALL: [(Tab, &'static str, &'static str); 7] = [
+    pub const ALL: [(Tab, &'static str, &'static str); 8] = [
         (Tab::Train, "Train", "Train a small GPT on the procedural domains and watch each domain's loss"),
         (
             Tab::Mixture,
@@ -52,6 +55,11 @@ impl Tab {
             Tab::Tta,
             "Test-time adaptation",
             "A classifier meets corrupted images and adapts online: source, Tent, entropy filter, REALM",
+        ),
+        (
+            Tab::Byol,
+            "BYOL · EMA rule",
+            "BYOL at κ times the batch over the same samples: the EMA scaling rule ρ^κ against ρ fixed",
         ),
         (Tab::Laws, "Law calculators", "Chinchilla, MoE sparsity, distillation, forgetting, EMA rule"),
     ];
@@ -77,6 +85,8 @@ pub struct Lab {
     pub contrastive: ContrastivePanel,
     /// The test-time adaptation streams.
     pub tta: TtaPanel,
+    /// The BYOL / EMA scaling rule runs.
+    pub byol: ByolPanel,
     inbox: crate::lab::files::Inbox,
     /// The user's own text domains (dropped files), shared by every panel that trains.
     pub texts: Vec<TextDomain>,
@@ -87,7 +97,7 @@ pub struct Lab {
     notice: Option<String>,
     /// Start the shown panel's run at the first frame (a link asked for it): the Mixture lab's
     /// sweep, the MoE panel's model, the Contrastive panel's runs, the Test-time adaptation
-    /// panel's streams, else the Train panel's.
+    /// panel's streams, the BYOL panel's runs, else the Train panel's.
     pub play_on_open: bool,
     /// Where the last frame drew its main buttons (`targets`), for scripts that click them.
     buttons: crate::lab::targets::Targets,
@@ -108,6 +118,7 @@ impl Lab {
             moe: MoePanel::new(device),
             contrastive: ContrastivePanel::new(device),
             tta: TtaPanel::new(device),
+            byol: ByolPanel::new(device),
             inbox: Default::default(),
             texts: Vec::new(),
             link_error: None,
@@ -134,6 +145,7 @@ impl Lab {
         self.moe.train.device = device;
         self.contrastive.device = device;
         self.tta.device = device;
+        self.byol.device = device;
     }
 
     /// Copies a link to this state: the page address in the browser, a command natively.
@@ -276,6 +288,7 @@ impl Lab {
                 Tab::Moe => self.moe.train.play(&ctx),
                 Tab::Contrastive => self.contrastive.start(&ctx),
                 Tab::Tta => self.tta.play(&ctx),
+                Tab::Byol => self.byol.play(&ctx),
                 _ => self.train.play(&ctx),
             }
         }
@@ -323,6 +336,7 @@ impl Lab {
             Tab::Moe => self.moe.ui(ui),
             Tab::Contrastive => self.contrastive.ui(ui),
             Tab::Tta => self.tta.ui(ui),
+            Tab::Byol => self.byol.ui(ui),
         }
         self.buttons = crate::lab::targets::drawn(&ctx);
         self.write_link();

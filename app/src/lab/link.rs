@@ -3,7 +3,7 @@
 //! it is the page's URL fragment, rewritten as the user changes things, and opening such a
 //! link restores it; natively `sigmix --link '…'` opens the lab with it. A link may add `play`
 //! to start the panel's run as it opens (the Mixture lab's sweep, the MoE or Train panel's
-//! model, the Contrastive or Test-time adaptation panel's runs): for a class, open this and
+//! model, the Contrastive, Test-time adaptation or BYOL panel's runs): for a class, open this and
 //! watch it train.
 
 use sigmix::DeviceChoice;
@@ -13,13 +13,14 @@ use sigmix::sweep::SWEEP_PRESETS;
 use crate::lab::{Lab, Tab};
 
 /// The link's name for each panel.
-const TAB_KEYS: [(Tab, &str); 7] = [
+const TAB_KEYS: [(Tab, &str); 8] = [
     (Tab::Train, "train"),
     (Tab::Mixture, "mixture"),
     (Tab::Attention, "attention"),
     (Tab::Moe, "moe"),
     (Tab::Contrastive, "contrastive"),
     (Tab::Tta, "tta"),
+    (Tab::Byol, "byol"),
     (Tab::Laws, "laws"),
 ];
 

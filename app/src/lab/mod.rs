@@ -3,6 +3,7 @@
 //! for the engine.
 
 mod app;
+mod byol_job;
 mod contrastive_job;
 pub mod files;
 pub mod link;
@@ -13,6 +14,7 @@ mod train_job;
 mod tta_job;
 
 pub use app::{Lab, Tab};
+pub use byol_job::{ByolJob, ByolMessage};
 pub use contrastive_job::{ContrastiveJob, ContrastiveMessage};
 pub use sweep_job::{SweepJob, SweepMessage, SweepStore};
 pub use task::Task;

@@ -195,6 +195,7 @@ impl LawsPanel {
 
     fn ema(&mut self, ui: &mut Ui) {
         ui.label("Scale the batch by κ: keep the EMA's horizon in samples with ρ' = ρ^κ.");
+        ui.label("The BYOL · EMA rule tab trains it: BYOL at κ = 1, 2, 4, 8 with the rule and with ρ fixed.");
         ui.add(egui::Slider::new(&mut self.rho, 0.9..=0.99999).logarithmic(false).text("EMA decay ρ"))
             .on_hover_text("θ_ema <- ρ·θ_ema + (1 - ρ)·θ once per step, at the reference batch");
         ui.add(egui::Slider::new(&mut self.kappa, 0.125..=64.0).logarithmic(true).text("batch scale κ"))

@@ -1,6 +1,7 @@
 //! The lab's panels, one file each.
 
 pub mod attention;
+pub mod byol;
 pub mod contrastive;
 pub mod laws;
 pub mod mixture;
