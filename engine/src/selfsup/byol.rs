@@ -253,14 +253,14 @@ pub async fn train_byol_async(
     let mut noise = Rng::new(cfg.seed).fork(0xb702);
     let mut curve = Vec::new();
     let rho = cfg.ema_decay as f32;
-    let t0 = Instant::now();
+    let (t0, mut probing) = (Instant::now(), 0.0);
     for step in 1..=cfg.steps {
         crate::clock::yield_now().await;
         if stop.load(Ordering::Relaxed) {
             return Ok(None);
         }
         let mut rec = Recorder::reusing_bind_groups(device);
-        b.draw_samples(&mut rec, &mut rng, cfg.samples, cfg.views, &cfg.augment, Some(&mut noise))?;
+        b.draw(&mut rec, &mut rng, cfg.samples, cfg.views, &cfg.augment, Some(&mut noise))?;
         net.record_step(&mut rec, &b.views)?;
         let lr = cfg.schedule.at(step - 1, cfg.steps);
         opt_online.step(&mut rec, net.online.weights(), lr)?;
@@ -279,14 +279,16 @@ pub async fn train_byol_async(
         };
         on_event(&SelfsupEvent::Step { step, loss });
         if cfg.probe_every > 0 && step.is_multiple_of(cfg.probe_every) && step < cfg.steps {
+            let p0 = Instant::now();
             let (_, accuracy) = b.probe(device, &net.online).await?;
             probes.push((step, accuracy));
             let target = b.probe(device, &net.target).await?.1;
             target_probes.push((step, target));
             on_event(&SelfsupEvent::Probe { step, accuracy, target: Some(target) });
+            probing += p0.elapsed().as_secs_f64();
         }
     }
-    let seconds = t0.elapsed().as_secs_f64();
+    let seconds = t0.elapsed().as_secs_f64() - probing;
     let probe_after = b.probe(device, &net.online).await?;
     probes.push((cfg.steps, probe_after.1));
     let target_after = b.probe(device, &net.target).await?;

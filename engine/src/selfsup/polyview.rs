@@ -192,14 +192,14 @@ pub async fn train_polyview_async(
     let mut probes = vec![(0, probe_before.1)];
     let mut rng = Rng::new(cfg.seed).fork(0xa11);
     let mut curve = Vec::new();
-    let t0 = Instant::now();
+    let (t0, mut probing) = (Instant::now(), 0.0);
     for step in 1..=cfg.steps {
         crate::clock::yield_now().await;
         if stop.load(Ordering::Relaxed) {
             return Ok(None);
         }
         let mut rec = Recorder::reusing_bind_groups(device);
-        b.draw(&mut rec, &mut rng, cfg.samples, cfg.views, &cfg.augment)?;
+        b.draw(&mut rec, &mut rng, cfg.samples, cfg.views, &cfg.augment, None)?;
         rec.clear(enc.weights().grads())?;
         enc.forward(&mut rec, &b.views)?;
         contrastive_forward(&mut rec, enc.embedding(), &state, &shape, &opts)?;
@@ -219,13 +219,15 @@ pub async fn train_polyview_async(
         };
         on_event(&SelfsupEvent::Step { step, loss });
         if cfg.probe_every > 0 && step.is_multiple_of(cfg.probe_every) && step < cfg.steps {
+            let p0 = Instant::now();
             let (_, accuracy) = b.probe(device, &enc).await?;
             probes.push((step, accuracy));
             on_event(&SelfsupEvent::Probe { step, accuracy, target: None });
+            probing += p0.elapsed().as_secs_f64();
         }
     }
     // The last step read its loss back, so the device has finished its work.
-    let seconds = t0.elapsed().as_secs_f64();
+    let seconds = t0.elapsed().as_secs_f64() - probing;
     let probe_after = b.probe(device, &enc).await?;
     probes.push((cfg.steps, probe_after.1));
     on_event(&SelfsupEvent::Probe { step: cfg.steps, accuracy: probe_after.1, target: None });

@@ -66,21 +66,10 @@ impl ViewBatch {
     }
 
     /// Draws `samples` pool images and `views` random views of each (rows i·views + α), and
-    /// records the augmentation into `views`; the pixel noise's seed comes from `rng` too.
+    /// records the augmentation into `views`. The pixel noise's seed comes from `noise` when
+    /// given, else from `rng`: with `noise`, `rng` is consumed per sample alone, so one draw of
+    /// κ·B samples takes the same images and crops as κ draws of B.
     pub fn draw(
-        &self,
-        rec: &mut Recorder,
-        rng: &mut Rng,
-        samples: usize,
-        views: usize,
-        aug: &AugmentConfig,
-    ) -> Result<()> {
-        self.draw_samples(rec, rng, samples, views, aug, None)
-    }
-
-    /// As `draw`, with the noise seed from `noise` when given, so `rng` is consumed per sample
-    /// alone: one draw of κ·B samples then takes the same images and crops as κ draws of B.
-    pub fn draw_samples(
         &self,
         rec: &mut Recorder,
         rng: &mut Rng,
