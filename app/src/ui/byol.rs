@@ -237,11 +237,13 @@ impl ByolPanel {
         ));
         let third = (ui.available_height() / 3.0 - 16.0).max(120.0);
         let end = (self.config.base.samples * self.config.base.steps) as f64;
-        self.plot(ui, "byol-loss", "BYOL loss", third, end, |c| &c.loss, false);
+        self.plot(ui, "byol-loss", "BYOL loss (log scale)", third, end, |c| &c.loss, false);
         self.plot(ui, "byol-target", "probe accuracy: target (EMA) encoder", third, end, |c| &c.target, true);
         self.plot(ui, "byol-online", "probe accuracy: online encoder", third, end, |c| &c.online, true);
     }
 
+    /// One quantity of every run against samples seen: the loss on a log scale (the arms end
+    /// a few times apart), accuracies on a range around the probes' (40–50%).
     #[allow(clippy::too_many_arguments)]
     fn plot(
         &self,
@@ -259,15 +261,21 @@ impl ByolPanel {
             .x_axis_label("samples seen")
             .y_axis_label(y_label)
             .include_x(0.0)
-            .include_x(end)
-            .include_y(0.0);
-        if accuracy {
-            plot = plot.include_y(0.6);
-        }
+            .include_x(end);
+        plot = if accuracy {
+            plot.include_y(0.4).include_y(0.5)
+        } else {
+            plot.y_axis_formatter(|mark, _| format!("{:.3}", 10f64.powf(mark.value)))
+        };
         plot.show(ui, |p| {
             for (run, c) in self.plan.iter().zip(&self.curves) {
                 let style = if run.rule { LineStyle::Solid } else { LineStyle::dashed_loose() };
-                let line = Line::new(run_name(run), PlotPoints::from(values(c).clone()))
+                let points: Vec<[f64; 2]> = if accuracy {
+                    values(c).clone()
+                } else {
+                    values(c).iter().map(|[x, y]| [*x, y.max(1e-6).log10()]).collect()
+                };
+                let line = Line::new(run_name(run), PlotPoints::from(points))
                     .color(colour(run.kappa.trailing_zeros() as usize))
                     .style(style);
                 p.line(line);
