@@ -2,8 +2,8 @@
 //! base batch B and at κ·B over the same number of samples, once with the rule (target decay
 //! ρ → ρ^κ) and once without it (ρ unchanged); both arms scale Adam by its square-root rule
 //! (`laws::scale_hyper` [I]: √κ·η, 1 − β by κ, ε/√κ), so the only difference is the target's
-//! decay. With the rule, curves against samples seen should lie on
-//! each other; without it the larger batches' targets move too slowly for their fewer steps.
+//! decay. With the rule, curves against samples seen should lie on each other; without it
+//! the larger batches' targets move too slowly for their fewer steps.
 
 use std::sync::atomic::AtomicBool;
 
@@ -118,12 +118,16 @@ impl EmaRuleConfig {
         if self.kappas.is_empty() || self.kappas.contains(&0) {
             return Err(Error::Config(format!("EMA rule: κ values must be positive, got {:?}", self.kappas)));
         }
-        if self.probes == 0 || self.base.steps < self.probes * *self.kappas.iter().max().unwrap_or(&1) {
+        let most = self.kappas.iter().copied().max().unwrap_or(1);
+        if self.probes == 0 {
+            return Err(Error::Config("EMA rule: probe each run at least once (probes ≥ 1)".into()));
+        }
+        if self.base.steps < self.probes * most {
             return Err(Error::Config(format!(
-                "EMA rule: {} probes per run need at least {} base steps at κ up to {:?}",
+                "EMA rule: {} probes per run need at least {} base steps at κ up to {most}, got {}",
                 self.probes,
-                self.probes.max(1) * self.kappas.iter().max().unwrap_or(&1),
-                self.kappas
+                self.probes * most,
+                self.base.steps
             )));
         }
         let mut kappas = self.kappas.clone();
