@@ -746,6 +746,8 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
     out.extend(check_moe_matmul(device, &mut rng, 53, 6, 2, 19, 37, 0).await?);
     // Widths that are multiples of 4: the vec4 entry points.
     out.extend(check_moe_matmul(device, &mut rng, 41, 5, 2, 20, 12, 0).await?);
+    // C 128 wide or more over 128 grouped rows or more: the 8×16 tiles (`moe_matmul_wide`).
+    out.extend(check_moe_matmul(device, &mut rng, 67, 5, 2, 21, 133, 0).await?);
     out.extend(check_moe_backward(device, &mut rng, 41, 7, 2, 11, RouteOpts::default()).await?);
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
         out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false).await?);

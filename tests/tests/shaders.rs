@@ -1,6 +1,7 @@
 //! Every WGSL file is parsed, validated and translated by naga to SPIR-V (Vulkan), MSL
 //! (Metal) and HLSL (DX12), entry point by entry point, so a portability error fails here
-//! on a machine without those GPUs.
+//! on a machine without those GPUs; every file is registered; and the selftest dispatches
+//! every entry point.
 
 use naga::back::{hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
@@ -61,6 +62,29 @@ fn every_shader_file_is_registered() {
             );
         }
     }
+}
+
+/// The kernel checklist's last line, enforced: the selftest (what `sigmix selftest` and the
+/// browser run) dispatches every entry point of every shader, so none is left without a check
+/// against the f64 reference.
+#[test]
+fn the_selftest_dispatches_every_entry_point() {
+    // A device of its own: its pipeline cache holds exactly what the selftest built.
+    let gpu = sigmix::Gpu::new().expect("an adapter");
+    let device = sigmix::Device::Gpu(gpu.clone());
+    let checks = sigmix::selftest::run_all(&device, 1).expect("the selftest runs");
+    assert!(checks.iter().all(|c| c.passed()), "a selftest row failed");
+    let built = gpu.built_entry_points();
+    let mut missing = Vec::new();
+    for (name, source) in sigmix::kernels::shaders::ALL {
+        let module = naga::front::wgsl::parse_str(source).expect("parses (checked above)");
+        for ep in &module.entry_points {
+            if !built.iter().any(|(s, e)| s == name && *e == ep.name) {
+                missing.push(format!("{name}::{}", ep.name));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "entry points the selftest never dispatches: {}", missing.join(", "));
 }
 
 #[test]

@@ -62,6 +62,17 @@ impl Gpu {
         Ok(kernel)
     }
 
+    /// Every (shader, entry point) this device has built a pipeline for, sorted: what a run
+    /// dispatched, for coverage checks (every entry point exercised by the selftest) and
+    /// diagnostics.
+    pub fn built_entry_points(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out: Vec<_> =
+            self.pipelines.lock().map(|p| p.keys().map(|k| (k.shader, k.entry)).collect()).unwrap_or_default();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     fn module(&self, shader: &'static str) -> Result<wgpu::ShaderModule> {
         if let Some(m) = self.modules.lock().map_err(poisoned)?.get(shader) {
             return Ok(m.clone());
