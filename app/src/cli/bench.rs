@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use sigmix::kernels::{byol, cross_entropy, elementwise, entropy, matmul, norm, optim, softmax};
+use sigmix::kernels::{augment, byol, cross_entropy, elementwise, embedding, entropy, matmul, norm, optim, softmax};
 use sigmix::rng::Rng;
 use sigmix::train::RunConfig;
 use sigmix::{Device, DeviceChoice, Recorder, Result, Tensor};
@@ -15,7 +15,8 @@ use sigmix::{Device, DeviceChoice, Recorder, Result, Tensor};
 pub enum Suite {
     /// Square matmuls of 256, 512 and 1024.
     Matmul,
-    /// The memory-bound kernels (softmax, norms, GELU, cross-entropy, AdamW).
+    /// The memory-bound kernels (softmax, norms, GELU and their backward passes, embeddings,
+    /// cross-entropy, the entropy and BYOL losses, AdamW, augment).
     Kernels,
     /// Training tokens/s of the tiny preset.
     Train,
@@ -224,6 +225,29 @@ fn bench_kernels(device: &Device, rows: &mut Vec<Row>) -> Result<()> {
         time(device, |rec| norm::norm_forward(rec, norm::NormKind::LayerNorm, &x, &g, &g, &y, &stats, 1e-5))?,
     );
     add_row("bias_gelu", 3.0 * mb, time(device, |rec| elementwise::bias_gelu(rec, &x, &g, &y, &z))?);
+    // The backward passes: y and dy (or x and dy) read, dx written.
+    add_row("softmax_backward", 3.0 * mb, time(device, |rec| softmax::softmax_backward(rec, &x, &y, &z, opts))?);
+    let (dgamma, dbeta) = (random(device, &mut rng, &[c])?, random(device, &mut rng, &[c])?);
+    add_row(
+        "layernorm_backward",
+        3.0 * mb,
+        time(device, |rec| {
+            norm::norm_backward(rec, norm::NormKind::LayerNorm, &x, &g, &stats, &y, &z, &dgamma, &dbeta, false)
+        })?,
+    );
+    add_row("gelu_backward", 3.0 * mb, time(device, |rec| elementwise::gelu_backward(rec, &x, &y, &z))?);
+    // Embeddings: 4096 ids into a 256 × 256 table (gathered rows written; the gradient read back
+    // into the table without atomics).
+    let vocab = 256;
+    let ids =
+        Tensor::from_u32(device, "ids", &[r], &(0..r as u32).map(|i| (i * 7) % vocab as u32).collect::<Vec<_>>())?;
+    let table = random(device, &mut rng, &[vocab, c])?;
+    add_row(
+        "embedding_forward",
+        2.0 * mb,
+        time(device, |rec| embedding::embedding_forward(rec, &ids, &table, &y, false))?,
+    );
+    add_row("embedding_backward", mb, time(device, |rec| embedding::embedding_backward(rec, &ids, &x, &table))?);
     add_row(
         "cross_entropy",
         2.0 * mb,
@@ -261,6 +285,34 @@ fn bench_kernels(device: &Device, rows: &mut Vec<Row>) -> Result<()> {
             optim::adamw(rec, &p, &gr, &m, &v, &norm_t, &step)
         })?,
     );
+    bench_augment(device, &mut rng, rows)
+}
+
+/// The augment kernel: 4096 views of 16×16 from 64 images of 24×24 (crop, flip, jitter, noise),
+/// counted by the views written.
+fn bench_augment(device: &Device, rng: &mut Rng, rows: &mut Vec<Row>) -> Result<()> {
+    let (images, in_size, views, out_size) = (64, 24, 4096, 16);
+    let pixels = random(device, rng, &[images, in_size * in_size * 3])?;
+    let src = Tensor::from_u32(
+        device,
+        "sources",
+        &[views],
+        &(0..views as u32).map(|i| i % images as u32).collect::<Vec<_>>(),
+    )?;
+    let aug = augment::AugmentConfig::default();
+    let params: Vec<f32> = (0..views).flat_map(|_| aug.draw(rng, in_size).to_floats()).collect();
+    let view = Tensor::from_f32(device, "view parameters", &[views, augment::VIEW_PARAMS], &params)?;
+    let out = random(device, rng, &[views, out_size * out_size * 3])?;
+    let shape = augment::AugmentShape { views, in_size, out_size, noise_std: aug.noise_std, seed: 1 };
+    let s = time(device, |rec| augment::augment(rec, &pixels, &src, &view, &out, &shape))?;
+    rows.push(Row {
+        name: "augment".into(),
+        shape: format!("{views} views {in_size}²→{out_size}²"),
+        ms: s * 1e3,
+        rate: (views * out_size * out_size * 3 * 4) as f64 / s / 1e9,
+        unit: "GB/s",
+        peak_fraction: None,
+    });
     Ok(())
 }
 
