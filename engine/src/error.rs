@@ -113,3 +113,9 @@ impl Error {
         Error::Shape { op, what: what.into(), expected: expected.to_vec(), got: got.to_vec() }
     }
 }
+
+/// `value` when it is a finite loss, else `Error::NonFinite` at `step`: the divergence check
+/// every training loop makes on a loss it read back.
+pub fn finite_loss(step: usize, value: f32) -> Result<f32> {
+    if value.is_finite() { Ok(value) } else { Err(Error::NonFinite { step, value }) }
+}

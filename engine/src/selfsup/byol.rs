@@ -8,7 +8,7 @@ use crate::clock::Instant;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::data::SHAPE_CLASSES;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, finite_loss};
 use crate::kernels::augment::AugmentConfig;
 use crate::kernels::byol::{MAX_VIEWS, byol_loss};
 use crate::kernels::optim::ema;
@@ -268,10 +268,7 @@ pub async fn train_byol_async(
         ema(&mut rec, net.online.weights().params(), net.target.weights().params(), rho)?;
         rec.submit()?;
         let loss = if step % cfg.log_every == 0 || step == cfg.steps {
-            let l = net.mean_loss().await?;
-            if !l.is_finite() {
-                return Err(Error::NonFinite { step, value: l });
-            }
+            let l = finite_loss(step, net.mean_loss().await?)?;
             curve.push((step, l));
             Some(l)
         } else {

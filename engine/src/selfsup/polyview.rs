@@ -5,7 +5,7 @@ use crate::clock::Instant;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::data::SHAPE_CLASSES;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, finite_loss};
 use crate::kernels::augment::AugmentConfig;
 use crate::kernels::contrastive::{
     ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState, contrastive_backward, contrastive_forward,
@@ -208,10 +208,7 @@ pub async fn train_polyview_async(
         opt.step(&mut rec, enc.weights(), cfg.schedule.at(step - 1, cfg.steps))?;
         rec.submit()?;
         let loss = if step % cfg.log_every == 0 || step == cfg.steps {
-            let l = state.loss.read_f32().await?.first().copied().unwrap_or(f32::NAN);
-            if !l.is_finite() {
-                return Err(Error::NonFinite { step, value: l });
-            }
+            let l = finite_loss(step, state.loss.read_f32().await?.first().copied().unwrap_or(f32::NAN))?;
             curve.push((step, l));
             Some(l)
         } else {

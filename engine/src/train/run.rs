@@ -4,7 +4,7 @@
 use crate::clock::Instant;
 
 use crate::data::{Corpus, MixtureSampler, TextDomain, eval_batch, resolve_texts};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, finite_loss};
 use crate::models::Gpt;
 use crate::optim::AdamW;
 use crate::recorder::{Recorder, ReleaseBindGroups};
@@ -198,11 +198,8 @@ impl Trainer {
 
         let tokens_per_step = cfg.batch * cfg.model.context;
         let read = step.is_multiple_of(cfg.log_every.max(1)) || step == cfg.steps || step == 1;
-        let loss = if read { Some(self.model.read_mean_loss().await?) } else { None };
+        let loss = if read { Some(finite_loss(step, self.model.read_mean_loss().await?)?) } else { None };
         if let Some(l) = loss {
-            if !l.is_finite() {
-                return Err(Error::NonFinite { step, value: l });
-            }
             self.curve.push(CurvePoint { step, tokens: step * tokens_per_step, loss: l, lr });
             let counts = self.model.expert_counts().await?;
             if !counts.is_empty() {

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::data::ShapeImages;
-use crate::error::{Error, Result};
+use crate::error::{Result, finite_loss};
 use crate::kernels::augment::{AugmentShape, VIEW_PARAMS, augment};
 use crate::kernels::cross_entropy::cross_entropy;
 use crate::models::Classifier;
@@ -74,10 +74,7 @@ pub(crate) async fn train_source(
         opt_norms.step(&mut rec, model.norms(), lr)?;
         rec.submit()?;
         let loss = if step % SOURCE_LOG_EVERY == 0 || step == cfg.source_steps {
-            let l = losses.read_f32().await?.iter().sum::<f32>() / rows as f32;
-            if !l.is_finite() {
-                return Err(Error::NonFinite { step, value: l });
-            }
+            let l = finite_loss(step, losses.read_f32().await?.iter().sum::<f32>() / rows as f32)?;
             curve.push((step, l));
             Some(l)
         } else {
