@@ -147,16 +147,7 @@ pub fn run_ema_rule(a: &ByolArgs<'_>, device: DeviceChoice) -> sigmix::Result<()
     );
     let bars: Vec<ProgressBar> = plan
         .iter()
-        .map(|r| {
-            let arm = if r.kappa == 1 {
-                "base "
-            } else if r.rule {
-                "rule "
-            } else {
-                "fixed"
-            };
-            bar(r.config.steps, format!("κ={} {arm} B={:<4}", r.kappa, r.config.samples))
-        })
+        .map(|r| bar(r.config.steps, format!("κ={} {:<5} B={:<4}", r.kappa, r.arm(), r.config.samples)))
         .collect();
     let mut last = f32::NAN;
     let mut done: Vec<EmaRuleRecord> = Vec::new();
@@ -205,8 +196,8 @@ pub fn run_ema_rule(a: &ByolArgs<'_>, device: DeviceChoice) -> sigmix::Result<()
             c.schedule.lr,
             c.ema_decay,
             r.record.curve.last().map_or(f32::NAN, |p| p.1),
-            100.0 * r.record.probe_after.1,
-            100.0 * r.record.target_after.1,
+            100.0 * r.final_accuracy(Probed::Online),
+            100.0 * r.final_accuracy(Probed::Target),
             r.record.seconds
         );
     }

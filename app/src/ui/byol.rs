@@ -214,8 +214,8 @@ impl ByolPanel {
                 ui.label(format!(
                     "{}: {:.1}% / {:.1}%",
                     run_name(&r.run),
-                    100.0 * r.record.probe_after.1,
-                    100.0 * r.record.target_after.1
+                    100.0 * r.final_accuracy(Probed::Online),
+                    100.0 * r.final_accuracy(Probed::Target)
                 ));
             }
             let show = |s: Option<f64>| s.map_or("–".to_string(), |v| format!("{:.1} points", 100.0 * v));

@@ -54,6 +54,17 @@ pub struct EmaRuleRun {
     pub config: ByolConfig,
 }
 
+impl EmaRuleRun {
+    /// The run's arm: "base" (κ = 1, shared by both), "rule" (ρ^κ) or "fixed" (ρ unchanged).
+    pub fn arm(&self) -> &'static str {
+        match (self.kappa, self.rule) {
+            (1, _) => "base",
+            (_, true) => "rule",
+            (_, false) => "fixed",
+        }
+    }
+}
+
 /// A finished run.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct EmaRuleRecord {
@@ -61,6 +72,16 @@ pub struct EmaRuleRecord {
     pub run: EmaRuleRun,
     /// What it measured.
     pub record: ByolRecord,
+}
+
+impl EmaRuleRecord {
+    /// The final probe test accuracy of `which` encoder.
+    pub fn final_accuracy(&self, which: Probed) -> f64 {
+        match which {
+            Probed::Online => self.record.probe_after.1,
+            Probed::Target => self.record.target_after.1,
+        }
+    }
 }
 
 impl EmaRuleConfig {
@@ -157,14 +178,8 @@ pub enum Probed {
 /// Final probe accuracy spread (max − min) of `which` encoder over the runs of one arm, κ = 1
 /// counted in both.
 pub fn spread(records: &[EmaRuleRecord], rule: bool, which: Probed) -> Option<f64> {
-    let acc: Vec<f64> = records
-        .iter()
-        .filter(|r| r.run.rule == rule || r.run.kappa == 1)
-        .map(|r| match which {
-            Probed::Online => r.record.probe_after.1,
-            Probed::Target => r.record.target_after.1,
-        })
-        .collect();
+    let acc: Vec<f64> =
+        records.iter().filter(|r| r.run.rule == rule || r.run.kappa == 1).map(|r| r.final_accuracy(which)).collect();
     if acc.len() < 2 {
         return None;
     }
@@ -176,14 +191,10 @@ pub fn spread(records: &[EmaRuleRecord], rule: bool, which: Probed) -> Option<f6
 /// Per κ > 1 with both arms finished: the rule's final probe accuracy minus ρ fixed's, of
 /// `which` encoder (positive where the rule helped).
 pub fn rule_gains(records: &[EmaRuleRecord], which: Probed) -> Vec<(usize, f64)> {
-    let acc = |r: &EmaRuleRecord| match which {
-        Probed::Online => r.record.probe_after.1,
-        Probed::Target => r.record.target_after.1,
-    };
     let mut out = Vec::new();
     for with in records.iter().filter(|r| r.run.rule && r.run.kappa > 1) {
         if let Some(without) = records.iter().find(|r| !r.run.rule && r.run.kappa == with.run.kappa) {
-            out.push((with.run.kappa, acc(with) - acc(without)));
+            out.push((with.run.kappa, with.final_accuracy(which) - without.final_accuracy(which)));
         }
     }
     out
@@ -194,13 +205,7 @@ pub fn rule_gains(records: &[EmaRuleRecord], which: Probed) -> Vec<(usize, f64)>
 pub fn curves_csv(records: &[EmaRuleRecord]) -> String {
     let mut text = String::from("kappa,arm,ema_decay,what,samples_seen,value\n");
     for r in records {
-        let arm = if r.run.kappa == 1 {
-            "base"
-        } else if r.run.rule {
-            "rule"
-        } else {
-            "fixed"
-        };
+        let arm = r.run.arm();
         let rho = r.run.config.ema_decay;
         for (step, loss) in &r.record.curve {
             text.push_str(&format!("{},{arm},{rho:.6},loss,{},{loss:.6}\n", r.run.kappa, r.record.samples_seen(*step)));
