@@ -11,7 +11,7 @@ use sigmix::DeviceChoice;
 use sigmix::selfsup::ema_rule::{EmaRuleConfig, EmaRuleRecord, EmaRuleRun, Probed, curves_csv, spread};
 
 use crate::lab::{ByolJob, ByolMessage};
-use crate::ui::widgets::colour;
+use crate::ui::widgets::{RunButton, colour, start_or_stop};
 
 /// The batch multipliers offered (1, the reference, always runs; Adam's rule 1 − β̂ = κ(1 − β)
 /// stops below κ = 10 at β1 = 0.9).
@@ -171,16 +171,15 @@ impl ByolPanel {
                 .on_hover_text("Seed of the images, views and weights (the same for every run)");
         });
         ui.horizontal(|ui| {
-            if idle {
-                let play = ui.button("Play").on_hover_text("Run κ = 1, then each κ with the rule and with ρ fixed");
-                crate::lab::targets::mark(ui, "Play", &play);
-                if play.clicked() {
-                    self.play(ctx);
+            let tip = "Run κ = 1, then each κ with the rule and with ρ fixed";
+            match start_or_stop(ui, idle, "Play", tip, "Stop before the next step") {
+                RunButton::Start => self.play(ctx),
+                RunButton::Stop => {
+                    if let Some(j) = &self.job {
+                        j.stop();
+                    }
                 }
-            } else if ui.button("Stop").on_hover_text("Stop before the next step").clicked()
-                && let Some(j) = &self.job
-            {
-                j.stop();
+                RunButton::Nothing => {}
             }
             if ui
                 .add_enabled(!self.records.is_empty(), egui::Button::new("Export CSV"))

@@ -12,7 +12,7 @@ use sigmix::selfsup::{PolyviewConfig, PolyviewRecord, ViewPreview, curves_csv, p
 use sigmix::{Device, DeviceChoice};
 
 use crate::lab::{ContrastiveJob, ContrastiveMessage};
-use crate::ui::widgets::colour;
+use crate::ui::widgets::{RunButton, colour, start_or_stop};
 
 /// The views the panel can compare.
 pub const VIEW_CHOICES: [usize; 3] = [2, 4, 8];
@@ -188,14 +188,15 @@ impl ContrastivePanel {
                 .on_hover_text("Seed of the images, the views and the weights: the same seed gives the same runs");
         });
         ui.horizontal(|ui| {
-            if idle {
-                if ui.button("Run").on_hover_text("Train one encoder per chosen M, one after another").clicked() {
-                    self.start(ctx);
+            let tip = "Train one encoder per chosen M, one after another";
+            match start_or_stop(ui, idle, "Run", tip, "Stop before the next step; finished runs stay") {
+                RunButton::Start => self.start(ctx),
+                RunButton::Stop => {
+                    if let Some(j) = &self.job {
+                        j.stop();
+                    }
                 }
-            } else if ui.button("Stop").on_hover_text("Stop before the next step; finished runs stay").clicked()
-                && let Some(j) = &self.job
-            {
-                j.stop();
+                RunButton::Nothing => {}
             }
             if ui
                 .add_enabled(!self.records.is_empty(), egui::Button::new("Export CSV"))

@@ -12,7 +12,7 @@ use sigmix::data::{Corruption, MAX_SEVERITY, SHAPE_CLASSES, ShapeImages, corrupt
 use sigmix::tta::{TtaConfig, TtaEvent, TtaMethod, TtaRecord, curves_csv};
 
 use crate::lab::{TtaJob, TtaMessage};
-use crate::ui::widgets::colour;
+use crate::ui::widgets::{RunButton, colour, start_or_stop};
 
 /// The test batch sizes offered.
 pub const BATCH_CHOICES: [usize; 3] = [1, 8, 64];
@@ -198,16 +198,15 @@ impl TtaPanel {
                 .on_hover_text("Seed of the images, corruptions and weights");
         });
         ui.horizontal(|ui| {
-            if idle {
-                let play = ui.button("Play").on_hover_text("Train the source model, then stream through each method");
-                crate::lab::targets::mark(ui, "Play", &play);
-                if play.clicked() {
-                    self.play(ctx);
+            let tip = "Train the source model, then stream through each method";
+            match start_or_stop(ui, idle, "Play", tip, "Stop before the next step") {
+                RunButton::Start => self.play(ctx),
+                RunButton::Stop => {
+                    if let Some(j) = &self.job {
+                        j.stop();
+                    }
                 }
-            } else if ui.button("Stop").on_hover_text("Stop before the next step").clicked()
-                && let Some(j) = &self.job
-            {
-                j.stop();
+                RunButton::Nothing => {}
             }
             if ui
                 .add_enabled(self.record.is_some(), egui::Button::new("Export CSV"))

@@ -42,6 +42,31 @@ pub fn normalised(weights: &[f64]) -> Vec<f64> {
     if s > 0.0 { weights.iter().map(|w| w / s).collect() } else { vec![1.0 / weights.len() as f64; weights.len()] }
 }
 
+/// What a panel's start / stop button asked for this frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunButton {
+    /// Start the panel's job.
+    Start,
+    /// Stop the running job before its next step.
+    Stop,
+    /// Nothing was clicked.
+    Nothing,
+}
+
+/// The start button `label` while idle (marked under its label for scripts that click it),
+/// "Stop" while the panel's job runs.
+pub fn start_or_stop(ui: &mut Ui, idle: bool, label: &'static str, start_tip: &str, stop_tip: &str) -> RunButton {
+    if idle {
+        let start = ui.button(label).on_hover_text(start_tip);
+        crate::lab::targets::mark(ui, label, &start);
+        if start.clicked() { RunButton::Start } else { RunButton::Nothing }
+    } else if ui.button("Stop").on_hover_text(stop_tip).clicked() {
+        RunButton::Stop
+    } else {
+        RunButton::Nothing
+    }
+}
+
 /// Series colours that stay apart on dark and light backgrounds (the category10 palette),
 /// shared by the panels and the exported figures.
 pub const PALETTE: [(u8, u8, u8); 8] = [
