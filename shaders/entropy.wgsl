@@ -1,6 +1,6 @@
 // entropy.wgsl — test-time adaptation objectives on the entropy of a prediction, loss and
 // logit gradient in one pass. (row_reduce.wgsl, concatenated in front, gives WG, reduce_max,
-// reduce_sum and log_1p.)
+// reduce_sum, log_1p and exp_m1.)
 //
 //   entropy_loss   per row r of logits z (classes wide), p = softmax(z):
 //                  H        = −Σ_j p_j log p_j = log s − T / s,  T = Σ_j e_j (z_j − m) ≤ 0,
@@ -36,22 +36,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> terms: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
-
-// e^y − 1, accurate relative to the result near 0 (the series to y^8 below 1/8).
-fn exp_m1(y: f32) -> f32 {
-    if (abs(y) < 0.125) {
-        var p = 1.0 / 40320.0;
-        p = p * y + 1.0 / 5040.0;
-        p = p * y + 1.0 / 720.0;
-        p = p * y + 1.0 / 120.0;
-        p = p * y + 1.0 / 24.0;
-        p = p * y + 1.0 / 6.0;
-        p = p * y + 0.5;
-        p = p * y + 1.0;
-        return p * y;
-    }
-    return exp(y) - 1.0;
-}
 
 // (ρ(H), ρ′(H)) of the objective in p.mode.
 fn objective(h: f32) -> vec2<f32> {

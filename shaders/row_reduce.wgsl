@@ -1,7 +1,7 @@
 // row_reduce.wgsl — the workgroup reductions shared by softmax.wgsl, norm.wgsl, entropy.wgsl,
-// byol.wgsl and cross_entropy.wgsl (concatenated in front of each by kernels::shaders): one
+// byol.wgsl, distill.wgsl and cross_entropy.wgsl (concatenated in front of each by kernels::shaders): one
 // 64-invocation workgroup per row, each invocation holding a partial over its strided
-// elements; and log_1p, for the losses of confident rows.
+// elements; and log_1p and exp_m1, for the losses of confident rows.
 // No entry points of its own.
 
 const WG: u32 = 64u;
@@ -69,4 +69,65 @@ fn log_1p(x: f32) -> f32 {
         return p * x;
     }
     return log(1.0 + x);
+}
+
+// Four reductions in one, for kernels that need several statistics of a row (distill.wgsl):
+// the same two levels, three barriers for all four.
+var<workgroup> scratch4: array<vec4<f32>, 64>;
+var<workgroup> part4: array<vec4<f32>, 8>;
+
+fn reduce_max4(v: vec4<f32>, lid: u32) -> vec4<f32> {
+    scratch4[lid] = v;
+    workgroupBarrier();
+    if (lid < 8u) {
+        var q = scratch4[lid * 8u];
+        for (var i = 1u; i < 8u; i++) {
+            q = max(q, scratch4[lid * 8u + i]);
+        }
+        part4[lid] = q;
+    }
+    workgroupBarrier();
+    var r = part4[0];
+    for (var i = 1u; i < 8u; i++) {
+        r = max(r, part4[i]);
+    }
+    workgroupBarrier();
+    return r;
+}
+
+fn reduce_sum4(v: vec4<f32>, lid: u32) -> vec4<f32> {
+    scratch4[lid] = v;
+    workgroupBarrier();
+    if (lid < 8u) {
+        var q = scratch4[lid * 8u];
+        for (var i = 1u; i < 8u; i++) {
+            q += scratch4[lid * 8u + i];
+        }
+        part4[lid] = q;
+    }
+    workgroupBarrier();
+    var r = part4[0];
+    for (var i = 1u; i < 8u; i++) {
+        r += part4[i];
+    }
+    workgroupBarrier();
+    return r;
+}
+
+// e^y − 1, accurate relative to the result near 0, where exp(y) − 1 keeps only exp's absolute
+// error (the series to y^8 below 1/8): REALM's robust losses (entropy.wgsl) and a
+// distillation student that nearly matches its teacher (distill.wgsl) work with such numbers.
+fn exp_m1(y: f32) -> f32 {
+    if (abs(y) < 0.125) {
+        var p = 1.0 / 40320.0;
+        p = p * y + 1.0 / 5040.0;
+        p = p * y + 1.0 / 720.0;
+        p = p * y + 1.0 / 120.0;
+        p = p * y + 1.0 / 24.0;
+        p = p * y + 1.0 / 6.0;
+        p = p * y + 0.5;
+        p = p * y + 1.0;
+        return p * y;
+    }
+    return exp(y) - 1.0;
 }

@@ -111,6 +111,26 @@ fn entropy_objectives_loss_and_gradient() {
 }
 
 #[test]
+fn distillation_loss_and_student_gradient() {
+    use sigmix::kernels::distill::DistillLoss;
+    let cases = [
+        (1, 2, 1.0, 1.0, false),
+        (13, 256, 1.0, 1.0, true),
+        (70, 259, 1.0, 0.0, false),
+        (9, 5, 0.5, 0.7, true),
+        (41, 67, 2.0, 0.5, false),
+        (3, 1000, 4.0, 1.0, true),
+    ];
+    for dev in devices() {
+        let mut rng = Rng::new(27);
+        for (rows, vocab, temperature, lambda, near) in cases {
+            let loss = DistillLoss { temperature, lambda };
+            assert_all_pass(&dev, &block_on(st::check_distill(&dev, &mut rng, rows, vocab, loss, near)).expect("runs"));
+        }
+    }
+}
+
+#[test]
 fn byol_loss_and_prediction_gradient() {
     for dev in devices() {
         let mut rng = Rng::new(24);

@@ -5,7 +5,9 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use sigmix::kernels::{augment, byol, cross_entropy, elementwise, embedding, entropy, matmul, norm, optim, softmax};
+use sigmix::kernels::{
+    augment, byol, cross_entropy, distill, elementwise, embedding, entropy, matmul, norm, optim, softmax,
+};
 use sigmix::rng::Rng;
 use sigmix::train::RunConfig;
 use sigmix::{Device, DeviceChoice, Recorder, Result, Tensor};
@@ -252,6 +254,13 @@ fn bench_kernels(device: &Device, rows: &mut Vec<Row>) -> Result<()> {
         "cross_entropy",
         2.0 * mb,
         time(device, |rec| cross_entropy::cross_entropy(rec, &x, &targets, &losses, Some(&y), 1.0))?,
+    );
+    // Student and teacher logits read, the student's gradient written.
+    let kd = distill::DistillLoss { temperature: 2.0, lambda: 0.5 };
+    add_row(
+        "distill_loss",
+        3.0 * mb,
+        time(device, |rec| distill::distill_loss(rec, &x, &z, &targets, &losses, &y, kd, 1.0))?,
     );
     let terms = random(device, &mut rng, &[r, 2])?;
     let realm = entropy::TtaObjective::realm_default(c);

@@ -17,6 +17,7 @@ pub(crate) mod augment;
 pub(crate) mod byol;
 pub(crate) mod contrastive;
 pub(crate) mod cross_entropy;
+pub(crate) mod distill;
 pub(crate) mod elementwise;
 pub(crate) mod embedding;
 pub(crate) mod entropy;

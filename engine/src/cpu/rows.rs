@@ -97,6 +97,62 @@ pub(crate) fn cross_entropy(logits: &[f32], target: u32, scale: f32, grad: Optio
     ((e_t - 1.0) + rest).ln_1p() - d_t
 }
 
+/// One row of distill.wgsl: (1 − λ)·CE(s, target) + λ·τ²·KL(softmax(t/τ) ‖ softmax(s/τ)) with its
+/// gradient, grad_scale times, in `g`; KL summed term by term as q·φ(ln p/q) ≥ 0 the way the
+/// shader does, so a student that nearly matches its teacher keeps its small loss's precision.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+pub(crate) fn distill(s: &[f32], t: &[f32], target: usize, tau: f32, lambda: f32, scale: f32, g: &mut [f32]) -> f32 {
+    let inv = 1.0 / tau;
+    let (ma, mb, ms) = (max(t) * inv, max(s) * inv, max(s));
+    let um = s.iter().zip(t).fold(0.0f32, |m, (s, t)| m.max(((t - s) * inv).abs()));
+    let near = um < 64.0;
+    let (mut sa, mut sb, mut rest, mut shift) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for (j, (v, t)) in s.iter().zip(t).enumerate() {
+        let eb = exp(v * inv - mb);
+        sa += exp(t * inv - ma);
+        sb += eb;
+        if j != target {
+            rest += exp(v - ms);
+        }
+        if near {
+            shift += eb * ((t - v) * inv).exp_m1();
+        }
+    }
+    let y = shift / sb;
+    let c = if near && y.abs() < 0.5 { y.ln_1p() } else { (ma - mb) + sa.ln() - sb.ln() };
+    let d_t = s[target] - ms;
+    let inv_hard = 1.0 / (exp(d_t) + rest);
+    let (k_soft, k_hard, hard) = (lambda * tau, 1.0 - lambda, lambda < 1.0);
+    let mut kl = 0.0;
+    for (j, (g, (v, t))) in g.iter_mut().zip(s.iter().zip(t)).enumerate() {
+        let q = exp(v * inv - mb) / sb;
+        let w = (t - v) * inv - c;
+        let (term, q_minus_p) = if w.abs() < 0.25 {
+            (q * phi(w), -q * w.exp_m1())
+        } else {
+            let p = exp(t * inv - ma) / sa;
+            (p * (w - 1.0) + q, q - p)
+        };
+        kl += term;
+        let mut grad = k_soft * q_minus_p;
+        if hard {
+            grad += k_hard * if j == target { -rest * inv_hard } else { exp(v - ms) * inv_hard };
+        }
+        *g = scale * grad;
+    }
+    let mut loss = lambda * tau * tau * kl.max(0.0);
+    if hard {
+        loss += k_hard * (((exp(d_t) - 1.0) + rest).ln_1p() - d_t);
+    }
+    loss
+}
+
+/// φ(w) = e^w·(w − 1) + 1 by its series, for |w| < 1/4 (distill.wgsl's `phi`).
+#[inline(always)]
+fn phi(w: f32) -> f32 {
+    w * w * (1.0 / 2.0 + w * (1.0 / 3.0 + w * (1.0 / 8.0 + w * (1.0 / 30.0 + w * (1.0 / 144.0 + w / 840.0)))))
+}
+
 /// Softmax entropy of one row of logits z: writes e_j = exp(z_j − max) into `e` and returns
 /// (H, max, Σe, T) with T = Σ e_j (z_j − max) ≤ 0 and H = ln Σe − T/Σe, ln Σe taken as log_1p of
 /// Σe − 1 summed without the maximum's 1 (entropy.wgsl's form: a confident row's small H keeps

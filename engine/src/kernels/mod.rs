@@ -11,6 +11,7 @@ pub mod byol;
 pub mod contrastive;
 mod contrastive_pairs;
 pub mod cross_entropy;
+pub mod distill;
 pub mod elementwise;
 pub mod embedding;
 pub mod entropy;

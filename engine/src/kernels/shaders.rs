@@ -31,6 +31,10 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     ("byol", concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/byol.wgsl"))),
     (
+        "distill",
+        concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/distill.wgsl")),
+    ),
+    (
         "entropy",
         concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/entropy.wgsl")),
     ),

@@ -8,6 +8,7 @@ pub mod augment;
 pub mod byol;
 pub mod contrastive;
 pub mod cross_entropy;
+pub mod distill;
 pub mod elementwise;
 pub mod embedding;
 pub mod entropy;

@@ -88,6 +88,24 @@ fn cross_entropy_gradient() {
 }
 
 #[test]
+fn distillation_gradient_and_limits() {
+    let mut rng = Rng::new(24);
+    let (rows, vocab) = (4, 7);
+    let student = randn(&mut rng, rows * vocab);
+    let teacher: Vec<f64> = randn(&mut rng, rows * vocab).iter().map(|v| 2.0 * v).collect();
+    let targets = [3u32, 0, u32::MAX, 6];
+    for (tau, lambda) in [(1.0, 1.0), (2.0, 0.5), (0.5, 0.0), (3.0, 0.9)] {
+        let f = |s: &[f64]| distill::distill_loss(s, &teacher, &targets, vocab, tau, lambda, 0.25);
+        close(&f(&student).1, &numeric_grad(&student, |s| f(s).0.iter().sum::<f64>() * 0.25));
+    }
+    // λ = 0 is the cross-entropy; a student equal to its teacher has no distillation loss.
+    let (kd0, _) = distill::distill_loss(&student, &teacher, &targets, vocab, 2.0, 0.0, 1.0);
+    close(&kd0, &cross_entropy::cross_entropy(&student, &targets, vocab, 1.0).0);
+    let (same, g) = distill::distill_loss(&teacher, &teacher, &targets, vocab, 1.7, 1.0, 1.0);
+    assert!(same.iter().chain(&g).all(|v| v.abs() < 1e-12), "{same:?}");
+}
+
+#[test]
 fn entropy_objectives_gradients_and_robust_limits() {
     use crate::kernels::entropy::TtaObjective;
     let mut rng = Rng::new(14);

@@ -20,7 +20,9 @@ use crate::reference::{self as refr, rel_err, to_f64};
 use crate::rng::Rng;
 use crate::tensor::{Device, Tensor};
 
+mod distill;
 mod moe;
+pub use distill::check_distill;
 pub use moe::{MoeCase, check_moe, check_moe_backward, check_moe_matmul};
 
 /// Relative-error bar for f32 kernels against the f64 reference.
@@ -548,6 +550,10 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
     out.extend(check_entropy(device, &mut rng, 29, 10, TtaObjective::filter_default(10)).await?);
     for alpha in [2.0, 0.0, f32::NEG_INFINITY, -2.0] {
         out.extend(check_entropy(device, &mut rng, 23, 131, TtaObjective::Realm { alpha, scale: 0.7 }).await?);
+    }
+    for (rows, vocab, temperature, lambda, near) in [(29, 261, 1.0, 1.0, false), (23, 67, 2.0, 0.5, true)] {
+        let loss = crate::kernels::distill::DistillLoss { temperature, lambda };
+        out.extend(check_distill(device, &mut rng, rows, vocab, loss, near).await?);
     }
     out.extend(check_byol(device, &mut rng, 13, 2, 37).await?);
     out.extend(check_byol(device, &mut rng, 5, 8, 130).await?);
