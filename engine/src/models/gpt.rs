@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::cross_entropy::cross_entropy;
+use crate::kernels::distill::{DistillLoss, distill_loss};
 use crate::kernels::elementwise::add;
 use crate::kernels::matmul::{MatmulOpts, matmul};
 use crate::kernels::moe::{MAX_EXPERTS, MAX_TOP_K};
@@ -346,6 +347,32 @@ impl Gpt {
 
     /// Records the forward pass and the loss; with `train` also dlogits for `backward`.
     pub fn forward(&self, rec: &mut Recorder, train: bool) -> Result<()> {
+        self.forward_logits(rec)?;
+        let rows = self.batch * self.config.context;
+        let grad = train.then_some(&self.dlogits);
+        cross_entropy(rec, &self.logits, &self.targets, &self.losses, grad, 1.0 / rows as f32)
+    }
+
+    /// Records the forward pass with the distillation loss against `teacher_logits` (another
+    /// model's `logits()` on the same batch) in place of the cross-entropy, and its dlogits for
+    /// `backward`: the losses are then (1 − λ)·CE + λ·τ²·KL per token.
+    pub fn forward_distilled(&self, rec: &mut Recorder, teacher_logits: &Tensor, loss: DistillLoss) -> Result<()> {
+        self.forward_logits(rec)?;
+        let rows = self.batch * self.config.context;
+        distill_loss(
+            rec,
+            &self.logits,
+            teacher_logits,
+            &self.targets,
+            &self.losses,
+            &self.dlogits,
+            loss,
+            1.0 / rows as f32,
+        )
+    }
+
+    /// The layers up to the logits.
+    fn forward_logits(&self, rec: &mut Recorder) -> Result<()> {
         let w = &self.weights;
         self.wte.forward(rec, w, &self.tokens, &self.resid[0], false)?;
         self.wpe.forward(rec, w, &self.positions, &self.resid[0], true)?;
@@ -364,10 +391,7 @@ impl Gpt {
             &self.head_weight(),
             &self.logits,
             MatmulOpts { trans_b: true, ..Default::default() },
-        )?;
-        let rows = self.batch * self.config.context;
-        let grad = train.then_some(&self.dlogits);
-        cross_entropy(rec, &self.logits, &self.targets, &self.losses, grad, 1.0 / rows as f32)
+        )
     }
 
     /// Records the backward pass of the mean loss; gradients accumulate into `weights().grads()`.

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::data::{DOMAINS, TextDomain, TextRef};
 use crate::error::{Error, Result};
+use crate::kernels::distill::DistillLoss;
 use crate::models::{Ffn, GptConfig};
 use crate::nn::MoeConfig;
 use crate::optim::{AdamWConfig, LrSchedule};
@@ -41,6 +42,23 @@ pub struct RunConfig {
     pub eval_batches: usize,
     /// Read the training loss back every this many steps (reading waits for the GPU).
     pub log_every: usize,
+    /// Learn from a trained teacher's softened predictions instead of (or beside) the labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distill: Option<DistillSpec>,
+}
+
+/// A distillation run's teacher and loss (Busbridge et al. 2025): the teacher's logits are
+/// computed batch by batch as the student trains, never stored for the data set.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistillSpec {
+    /// The teacher's architecture (same vocabulary and context as the student's).
+    pub teacher: GptConfig,
+    /// The run that trained it (a sweep id): whose weights the trainer is handed.
+    pub teacher_run: String,
+    /// Temperature τ and weight λ of the teacher's term.
+    #[serde(default)]
+    pub loss: DistillLoss,
 }
 
 impl Default for RunConfig {
@@ -59,6 +77,7 @@ impl Default for RunConfig {
             eval_every: 100,
             eval_batches: 2,
             log_every: 10,
+            distill: None,
         }
     }
 }
@@ -152,6 +171,16 @@ impl RunConfig {
         }
         if !(self.schedule.lr.is_finite() && self.schedule.lr > 0.0) {
             return Err(Error::Config(format!("learning rate must be positive, got {}", self.schedule.lr)));
+        }
+        if let Some(d) = &self.distill {
+            d.teacher.validate()?;
+            d.loss.validate()?;
+            if (d.teacher.vocab, d.teacher.context) != (self.model.vocab, self.model.context) {
+                return Err(Error::Config(format!(
+                    "the teacher reads vocabulary {} and context {}, the student {} and {}: distillation needs the same of both",
+                    d.teacher.vocab, d.teacher.context, self.model.vocab, self.model.context
+                )));
+            }
         }
         if self.train_bytes < 4 * (self.model.context + 1) {
             return Err(Error::Config(format!(

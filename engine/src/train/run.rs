@@ -75,6 +75,8 @@ pub struct Trainer {
     corpus: Corpus,
     sampler: MixtureSampler,
     model: Gpt,
+    /// The distillation teacher, when the configuration names one.
+    teacher: Option<Gpt>,
     opt: AdamW,
     params: usize,
     unigram_entropy: f64,
@@ -105,7 +107,46 @@ impl Trainer {
 
     /// As `new`, with the bytes of the text domains `cfg` names taken from `texts`.
     pub fn with_texts(device: &Device, cfg: &RunConfig, texts: &[TextDomain]) -> Result<Trainer> {
+        Self::with_teacher(device, cfg, texts, None)
+    }
+
+    /// As `with_texts`, for a distillation run: `teacher` holds the trained weights (the
+    /// parameter slab, as `read_weights` gives it) of the model `cfg.distill` names.
+    pub fn with_teacher(
+        device: &Device,
+        cfg: &RunConfig,
+        texts: &[TextDomain],
+        teacher: Option<&[f32]>,
+    ) -> Result<Trainer> {
         cfg.validate()?;
+        let teacher = match (&cfg.distill, teacher) {
+            (None, None) => None,
+            (Some(d), Some(weights)) => {
+                let t = Gpt::new(device, &d.teacher, cfg.batch, cfg.seed)?;
+                if weights.len() != t.weights().count() {
+                    return Err(Error::Config(format!(
+                        "the weights handed in for teacher `{}` hold {} numbers, its architecture has {} parameters",
+                        d.teacher_run,
+                        weights.len(),
+                        t.weights().count()
+                    )));
+                }
+                t.weights().params().write_f32(weights)?;
+                Some(t)
+            }
+            (Some(d), None) => {
+                return Err(Error::Config(format!(
+                    "run `{}` distils from `{}`: train that teacher first and hand its weights in (a distillation sweep does both)",
+                    cfg.name, d.teacher_run
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(Error::Config(format!(
+                    "run `{}` was handed teacher weights but its configuration names no teacher (set `distill`)",
+                    cfg.name
+                )));
+            }
+        };
         let texts = resolve_texts(&cfg.texts, texts)?;
         let eval_bytes = (cfg.train_bytes / 10).max(4 * (cfg.model.context + 1));
         let corpus = Corpus::with_texts(cfg.seed, cfg.train_bytes, eval_bytes, &texts);
@@ -120,6 +161,7 @@ impl Trainer {
             corpus,
             sampler,
             model,
+            teacher,
             opt,
             params,
             unigram_entropy,
@@ -190,7 +232,14 @@ impl Trainer {
         let lr = cfg.schedule.at(step - 1, cfg.steps);
         let mut rec = Recorder::reusing_bind_groups(&self.device);
         rec.clear(self.model.weights().grads())?;
-        self.model.forward(&mut rec, true)?;
+        match (&self.teacher, &cfg.distill) {
+            (Some(teacher), Some(d)) => {
+                teacher.set_batch(&batch.tokens, &batch.targets)?;
+                teacher.forward(&mut rec, false)?;
+                self.model.forward_distilled(&mut rec, teacher.logits(), d.loss)?;
+            }
+            _ => self.model.forward(&mut rec, true)?,
+        }
         self.model.backward(&mut rec)?;
         self.opt.step(&mut rec, self.model.weights(), lr)?;
         self.kernels_per_step = rec.dispatches();
@@ -251,6 +300,11 @@ impl Trainer {
     /// `sample` as a future.
     pub async fn sample_async(&self, prompt: &str, len: usize, temperature: f32, seed: u64) -> Result<String> {
         crate::models::sample(&self.model, &self.device, prompt, len, temperature, seed).await
+    }
+
+    /// The model's parameters as one slab (what `with_teacher` takes for a teacher).
+    pub async fn read_weights(&self) -> Result<Vec<f32>> {
+        self.model.weights().params().read_f32().await
     }
 
     /// Kernels (GPU dispatches, or CPU kernel calls) the last step recorded.
@@ -324,7 +378,13 @@ pub async fn train_async(
     texts: &[TextDomain],
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<RunRecord> {
-    let mut trainer = Trainer::with_texts(device, cfg, texts)?;
+    Ok(train_trainer_async(Trainer::with_texts(device, cfg, texts)?, on_event).await?.record())
+}
+
+/// Trains `trainer` to its last step and hands it back (its model, e.g. a teacher's weights,
+/// with it).
+pub async fn train_trainer_async(mut trainer: Trainer, on_event: &mut dyn FnMut(&Event)) -> Result<Trainer> {
+    let cfg = trainer.config().clone();
     on_event(&Event::Started {
         params: trainer.params(),
         steps: cfg.steps,
@@ -346,5 +406,5 @@ pub async fn train_async(
         }
     }
     // The last step read its loss and evaluated, so the device has finished its work.
-    Ok(trainer.record())
+    Ok(trainer)
 }
