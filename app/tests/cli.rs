@@ -296,3 +296,38 @@ fn the_byol_presets_train_and_refuse_a_batch_of_one_and_a_kappa_that_does_not_di
     assert!(t.contains("κ = 3") && t.contains("1600 base steps"), "{t}");
     assert_eq!(t.lines().count(), 1, "one clear line, got: {t}");
 }
+
+#[test]
+fn the_distillation_sweep_trains_its_teacher_first_and_answers_the_compute_question() {
+    let dir = std::env::temp_dir().join(format!("sigmix-cli-distill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (runs, fits) = (dir.join("kd.jsonl"), dir.join("kd-fit.json"));
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
+    let o = sigmix(&[
+        "--device",
+        "cpu",
+        "sweep",
+        "--preset",
+        "distill-smoke",
+        "--out",
+        &path(&runs),
+        "--fit-out",
+        &path(&fits),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.find("teacher-w64l1-s40").expect("the teacher is listed") < t.find("w16l1-s10-m00").expect("a student"));
+    for want in [
+        "25 of 25 planned runs",
+        "supervised, largest student: held-out MRE",
+        "distilled, largest student",
+        "at equal training compute",
+    ] {
+        assert!(t.contains(want), "missing `{want}`:\n{t}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fits).expect("fit written")).expect("JSON");
+    assert!(report["distill_mre"].as_f64().is_some_and(f64::is_finite), "{report}");
+    assert!(dir.join("kd.teachers").join("teacher-w64l1-s40.f32").exists());
+}

@@ -8,6 +8,7 @@ mod bench_contrastive;
 mod bench_cuda;
 mod bench_moe;
 mod byol;
+mod distill_report;
 mod fit;
 mod info;
 mod mix;

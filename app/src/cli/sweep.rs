@@ -9,7 +9,8 @@ use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
 use sigmix::laws::FitOptions;
 use sigmix::sweep::{
-    ParamCount, SWEEP_PRESETS, Shard, SweepEvent, SweepOptions, SweepPlan, fit_and_predict, merge, run_sweep,
+    ParamCount, SWEEP_PRESETS, Shard, SweepEvent, SweepOptions, SweepPlan, fit_and_predict, fit_distillation, merge,
+    run_sweep,
 };
 use sigmix::train::{Event, write_json_atomic};
 
@@ -138,7 +139,7 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         &device,
         &plan,
         &args.out,
-        SweepOptions { resume: args.resume, shard: args.shard, stop: None, texts },
+        SweepOptions { resume: args.resume, shard: args.shard, stop: None, texts, teacher_dir: None },
         &mut |e| match e {
             SweepEvent::Planned { planned, in_shard, todo, torn_tail, .. } => {
                 if torn_tail {
@@ -166,6 +167,10 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
                 bar.set_message(format!("{label}  {tokens_per_sec:.0} tok/s"));
             }
             SweepEvent::Training(_) => {}
+            SweepEvent::RetrainingTeacher { run } => {
+                label = format!("teacher {} (its weights were not kept: trained again)", run.id);
+                super::say(&bar, format!("{label} before the students that learn from it"));
+            }
             SweepEvent::RunFinished { row, .. } => {
                 finished_work += step_work * row.config.steps as u64;
                 super::say(
@@ -197,6 +202,15 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         return Ok(());
     }
     if args.no_fit {
+        return Ok(());
+    }
+    if plan.distill.is_some() {
+        let report = fit_distillation(&outcome.rows, &FitOptions::default())?;
+        super::distill_report::print(&report);
+        if let Some(path) = &args.fit_out {
+            write_json_atomic(path, &report)?;
+            println!("fits written to {}", path.display());
+        }
         return Ok(());
     }
     let n = if args.params == "total" { ParamCount::Total } else { ParamCount::NonEmbedding };

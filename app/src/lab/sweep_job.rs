@@ -107,7 +107,7 @@ impl SweepJob {
                             send(SweepMessage::RunStarted(run.id.clone(), position))
                         }
                         SweepEvent::RunFinished { row, .. } => send(SweepMessage::RunFinished(Box::new(row.clone()))),
-                        SweepEvent::Training(_) => {}
+                        SweepEvent::Training(_) | SweepEvent::RetrainingTeacher { .. } => {}
                     },
                     &mut append,
                 )

@@ -3,10 +3,11 @@
 //! sharded one can be merged without any run lost or repeated.
 
 use crate::error::{Error, Result};
+use crate::kernels::distill::DistillLoss;
 use crate::models::GptConfig;
 use crate::optim::LrSchedule;
 use crate::rng::Rng;
-use crate::train::RunConfig;
+use crate::train::{DistillSpec, RunConfig};
 
 /// One model size of the grid.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -110,6 +111,42 @@ pub struct SweepPlan {
     pub steps: Vec<usize>,
     /// How the mixtures are drawn.
     pub mixtures: MixtureDesign,
+    /// A distillation sweep: teachers trained first, then every student cell trained both
+    /// supervised and from each teacher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill: Option<DistillGrid>,
+}
+
+/// The teachers of a distillation sweep and the loss its students learn by.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistillGrid {
+    /// Teachers, each a size and its (supervised) training steps, on the first mixture.
+    pub teachers: Vec<TeacherSpec>,
+    /// Temperature τ and weight λ of the teacher's term.
+    #[serde(default)]
+    pub loss: DistillLoss,
+}
+
+/// One teacher of a distillation sweep.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TeacherSpec {
+    /// Its size.
+    pub size: ModelSize,
+    /// Its training steps.
+    pub steps: usize,
+}
+
+impl ModelSize {
+    /// The id fragment of this size, e.g. `w48l2`.
+    pub fn label(&self) -> String {
+        format!("w{}l{}", self.d_model, self.n_layers)
+    }
+
+    /// `base` with this width, depth and head count.
+    pub fn apply(&self, base: &GptConfig) -> GptConfig {
+        GptConfig { d_model: self.d_model, n_layers: self.n_layers, n_heads: self.n_heads, ..base.clone() }
+    }
 }
 
 /// One cell of the grid.
@@ -127,6 +164,11 @@ pub struct PlannedRun {
 pub const SWEEP_PRESETS: &[(&str, &str)] = &[
     ("classroom", "4 sizes (35K–250K parameters) × 3 token budgets × 8 mixtures = 96 runs: minutes on the CPU backend"),
     ("smoke", "3 sizes × 3 budgets × 3 mixtures of 1-layer models: seconds, used by the tests"),
+    (
+        "distill",
+        "2 teachers, then 4 student sizes × 3 budgets, each supervised and from each teacher: 38 runs, minutes on the CPU backend",
+    ),
+    ("distill-smoke", "1 teacher, 4 one-layer students × 3 budgets, supervised and distilled: seconds, for the tests"),
 ];
 
 impl SweepPlan {
@@ -149,6 +191,39 @@ impl SweepPlan {
                 sizes: vec![size(32, 2, 2), size(48, 2, 3), size(64, 2, 4), size(96, 2, 6)],
                 steps: vec![100, 200, 400],
                 mixtures: MixtureDesign::Dirichlet { count: 8, alpha: 1.0, floor: 0.02, seed: 7 },
+                distill: None,
+            }),
+            "distill" => Ok(SweepPlan {
+                name: name.into(),
+                base: RunConfig { name: "distill".into(), ..base },
+                sizes: vec![size(32, 2, 2), size(48, 2, 3), size(64, 2, 4), size(96, 2, 6)],
+                steps: vec![100, 200, 400],
+                mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                distill: Some(DistillGrid {
+                    teachers: vec![
+                        TeacherSpec { size: size(64, 2, 4), steps: 400 },
+                        TeacherSpec { size: size(128, 2, 4), steps: 1600 },
+                    ],
+                    loss: DistillLoss::default(),
+                }),
+            }),
+            "distill-smoke" => Ok(SweepPlan {
+                name: name.into(),
+                base: RunConfig {
+                    name: "distill-smoke".into(),
+                    model: GptConfig { context: 32, ..GptConfig::default() },
+                    batch: 8,
+                    train_bytes: 60_000,
+                    eval_batches: 1,
+                    ..base
+                },
+                sizes: vec![size(16, 1, 1), size(32, 1, 2), size(48, 1, 3), size(64, 1, 4)],
+                steps: vec![10, 20, 40],
+                mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                distill: Some(DistillGrid {
+                    teachers: vec![TeacherSpec { size: size(64, 1, 4), steps: 40 }],
+                    loss: DistillLoss { temperature: 1.0, lambda: 0.9 },
+                }),
             }),
             "smoke" => Ok(SweepPlan {
                 name: name.into(),
@@ -163,6 +238,7 @@ impl SweepPlan {
                 sizes: vec![size(32, 1, 2), size(48, 1, 3), size(64, 1, 4)],
                 steps: vec![10, 20, 40],
                 mixtures: MixtureDesign::Dirichlet { count: 3, alpha: 1.0, floor: 0.05, seed: 3 },
+                distill: None,
             }),
             other => {
                 let names: Vec<&str> = SWEEP_PRESETS.iter().map(|(n, _)| *n).collect();
@@ -186,25 +262,47 @@ impl SweepPlan {
         // The built-in domains and any text domains the base configuration adds.
         let mixtures = self.mixtures.mixtures(self.base.domain_names().len())?;
         let mut out = Vec::new();
+        let mut push = |id: String, model: GptConfig, steps: usize, mixture: &[f64], distill: Option<DistillSpec>| {
+            let config = RunConfig {
+                name: format!("{}/{id}", self.name),
+                model,
+                steps,
+                mixture: mixture.to_vec(),
+                distill,
+                ..self.base.clone()
+            };
+            config.validate()?;
+            out.push(PlannedRun { index: out.len(), id, config });
+            Ok::<(), Error>(())
+        };
+        // A distillation sweep trains its teachers first, so each is ready before its students.
+        let teachers = self.distill.as_ref().map(|d| d.teachers.as_slice()).unwrap_or_default();
+        if self.distill.as_ref().is_some_and(|d| d.teachers.is_empty()) {
+            return Err(Error::Config("a distillation sweep needs at least one teacher".into()));
+        }
+        let teacher_id = |t: &TeacherSpec| format!("teacher-{}-s{}", t.size.label(), t.steps);
+        for t in teachers {
+            push(teacher_id(t), t.size.apply(&self.base.model), t.steps, &mixtures[0], None)?;
+        }
         for s in &self.sizes {
             for &steps in &self.steps {
                 for (m, h) in mixtures.iter().enumerate() {
-                    let model = GptConfig {
-                        d_model: s.d_model,
-                        n_layers: s.n_layers,
-                        n_heads: s.n_heads,
-                        ..self.base.model.clone()
-                    };
-                    let id = format!("w{}l{}-s{steps}-m{m:02}", s.d_model, s.n_layers);
-                    let config = RunConfig {
-                        name: format!("{}/{id}", self.name),
-                        model,
-                        steps,
-                        mixture: h.clone(),
-                        ..self.base.clone()
-                    };
-                    config.validate()?;
-                    out.push(PlannedRun { index: out.len(), id, config });
+                    let id = format!("{}-s{steps}-m{m:02}", s.label());
+                    for t in teachers {
+                        let spec = DistillSpec {
+                            teacher: t.size.apply(&self.base.model),
+                            teacher_run: teacher_id(t),
+                            loss: self.distill.as_ref().map(|d| d.loss).unwrap_or_default(),
+                        };
+                        push(
+                            format!("{id}-kd-{}-s{}", t.size.label(), t.steps),
+                            s.apply(&self.base.model),
+                            steps,
+                            h,
+                            Some(spec),
+                        )?;
+                    }
+                    push(id, s.apply(&self.base.model), steps, h, None)?;
                 }
             }
         }

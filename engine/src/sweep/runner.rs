@@ -2,16 +2,17 @@
 //! appending each finished run at once; refuses to mix runs of another plan into it. Natively
 //! the output is a JSONL file; in the browser the page keeps the rows (same core, awaited).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 #[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
 use crate::error::{Error, Result};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::sweep::SweepWriter;
+use crate::sweep::teachers::Teachers;
 use crate::sweep::{PlannedRun, ReadRows, Shard, SweepPlan, SweepRow};
 use crate::tensor::Device;
-use crate::train::{Event, train_async};
+use crate::train::{Event, Trainer, train_trainer_async};
 
 /// How to run a sweep.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +25,10 @@ pub struct SweepOptions {
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// The bytes of the text domains the plan's configuration names.
     pub texts: Vec<crate::data::TextDomain>,
+    /// Folder a distillation sweep keeps its teachers' weights in, so a resumed sweep need not
+    /// train them again (`run_sweep` puts it beside the JSONL file: `runs.teachers/`); `None`
+    /// keeps them in memory only, and a resumed sweep trains its teachers once more.
+    pub teacher_dir: Option<std::path::PathBuf>,
 }
 
 /// Progress of a sweep, for a progress bar or the app.
@@ -53,6 +58,12 @@ pub enum SweepEvent<'a> {
     },
     /// Progress inside the running cell.
     Training(&'a Event),
+    /// A teacher whose weights were not kept (a sweep resumed without its teachers' folder,
+    /// or another shard's teacher) is trained again before its student.
+    RetrainingTeacher {
+        /// The teacher's run.
+        run: &'a PlannedRun,
+    },
     /// A cell finished and its row is on disk.
     RunFinished {
         /// Its row.
@@ -94,6 +105,10 @@ pub fn run_sweep(
 ) -> Result<SweepOutcome> {
     let (mut writer, found) = SweepWriter::open(out, opts.resume)?;
     let label = out.display().to_string();
+    let mut opts = opts;
+    if opts.teacher_dir.is_none() && plan.distill.is_some() {
+        opts.teacher_dir = Some(out.with_extension("teachers"));
+    }
     pollster::block_on(run_sweep_async(device, plan, found, &label, opts, on_event, &mut |row| writer.append(row)))
 }
 
@@ -146,12 +161,43 @@ pub async fn run_sweep_async(
         torn_tail: found.torn_tail,
     });
     let mut trained = 0;
+    let teacher_ids: HashSet<&str> =
+        runs.iter().filter_map(|r| r.config.distill.as_ref()).map(|d| d.teacher_run.as_str()).collect();
+    let mut teachers = Teachers::new(opts.teacher_dir.clone());
     for (i, run) in todo.iter().enumerate() {
         if opts.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
             break;
         }
+        let teacher = match &run.config.distill {
+            None => None,
+            Some(d) => {
+                let len = d.teacher.param_count();
+                match teachers.get(&d.teacher_run, len) {
+                    Some(w) => Some(w),
+                    None => {
+                        let Some(t) = by_id.get(d.teacher_run.as_str()) else {
+                            return Err(Error::Config(format!(
+                                "run {} distils from `{}`, which is not a run of the `{}` plan",
+                                run.id, d.teacher_run, plan.name
+                            )));
+                        };
+                        on_event(SweepEvent::RetrainingTeacher { run: t });
+                        let trainer = Trainer::with_texts(device, &t.config, &opts.texts)?;
+                        let trainer = train_trainer_async(trainer, &mut |e| on_event(SweepEvent::Training(e))).await?;
+                        let w = trainer.read_weights().await?;
+                        teachers.keep(&t.id, w.clone())?;
+                        Some(w)
+                    }
+                }
+            }
+        };
         on_event(SweepEvent::RunStarted { run, position: i + 1, todo: todo.len() });
-        let record = train_async(device, &run.config, &opts.texts, &mut |e| on_event(SweepEvent::Training(e))).await?;
+        let trainer = Trainer::with_teacher(device, &run.config, &opts.texts, teacher.as_deref())?;
+        let trainer = train_trainer_async(trainer, &mut |e| on_event(SweepEvent::Training(e))).await?;
+        if teacher_ids.contains(run.id.as_str()) {
+            teachers.keep(&run.id, trainer.read_weights().await?)?;
+        }
+        let record = trainer.record();
         let row = SweepRow::from_record(&plan.name, run.index, &run.id, &record)?;
         append(&row)?;
         on_event(SweepEvent::RunFinished { row: &row, position: i + 1, todo: todo.len() });

@@ -1,0 +1,61 @@
+//! Prints what a distillation sweep found: the teachers, both laws' held-out predictions of the
+//! largest student, what the teachers did measured, and the compute up to which distilling
+//! beats supervised training by the laws.
+
+use sigmix::sweep::{DistillReport, HeldOutRun};
+
+fn held_out_table(title: &str, held: &[HeldOutRun], mre: f64) {
+    println!("\n{title}: held-out MRE {:.2}%", 100.0 * mre);
+    println!("{:<30} {:>9} {:>9} {:>7}", "run", "predicted", "measured", "error");
+    for h in held {
+        println!(
+            "{:<30} {:>9.4} {:>9.4} {:>6.2}%",
+            h.id,
+            h.predicted,
+            h.measured,
+            100.0 * (h.predicted - h.measured) / h.measured
+        );
+    }
+}
+
+/// The report, as tables.
+pub fn print(r: &DistillReport) {
+    println!("\nteachers:");
+    for t in &r.teachers {
+        println!("  {:<22} N {:>8.0}  D {:>8.0}  L_T {:.4}", t.id, t.n, t.d, t.loss);
+    }
+    println!(
+        "\nsupervised law E + (A/N^α + B/D^β)^γ fitted on {} runs below the largest student (train MRE {:.2}%)",
+        r.supervised.rows,
+        100.0 * r.supervised.train_mre
+    );
+    held_out_table("supervised, largest student", &r.supervised_held_out, r.supervised_mre);
+    println!(
+        "\ndistillation law (Eq. 8) fitted on {} distilled runs below the largest student (train MRE {:.2}%)",
+        r.distill.rows,
+        100.0 * r.distill.train_mre
+    );
+    held_out_table("distilled, largest student", &r.distill_held_out, r.distill_mre);
+    let helped = r.measured_gain.iter().filter(|(_, g)| *g < 0.0).count();
+    println!(
+        "\nmeasured at equal tokens: the teacher lowered the student's loss in {helped} of {} runs",
+        r.measured_gain.len()
+    );
+    for (id, g) in &r.measured_gain {
+        println!("  {id:<30} {g:+.4} nats vs supervised");
+    }
+    println!("\nat equal training compute (teacher's forward counted, its training not), by the laws:");
+    for c in &r.crossovers {
+        let verdict = match (c.flops, c.distill_wins_small) {
+            (Some(f), true) => format!("distillation wins below {f:.2e} FLOPs, supervised above"),
+            (Some(f), false) => format!("supervised wins below {f:.2e} FLOPs, distillation above"),
+            (None, true) => {
+                format!("distillation wins over the whole range {:.1e}–{:.1e} FLOPs", c.range[0], c.range[1])
+            }
+            (None, false) => {
+                format!("supervised wins over the whole range {:.1e}–{:.1e} FLOPs", c.range[0], c.range[1])
+            }
+        };
+        println!("  student {:<7} from {:<22} {verdict}", c.student, c.teacher);
+    }
+}
