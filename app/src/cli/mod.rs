@@ -54,7 +54,7 @@ enum Command {
     Mix(mix::Args),
     /// Draw a sweep or a fit: loss vs N and D with the law extrapolated, predicted vs measured, optimal mixture.
     Plot(plot::Args),
-    /// Train a grid of runs (sizes × tokens × mixtures), then fit the mixture law and predict the largest size.
+    /// Train a grid of runs (sizes × tokens × mixtures, or teachers and students for `--preset distill`), then fit the law and predict the largest size.
     Sweep(sweep::Args),
 }
 

@@ -1,5 +1,6 @@
 //! `sigmix sweep`: train a grid of runs into a JSONL file (resumable, shardable), then fit the
-//! mixture law on the smaller sizes and check its prediction of the largest;
+//! mixture law on the smaller sizes and check its prediction of the largest (a distillation
+//! sweep: the supervised and distillation laws, and where distilling pays);
 //! `sigmix sweep merge`: join shard files.
 
 use std::path::PathBuf;
