@@ -33,6 +33,21 @@ pub(crate) fn exp(x: f32) -> f32 {
     y * f32::from_bits(((n + 127) << 23) as u32)
 }
 
+/// eˣ − 1, accurate relative to the result near 0 (the series to x⁸ below 1/8, as
+/// row_reduce.wgsl's `exp_m1`), branch-free.
+#[inline(always)]
+pub(crate) fn exp_m1(x: f32) -> f32 {
+    let p = 1.0 / 40320.0;
+    let p = p * x + 1.0 / 5040.0;
+    let p = p * x + 1.0 / 720.0;
+    let p = p * x + 1.0 / 120.0;
+    let p = p * x + 1.0 / 24.0;
+    let p = p * x + 1.0 / 6.0;
+    let p = p * x + 0.5;
+    let p = p * x + 1.0;
+    if x.abs() < 0.125 { p * x } else { exp(x) - 1.0 }
+}
+
 /// 1 / (1 + e⁻ˣ).
 #[inline(always)]
 pub(crate) fn sigmoid(x: f32) -> f32 {

@@ -7,7 +7,7 @@
 
 use multiversion::multiversion;
 
-use crate::cpu::math::{exp, gelu, gelu_grad, sigmoid};
+use crate::cpu::math::{exp, exp_m1, gelu, gelu_grad, sigmoid};
 use crate::kernels::optim::AdamWStep;
 
 const LANES: usize = 8;
@@ -97,6 +97,84 @@ pub(crate) fn cross_entropy(logits: &[f32], target: u32, scale: f32, grad: Optio
     ((e_t - 1.0) + rest).ln_1p() - d_t
 }
 
+/// Σ e^(x·k − m) in eight lanes.
+#[inline(always)]
+fn sum_exp_scaled(x: &[f32], k: f32, m: f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().map(|v| exp(v * k - m)).sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += exp(c[l] * k - m);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Σ e·(e^((t − s)·k) − 1) in eight lanes, e holding e^(s·k − m): distill.wgsl's Σ q·(e^u − 1),
+/// unnormalised.
+#[inline(always)]
+fn sum_shift(e: &[f32], s: &[f32], t: &[f32], k: f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (ce, cs, ct) = (e.chunks_exact(LANES), s.chunks_exact(LANES), t.chunks_exact(LANES));
+    let tail: f32 = ce
+        .remainder()
+        .iter()
+        .zip(cs.remainder().iter().zip(ct.remainder()))
+        .map(|(e, (v, t))| e * exp_m1((t - v) * k))
+        .sum();
+    for (e, (a, b)) in ce.zip(cs.zip(ct)) {
+        for l in 0..LANES {
+            acc[l] += e[l] * exp_m1((b[l] - a[l]) * k);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// max |t − s|·k in eight lanes.
+#[inline(always)]
+fn max_abs_diff(s: &[f32], t: &[f32], k: f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (cs, ct) = (s.chunks_exact(LANES), t.chunks_exact(LANES));
+    let tail = cs.remainder().iter().zip(ct.remainder()).fold(0.0f32, |m, (v, t)| m.max(((t - v) * k).abs()));
+    for (a, b) in cs.zip(ct) {
+        for l in 0..LANES {
+            let d = ((b[l] - a[l]) * k).abs();
+            acc[l] = if d > acc[l] { d } else { acc[l] };
+        }
+    }
+    acc.iter().fold(tail, |a, b| a.max(*b))
+}
+
+/// What one logit of a distillation row needs besides itself and its teacher's.
+#[derive(Clone, Copy)]
+struct DistillRow {
+    inv: f32,
+    ma: f32,
+    ms: f32,
+    c: f32,
+    inv_sa: f32,
+    inv_sb: f32,
+    k_soft: f32,
+    /// (1 − λ)·scale / (e_t + rest): the hard part's softmax factor.
+    k_hard: f32,
+    scale: f32,
+}
+
+/// (KL term q·φ(w), gradient) of student logit `v` (with `eb` = e^(v/τ − mb)) against teacher
+/// logit `t`, the hard part as for a non-target symbol; both forms computed and one kept, so
+/// loops over it vectorise.
+#[inline(always)]
+fn distill_elem(r: &DistillRow, v: f32, eb: f32, t: f32) -> (f32, f32) {
+    let q = eb * r.inv_sb;
+    let p = exp(t * r.inv - r.ma) * r.inv_sa;
+    let w = (t - v) * r.inv - r.c;
+    let small = w.abs() < 0.25;
+    let term = if small { q * phi(w) } else { p * (w - 1.0) + q };
+    let q_minus_p = if small { -q * exp_m1(w) } else { q - p };
+    (term, r.scale * r.k_soft * q_minus_p + r.k_hard * exp(v - r.ms))
+}
+
 /// One row of distill.wgsl: (1 − λ)·CE(s, target) + λ·τ²·KL(softmax(t/τ) ‖ softmax(s/τ)) with its
 /// gradient, grad_scale times, in `g`; KL summed term by term as q·φ(ln p/q) ≥ 0 the way the
 /// shader does, so a student that nearly matches its teacher keeps its small loss's precision.
@@ -104,45 +182,48 @@ pub(crate) fn cross_entropy(logits: &[f32], target: u32, scale: f32, grad: Optio
 pub(crate) fn distill(s: &[f32], t: &[f32], target: usize, tau: f32, lambda: f32, scale: f32, g: &mut [f32]) -> f32 {
     let inv = 1.0 / tau;
     let (ma, mb, ms) = (max(t) * inv, max(s) * inv, max(s));
-    let um = s.iter().zip(t).fold(0.0f32, |m, (s, t)| m.max(((t - s) * inv).abs()));
-    let near = um < 64.0;
-    let (mut sa, mut sb, mut rest, mut shift) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    for (j, (v, t)) in s.iter().zip(t).enumerate() {
-        let eb = exp(v * inv - mb);
-        sa += exp(t * inv - ma);
-        sb += eb;
-        if j != target {
-            rest += exp(v - ms);
-        }
-        if near {
-            shift += eb * ((t - v) * inv).exp_m1();
-        }
+    let near = max_abs_diff(s, t, inv) < 64.0;
+    // g holds e^(s/τ − mb) until the last pass overwrites it with the gradient.
+    for (g, v) in g.iter_mut().zip(s) {
+        *g = exp(v * inv - mb);
     }
-    let y = shift / sb;
+    let (sa, sb) = (sum_exp_scaled(t, inv, ma), sum(g));
+    let hard = lambda < 1.0;
+    let rest = if hard { sum_exp(&s[..target], ms) + sum_exp(&s[target + 1..], ms) } else { 0.0 };
+    let y = if near { sum_shift(g, s, t, inv) / sb } else { 0.0 };
     let c = if near && y.abs() < 0.5 { y.ln_1p() } else { (ma - mb) + sa.ln() - sb.ln() };
     let d_t = s[target] - ms;
     let inv_hard = 1.0 / (exp(d_t) + rest);
-    let (k_soft, k_hard, hard) = (lambda * tau, 1.0 - lambda, lambda < 1.0);
-    let mut kl = 0.0;
-    for (j, (g, (v, t))) in g.iter_mut().zip(s.iter().zip(t)).enumerate() {
-        let q = exp(v * inv - mb) / sb;
-        let w = (t - v) * inv - c;
-        let (term, q_minus_p) = if w.abs() < 0.25 {
-            (q * phi(w), -q * w.exp_m1())
-        } else {
-            let p = exp(t * inv - ma) / sa;
-            (p * (w - 1.0) + q, q - p)
-        };
-        kl += term;
-        let mut grad = k_soft * q_minus_p;
-        if hard {
-            grad += k_hard * if j == target { -rest * inv_hard } else { exp(v - ms) * inv_hard };
+    let k_hard = if hard { (1.0 - lambda) * scale * inv_hard } else { 0.0 };
+    let r = DistillRow { inv, ma, ms, c, inv_sa: 1.0 / sa, inv_sb: 1.0 / sb, k_soft: lambda * tau, k_hard, scale };
+    let mut acc = [0.0f32; LANES];
+    let mut tail = 0.0;
+    {
+        let (mut cg, cs, ct) = (g.chunks_exact_mut(LANES), s.chunks_exact(LANES), t.chunks_exact(LANES));
+        let (rs, rt) = (cs.remainder(), ct.remainder());
+        for ((g, a), b) in (&mut cg).zip(cs).zip(ct) {
+            for l in 0..LANES {
+                let (term, grad) = distill_elem(&r, a[l], g[l], b[l]);
+                acc[l] += term;
+                g[l] = grad;
+            }
         }
-        *g = scale * grad;
+        for ((g, v), t) in cg.into_remainder().iter_mut().zip(rs).zip(rt) {
+            let (term, grad) = distill_elem(&r, *v, *g, *t);
+            tail += term;
+            *g = grad;
+        }
     }
+    if hard {
+        // The target's own hard term is p_t − 1 = −rest / (e_t + rest), not e_t / (…).
+        let eb = exp(s[target] * inv - mb);
+        let soft = distill_elem(&DistillRow { k_hard: 0.0, ..r }, s[target], eb, t[target]).1;
+        g[target] = soft - (1.0 - lambda) * scale * rest * inv_hard;
+    }
+    let kl = acc.iter().sum::<f32>() + tail;
     let mut loss = lambda * tau * tau * kl.max(0.0);
     if hard {
-        loss += k_hard * (((exp(d_t) - 1.0) + rest).ln_1p() - d_t);
+        loss += (1.0 - lambda) * (((exp(d_t) - 1.0) + rest).ln_1p() - d_t);
     }
     loss
 }
