@@ -485,3 +485,44 @@ fn a_lost_gpu_device_keeps_the_curve_shows_the_banner_and_restarts() {
     let t = &h.state().train;
     assert_eq!(t.status, Status::Finished, "{:?}", t.error);
 }
+
+#[test]
+fn the_distillation_calculator_fits_on_a_sweep_it_runs() {
+    let dir = std::env::temp_dir().join(format!("sigmix-lab-distill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("distill-smoke.jsonl");
+    let mut h = lab();
+    {
+        let f = &mut h.state_mut().laws.fit;
+        f.path = path.to_string_lossy().into_owned();
+        f.load();
+        assert_eq!((f.planned, f.rows.len()), (25, 0));
+    }
+    h.state_mut().tab = Tab::Laws;
+    h.run_steps(2);
+    h.get_by_label("Distillation: student loss against teacher loss").click();
+    h.run_steps(2);
+    // The section sits below the fold: scroll it into view, then click.
+    h.get_by_label("Run distillation sweep").scroll_to_me();
+    h.run_steps(3);
+    h.get_by_label("Run distillation sweep").click();
+    step_until(&mut h, 120, "the distillation sweep and its fit", |l| {
+        l.laws.fit.report.is_some() || l.laws.fit.error.is_some()
+    });
+    let f = &h.state().laws.fit;
+    assert!(f.error.is_none(), "{:?}", f.error);
+    assert_eq!(f.rows.len(), 25);
+    let report = f.report.as_ref().expect("fitted");
+    assert!(report.supervised_mre.is_finite() && report.distill_mre.is_finite());
+    assert_eq!(report.crossovers.len(), 4);
+    assert_eq!(std::fs::read_to_string(&path).expect("on disk").lines().count(), 25);
+    h.run_steps(2);
+    h.get_by_label_contains("largest student predicted").scroll_to_me();
+    h.run_steps(3);
+    write_doc_image(&mut h, "lab-distill.png");
+
+    // The Mixture lab does not offer distillation sweeps: they fit other laws.
+    assert!(sigmix_app::ui::distill_lab::is_distill("distill"));
+    assert!(!sigmix_app::ui::distill_lab::is_distill("classroom"));
+}

@@ -46,16 +46,6 @@ pub fn print(r: &DistillReport) {
     }
     println!("\nat equal training compute (teacher's forward counted, its training not), by the laws:");
     for c in &r.crossovers {
-        let verdict = match (c.flops, c.distill_wins_small) {
-            (Some(f), true) => format!("distillation wins below {f:.2e} FLOPs, supervised above"),
-            (Some(f), false) => format!("supervised wins below {f:.2e} FLOPs, distillation above"),
-            (None, true) => {
-                format!("distillation wins over the whole range {:.1e}–{:.1e} FLOPs", c.range[0], c.range[1])
-            }
-            (None, false) => {
-                format!("supervised wins over the whole range {:.1e}–{:.1e} FLOPs", c.range[0], c.range[1])
-            }
-        };
-        println!("  student {:<7} from {:<22} {verdict}", c.student, c.teacher);
+        println!("  student {:<7} from {:<22} {}", c.student, c.teacher, c.verdict());
     }
 }

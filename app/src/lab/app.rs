@@ -2,12 +2,14 @@
 
 use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
+use sigmix::sweep::parse_rows;
 
 use crate::lab::files::DropKind;
 
 use crate::ui::attention::AttentionPanel;
 use crate::ui::byol::ByolPanel;
 use crate::ui::contrastive::ContrastivePanel;
+use crate::ui::distill_lab::DistillLab;
 use crate::ui::laws::LawsPanel;
 use crate::ui::mixture::MixturePanel;
 use crate::ui::moe::MoePanel;
@@ -113,7 +115,7 @@ impl Lab {
             device,
             train: TrainPanel::new(device),
             mixture,
-            laws: LawsPanel::default(),
+            laws: LawsPanel::new(device),
             attention: AttentionPanel::new(device),
             moe: MoePanel::new(device),
             contrastive: ContrastivePanel::new(device),
@@ -239,8 +241,18 @@ impl Lab {
                     Err(e) => self.notice = Some(e.to_string()),
                 },
                 Ok(f) => {
-                    self.tab = Tab::Mixture;
-                    self.mixture.accept(f, ctx);
+                    // A distillation sweep goes to its own fit, everything else to the Mixture lab.
+                    let distilled = f.text().ok().and_then(|t| parse_rows(std::path::Path::new(&f.name), t).ok());
+                    match distilled.filter(|found| DistillLab::holds_distillation(&found.rows)) {
+                        Some(found) => {
+                            self.tab = Tab::Laws;
+                            self.laws.fit.accept(&f.name, found.rows, ctx);
+                        }
+                        None => {
+                            self.tab = Tab::Mixture;
+                            self.mixture.accept(f, ctx);
+                        }
+                    }
                 }
                 Err(e) => self.notice = Some(e.to_string()),
             }

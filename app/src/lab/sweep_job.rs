@@ -10,7 +10,7 @@ use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
 use sigmix::laws::{FitOptions, RunTable};
 use sigmix::sweep::{
-    Extrapolation, ParamCount, ReadRows, SweepEvent, SweepOptions, SweepPlan, SweepRow, fit_and_predict,
+    DistillReport, Extrapolation, ParamCount, ReadRows, SweepEvent, SweepOptions, SweepPlan, SweepRow, fit_and_predict,
     run_sweep_async,
 };
 
@@ -36,6 +36,8 @@ pub enum SweepMessage {
     Done,
     /// A fit finished.
     Fitted(Vec<Extrapolation>),
+    /// A distillation sweep's fit finished.
+    DistillFitted(Box<DistillReport>),
     /// The job failed.
     Failed(String),
 }
@@ -126,6 +128,20 @@ impl SweepJob {
             async move |send: &dyn Fn(SweepMessage)| {
                 let fits = fit_and_predict(&rows, ParamCount::NonEmbedding, &FitOptions::default())?;
                 send(SweepMessage::Fitted(fits));
+                Ok(())
+            },
+            wake,
+        )
+    }
+
+    /// Fits the supervised and distillation laws to a distillation sweep's rows and finds
+    /// where distilling pays.
+    pub fn fit_distill(rows: Vec<SweepRow>, wake: impl Fn() + Send + 'static) -> SweepJob {
+        Self::spawn(
+            Arc::new(AtomicBool::new(false)),
+            async move |send: &dyn Fn(SweepMessage)| {
+                let report = sigmix::sweep::fit_distillation(&rows, &FitOptions::default())?;
+                send(SweepMessage::DistillFitted(Box::new(report)));
                 Ok(())
             },
             wake,

@@ -3,6 +3,9 @@
 //! the EMA scaling rule. Unverified forms and made-up constants are labelled where they show.
 
 use egui::Ui;
+use sigmix::DeviceChoice;
+
+use crate::ui::distill_lab::DistillLab;
 use egui_plot::{Line, Plot, PlotPoints, VLine};
 use sigmix::laws::{
     Chinchilla, Distillation, Forgetting, Hyper, Law, MoeSparsity, Observation, Optimizer, scale_ema, scale_hyper,
@@ -23,10 +26,13 @@ pub struct LawsPanel {
     rho: f64,
     kappa: f64,
     adam: bool,
+    /// The distillation calculator's "fit on these runs": a sweep trained here and its fit.
+    pub fit: DistillLab,
 }
 
-impl Default for LawsPanel {
-    fn default() -> Self {
+impl LawsPanel {
+    /// The calculators at their defaults; sweeps run for them train on the device `device` names.
+    pub fn new(device: DeviceChoice) -> Self {
         LawsPanel {
             chin: [1.69, 406.4, 0.34, 410.7, 0.28],
             log_compute: 21.0,
@@ -41,6 +47,7 @@ impl Default for LawsPanel {
             rho: 0.999,
             kappa: 4.0,
             adam: true,
+            fit: DistillLab::new(device),
         }
     }
 }
@@ -62,6 +69,8 @@ fn unverified(ui: &mut Ui, what: &str) {
 impl LawsPanel {
     /// Draws the panel.
     pub fn ui(&mut self, ui: &mut Ui) {
+        // A sweep started here keeps reporting while its section is folded.
+        self.fit.poll(&ui.ctx().clone());
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 egui::CollapsingHeader::new("Chinchilla: the compute-optimal split")
@@ -166,6 +175,8 @@ impl LawsPanel {
                 p.vline(VLine::new("L_T", self.teacher_loss));
             },
         );
+        ui.separator();
+        self.fit.ui(ui);
     }
 
     fn forgetting(&mut self, ui: &mut Ui) {

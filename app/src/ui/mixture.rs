@@ -285,7 +285,7 @@ impl MixturePanel {
                         self.error = Some(e);
                         finished = true;
                     }
-                    SweepMessage::Fitted(_) => {}
+                    SweepMessage::Fitted(_) | SweepMessage::DistillFitted(_) => {}
                 }
             }
             finished |= job.ended();
@@ -347,7 +347,8 @@ impl MixturePanel {
             egui::ComboBox::from_label("preset")
                 .selected_text(&preset)
                 .show_ui(ui, |ui| {
-                    for (name, what) in SWEEP_PRESETS {
+                    // Distillation sweeps fit other laws: they run from Laws → Distillation.
+                    for (name, what) in SWEEP_PRESETS.iter().filter(|(n, _)| !crate::ui::distill_lab::is_distill(n)) {
                         ui.selectable_value(&mut preset, name.to_string(), *name).on_hover_text(*what);
                     }
                 })

@@ -3,6 +3,7 @@
 pub mod attention;
 pub mod byol;
 pub mod contrastive;
+pub mod distill_lab;
 pub mod laws;
 pub mod mixture;
 pub mod moe;

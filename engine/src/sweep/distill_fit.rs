@@ -40,6 +40,22 @@ pub struct Crossover {
     pub range: [f64; 2],
 }
 
+impl Crossover {
+    /// What the laws say, in words: who wins where.
+    pub fn verdict(&self) -> String {
+        match (self.flops, self.distill_wins_small) {
+            (Some(f), true) => format!("distillation wins below {f:.2e} FLOPs, supervised above"),
+            (Some(f), false) => format!("supervised wins below {f:.2e} FLOPs, distillation above"),
+            (None, true) => {
+                format!("distillation wins over the whole range {:.1e}–{:.1e} FLOPs", self.range[0], self.range[1])
+            }
+            (None, false) => {
+                format!("supervised wins over the whole range {:.1e}–{:.1e} FLOPs", self.range[0], self.range[1])
+            }
+        }
+    }
+}
+
 /// Everything a distillation sweep teaches, ready to print or export.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct DistillReport {
