@@ -517,6 +517,7 @@ fn the_distillation_calculator_fits_on_a_sweep_it_runs() {
     assert!(report.supervised_mre.is_finite() && report.distill_mre.is_finite());
     assert_eq!(report.crossovers.len(), 4);
     assert_eq!(std::fs::read_to_string(&path).expect("on disk").lines().count(), 25);
+    assert!(dir.join("distill-smoke.teachers").join("teacher-w64l1-s40.f32").exists(), "the teacher is kept");
     h.run_steps(2);
     h.get_by_label_contains("largest student predicted").scroll_to_me();
     h.run_steps(3);

@@ -70,6 +70,25 @@ fn both_backends_distil_alike_and_the_student_moves_towards_its_teacher() {
 }
 
 #[test]
+fn a_teacher_trained_on_one_backend_teaches_on_the_other() {
+    // Width 48: biases of 48 numbers leave alignment gaps in a GPU's parameter slab; the
+    // weights travel packed, so the gaps never shift them.
+    let teacher_cfg = RunConfig { model: GptConfig { d_model: 48, n_heads: 3, ..student(1).model }, ..student(3) };
+    let [cpu, gpu] = devices();
+    let trained =
+        block_on(train_trainer_async(Trainer::with_texts(&cpu, &teacher_cfg, &[]).expect("builds"), &mut |_| {}))
+            .expect("trains");
+    let weights = block_on(trained.read_weights()).expect("reads");
+    assert_eq!(weights.len(), teacher_cfg.model.param_count());
+    let on_gpu = Trainer::with_texts(&gpu, &teacher_cfg, &[]).expect("builds");
+    on_gpu.model().weights().write_packed(&weights).expect("loads");
+    assert_eq!(block_on(on_gpu.read_weights()).expect("reads"), weights, "the round trip keeps every number");
+    let cfg = RunConfig { distill: distilled(&teacher_cfg, DistillLoss::default()).distill, ..student(2) };
+    let mut t = Trainer::with_teacher(&gpu, &cfg, &[], Some(&weights)).expect("a CPU teacher on the GPU");
+    assert!(t.step().expect("steps").loss.expect("logged").is_finite());
+}
+
+#[test]
 fn a_distillation_run_refuses_a_missing_or_wrong_teacher() {
     let cfg = distilled(&student(1), DistillLoss::default());
     let err = Trainer::with_texts(&cpu(), &cfg, &[]).err().expect("no weights").to_string();

@@ -73,7 +73,16 @@ impl SweepJob {
             stop,
             async move |send: &dyn Fn(SweepMessage)| {
                 let device = crate::lab::device_async(choice).await?;
-                let opts = SweepOptions { resume: true, stop: Some(flag), texts, ..Default::default() };
+                // A distillation sweep's teachers are kept beside its file, as `sigmix sweep` keeps
+                // them (the page keeps them in memory).
+                #[cfg(not(target_arch = "wasm32"))]
+                let teacher_dir = match &store {
+                    SweepStore::File(path) if plan.distill.is_some() => Some(path.with_extension("teachers")),
+                    _ => None,
+                };
+                #[cfg(target_arch = "wasm32")]
+                let teacher_dir = None;
+                let opts = SweepOptions { resume: true, stop: Some(flag), texts, teacher_dir, ..Default::default() };
                 // Where each finished row goes before the next run starts.
                 type Append = Box<dyn FnMut(&SweepRow) -> sigmix::Result<()>>;
                 let (label, found, mut append): (String, ReadRows, Append) = match store {

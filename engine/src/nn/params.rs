@@ -115,6 +115,37 @@ impl Weights {
         self.params.layout().numel()
     }
 
+    /// Every parameter in layout order without the alignment gaps (`count()` numbers): the
+    /// same on every device, whatever its alignment, so weights saved on one load on another.
+    pub async fn read_packed(&self) -> Result<Vec<f32>> {
+        let slab = self.params().read_f32().await?;
+        let mut out = Vec::with_capacity(self.count());
+        for (_, offset, shape) in self.layout().entries() {
+            out.extend_from_slice(&slab[offset..offset + shape.iter().product::<usize>()]);
+        }
+        Ok(out)
+    }
+
+    /// Writes `values` (as `read_packed` gives them) into the parameters; fails unless there
+    /// are exactly `count()` of them.
+    pub fn write_packed(&self, values: &[f32]) -> Result<()> {
+        if values.len() != self.count() {
+            return Err(crate::error::Error::Config(format!(
+                "{} numbers handed in for a model of {} parameters",
+                values.len(),
+                self.count()
+            )));
+        }
+        let mut slab = vec![0.0f32; self.params().len()];
+        let mut at = 0;
+        for (_, offset, shape) in self.layout().entries() {
+            let n: usize = shape.iter().product();
+            slab[offset..offset + n].copy_from_slice(&values[at..at + n]);
+            at += n;
+        }
+        self.params().write_f32(&slab)
+    }
+
     /// Where every parameter sits in the flat `params()` / `grads()` tensors.
     pub fn layout(&self) -> &SlabLayout {
         self.params.layout()

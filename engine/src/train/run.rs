@@ -111,7 +111,7 @@ impl Trainer {
     }
 
     /// As `with_texts`, for a distillation run: `teacher` holds the trained weights (the
-    /// parameter slab, as `read_weights` gives it) of the model `cfg.distill` names.
+    /// parameters packed, as `read_weights` gives them) of the model `cfg.distill` names.
     pub fn with_teacher(
         device: &Device,
         cfg: &RunConfig,
@@ -131,7 +131,7 @@ impl Trainer {
                         t.weights().count()
                     )));
                 }
-                t.weights().params().write_f32(weights)?;
+                t.weights().write_packed(weights)?;
                 Some(t)
             }
             (Some(d), None) => {
@@ -302,9 +302,10 @@ impl Trainer {
         crate::models::sample(&self.model, &self.device, prompt, len, temperature, seed).await
     }
 
-    /// The model's parameters as one slab (what `with_teacher` takes for a teacher).
+    /// The model's parameters, packed without alignment gaps (what `with_teacher` takes for a
+    /// teacher, on any device).
     pub async fn read_weights(&self) -> Result<Vec<f32>> {
-        self.model.weights().params().read_f32().await
+        self.model.weights().read_packed().await
     }
 
     /// Kernels (GPU dispatches, or CPU kernel calls) the last step recorded.
