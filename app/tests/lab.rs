@@ -523,6 +523,17 @@ fn the_distillation_calculator_fits_on_a_sweep_it_runs() {
     h.run_steps(3);
     write_doc_image(&mut h, "lab-distill.png");
 
+    // The same runs dropped onto a fresh lab go to the distillation fit, not the Mixture lab.
+    let bytes = std::fs::read(&path).expect("read");
+    let mut fresh = lab();
+    drop_file(&mut fresh, "kd-runs.jsonl", bytes);
+    step_until(&mut fresh, 60, "the dropped sweep's fit", |l| {
+        l.laws.fit.report.is_some() || l.laws.fit.error.is_some()
+    });
+    assert_eq!(fresh.state().tab, Tab::Laws);
+    assert!(fresh.state().laws.fit.error.is_none(), "{:?}", fresh.state().laws.fit.error);
+    assert_eq!(fresh.state().laws.fit.rows.len(), 25);
+
     // The Mixture lab does not offer distillation sweeps: they fit other laws.
     assert!(sigmix_app::ui::distill_lab::is_distill("distill"));
     assert!(!sigmix_app::ui::distill_lab::is_distill("classroom"));

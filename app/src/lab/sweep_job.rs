@@ -42,6 +42,48 @@ pub enum SweepMessage {
     Failed(String),
 }
 
+/// What `follow` made of a sweep job's message.
+pub enum Followed {
+    /// The plan's size, the rows kept or the run in progress changed.
+    Progress,
+    /// A finished run was added to the rows (the browser's page keeps them itself).
+    RowAdded,
+    /// The sweep ended, complete or stopped; with the error when it failed.
+    Ended(Option<String>),
+    /// A fit's message, for the caller.
+    Other(SweepMessage),
+}
+
+/// Applies a sweep job's message to what a panel shows of it: the plan's size, the finished
+/// rows (in plan order, each once) and the run in progress.
+pub fn follow(
+    m: SweepMessage,
+    rows: &mut Vec<SweepRow>,
+    planned: &mut usize,
+    current: &mut Option<String>,
+) -> Followed {
+    match m {
+        SweepMessage::Planned { planned: p, rows: r, .. } => {
+            *planned = p;
+            *rows = r;
+            Followed::Progress
+        }
+        SweepMessage::RunStarted(id, _) => {
+            *current = Some(id);
+            Followed::Progress
+        }
+        SweepMessage::RunFinished(row) => {
+            rows.retain(|r| r.index != row.index);
+            rows.push(*row);
+            rows.sort_by_key(|r| r.index);
+            Followed::RowAdded
+        }
+        SweepMessage::Done => Followed::Ended(None),
+        SweepMessage::Failed(e) => Followed::Ended(Some(e)),
+        other => Followed::Other(other),
+    }
+}
+
 /// Where a sweep keeps its finished rows.
 pub enum SweepStore {
     /// A JSONL file, appended and synced run by run (native).

@@ -8,7 +8,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::DeviceChoice;
 use sigmix::sweep::{DistillReport, HeldOutRun, SWEEP_PRESETS, SweepPlan, SweepRow, parse_rows};
 
-use crate::lab::{SweepJob, SweepMessage, SweepStore};
+use crate::lab::{Followed, SweepJob, SweepMessage, SweepStore, follow};
 use crate::ui::widgets::{RunButton, colour, start_or_stop};
 
 /// Whether the sweep preset `name` is a distillation sweep.
@@ -142,29 +142,22 @@ impl DistillLab {
         let mut finished = false;
         if let Some(job) = &self.job {
             for m in job.drain() {
-                match m {
-                    SweepMessage::Planned { planned, rows, .. } => {
-                        self.planned = planned;
-                        self.rows = rows;
-                    }
-                    SweepMessage::RunStarted(id, _) => self.current = Some(id),
-                    SweepMessage::RunFinished(row) => {
-                        self.rows.retain(|r| r.index != row.index);
-                        self.rows.push(*row);
-                        self.rows.sort_by_key(|r| r.index);
-                        #[cfg(target_arch = "wasm32")]
+                match follow(m, &mut self.rows, &mut self.planned, &mut self.current) {
+                    #[cfg(target_arch = "wasm32")]
+                    Followed::RowAdded => {
                         if let Ok(t) = sigmix::sweep::jsonl(&self.rows, std::path::Path::new(&self.path))
                             && let Err(e) = crate::lab::files::keep_in_page(&self.path, &t)
                         {
                             self.error = Some(e.to_string());
                         }
                     }
-                    SweepMessage::Done => finished = true,
-                    SweepMessage::Failed(e) => {
-                        self.error = Some(e);
+                    Followed::Ended(error) => {
+                        if error.is_some() {
+                            self.error = error;
+                        }
                         finished = true;
                     }
-                    SweepMessage::Fitted(_) | SweepMessage::DistillFitted(_) => {}
+                    _ => {}
                 }
             }
             finished |= job.ended();

@@ -14,7 +14,7 @@ use sigmix::sweep::{
 use sigmix::train::RunConfig;
 
 use crate::lab::files::Dropped;
-use crate::lab::{Message, SweepJob, SweepMessage, SweepStore, TrainJob};
+use crate::lab::{Followed, Message, SweepJob, SweepMessage, SweepStore, TrainJob, follow};
 use crate::ui::widgets::colour;
 
 /// Commentary for each sweep preset.
@@ -263,29 +263,22 @@ impl MixturePanel {
         let mut finished = false;
         if let Some(job) = &self.job {
             for m in job.drain() {
-                match m {
-                    SweepMessage::Planned { planned, rows, .. } => {
-                        self.planned = planned;
-                        self.rows = rows;
-                    }
-                    SweepMessage::RunStarted(id, _) => self.current = Some(id),
-                    SweepMessage::RunFinished(row) => {
-                        self.rows.retain(|r| r.index != row.index);
-                        self.rows.push(*row);
-                        self.rows.sort_by_key(|r| r.index);
-                        // Natively the runner has appended it to the file already.
-                        #[cfg(target_arch = "wasm32")]
+                match follow(m, &mut self.rows, &mut self.planned, &mut self.current) {
+                    // Natively the runner has appended it to the file already.
+                    #[cfg(target_arch = "wasm32")]
+                    Followed::RowAdded => {
                         if let Err(e) = self.rows_jsonl().and_then(|t| crate::lab::files::keep_in_page(&self.path, &t))
                         {
                             self.notice = Some(e.to_string());
                         }
                     }
-                    SweepMessage::Done => finished = true,
-                    SweepMessage::Failed(e) => {
-                        self.error = Some(e);
+                    Followed::Ended(error) => {
+                        if error.is_some() {
+                            self.error = error;
+                        }
                         finished = true;
                     }
-                    SweepMessage::Fitted(_) | SweepMessage::DistillFitted(_) => {}
+                    _ => {}
                 }
             }
             finished |= job.ended();
