@@ -76,6 +76,13 @@ pub fn keep_in_page(path: &str, text: &str) -> sigmix::Result<()> {
     })
 }
 
+/// Keeps a sweep's `rows` under `path` in the page's storage, as the JSONL a native sweep
+/// appends to its file (what the sweep panels do after each finished run in the browser).
+#[cfg(target_arch = "wasm32")]
+pub fn keep_rows_in_page(path: &str, rows: &[sigmix::sweep::SweepRow]) -> sigmix::Result<()> {
+    keep_in_page(path, &sigmix::sweep::jsonl(rows, std::path::Path::new(path))?)
+}
+
 #[cfg(target_arch = "wasm32")]
 fn page_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()

@@ -145,9 +145,7 @@ impl DistillLab {
                 match follow(m, &mut self.rows, &mut self.planned, &mut self.current) {
                     #[cfg(target_arch = "wasm32")]
                     Followed::RowAdded => {
-                        if let Ok(t) = sigmix::sweep::jsonl(&self.rows, std::path::Path::new(&self.path))
-                            && let Err(e) = crate::lab::files::keep_in_page(&self.path, &t)
-                        {
+                        if let Err(e) = crate::lab::files::keep_rows_in_page(&self.path, &self.rows) {
                             self.error = Some(e.to_string());
                         }
                     }

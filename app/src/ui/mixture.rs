@@ -267,8 +267,7 @@ impl MixturePanel {
                     // Natively the runner has appended it to the file already.
                     #[cfg(target_arch = "wasm32")]
                     Followed::RowAdded => {
-                        if let Err(e) = self.rows_jsonl().and_then(|t| crate::lab::files::keep_in_page(&self.path, &t))
-                        {
+                        if let Err(e) = crate::lab::files::keep_rows_in_page(&self.path, &self.rows) {
                             self.notice = Some(e.to_string());
                         }
                     }
