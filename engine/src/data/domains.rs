@@ -80,11 +80,11 @@ impl Lexicon {
         Lexicon { words, zipf, next }
     }
 
-    fn zipf_word(&self, rng: &mut Rng) -> usize {
+    pub(crate) fn zipf_word(&self, rng: &mut Rng) -> usize {
         rng.weighted(&self.zipf)
     }
 
-    fn word(&self, i: usize) -> &str {
+    pub(crate) fn word(&self, i: usize) -> &str {
         &self.words[i]
     }
 }

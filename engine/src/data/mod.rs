@@ -1,10 +1,12 @@
 //! Training data: procedural text domains generated from a seed (the embedded default), a
 //! byte-level tokenizer, and a sampler that draws each batch's sequences by mixture weights;
+//! a procedural dialogue domain to finetune on;
 //! the user's own text files as further domains; and procedural shape images for the
 //! contrastive demo, with the corruptions a test-time adaptation stream applies to them.
 
 mod corpus;
 mod corrupt;
+mod dialogue;
 mod domains;
 mod sampler;
 mod shapes;
@@ -12,6 +14,7 @@ mod text;
 
 pub use corpus::Corpus;
 pub use corrupt::{Corruption, MAX_SEVERITY, check_severity, corrupt};
+pub use dialogue::{DIALOGUE, dialogue};
 pub use domains::{DOMAINS, Domain};
 pub use sampler::{Batch, MixtureSampler, eval_batch};
 pub use shapes::{SHAPE_CLASSES, ShapeImages};

@@ -102,15 +102,21 @@ impl TextDomain {
 }
 
 /// The texts `refs` names, taken from `given`: each must be there with the same fingerprint.
+/// The procedural `dialogue` domain needs no file: when not given, it is generated at the
+/// size its reference names.
 pub fn resolve_texts(refs: &[TextRef], given: &[TextDomain]) -> Result<Vec<TextDomain>> {
     refs.iter()
         .map(|r| {
-            let t = given.iter().find(|t| t.name == r.name).ok_or_else(|| {
-                Error::Config(format!(
-                    "the configuration trains on the text domain `{}` ({} bytes), which was not given: add the file (--text {}.txt, or drop it onto the lab)",
-                    r.name, r.bytes, r.name
-                ))
-            })?;
+            let procedural = || (r.name == crate::data::DIALOGUE).then(|| crate::data::dialogue(r.bytes));
+            let t = match given.iter().find(|t| t.name == r.name) {
+                Some(t) => t.clone(),
+                None => procedural().transpose()?.ok_or_else(|| {
+                    Error::Config(format!(
+                        "the configuration trains on the text domain `{}` ({} bytes), which was not given: add the file (--text {}.txt, or drop it onto the lab)",
+                        r.name, r.bytes, r.name
+                    ))
+                })?,
+            };
             let have = t.reference();
             if have != *r {
                 return Err(Error::Config(format!(
@@ -118,7 +124,7 @@ pub fn resolve_texts(refs: &[TextRef], given: &[TextDomain]) -> Result<Vec<TextD
                     r.name, have.bytes, have.fingerprint, r.bytes, r.fingerprint
                 )));
             }
-            Ok(t.clone())
+            Ok(t)
         })
         .collect()
 }
