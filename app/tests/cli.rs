@@ -329,5 +329,46 @@ fn the_distillation_sweep_trains_its_teacher_first_and_answers_the_compute_quest
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&fits).expect("fit written")).expect("JSON");
     assert!(report["distill_mre"].as_f64().is_some_and(f64::is_finite), "{report}");
-    assert!(dir.join("kd.teachers").join("teacher-w64l1-s40.f32").exists());
+    assert!(dir.join("kd.weights").join("teacher-w64l1-s40.f32").exists());
+}
+
+#[test]
+fn the_forgetting_sweep_pretrains_finetunes_and_reports_what_injection_prevents() {
+    let dir = std::env::temp_dir().join(format!("sigmix-cli-forgetting-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (runs, fits) = (dir.join("ft.jsonl"), dir.join("ft-fit.json"));
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
+    let args = ["--device", "cpu", "sweep", "--preset", "forgetting-smoke", "--out", &path(&runs)];
+    let o = sigmix(&[&args[..], &["--fit-out", &path(&fits)]].concat());
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.find("pretrain-w16l1-s40").expect("pretrained first") < t.find("w16l1-ft10-p0.000").expect("finetuned"));
+    for want in [
+        "21 of 21 planned runs",
+        "per injected fraction p",
+        "injection",
+        "pretraining loss after finetuning, largest size: held-out MRE",
+        "the injected-tokens form",
+        "dialogue loss after finetuning, largest size",
+    ] {
+        assert!(t.contains(want), "missing `{want}`:\n{t}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fits).expect("fit written")).expect("JSON");
+    assert!(report["forgetting"]["mre"].as_f64().is_some_and(f64::is_finite), "{report}");
+    assert!(report["forgetting_tokens"]["mre"].as_f64().is_some_and(f64::is_finite), "{report}");
+    assert_eq!(report["by_injection"].as_array().map(Vec::len), Some(3));
+    assert!(dir.join("ft.weights").join("pretrain-w48l1-s40.f32").exists());
+
+    // A text of the user's own replaces the dialogue as the target.
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "the quick brown fox jumps over the lazy dog. ".repeat(200)).expect("write");
+    let o = sigmix(&[&args[..], &["--text", &path(&notes), "--dry-run"]].concat());
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("0.250,0.250,0.250,0.250,0.000") && t.contains("0.050,0.050,0.050,0.050,0.800"), "{t}");
+    let o = sigmix(&[&args[..], &["--text", &path(&notes), "--show-plan"]].concat());
+    let t = text(&o);
+    assert!(t.contains("\"notes\"") && !t.contains("\"dialogue\""), "{t}");
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use sigmix::DeviceChoice;
-use sigmix_app::lab::{Lab, Tab};
+use sigmix_app::lab::{Lab, LawReport, LawSweep, Tab};
 use sigmix_app::ui::attention::MapSource;
 use sigmix_app::ui::train::Status;
 
@@ -494,7 +494,7 @@ fn the_distillation_calculator_fits_on_a_sweep_it_runs() {
     let path = dir.join("distill-smoke.jsonl");
     let mut h = lab();
     {
-        let f = &mut h.state_mut().laws.fit;
+        let f = &mut h.state_mut().laws.distill_fit;
         f.path = path.to_string_lossy().into_owned();
         f.load();
         assert_eq!((f.planned, f.rows.len()), (25, 0));
@@ -508,16 +508,16 @@ fn the_distillation_calculator_fits_on_a_sweep_it_runs() {
     h.run_steps(3);
     h.get_by_label("Run distillation sweep").click();
     step_until(&mut h, 120, "the distillation sweep and its fit", |l| {
-        l.laws.fit.report.is_some() || l.laws.fit.error.is_some()
+        l.laws.distill_fit.report.is_some() || l.laws.distill_fit.error.is_some()
     });
-    let f = &h.state().laws.fit;
+    let f = &h.state().laws.distill_fit;
     assert!(f.error.is_none(), "{:?}", f.error);
     assert_eq!(f.rows.len(), 25);
-    let report = f.report.as_ref().expect("fitted");
+    let Some(LawReport::Distillation(report)) = f.report.as_ref() else { panic!("a distillation report") };
     assert!(report.supervised_mre.is_finite() && report.distill_mre.is_finite());
     assert_eq!(report.crossovers.len(), 4);
     assert_eq!(std::fs::read_to_string(&path).expect("on disk").lines().count(), 25);
-    assert!(dir.join("distill-smoke.teachers").join("teacher-w64l1-s40.f32").exists(), "the teacher is kept");
+    assert!(dir.join("distill-smoke.weights").join("teacher-w64l1-s40.f32").exists(), "the teacher is kept");
     h.run_steps(2);
     h.get_by_label_contains("largest student predicted").scroll_to_me();
     h.run_steps(3);
@@ -528,13 +528,87 @@ fn the_distillation_calculator_fits_on_a_sweep_it_runs() {
     let mut fresh = lab();
     drop_file(&mut fresh, "kd-runs.jsonl", bytes);
     step_until(&mut fresh, 60, "the dropped sweep's fit", |l| {
-        l.laws.fit.report.is_some() || l.laws.fit.error.is_some()
+        l.laws.distill_fit.report.is_some() || l.laws.distill_fit.error.is_some()
     });
     assert_eq!(fresh.state().tab, Tab::Laws);
-    assert!(fresh.state().laws.fit.error.is_none(), "{:?}", fresh.state().laws.fit.error);
-    assert_eq!(fresh.state().laws.fit.rows.len(), 25);
+    assert!(fresh.state().laws.distill_fit.error.is_none(), "{:?}", fresh.state().laws.distill_fit.error);
+    assert_eq!(fresh.state().laws.distill_fit.rows.len(), 25);
 
     // The Mixture lab does not offer distillation sweeps: they fit other laws.
-    assert!(sigmix_app::ui::distill_lab::is_distill("distill"));
-    assert!(!sigmix_app::ui::distill_lab::is_distill("classroom"));
+    assert_eq!(LawSweep::of_preset("distill"), Some(LawSweep::Distillation));
+    assert_eq!(LawSweep::of_preset("classroom"), None);
+}
+
+#[test]
+fn the_forgetting_calculator_fits_on_a_sweep_it_runs() {
+    let dir = std::env::temp_dir().join(format!("sigmix-lab-forgetting-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("forgetting-smoke.jsonl");
+    let mut h = lab();
+    {
+        let f = &mut h.state_mut().laws.forgetting_fit;
+        f.path = path.to_string_lossy().into_owned();
+        f.load();
+        assert_eq!((f.planned, f.rows.len()), (21, 0));
+    }
+    h.state_mut().tab = Tab::Laws;
+    h.run_steps(2);
+    h.get_by_label("Forgetting with pretraining-data injection").click();
+    h.run_steps(2);
+    h.get_by_label("Run forgetting sweep").scroll_to_me();
+    h.run_steps(3);
+    h.get_by_label("Run forgetting sweep").click();
+    step_until(&mut h, 120, "the forgetting sweep and its fit", |l| {
+        l.laws.forgetting_fit.report.is_some() || l.laws.forgetting_fit.error.is_some()
+    });
+    let f = &h.state().laws.forgetting_fit;
+    assert!(f.error.is_none(), "{:?}", f.error);
+    assert_eq!(f.rows.len(), 21);
+    let Some(LawReport::Forgetting(report)) = f.report.as_ref() else { panic!("a forgetting report") };
+    assert_eq!((report.pretrained.len(), report.finetuned.len()), (3, 18));
+    assert!(dir.join("forgetting-smoke.weights").join("pretrain-w16l1-s40.f32").exists(), "pretrained weights kept");
+    h.run_steps(2);
+    h.get_by_label_contains("largest size predicted").scroll_to_me();
+    h.run_steps(3);
+    write_doc_image(&mut h, "lab-forgetting.png");
+
+    // Exports: the runs, the fit, and a CSV row per finetuning run.
+    let exports = dir.join("exports");
+    h.state_mut().laws.forgetting_fit.export_dir = exports.clone();
+    for button in ["Download runs", "Download fit", "Export CSV"] {
+        // Scrolling is animated: let it settle before clicking where the button now is.
+        h.get_by_label(button).scroll_to_me();
+        h.run_steps(8);
+        h.get_by_label(button).click();
+        h.run_steps(2);
+        let notice = h.state().laws.forgetting_fit.notice.clone();
+        assert!(notice.as_deref().is_some_and(|n| n.starts_with("saved")), "{button}: {notice:?}");
+    }
+    let saved = |ext: &str| {
+        let found = std::fs::read_dir(&exports).expect("exports").flatten().map(|e| e.path());
+        found.filter(|p| p.extension().is_some_and(|x| x == ext)).collect::<Vec<_>>()
+    };
+    assert_eq!(saved("jsonl").len(), 1);
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved("json")[0]).expect("fit")).expect("JSON");
+    assert!(fit["forgetting_tokens"]["mre"].as_f64().is_some_and(f64::is_finite), "{fit}");
+    let csv = std::fs::read_to_string(&saved("csv")[0]).expect("csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 19, "a header and 18 finetuning runs:\n{csv}");
+    assert!(lines[0].starts_with("run,from,n,d_ft,p,") && lines[0].contains("dialogue_loss"), "{}", lines[0]);
+    let predicted = lines.iter().filter(|l| l.starts_with("w48l1") && !l.ends_with(",,,")).count();
+    assert_eq!(predicted, 6, "the largest size's runs carry the laws' predictions:\n{csv}");
+
+    // The same runs dropped onto a fresh lab go to the forgetting fit.
+    let bytes = std::fs::read(&path).expect("read");
+    let mut fresh = lab();
+    drop_file(&mut fresh, "ft-runs.jsonl", bytes);
+    step_until(&mut fresh, 60, "the dropped sweep's fit", |l| {
+        l.laws.forgetting_fit.report.is_some() || l.laws.forgetting_fit.error.is_some()
+    });
+    assert_eq!(fresh.state().tab, Tab::Laws);
+    assert!(fresh.state().laws.forgetting_fit.error.is_none(), "{:?}", fresh.state().laws.forgetting_fit.error);
+    assert!(fresh.state().laws.distill_fit.rows.is_empty(), "not taken for a distillation sweep");
+    assert_eq!(LawSweep::of_preset("forgetting"), Some(LawSweep::Forgetting));
 }

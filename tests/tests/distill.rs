@@ -117,7 +117,7 @@ fn sweep(path: &Path, resume: bool) -> (SweepOutcome, usize) {
     let plan = SweepPlan::preset("distill-smoke").expect("preset");
     let mut retrained = 0;
     let out = run_sweep(&cpu(), &plan, path, SweepOptions { resume, ..Default::default() }, &mut |e| {
-        if let SweepEvent::RetrainingTeacher { .. } = e {
+        if let SweepEvent::RetrainingSource { .. } = e {
             retrained += 1;
         }
     })
@@ -128,10 +128,10 @@ fn sweep(path: &Path, resume: bool) -> (SweepOutcome, usize) {
 #[test]
 fn a_distillation_sweep_fits_both_laws_and_resumes_with_its_teachers() {
     let path = temp("distill.jsonl");
-    let _ = std::fs::remove_dir_all(path.with_extension("teachers"));
+    let _ = std::fs::remove_dir_all(path.with_extension("weights"));
     let (full, retrained) = sweep(&path, false);
     assert!(full.complete() && full.trained == 25 && retrained == 0);
-    assert!(path.with_extension("teachers").join("teacher-w64l1-s40.f32").exists(), "the teacher's weights are kept");
+    assert!(path.with_extension("weights").join("teacher-w64l1-s40.f32").exists(), "the teacher's weights are kept");
 
     let report = fit_distillation(&full.rows, &FitOptions::default()).expect("fits");
     assert_eq!((report.supervised.rows, report.distill.rows), (9, 9));
@@ -158,7 +158,7 @@ fn a_distillation_sweep_fits_both_laws_and_resumes_with_its_teachers() {
     }
 
     // Without the teachers' folder the teacher is trained once more, to the same students.
-    std::fs::remove_dir_all(path.with_extension("teachers")).expect("remove");
+    std::fs::remove_dir_all(path.with_extension("weights")).expect("remove");
     kill();
     let (again, retrained) = sweep(&path, true);
     assert_eq!((again.trained, retrained), (17, 1));

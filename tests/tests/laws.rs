@@ -2,9 +2,9 @@
 //! data-mixture table.
 
 use sigmix::laws::{
-    Chinchilla, Distillation, FitOptions, Forgetting, Hyper, Law, MixOptions, MixTarget, MixtureAdditive, MixtureJoint,
-    MixtureLaw, MoeSparsity, Observation, Optimizer, RunTable, SupervisedPower, TokensFrom, bootstrap, fit, mre,
-    optimal_mixture, relative_forgetting, scale_ema, scale_hyper,
+    Chinchilla, Distillation, FitOptions, Forgetting, ForgettingTokens, Hyper, Law, MixOptions, MixTarget,
+    MixtureAdditive, MixtureJoint, MixtureLaw, MoeSparsity, Observation, Optimizer, RunTable, SupervisedPower,
+    TokensFrom, bootstrap, fit, mre, optimal_mixture, relative_forgetting, scale_ema, scale_hyper,
 };
 use sigmix::rng::Rng;
 
@@ -249,6 +249,10 @@ fn the_distillation_moe_and_forgetting_laws_have_exact_gradients() {
         (Box::new(MoeSparsity::default()), vec![0.75]),
         (Box::new(MoeSparsity { c_falls_with_sparsity: false }), vec![0.5]),
         (Box::new(Forgetting), vec![0.01]),
+        (Box::new(Forgetting), vec![0.05, 1.3]),
+        (Box::new(ForgettingTokens), vec![0.01]),
+        (Box::new(ForgettingTokens), vec![0.2, 1.3]),
+        (Box::new(ForgettingTokens), vec![0.0, 1.3]),
     ];
     for (law, h) in &laws {
         for _ in 0..3 {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use sigmix::laws::{
-    Bootstrap, Chinchilla, Distillation, FitOptions, FitResult, Forgetting, Law, MixtureAdditive, MixtureJoint,
-    MoeSparsity, RunTable, SupervisedPower, TokensFrom, bootstrap, fit, fit_from, mre,
+    Bootstrap, Chinchilla, Distillation, FitOptions, FitResult, Forgetting, ForgettingTokens, Law, MixtureAdditive,
+    MixtureJoint, MoeSparsity, RunTable, SupervisedPower, TokensFrom, bootstrap, fit, fit_from, mre,
 };
 use sigmix::train::write_json_atomic;
 
@@ -15,9 +15,10 @@ use sigmix::train::write_json_atomic;
 pub struct Args {
     /// The law: chinchilla, supervised (E + (A/N^α + B/D^β)^γ), mixture-additive,
     /// mixture-joint ([I] A_h/B_h form), moe (needs --extra-col with S), distill (needs
-    /// --extra-col with the teacher's loss and --supervised), forgetting ([I], needs --extra-col
-    /// with the injected fraction p; the target is the rise of the pretraining loss).
-    #[arg(long, value_parser = ["chinchilla", "supervised", "mixture-additive", "mixture-joint", "moe", "distill", "forgetting"])]
+    /// --extra-col with the teacher's loss and --supervised), forgetting and forgetting-tokens
+    /// ([I], PAPERS.md's form and the injected-tokens form; need --extra-col with the injected
+    /// fraction p; the target is the rise of the pretraining loss).
+    #[arg(long, value_parser = ["chinchilla", "supervised", "mixture-additive", "mixture-joint", "moe", "distill", "forgetting", "forgetting-tokens"])]
     law: String,
     /// The column a law needs beside N and D: sparsity S (moe), teacher loss L_T (distill),
     /// injected pretraining fraction p (forgetting).
@@ -88,7 +89,7 @@ struct TargetFit {
 
 /// The law `args` names, over `k` mixture domains.
 fn make_law(args: &Args, k: usize) -> sigmix::Result<Box<dyn Law>> {
-    let needs_extra = ["moe", "distill", "forgetting"].contains(&args.law.as_str());
+    let needs_extra = ["moe", "distill", "forgetting", "forgetting-tokens"].contains(&args.law.as_str());
     if needs_extra && args.extra_col.is_none() {
         return Err(sigmix::Error::Config(format!(
             "--law {} needs --extra-col COL: the column with {}",
@@ -122,6 +123,7 @@ fn make_law(args: &Args, k: usize) -> sigmix::Result<Box<dyn Law>> {
                 ));
             }
         },
+        "forgetting-tokens" => Box::new(ForgettingTokens),
         _ => Box::new(Forgetting),
     })
 }

@@ -10,6 +10,7 @@ mod bench_moe;
 mod byol;
 mod distill_report;
 mod fit;
+mod forgetting_report;
 mod info;
 mod mix;
 mod plot;
@@ -54,7 +55,7 @@ enum Command {
     Mix(mix::Args),
     /// Draw a sweep or a fit: loss vs N and D with the law extrapolated, predicted vs measured, optimal mixture.
     Plot(plot::Args),
-    /// Train a grid of runs (sizes × tokens × mixtures, or teachers and students for `--preset distill`), then fit the law and predict the largest size.
+    /// Train a grid of runs (sizes × tokens × mixtures, teachers and students for `--preset distill`, pretrained and finetuned models for `--preset forgetting`), then fit the law and predict the largest size.
     Sweep(sweep::Args),
 }
 

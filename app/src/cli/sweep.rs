@@ -1,6 +1,7 @@
 //! `sigmix sweep`: train a grid of runs into a JSONL file (resumable, shardable), then fit the
 //! mixture law on the smaller sizes and check its prediction of the largest (a distillation
-//! sweep: the supervised and distillation laws, and where distilling pays);
+//! sweep: the supervised and distillation laws, and where distilling pays; a forgetting sweep:
+//! forgetting against injected pretraining data, and the forgetting law);
 //! `sigmix sweep merge`: join shard files.
 
 use std::path::PathBuf;
@@ -10,8 +11,8 @@ use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
 use sigmix::laws::FitOptions;
 use sigmix::sweep::{
-    ParamCount, SWEEP_PRESETS, Shard, SweepEvent, SweepOptions, SweepPlan, fit_and_predict, fit_distillation, merge,
-    run_sweep,
+    ParamCount, SWEEP_PRESETS, Shard, SweepEvent, SweepOptions, SweepPlan, fit_and_predict, fit_distillation,
+    fit_forgetting, merge, run_sweep,
 };
 use sigmix::train::{Event, write_json_atomic};
 
@@ -105,7 +106,13 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         None => SweepPlan::preset(&args.preset)?,
     };
     let texts: Vec<TextDomain> = args.texts.iter().map(|p| TextDomain::read(p)).collect::<sigmix::Result<_>>()?;
-    plan.base.add_texts(&texts, 1.0);
+    if plan.forgetting.is_some() && !texts.is_empty() {
+        // A forgetting sweep finetunes on the last text: the user's own replaces the dialogue.
+        plan.base.remove_texts();
+        plan.base.add_texts(&texts, 0.0);
+    } else {
+        plan.base.add_texts(&texts, 1.0);
+    }
     if args.show_plan {
         println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
         return Ok(());
@@ -140,7 +147,7 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         &device,
         &plan,
         &args.out,
-        SweepOptions { resume: args.resume, shard: args.shard, stop: None, texts, teacher_dir: None },
+        SweepOptions { resume: args.resume, shard: args.shard, stop: None, texts, weights_dir: None },
         &mut |e| match e {
             SweepEvent::Planned { planned, in_shard, todo, torn_tail, .. } => {
                 if torn_tail {
@@ -168,9 +175,9 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
                 bar.set_message(format!("{label}  {tokens_per_sec:.0} tok/s"));
             }
             SweepEvent::Training(_) => {}
-            SweepEvent::RetrainingTeacher { run } => {
-                label = format!("teacher {} (its weights were not kept: trained again)", run.id);
-                super::say(&bar, format!("{label} before the students that learn from it"));
+            SweepEvent::RetrainingSource { run } => {
+                label = format!("{} (its weights were not kept: trained again)", run.id);
+                super::say(&bar, format!("{label} before the runs that start from it or learn from it"));
             }
             SweepEvent::RunFinished { row, .. } => {
                 finished_work += step_work * row.config.steps as u64;
@@ -203,6 +210,15 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         return Ok(());
     }
     if args.no_fit {
+        return Ok(());
+    }
+    if plan.forgetting.is_some() {
+        let report = fit_forgetting(&outcome.rows, &FitOptions::default())?;
+        super::forgetting_report::print(&report);
+        if let Some(path) = &args.fit_out {
+            write_json_atomic(path, &report)?;
+            println!("fits written to {}", path.display());
+        }
         return Ok(());
     }
     if plan.distill.is_some() {

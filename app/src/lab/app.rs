@@ -4,12 +4,12 @@ use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
 use sigmix::sweep::parse_rows;
 
+use crate::lab::LawSweep;
 use crate::lab::files::DropKind;
 
 use crate::ui::attention::AttentionPanel;
 use crate::ui::byol::ByolPanel;
 use crate::ui::contrastive::ContrastivePanel;
-use crate::ui::distill_lab::DistillLab;
 use crate::ui::laws::LawsPanel;
 use crate::ui::mixture::MixturePanel;
 use crate::ui::moe::MoePanel;
@@ -241,12 +241,17 @@ impl Lab {
                     Err(e) => self.notice = Some(e.to_string()),
                 },
                 Ok(f) => {
-                    // A distillation sweep goes to its own fit, everything else to the Mixture lab.
-                    let distilled = f.text().ok().and_then(|t| parse_rows(std::path::Path::new(&f.name), t).ok());
-                    match distilled.filter(|found| DistillLab::holds_distillation(&found.rows)) {
-                        Some(found) => {
+                    // A distillation or forgetting sweep goes to its own fit, everything else
+                    // to the Mixture lab.
+                    let found = f.text().ok().and_then(|t| parse_rows(std::path::Path::new(&f.name), t).ok());
+                    match found.and_then(|found| LawSweep::of_rows(&found.rows).map(|kind| (kind, found))) {
+                        Some((kind, found)) => {
                             self.tab = Tab::Laws;
-                            self.laws.fit.accept(&f.name, found.rows, ctx);
+                            let fit = match kind {
+                                LawSweep::Distillation => &mut self.laws.distill_fit,
+                                LawSweep::Forgetting => &mut self.laws.forgetting_fit,
+                            };
+                            fit.accept(&f.name, found.rows, ctx);
                         }
                         None => {
                             self.tab = Tab::Mixture;

@@ -16,7 +16,7 @@ mod tta_job;
 pub use app::{Lab, Tab};
 pub use byol_job::{ByolJob, ByolMessage};
 pub use contrastive_job::{ContrastiveJob, ContrastiveMessage};
-pub use sweep_job::{Followed, SweepJob, SweepMessage, SweepStore, follow};
+pub use sweep_job::{Followed, LawReport, LawSweep, SweepJob, SweepMessage, SweepStore, follow};
 pub use task::Task;
 pub use train_job::{Command, Message, TrainJob, TrainedAttention};
 pub use tta_job::{TtaJob, TtaMessage};

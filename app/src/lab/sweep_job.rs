@@ -10,8 +10,8 @@ use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
 use sigmix::laws::{FitOptions, RunTable};
 use sigmix::sweep::{
-    DistillReport, Extrapolation, ParamCount, ReadRows, SweepEvent, SweepOptions, SweepPlan, SweepRow, fit_and_predict,
-    run_sweep_async,
+    DistillReport, Extrapolation, ForgettingReport, ParamCount, ReadRows, SweepEvent, SweepOptions, SweepPlan,
+    SweepRow, fit_and_predict, fit_distillation, fit_forgetting, run_sweep_async,
 };
 
 use crate::lab::Task;
@@ -36,10 +36,63 @@ pub enum SweepMessage {
     Done,
     /// A fit finished.
     Fitted(Vec<Extrapolation>),
-    /// A distillation sweep's fit finished.
-    DistillFitted(Box<DistillReport>),
+    /// A distillation or forgetting sweep's fit finished.
+    LawFitted(LawReport),
     /// The job failed.
     Failed(String),
+}
+
+/// The sweeps that fit a law of their own instead of the mixture law.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LawSweep {
+    /// Teachers, then students supervised and distilled: the distillation law.
+    Distillation,
+    /// Pretrained models finetuned with pretraining data injected: the forgetting law.
+    Forgetting,
+}
+
+impl LawSweep {
+    /// Which of these a plan is, if any.
+    pub fn of_plan(plan: &SweepPlan) -> Option<LawSweep> {
+        if plan.distill.is_some() {
+            Some(LawSweep::Distillation)
+        } else if plan.forgetting.is_some() {
+            Some(LawSweep::Forgetting)
+        } else {
+            None
+        }
+    }
+
+    /// Which of these the sweep preset `name` is, if any.
+    pub fn of_preset(name: &str) -> Option<LawSweep> {
+        SweepPlan::preset(name).ok().as_ref().and_then(Self::of_plan)
+    }
+
+    /// Which of these a sweep's rows come from, if any (a run that learns from a teacher, or
+    /// one that starts from another run).
+    pub fn of_rows(rows: &[SweepRow]) -> Option<LawSweep> {
+        if rows.iter().any(|r| r.config.distill.is_some()) {
+            Some(LawSweep::Distillation)
+        } else if rows.iter().any(|r| r.config.init_from.is_some()) {
+            Some(LawSweep::Forgetting)
+        } else {
+            None
+        }
+    }
+
+    /// The sweep presets of this kind: (name, what it is for).
+    pub fn presets(self) -> Vec<(&'static str, &'static str)> {
+        sigmix::sweep::SWEEP_PRESETS.iter().copied().filter(|(n, _)| Self::of_preset(n) == Some(self)).collect()
+    }
+}
+
+/// A law sweep's fit.
+#[derive(Clone, Debug)]
+pub enum LawReport {
+    /// What a distillation sweep found.
+    Distillation(Box<DistillReport>),
+    /// What a forgetting sweep found.
+    Forgetting(Box<ForgettingReport>),
 }
 
 /// What `follow` made of a sweep job's message.
@@ -115,16 +168,16 @@ impl SweepJob {
             stop,
             async move |send: &dyn Fn(SweepMessage)| {
                 let device = crate::lab::device_async(choice).await?;
-                // A distillation sweep's teachers are kept beside its file, as `sigmix sweep` keeps
-                // them (the page keeps them in memory).
+                // The weights a sweep hands on (teachers, pretrained models) are kept beside its
+                // file, as `sigmix sweep` keeps them (the page keeps them in memory).
                 #[cfg(not(target_arch = "wasm32"))]
-                let teacher_dir = match &store {
-                    SweepStore::File(path) if plan.distill.is_some() => Some(path.with_extension("teachers")),
+                let weights_dir = match &store {
+                    SweepStore::File(path) if plan.hands_on_weights() => Some(path.with_extension("weights")),
                     _ => None,
                 };
                 #[cfg(target_arch = "wasm32")]
-                let teacher_dir = None;
-                let opts = SweepOptions { resume: true, stop: Some(flag), texts, teacher_dir, ..Default::default() };
+                let weights_dir = None;
+                let opts = SweepOptions { resume: true, stop: Some(flag), texts, weights_dir, ..Default::default() };
                 // Where each finished row goes before the next run starts.
                 type Append = Box<dyn FnMut(&SweepRow) -> sigmix::Result<()>>;
                 let (label, found, mut append): (String, ReadRows, Append) = match store {
@@ -160,7 +213,7 @@ impl SweepJob {
                             send(SweepMessage::RunStarted(run.id.clone(), position))
                         }
                         SweepEvent::RunFinished { row, .. } => send(SweepMessage::RunFinished(Box::new(row.clone()))),
-                        SweepEvent::Training(_) | SweepEvent::RetrainingTeacher { .. } => {}
+                        SweepEvent::Training(_) | SweepEvent::RetrainingSource { .. } => {}
                     },
                     &mut append,
                 )
@@ -185,14 +238,18 @@ impl SweepJob {
         )
     }
 
-    /// Fits the supervised and distillation laws to a distillation sweep's rows and finds
-    /// where distilling pays.
-    pub fn fit_distill(rows: Vec<SweepRow>, wake: impl Fn() + Send + 'static) -> SweepJob {
+    /// Fits a law sweep's rows: the supervised and distillation laws and where distilling pays,
+    /// or the forgetting and finetuning laws and what injection prevents.
+    pub fn fit_law(kind: LawSweep, rows: Vec<SweepRow>, wake: impl Fn() + Send + 'static) -> SweepJob {
         Self::spawn(
             Arc::new(AtomicBool::new(false)),
             async move |send: &dyn Fn(SweepMessage)| {
-                let report = sigmix::sweep::fit_distillation(&rows, &FitOptions::default())?;
-                send(SweepMessage::DistillFitted(Box::new(report)));
+                let opts = FitOptions::default();
+                let report = match kind {
+                    LawSweep::Distillation => LawReport::Distillation(Box::new(fit_distillation(&rows, &opts)?)),
+                    LawSweep::Forgetting => LawReport::Forgetting(Box::new(fit_forgetting(&rows, &opts)?)),
+                };
+                send(SweepMessage::LawFitted(report));
                 Ok(())
             },
             wake,

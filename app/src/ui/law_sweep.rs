@@ -1,28 +1,19 @@
-//! "Fit on these runs" for the distillation calculator: run a distillation sweep in the engine
-//! (teachers, then students supervised and distilled), fit the supervised and distillation
-//! laws on every student size but the largest, and show how well they predict it and where
-//! distilling beats supervised training at equal compute.
+//! "Fit on these runs" for a law calculator: run the law's sweep in the engine (a distillation
+//! sweep: teachers, then students supervised and distilled; a forgetting sweep: pretrained
+//! models finetuned with pretraining data injected), fit its laws on every size but the
+//! largest, and show how well they predict the largest and what the sweep found.
 
 use egui::Ui;
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::DeviceChoice;
-use sigmix::sweep::{DistillReport, HeldOutRun, SWEEP_PRESETS, SweepPlan, SweepRow, parse_rows};
+use sigmix::sweep::{SweepPlan, SweepRow, parse_rows};
 
-use crate::lab::{Followed, SweepJob, SweepMessage, SweepStore, follow};
-use crate::ui::widgets::{RunButton, colour, start_or_stop};
+use crate::lab::{Followed, LawReport, LawSweep, SweepJob, SweepMessage, SweepStore, follow};
+use crate::ui::widgets::{RunButton, start_or_stop};
 
-/// Whether the sweep preset `name` is a distillation sweep.
-pub fn is_distill(name: &str) -> bool {
-    SweepPlan::preset(name).is_ok_and(|p| p.distill.is_some())
-}
-
-/// The sweep presets that are distillation sweeps.
-pub fn distill_presets() -> Vec<(&'static str, &'static str)> {
-    SWEEP_PRESETS.iter().copied().filter(|(n, _)| is_distill(n)).collect()
-}
-
-/// A distillation sweep run from the lab, and its fit.
-pub struct DistillLab {
+/// A law sweep run from the lab, and its fit.
+pub struct LawSweepLab {
+    /// Which law's sweep.
+    pub kind: LawSweep,
     /// Where the sweeps train.
     pub device: DeviceChoice,
     /// The sweep preset.
@@ -36,25 +27,36 @@ pub struct DistillLab {
     /// The run in progress.
     pub current: Option<String>,
     /// The laws fitted on the finished sweep.
-    pub report: Option<DistillReport>,
+    pub report: Option<LawReport>,
     /// The last error, shown until the next action.
     pub error: Option<String>,
+    /// Where the last export went, shown until the next one.
+    pub notice: Option<String>,
+    /// Folder natively exported files go to.
+    pub export_dir: std::path::PathBuf,
     job: Option<SweepJob>,
     fit_job: Option<SweepJob>,
 }
 
-impl DistillLab {
-    /// The panel at the smoke preset (seconds), reading any runs already kept.
-    pub fn new(device: DeviceChoice) -> DistillLab {
-        let mut lab = DistillLab {
+impl LawSweepLab {
+    /// The panel at the kind's smoke preset (seconds), reading any runs already kept.
+    pub fn new(kind: LawSweep, device: DeviceChoice) -> LawSweepLab {
+        let preset = match kind {
+            LawSweep::Distillation => "distill-smoke",
+            LawSweep::Forgetting => "forgetting-smoke",
+        };
+        let mut lab = LawSweepLab {
+            kind,
             device,
-            preset: "distill-smoke".into(),
+            preset: preset.into(),
             path: String::new(),
             rows: Vec::new(),
             planned: 0,
             current: None,
             report: None,
             error: None,
+            notice: None,
+            export_dir: crate::lab::LAB_DIR.into(),
             job: None,
             fit_job: None,
         };
@@ -82,12 +84,7 @@ impl DistillLab {
         }
     }
 
-    /// Whether `rows` come from a distillation sweep (some run learns from a teacher).
-    pub fn holds_distillation(rows: &[SweepRow]) -> bool {
-        rows.iter().any(|r| r.config.distill.is_some())
-    }
-
-    /// Takes the rows of a distillation sweep dropped onto the lab (any plan's, e.g. one run
+    /// Takes the rows of a sweep of this kind dropped onto the lab (any plan's, e.g. one run
     /// with `sigmix sweep --plan`) and fits them.
     pub fn accept(&mut self, name: &str, rows: Vec<SweepRow>, ctx: &egui::Context) {
         if self.busy() {
@@ -95,7 +92,7 @@ impl DistillLab {
             return;
         }
         if let Some(first) = rows.first()
-            && is_distill(&first.sweep)
+            && LawSweep::of_preset(&first.sweep) == Some(self.kind)
         {
             self.preset = first.sweep.clone();
             self.path = self.default_path();
@@ -134,7 +131,7 @@ impl DistillLab {
 
     fn fit(&mut self, ctx: &egui::Context) {
         let ctx = ctx.clone();
-        self.fit_job = Some(SweepJob::fit_distill(self.rows.clone(), move || ctx.request_repaint()));
+        self.fit_job = Some(SweepJob::fit_law(self.kind, self.rows.clone(), move || ctx.request_repaint()));
     }
 
     /// Takes what the sweep and the fit report.
@@ -167,7 +164,7 @@ impl DistillLab {
         if let Some(job) = &self.fit_job {
             for m in job.drain() {
                 match m {
-                    SweepMessage::DistillFitted(r) => self.report = Some(*r),
+                    SweepMessage::LawFitted(r) => self.report = Some(r),
                     SweepMessage::Failed(e) => self.error = Some(e),
                     _ => {}
                 }
@@ -186,15 +183,30 @@ impl DistillLab {
     pub fn ui(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
         self.poll(&ctx);
-        ui.label("Fit on these runs: train teachers, then students with and without them, here; fit both laws on all but the largest student and predict it.");
+        let (what, run, hover) = match self.kind {
+            LawSweep::Distillation => (
+                "Fit on these runs: train teachers, then students with and without them, here; fit both laws on all but the largest student and predict it.",
+                "Run distillation sweep",
+                "Train the sweep's runs not yet kept (its teachers first), then fit",
+            ),
+            LawSweep::Forgetting => (
+                "Fit on these runs: pretrain each size on the four domains, finetune it on dialogue with 0–20% of pretraining data injected, here; fit the laws on all but the largest size and predict it.",
+                "Run forgetting sweep",
+                "Train the sweep's runs not yet kept (the pretrained models first), then fit",
+            ),
+        };
+        ui.label(what);
         ui.horizontal(|ui| {
             ui.add_enabled_ui(!self.busy(), |ui| {
                 let mut preset = self.preset.clone();
-                egui::ComboBox::from_id_salt("distill-preset").selected_text(&preset).show_ui(ui, |ui| {
-                    for (name, what) in distill_presets() {
-                        ui.selectable_value(&mut preset, name.to_string(), name).on_hover_text(what);
-                    }
-                });
+                egui::ComboBox::from_id_salt(("law-sweep-preset", self.kind as u8)).selected_text(&preset).show_ui(
+                    ui,
+                    |ui| {
+                        for (name, what) in self.kind.presets() {
+                            ui.selectable_value(&mut preset, name.to_string(), name).on_hover_text(what);
+                        }
+                    },
+                );
                 if preset != self.preset {
                     self.preset = preset;
                     self.path = self.default_path();
@@ -205,8 +217,8 @@ impl DistillLab {
             match start_or_stop(
                 ui,
                 self.job.is_none(),
-                "Run distillation sweep",
-                "Train the sweep's runs not yet kept (its teachers first), then fit",
+                run,
+                hover,
                 "Stop after the run in progress (finished runs are kept)",
             ) {
                 RunButton::Start => self.run(&ctx),
@@ -227,55 +239,114 @@ impl DistillLab {
             ui.add(egui::ProgressBar::new(done).text(text));
         }
         if self.fit_job.is_some() {
-            ui.label("fitting both laws…");
+            ui.label("fitting the laws…");
         }
         if let Some(e) = &self.error {
             ui.colored_label(egui::Color32::from_rgb(220, 80, 80), e);
         }
-        if let Some(r) = &self.report {
-            report_ui(ui, r);
+        self.export_ui(ui);
+        match &self.report {
+            Some(LawReport::Distillation(r)) => crate::ui::distill_lab::report_ui(ui, r),
+            Some(LawReport::Forgetting(r)) => crate::ui::forgetting_lab::report_ui(ui, r),
+            None => {}
         }
     }
-}
 
-fn points(held: &[HeldOutRun]) -> Vec<[f64; 2]> {
-    held.iter().map(|h| [h.measured, h.predicted]).collect()
-}
-
-/// The fitted laws' held-out errors, their predictions against the measurements, the
-/// measured gains and the compute crossovers.
-fn report_ui(ui: &mut Ui, r: &DistillReport) {
-    let teachers: Vec<String> = r.teachers.iter().map(|t| format!("{} (L_T {:.3})", t.id, t.loss)).collect();
-    ui.label(format!("teachers: {}", teachers.join(", ")));
-    ui.label(format!(
-        "largest student predicted: supervised law {:.2}% MRE ({} runs fitted), distillation law {:.2}% MRE ({} runs fitted)",
-        100.0 * r.supervised_mre,
-        r.supervised.rows,
-        100.0 * r.distill_mre,
-        r.distill.rows
-    ));
-    let helped = r.measured_gain.iter().filter(|(_, g)| *g < 0.0).count();
-    ui.label(format!(
-        "measured at equal tokens, the teacher lowered the loss in {helped} of {} runs",
-        r.measured_gain.len()
-    ));
-    let all: Vec<f64> =
-        r.supervised_held_out.iter().chain(&r.distill_held_out).flat_map(|h| [h.measured, h.predicted]).collect();
-    let (lo, hi) = all.iter().fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
-    Plot::new("distill-fit")
-        .height(200.0)
-        .legend(Legend::default())
-        .x_axis_label("measured loss (largest student)")
-        .y_axis_label("predicted")
-        .show(ui, |p| {
-            if lo.is_finite() {
-                p.line(Line::new("exact", PlotPoints::from(vec![[lo, lo], [hi, hi]])).color(egui::Color32::GRAY));
+    /// Download runs (JSONL), fit (JSON), the report's table (CSV) and the screen (PNG).
+    fn export_ui(&mut self, ui: &mut Ui) {
+        let fitted = self.report.is_some();
+        ui.horizontal(|ui| {
+            let runs = ui
+                .add_enabled(!self.rows.is_empty(), egui::Button::new("Download runs"))
+                .on_hover_text("The runs as JSON Lines (the `sigmix sweep` format); drop the file onto the lab to fit it again");
+            if runs.clicked() {
+                self.notice = Some(self.export_rows().unwrap_or_else(|e| e.to_string()));
             }
-            p.points(Points::new("supervised law", points(&r.supervised_held_out)).radius(4.0).color(colour(0)));
-            p.points(Points::new("distillation law", points(&r.distill_held_out)).radius(4.0).color(colour(1)));
+            let fit = ui
+                .add_enabled(fitted, egui::Button::new("Download fit"))
+                .on_hover_text("The fitted laws, their held-out predictions and what the sweep found, as JSON (what `sigmix sweep --fit-out` writes)");
+            if fit.clicked() {
+                self.notice = Some(self.export_fit().unwrap_or_else(|e| e.to_string()));
+            }
+            let csv = ui
+                .add_enabled(fitted, egui::Button::new("Export CSV"))
+                .on_hover_text("One row per run: what was measured and what the laws predicted");
+            if csv.clicked()
+                && let Some(r) = &self.report
+            {
+                let saved = crate::lab::files::save(&self.export_dir, &self.preset, "csv", report_csv(r).as_bytes());
+                self.notice = Some(saved.unwrap_or_else(|e| e.to_string()));
+            }
+            let png = ui.add_enabled(fitted, egui::Button::new("Save PNG")).on_hover_text("The lab's window as a picture");
+            if png.clicked() {
+                crate::lab::files::save_screen(ui.ctx(), self.export_dir.clone(), "law-sweep");
+                self.notice = Some("the window is saved as it is drawn next".into());
+            }
         });
-    ui.label("at equal training compute (the teacher's forward pass counted, its training not):");
-    for c in &r.crossovers {
-        ui.label(format!("  student {} from {}: {}", c.student, c.teacher, c.verdict()));
+        if let Some(n) = &self.notice {
+            ui.label(egui::RichText::new(n).small());
+        }
     }
+
+    fn export_rows(&self) -> sigmix::Result<String> {
+        let text = sigmix::sweep::jsonl(&self.rows, std::path::Path::new(&self.path))?;
+        crate::lab::files::save(&self.export_dir, &self.preset, "jsonl", text.as_bytes())
+    }
+
+    fn export_fit(&self) -> sigmix::Result<String> {
+        let json = match &self.report {
+            Some(LawReport::Distillation(r)) => serde_json::to_string_pretty(r),
+            Some(LawReport::Forgetting(r)) => serde_json::to_string_pretty(r),
+            None => return Err(sigmix::Error::Config("nothing is fitted yet: run the sweep first".into())),
+        }
+        .map_err(|e| sigmix::Error::Config(format!("the fit did not serialise: {e}")))?;
+        crate::lab::files::save(&self.export_dir, &format!("{}-fit", self.preset), "json", json.as_bytes())
+    }
+}
+
+/// A report as CSV, one row per run: a distillation sweep's held-out predictions and measured
+/// gains; a forgetting sweep's finetuning runs with what both forgetting forms predicted for the
+/// largest size (empty below it: those were fitted, not predicted).
+pub fn report_csv(r: &LawReport) -> String {
+    let mut out = String::new();
+    match r {
+        LawReport::Distillation(r) => {
+            out.push_str("run,law,predicted,measured,gain_vs_supervised\n");
+            let gain =
+                |id: &str| r.measured_gain.iter().find(|(g, _)| g == id).map_or(String::new(), |(_, v)| v.to_string());
+            for (law, held) in [("supervised", &r.supervised_held_out), ("distillation", &r.distill_held_out)] {
+                for h in held {
+                    out.push_str(&format!("{},{law},{},{},{}\n", h.id, h.predicted, h.measured, gain(&h.id)));
+                }
+            }
+        }
+        LawReport::Forgetting(r) => {
+            out.push_str(&format!(
+                "run,from,n,d_ft,p,pretrain_before,pretrain_after,rise,progress_lost,{0}_loss,predicted_after_papers_form,predicted_after_tokens_form,predicted_{0}_loss\n",
+                r.target
+            ));
+            let predicted = |held: &[sigmix::sweep::HeldOutRun], id: &str| {
+                held.iter().find(|h| h.id == id).map_or(String::new(), |h| h.predicted.to_string())
+            };
+            for f in &r.finetuned {
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                    f.id,
+                    f.from,
+                    f.n,
+                    f.d,
+                    f.p,
+                    f.before,
+                    f.after,
+                    f.after - f.before,
+                    f.relative,
+                    f.target_loss,
+                    predicted(&r.forgetting.held_out, &f.id),
+                    predicted(&r.forgetting_tokens.held_out, &f.id),
+                    predicted(&r.target_held_out, &f.id),
+                ));
+            }
+        }
+    }
+    out
 }

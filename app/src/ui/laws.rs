@@ -5,7 +5,8 @@
 use egui::Ui;
 use sigmix::DeviceChoice;
 
-use crate::ui::distill_lab::DistillLab;
+use crate::lab::LawSweep;
+use crate::ui::law_sweep::LawSweepLab;
 use egui_plot::{Line, Plot, PlotPoints, VLine};
 use sigmix::laws::{
     Chinchilla, Distillation, Forgetting, Hyper, Law, MoeSparsity, Observation, Optimizer, scale_ema, scale_hyper,
@@ -27,7 +28,9 @@ pub struct LawsPanel {
     kappa: f64,
     adam: bool,
     /// The distillation calculator's "fit on these runs": a sweep trained here and its fit.
-    pub fit: DistillLab,
+    pub distill_fit: LawSweepLab,
+    /// The forgetting calculator's "fit on these runs".
+    pub forgetting_fit: LawSweepLab,
 }
 
 impl LawsPanel {
@@ -47,7 +50,8 @@ impl LawsPanel {
             rho: 0.999,
             kappa: 4.0,
             adam: true,
-            fit: DistillLab::new(device),
+            distill_fit: LawSweepLab::new(LawSweep::Distillation, device),
+            forgetting_fit: LawSweepLab::new(LawSweep::Forgetting, device),
         }
     }
 }
@@ -70,7 +74,8 @@ impl LawsPanel {
     /// Draws the panel.
     pub fn ui(&mut self, ui: &mut Ui) {
         // A sweep started here keeps reporting while its section is folded.
-        self.fit.poll(&ui.ctx().clone());
+        self.distill_fit.poll(&ui.ctx().clone());
+        self.forgetting_fit.poll(&ui.ctx().clone());
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 egui::CollapsingHeader::new("Chinchilla: the compute-optimal split")
@@ -176,7 +181,7 @@ impl LawsPanel {
             },
         );
         ui.separator();
-        self.fit.ui(ui);
+        self.distill_fit.ui(ui);
     }
 
     fn forgetting(&mut self, ui: &mut Ui) {
@@ -202,6 +207,8 @@ impl LawsPanel {
                 p.line(Line::new("ΔL_pt(p)", PlotPoints::from(curve)));
             },
         );
+        ui.separator();
+        self.forgetting_fit.ui(ui);
     }
 
     fn ema(&mut self, ui: &mut Ui) {

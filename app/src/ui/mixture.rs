@@ -340,7 +340,7 @@ impl MixturePanel {
                 .selected_text(&preset)
                 .show_ui(ui, |ui| {
                     // Distillation sweeps fit other laws: they run from Laws → Distillation.
-                    for (name, what) in SWEEP_PRESETS.iter().filter(|(n, _)| !crate::ui::distill_lab::is_distill(n)) {
+                    for (name, what) in SWEEP_PRESETS.iter().filter(|(n, _)| crate::lab::LawSweep::of_preset(n).is_none()) {
                         ui.selectable_value(&mut preset, name.to_string(), *name).on_hover_text(*what);
                     }
                 })

@@ -4,6 +4,8 @@ pub mod attention;
 pub mod byol;
 pub mod contrastive;
 pub mod distill_lab;
+pub mod forgetting_lab;
+pub mod law_sweep;
 pub mod laws;
 pub mod mixture;
 pub mod moe;

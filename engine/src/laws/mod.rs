@@ -24,7 +24,7 @@ pub use data::{NamedFit, Observation, RunTable, TokensFrom, read_fits};
 pub use distill::{Distillation, SupervisedPower};
 pub use ema::{Hyper, Optimizer, scale_ema, scale_hyper};
 pub use fit::{FitOptions, FitResult, fit, fit_from, mre};
-pub use forgetting::{Forgetting, relative_forgetting};
+pub use forgetting::{Forgetting, ForgettingTokens, relative_forgetting};
 pub use mixture::{MixtureAdditive, MixtureJoint};
 pub use moe::MoeSparsity;
 pub use optimal_mixture::{MixOptions, MixTarget, MixtureLaw, OptimalMixture, mixture_law, optimal_mixture};

@@ -1,32 +1,33 @@
-//! A distillation sweep's teachers: trained once, their weights kept in memory and (natively)
-//! in files beside the sweep's JSONL, so a resumed sweep distils from the same teachers
-//! without training them again.
+//! The weights a sweep hands from run to run (a distillation sweep's teachers, a forgetting
+//! sweep's pretrained models): trained once, kept in memory and (natively) in files beside the
+//! sweep's JSONL, so a resumed sweep distils from, or finetunes, the same models without
+//! training them again.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::error::Result;
 
-/// The teachers' weights a sweep holds, by run id.
+/// The weights a sweep holds, by run id.
 #[derive(Default)]
-pub(crate) struct Teachers {
+pub(crate) struct Checkpoints {
     /// Where the weights are kept between calls (`None` in the browser: memory only).
     dir: Option<PathBuf>,
     memory: HashMap<String, Vec<f32>>,
 }
 
-impl Teachers {
-    /// Teachers kept in `dir` (and memory), or in memory alone.
-    pub(crate) fn new(dir: Option<PathBuf>) -> Teachers {
-        Teachers { dir, memory: HashMap::new() }
+impl Checkpoints {
+    /// Weights kept in `dir` (and memory), or in memory alone.
+    pub(crate) fn new(dir: Option<PathBuf>) -> Checkpoints {
+        Checkpoints { dir, memory: HashMap::new() }
     }
 
     fn file(&self, id: &str) -> Option<PathBuf> {
         self.dir.as_ref().map(|d| d.join(format!("{id}.f32")))
     }
 
-    /// The weights of teacher `id`, if held and of the expected `len` (a file of another
-    /// length is a stale teacher and is ignored).
+    /// The weights of run `id`, if held and of the expected `len` (a file of another length
+    /// is stale and ignored).
     pub(crate) fn get(&mut self, id: &str, len: usize) -> Option<Vec<f32>> {
         if let Some(w) = self.memory.get(id).filter(|w| w.len() == len) {
             return Some(w.clone());
@@ -37,7 +38,7 @@ impl Teachers {
         Some(w)
     }
 
-    /// Keeps teacher `id`'s weights: in memory, and written atomically to its file.
+    /// Keeps run `id`'s weights: in memory, and written atomically to its file.
     pub(crate) fn keep(&mut self, id: &str, weights: Vec<f32>) -> Result<()> {
         if let Some(path) = self.file(id) {
             if let Some(dir) = path.parent() {

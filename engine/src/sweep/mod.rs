@@ -1,20 +1,27 @@
 //! Sweeps: plan a grid of training runs over model size, tokens and mixture, train them with
 //! results appended to a JSONL file as they finish (resumable, shardable, mergeable), then
 //! fit the mixture law on the smaller sizes and predict the largest; a distillation sweep
-//! trains teachers first and fits the supervised and distillation laws instead.
+//! trains teachers first and fits the supervised and distillation laws instead; a forgetting
+//! sweep pretrains, finetunes with pretraining data injected, and fits the forgetting law.
 
+mod checkpoints;
 mod distill_fit;
 mod extrapolate;
+mod forgetting_fit;
 mod plan;
 mod runner;
 mod store;
-mod teachers;
 
 pub use distill_fit::{Crossover, DistillReport, TeacherRun, fit_distillation, training_flops};
 pub use extrapolate::{
     Extrapolation, HeldOutRun, ParamCount, fit_and_predict, fit_and_predict_table, observation, sweep_targets,
 };
-pub use plan::{DistillGrid, MixtureDesign, ModelSize, PlannedRun, SWEEP_PRESETS, Shard, SweepPlan, TeacherSpec};
+pub use forgetting_fit::{
+    FinetunedRun, ForgettingFit, ForgettingReport, InjectionSummary, PretrainedRun, fit_forgetting,
+};
+pub use plan::{
+    DistillGrid, ForgettingGrid, MixtureDesign, ModelSize, PlannedRun, SWEEP_PRESETS, Shard, SweepPlan, TeacherSpec,
+};
 #[cfg(not(target_arch = "wasm32"))]
 pub use runner::run_sweep;
 pub use runner::{SweepEvent, SweepOptions, SweepOutcome, run_sweep_async};

@@ -115,6 +115,24 @@ pub struct SweepPlan {
     /// supervised and from each teacher.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distill: Option<DistillGrid>,
+    /// A forgetting sweep: every size pretrained on the built-in domains, then finetuned on the
+    /// base configuration's last text domain for each of `steps` with each injected fraction
+    /// (`mixtures` is not used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forgetting: Option<ForgettingGrid>,
+}
+
+/// How a forgetting sweep pretrains and finetunes (Bethune et al. 2025).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgettingGrid {
+    /// Pretraining steps of every size, on the built-in domains in equal parts.
+    pub pretrain_steps: usize,
+    /// Fractions p of pretraining data mixed into the finetuning batches (0 ≤ p < 1): each
+    /// sequence is drawn from the built-in domains with probability p, from the target with 1 − p.
+    pub injections: Vec<f64>,
+    /// The finetuning runs' schedule (a fresh warmup from the pretrained weights).
+    pub finetune: LrSchedule,
 }
 
 /// The teachers of a distillation sweep and the loss its students learn by.
@@ -169,6 +187,14 @@ pub const SWEEP_PRESETS: &[(&str, &str)] = &[
         "2 teachers, then 4 student sizes × 3 budgets, each supervised and from each teacher: 38 runs, about 10 minutes on the CPU backend",
     ),
     ("distill-smoke", "1 teacher, 4 one-layer students × 3 budgets, supervised and distilled: seconds, for the tests"),
+    (
+        "forgetting",
+        "4 sizes pretrained on the four domains, each finetuned on dialogue × 3 budgets × 4 injected fractions (0, 1%, 5%, 20%): 52 runs, minutes on the CPU backend",
+    ),
+    (
+        "forgetting-smoke",
+        "3 one-layer sizes, pretrained and finetuned × 2 budgets × 3 fractions: seconds, for the tests",
+    ),
 ];
 
 impl SweepPlan {
@@ -192,6 +218,7 @@ impl SweepPlan {
                 steps: vec![100, 200, 400],
                 mixtures: MixtureDesign::Dirichlet { count: 8, alpha: 1.0, floor: 0.02, seed: 7 },
                 distill: None,
+                forgetting: None,
             }),
             "distill" => Ok(SweepPlan {
                 name: name.into(),
@@ -208,6 +235,7 @@ impl SweepPlan {
                     ],
                     loss: DistillLoss::default(),
                 }),
+                forgetting: None,
             }),
             "distill-smoke" => Ok(SweepPlan {
                 name: name.into(),
@@ -226,6 +254,41 @@ impl SweepPlan {
                     teachers: vec![TeacherSpec { size: size(64, 1, 4), steps: 40 }],
                     loss: DistillLoss { temperature: 1.0, lambda: 0.9 },
                 }),
+                forgetting: None,
+            }),
+            "forgetting" => Ok(SweepPlan {
+                name: name.into(),
+                base: RunConfig { name: "forgetting".into(), ..base }.with_dialogue_target(60_000)?,
+                sizes: vec![size(32, 2, 2), size(48, 2, 3), size(64, 2, 4), size(96, 2, 6)],
+                steps: vec![100, 200, 400],
+                mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                distill: None,
+                forgetting: Some(ForgettingGrid {
+                    pretrain_steps: 800,
+                    injections: vec![0.0, 0.01, 0.05, 0.2],
+                    finetune: LrSchedule { lr: 1e-3, warmup: 10, min_ratio: 0.1 },
+                }),
+            }),
+            "forgetting-smoke" => Ok(SweepPlan {
+                name: name.into(),
+                base: RunConfig {
+                    name: "forgetting-smoke".into(),
+                    model: GptConfig { context: 32, ..GptConfig::default() },
+                    batch: 8,
+                    train_bytes: 60_000,
+                    eval_batches: 1,
+                    ..base
+                }
+                .with_dialogue_target(20_000)?,
+                sizes: vec![size(16, 1, 1), size(32, 1, 2), size(48, 1, 3)],
+                steps: vec![10, 20],
+                mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                distill: None,
+                forgetting: Some(ForgettingGrid {
+                    pretrain_steps: 40,
+                    injections: vec![0.0, 0.05, 0.2],
+                    finetune: LrSchedule { lr: 3e-3, warmup: 2, min_ratio: 0.1 },
+                }),
             }),
             "smoke" => Ok(SweepPlan {
                 name: name.into(),
@@ -241,6 +304,7 @@ impl SweepPlan {
                 steps: vec![10, 20, 40],
                 mixtures: MixtureDesign::Dirichlet { count: 3, alpha: 1.0, floor: 0.05, seed: 3 },
                 distill: None,
+                forgetting: None,
             }),
             other => {
                 let names: Vec<&str> = SWEEP_PRESETS.iter().map(|(n, _)| *n).collect();
@@ -260,6 +324,12 @@ impl SweepPlan {
     pub fn runs(&self) -> Result<Vec<PlannedRun>> {
         if self.sizes.is_empty() || self.steps.is_empty() {
             return Err(Error::Config("a sweep needs at least one size and one token budget".into()));
+        }
+        if let Some(f) = &self.forgetting {
+            if self.distill.is_some() {
+                return Err(Error::Config("a sweep is a distillation sweep or a forgetting sweep, not both".into()));
+            }
+            return self.forgetting_runs(f);
         }
         // The built-in domains and any text domains the base configuration adds.
         let mixtures = self.mixtures.mixtures(self.base.domain_names().len())?;
@@ -309,6 +379,90 @@ impl SweepPlan {
             }
         }
         Ok(out)
+    }
+}
+
+impl SweepPlan {
+    /// A forgetting sweep's cells: each size pretrained, then finetuned for each budget with
+    /// each injected fraction.
+    fn forgetting_runs(&self, f: &ForgettingGrid) -> Result<Vec<PlannedRun>> {
+        let builtin = crate::data::DOMAINS.len();
+        let domains = self.base.domain_names();
+        let Some(target) = domains.get(builtin..).and_then(|t| t.last()) else {
+            return Err(Error::Config(
+                "a forgetting sweep finetunes on a text domain: give one (--text FILE), or use the `forgetting` preset's dialogue".into(),
+            ));
+        };
+        if f.pretrain_steps == 0 || f.injections.is_empty() {
+            return Err(Error::Config(format!(
+                "a forgetting sweep needs pretraining steps ≥ 1 and at least one injected fraction; got {} steps and {} fractions",
+                f.pretrain_steps,
+                f.injections.len()
+            )));
+        }
+        if let Some(p) = f.injections.iter().find(|p| !(0.0..1.0).contains(*p)) {
+            return Err(Error::Config(format!(
+                "injected fraction {p} is not in [0, 1): it is the share of finetuning sequences drawn from the pretraining domains"
+            )));
+        }
+        let pretrain_mixture: Vec<f64> =
+            (0..domains.len()).map(|i| if i < builtin { 1.0 / builtin as f64 } else { 0.0 }).collect();
+        let mut out: Vec<PlannedRun> = Vec::new();
+        let mut push = |id: String, config: RunConfig| {
+            config.validate()?;
+            out.push(PlannedRun { index: out.len(), id, config });
+            Ok::<(), Error>(())
+        };
+        let pretrain_id = |s: &ModelSize| format!("pretrain-{}-s{}", s.label(), f.pretrain_steps);
+        for s in &self.sizes {
+            let id = pretrain_id(s);
+            push(
+                id.clone(),
+                RunConfig {
+                    name: format!("{}/{id}", self.name),
+                    model: s.apply(&self.base.model),
+                    steps: f.pretrain_steps,
+                    mixture: pretrain_mixture.clone(),
+                    distill: None,
+                    init_from: None,
+                    ..self.base.clone()
+                },
+            )?;
+        }
+        for s in &self.sizes {
+            for &steps in &self.steps {
+                for &p in &f.injections {
+                    let id = format!("{}-ft{steps}-p{p:.3}", s.label());
+                    let mixture = (0..domains.len())
+                        .map(|i| match i {
+                            i if i < builtin => round6(p / builtin as f64),
+                            i if domains[i] == *target => round6(1.0 - p),
+                            _ => 0.0,
+                        })
+                        .collect();
+                    push(
+                        id.clone(),
+                        RunConfig {
+                            name: format!("{}/{id}", self.name),
+                            model: s.apply(&self.base.model),
+                            steps,
+                            schedule: f.finetune.clone(),
+                            mixture,
+                            distill: None,
+                            init_from: Some(pretrain_id(s)),
+                            ..self.base.clone()
+                        },
+                    )?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether some run of the plan starts from, or learns from, another run's weights (a
+    /// teacher, a pretrained model): those weights are then kept beside the sweep's file.
+    pub fn hands_on_weights(&self) -> bool {
+        self.distill.is_some() || self.forgetting.is_some()
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::sweep::SweepWriter;
-use crate::sweep::teachers::Teachers;
+use crate::sweep::checkpoints::Checkpoints;
 use crate::sweep::{PlannedRun, ReadRows, Shard, SweepPlan, SweepRow};
 use crate::tensor::Device;
 use crate::train::{Event, Trainer, train_trainer_async};
@@ -25,10 +25,11 @@ pub struct SweepOptions {
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// The bytes of the text domains the plan's configuration names.
     pub texts: Vec<crate::data::TextDomain>,
-    /// Folder a distillation sweep keeps its teachers' weights in, so a resumed sweep need not
-    /// train them again (`run_sweep` puts it beside the JSONL file: `runs.teachers/`); `None`
-    /// keeps them in memory only, and a resumed sweep trains its teachers once more.
-    pub teacher_dir: Option<std::path::PathBuf>,
+    /// Folder a sweep keeps the weights it hands on in (a distillation sweep's teachers, a
+    /// forgetting sweep's pretrained models), so a resumed sweep need not train them again
+    /// (`run_sweep` puts it beside the JSONL file: `runs.weights/`); `None` keeps them in
+    /// memory only, and a resumed sweep trains them once more.
+    pub weights_dir: Option<std::path::PathBuf>,
 }
 
 /// Progress of a sweep, for a progress bar or the app.
@@ -58,10 +59,11 @@ pub enum SweepEvent<'a> {
     },
     /// Progress inside the running cell.
     Training(&'a Event),
-    /// A teacher whose weights were not kept (a sweep resumed without its teachers' folder,
-    /// or another shard's teacher) is trained again before its student.
-    RetrainingTeacher {
-        /// The teacher's run.
+    /// A run whose weights another run needs (a teacher, a pretrained model) and which were
+    /// not kept (a sweep resumed without its weights folder, or another shard's run) is
+    /// trained again first.
+    RetrainingSource {
+        /// The run trained again.
         run: &'a PlannedRun,
     },
     /// A cell finished and its row is on disk.
@@ -106,8 +108,8 @@ pub fn run_sweep(
     let (mut writer, found) = SweepWriter::open(out, opts.resume)?;
     let label = out.display().to_string();
     let mut opts = opts;
-    if opts.teacher_dir.is_none() && plan.distill.is_some() {
-        opts.teacher_dir = Some(out.with_extension("teachers"));
+    if opts.weights_dir.is_none() && plan.hands_on_weights() {
+        opts.weights_dir = Some(out.with_extension("weights"));
     }
     pollster::block_on(run_sweep_async(device, plan, found, &label, opts, on_event, &mut |row| writer.append(row)))
 }
@@ -161,41 +163,48 @@ pub async fn run_sweep_async(
         torn_tail: found.torn_tail,
     });
     let mut trained = 0;
-    let teacher_ids: HashSet<&str> =
-        runs.iter().filter_map(|r| r.config.distill.as_ref()).map(|d| d.teacher_run.as_str()).collect();
-    let mut teachers = Teachers::new(opts.teacher_dir.clone());
+    // Runs whose weights other runs start from or learn from.
+    let sources: HashSet<&str> = runs
+        .iter()
+        .flat_map(|r| {
+            r.config.distill.as_ref().map(|d| d.teacher_run.as_str()).into_iter().chain(r.config.init_from.as_deref())
+        })
+        .collect();
+    let mut kept = Checkpoints::new(opts.weights_dir.clone());
     for (i, run) in todo.iter().enumerate() {
         if opts.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
             break;
         }
-        let teacher = match &run.config.distill {
-            None => None,
-            Some(d) => {
-                let len = d.teacher.param_count();
-                match teachers.get(&d.teacher_run, len) {
-                    Some(w) => Some(w),
-                    None => {
-                        let Some(t) = by_id.get(d.teacher_run.as_str()) else {
-                            return Err(Error::Config(format!(
-                                "run {} distils from `{}`, which is not a run of the `{}` plan",
-                                run.id, d.teacher_run, plan.name
-                            )));
-                        };
-                        on_event(SweepEvent::RetrainingTeacher { run: t });
-                        let trainer = Trainer::with_texts(device, &t.config, &opts.texts)?;
-                        let trainer = train_trainer_async(trainer, &mut |e| on_event(SweepEvent::Training(e))).await?;
-                        let w = trainer.read_weights().await?;
-                        teachers.keep(&t.id, w.clone())?;
-                        Some(w)
-                    }
-                }
+        let mut source = async |id: &str, len: usize| -> Result<Vec<f32>> {
+            if let Some(w) = kept.get(id, len) {
+                return Ok(w);
             }
+            let Some(t) = by_id.get(id) else {
+                return Err(Error::Config(format!(
+                    "run {} needs the weights of `{id}`, which is not a run of the `{}` plan",
+                    run.id, plan.name
+                )));
+            };
+            on_event(SweepEvent::RetrainingSource { run: t });
+            let w = train_source(device, t, &opts.texts, &mut kept, on_event).await?;
+            Ok(w)
+        };
+        let teacher = match &run.config.distill {
+            Some(d) => Some(source(&d.teacher_run, d.teacher.param_count()).await?),
+            None => None,
+        };
+        let init = match &run.config.init_from {
+            Some(id) => Some(source(id, run.config.model.param_count()).await?),
+            None => None,
         };
         on_event(SweepEvent::RunStarted { run, position: i + 1, todo: todo.len() });
-        let trainer = Trainer::with_teacher(device, &run.config, &opts.texts, teacher.as_deref())?;
+        let mut trainer = Trainer::with_teacher(device, &run.config, &opts.texts, teacher.as_deref())?;
+        if let Some(w) = &init {
+            trainer.start_from(w)?;
+        }
         let trainer = train_trainer_async(trainer, &mut |e| on_event(SweepEvent::Training(e))).await?;
-        if teacher_ids.contains(run.id.as_str()) {
-            teachers.keep(&run.id, trainer.read_weights().await?)?;
+        if sources.contains(run.id.as_str()) {
+            kept.keep(&run.id, trainer.read_weights().await?)?;
         }
         let record = trainer.record();
         let row = SweepRow::from_record(&plan.name, run.index, &run.id, &record)?;
@@ -207,4 +216,26 @@ pub async fn run_sweep_async(
     let mut rows: Vec<SweepRow> = done.into_values().collect();
     rows.sort_by_key(|r| r.index);
     Ok(SweepOutcome { rows, trained, planned: runs.len() })
+}
+
+/// Trains run `t` again because another run needs its weights, keeps them and hands them back.
+/// A source is itself trained from scratch (no sweep chains finetunes), so it needs no weights.
+async fn train_source(
+    device: &Device,
+    t: &PlannedRun,
+    texts: &[crate::data::TextDomain],
+    kept: &mut Checkpoints,
+    on_event: &mut dyn FnMut(SweepEvent<'_>),
+) -> Result<Vec<f32>> {
+    if t.config.distill.is_some() || t.config.init_from.is_some() {
+        return Err(Error::Config(format!(
+            "run {} is needed by another run but learns from one itself; a sweep hands weights on one level only",
+            t.id
+        )));
+    }
+    let trainer = Trainer::with_texts(device, &t.config, texts)?;
+    let trainer = train_trainer_async(trainer, &mut |e| on_event(SweepEvent::Training(e))).await?;
+    let w = trainer.read_weights().await?;
+    kept.keep(&t.id, w.clone())?;
+    Ok(w)
 }

@@ -45,6 +45,11 @@ pub struct RunConfig {
     /// Learn from a trained teacher's softened predictions instead of (or beside) the labels.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distill: Option<DistillSpec>,
+    /// Start from the trained weights of this run (a sweep id) instead of a random
+    /// initialisation: a finetuning run. The weights are handed to the trainer beside the
+    /// configuration (`Trainer::start_from`); a fresh optimiser and schedule start with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<String>,
 }
 
 /// A distillation run's teacher and loss (Busbridge et al. 2025): the teacher's logits are
@@ -78,6 +83,7 @@ impl Default for RunConfig {
             eval_batches: 2,
             log_every: 10,
             distill: None,
+            init_from: None,
         }
     }
 }
@@ -209,6 +215,13 @@ impl RunConfig {
                 }
             }
         }
+    }
+
+    /// This configuration with `bytes` of the procedural dialogue domain as its last text
+    /// domain, at weight 0: the target a forgetting sweep finetunes on.
+    pub fn with_dialogue_target(mut self, bytes: usize) -> Result<RunConfig> {
+        self.add_texts(&[crate::data::dialogue(bytes)?], 0.0);
+        Ok(self)
     }
 
     /// Trains on the built-in domains only again (drops the texts and their weights).

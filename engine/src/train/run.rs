@@ -91,6 +91,9 @@ pub struct Trainer {
     eval_secs: f64,
     /// Expert counts per MoE layer at the last logged steps (most recent last).
     loads: Vec<Vec<Vec<u32>>>,
+    /// Whether the weights `cfg.init_from` names are still to be handed in (a finetuning run
+    /// refuses to step from a random initialisation).
+    awaiting_init: bool,
     /// The steps keep their bind groups; they go with the trainer.
     _release: ReleaseBindGroups,
 }
@@ -173,8 +176,31 @@ impl Trainer {
             kernels_per_step: 0,
             eval_secs: 0.0,
             loads: Vec::new(),
+            awaiting_init: cfg.init_from.is_some(),
             _release: ReleaseBindGroups::on(device),
         })
+    }
+
+    /// Writes trained weights (packed, as `read_weights` gives them) into the model before the
+    /// first step: how a finetuning run starts from the run its `init_from` names.
+    pub fn start_from(&mut self, weights: &[f32]) -> Result<()> {
+        if self.step > 0 {
+            return Err(Error::Config(format!(
+                "run `{}` has taken {} steps: weights are handed in before the first",
+                self.cfg.name, self.step
+            )));
+        }
+        if weights.len() != self.params {
+            return Err(Error::Config(format!(
+                "the weights handed to run `{}` hold {} numbers, its model has {} parameters",
+                self.cfg.name,
+                weights.len(),
+                self.params
+            )));
+        }
+        self.model.weights().write_packed(weights)?;
+        self.awaiting_init = false;
+        Ok(())
     }
 
     /// Parameter count.
@@ -223,6 +249,13 @@ impl Trainer {
         crate::clock::yield_now().await;
         if self.finished() {
             return Err(Error::Config(format!("the run has finished its {} steps", self.cfg.steps)));
+        }
+        if self.awaiting_init {
+            return Err(Error::Config(format!(
+                "run `{}` starts from the weights of `{}`: train that run first and hand its weights in (Trainer::start_from; a forgetting sweep does both)",
+                self.cfg.name,
+                self.cfg.init_from.as_deref().unwrap_or_default()
+            )));
         }
         let cfg = &self.cfg;
         let t0 = Instant::now();
