@@ -372,3 +372,39 @@ fn the_forgetting_sweep_pretrains_finetunes_and_reports_what_injection_prevents(
     let t = text(&o);
     assert!(t.contains("\"notes\"") && !t.contains("\"dialogue\""), "{t}");
 }
+
+#[test]
+fn the_moe_sparsity_sweep_prints_its_isoflop_slices_and_the_optimal_sparsity() {
+    let dir = std::env::temp_dir().join(format!("sigmix-cli-moe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (runs, fits) = (dir.join("moe.jsonl"), dir.join("moe-fit.json"));
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
+    let o = sigmix(&[
+        "--device",
+        "cpu",
+        "sweep",
+        "--preset",
+        "moe-sparsity-smoke",
+        "--out",
+        &path(&runs),
+        "--fit-out",
+        &path(&fits),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for want in [
+        "18 of 18 planned runs",
+        "IsoFLOP slices (top-2 routing",
+        "w48l1 · 20 steps",
+        "(held out)",
+        "largest size: held-out MRE",
+        "optimal sparsity per compute budget",
+    ] {
+        assert!(t.contains(want), "missing `{want}`:\n{t}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fits).expect("fit written")).expect("JSON");
+    assert!(report["mre"].as_f64().is_some_and(f64::is_finite), "{report}");
+    assert_eq!(report["optimal"].as_array().map(Vec::len), Some(13));
+}

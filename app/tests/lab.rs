@@ -577,10 +577,11 @@ fn the_forgetting_calculator_fits_on_a_sweep_it_runs() {
     let exports = dir.join("exports");
     h.state_mut().laws.forgetting_fit.export_dir = exports.clone();
     for button in ["Download runs", "Download fit", "Export CSV"] {
+        // Every law sweep panel has these; the forgetting panel's are the last on the tab.
         // Scrolling is animated: let it settle before clicking where the button now is.
-        h.get_by_label(button).scroll_to_me();
+        h.get_all_by_label(button).last().expect("a button").scroll_to_me();
         h.run_steps(8);
-        h.get_by_label(button).click();
+        h.get_all_by_label(button).last().expect("a button").click();
         h.run_steps(2);
         let notice = h.state().laws.forgetting_fit.notice.clone();
         assert!(notice.as_deref().is_some_and(|n| n.starts_with("saved")), "{button}: {notice:?}");
@@ -611,4 +612,47 @@ fn the_forgetting_calculator_fits_on_a_sweep_it_runs() {
     assert!(fresh.state().laws.forgetting_fit.error.is_none(), "{:?}", fresh.state().laws.forgetting_fit.error);
     assert!(fresh.state().laws.distill_fit.rows.is_empty(), "not taken for a distillation sweep");
     assert_eq!(LawSweep::of_preset("forgetting"), Some(LawSweep::Forgetting));
+}
+
+#[test]
+fn the_moe_calculator_fits_on_a_sweep_it_runs_and_shows_the_optimal_sparsity() {
+    let dir = std::env::temp_dir().join(format!("sigmix-lab-moe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("moe-sparsity-smoke.jsonl");
+    let mut h = lab();
+    {
+        let f = &mut h.state_mut().laws.moe_fit;
+        f.path = path.to_string_lossy().into_owned();
+        f.load();
+        assert_eq!((f.planned, f.rows.len()), (18, 0));
+    }
+    h.state_mut().tab = Tab::Laws;
+    h.run_steps(2);
+    h.get_by_label("Run MoE sparsity sweep").scroll_to_me();
+    h.run_steps(8);
+    h.get_by_label("Run MoE sparsity sweep").click();
+    step_until(&mut h, 120, "the MoE sparsity sweep and its fit", |l| {
+        l.laws.moe_fit.report.is_some() || l.laws.moe_fit.error.is_some()
+    });
+    let f = &h.state().laws.moe_fit;
+    assert!(f.error.is_none(), "{:?}", f.error);
+    let Some(LawReport::Moe(report)) = f.report.as_ref() else { panic!("an MoE report") };
+    assert_eq!((report.slices.len(), report.optimal.len()), (6, 13));
+    h.run_steps(2);
+    h.get_by_label_contains("largest size predicted: MoE law").scroll_to_me();
+    h.run_steps(8);
+    write_doc_image(&mut h, "lab-moe-sparsity.png");
+
+    // Dropped onto a fresh lab, the runs go to the MoE fit.
+    let bytes = std::fs::read(&path).expect("read");
+    let mut fresh = lab();
+    drop_file(&mut fresh, "moe-runs.jsonl", bytes);
+    step_until(&mut fresh, 60, "the dropped sweep's fit", |l| {
+        l.laws.moe_fit.report.is_some() || l.laws.moe_fit.error.is_some()
+    });
+    assert_eq!(fresh.state().tab, Tab::Laws);
+    assert!(fresh.state().laws.moe_fit.error.is_none(), "{:?}", fresh.state().laws.moe_fit.error);
+    assert_eq!(LawSweep::of_preset("moe-sparsity"), Some(LawSweep::MoeSparsity));
+    assert_eq!(LawSweep::of_rows(&fresh.state().laws.moe_fit.rows), Some(LawSweep::MoeSparsity));
 }

@@ -53,3 +53,32 @@ pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
         ..proptest::test_runner::Config::default()
     }
 }
+
+/// A fresh path `name` in a folder of this test process's own (`prefix-<pid>`), whatever an
+/// earlier run left there removed.
+pub fn temp_path(prefix: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Runs the sweep preset `preset` on the CPU backend into `path` (resuming when asked) and
+/// counts the runs trained again because another run needed their weights.
+pub fn sweep_counting_retrained(
+    preset: &str,
+    path: &std::path::Path,
+    resume: bool,
+) -> (sigmix::sweep::SweepOutcome, usize) {
+    let plan = sigmix::sweep::SweepPlan::preset(preset).expect("preset");
+    let mut retrained = 0;
+    let opts = sigmix::sweep::SweepOptions { resume, ..Default::default() };
+    let out = sigmix::sweep::run_sweep(&cpu(), &plan, path, opts, &mut |e| {
+        if let sigmix::sweep::SweepEvent::RetrainingSource { .. } = e {
+            retrained += 1;
+        }
+    })
+    .expect("the sweep runs");
+    (out, retrained)
+}

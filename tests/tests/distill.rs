@@ -9,9 +9,9 @@ use sigmix::kernels::distill::DistillLoss;
 use sigmix::laws::FitOptions;
 use sigmix::models::GptConfig;
 use sigmix::optim::LrSchedule;
-use sigmix::sweep::{SweepEvent, SweepOptions, SweepOutcome, SweepPlan, fit_distillation, read_rows, run_sweep};
+use sigmix::sweep::{SweepOutcome, fit_distillation, read_rows};
 use sigmix::train::{DistillSpec, RunConfig, Trainer, train_trainer_async};
-use sigmix_tests::{block_on, cpu, devices};
+use sigmix_tests::{block_on, cpu, devices, sweep_counting_retrained, temp_path};
 
 fn student(steps: usize) -> RunConfig {
     RunConfig {
@@ -105,24 +105,12 @@ fn a_distillation_run_refuses_a_missing_or_wrong_teacher() {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sigmix-distill-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
-    let _ = std::fs::remove_file(&path);
-    path
+    temp_path("sigmix-distill", name)
 }
 
-/// Runs the smoke distillation sweep into `path`, counting teachers trained again.
+/// Runs the smoke sweep into `path`, counting the runs trained again for their weights.
 fn sweep(path: &Path, resume: bool) -> (SweepOutcome, usize) {
-    let plan = SweepPlan::preset("distill-smoke").expect("preset");
-    let mut retrained = 0;
-    let out = run_sweep(&cpu(), &plan, path, SweepOptions { resume, ..Default::default() }, &mut |e| {
-        if let SweepEvent::RetrainingSource { .. } = e {
-            retrained += 1;
-        }
-    })
-    .expect("the sweep runs");
-    (out, retrained)
+    sweep_counting_retrained("distill-smoke", path, resume)
 }
 
 #[test]

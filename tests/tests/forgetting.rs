@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use sigmix::data::{DIALOGUE, dialogue};
 use sigmix::laws::FitOptions;
 use sigmix::models::GptConfig;
-use sigmix::sweep::{SweepEvent, SweepOptions, SweepOutcome, SweepPlan, fit_forgetting, read_rows, run_sweep};
+use sigmix::sweep::{SweepOutcome, SweepPlan, fit_forgetting, read_rows};
 use sigmix::train::{RunConfig, Trainer, train_trainer_async};
-use sigmix_tests::{block_on, cpu, devices};
+use sigmix_tests::{block_on, cpu, devices, sweep_counting_retrained, temp_path};
 
 fn pretrain() -> RunConfig {
     RunConfig {
@@ -98,24 +98,12 @@ fn forgetting_plans_refuse_what_they_cannot_train() {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sigmix-forgetting-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
-    let _ = std::fs::remove_file(&path);
-    path
+    temp_path("sigmix-forgetting", name)
 }
 
-/// Runs the smoke forgetting sweep into `path`, counting pretrained models trained again.
+/// Runs the smoke sweep into `path`, counting the runs trained again for their weights.
 fn sweep(path: &Path, resume: bool) -> (SweepOutcome, usize) {
-    let plan = SweepPlan::preset("forgetting-smoke").expect("preset");
-    let mut retrained = 0;
-    let out = run_sweep(&cpu(), &plan, path, SweepOptions { resume, ..Default::default() }, &mut |e| {
-        if let SweepEvent::RetrainingSource { .. } = e {
-            retrained += 1;
-        }
-    })
-    .expect("the sweep runs");
-    (out, retrained)
+    sweep_counting_retrained("forgetting-smoke", path, resume)
 }
 
 #[test]

@@ -2,21 +2,7 @@
 //! largest student, what the teachers did measured, and the compute up to which distilling
 //! beats supervised training by the laws.
 
-use sigmix::sweep::{DistillReport, HeldOutRun};
-
-fn held_out_table(title: &str, held: &[HeldOutRun], mre: f64) {
-    println!("\n{title}: held-out MRE {:.2}%", 100.0 * mre);
-    println!("{:<30} {:>9} {:>9} {:>7}", "run", "predicted", "measured", "error");
-    for h in held {
-        println!(
-            "{:<30} {:>9.4} {:>9.4} {:>6.2}%",
-            h.id,
-            h.predicted,
-            h.measured,
-            100.0 * (h.predicted - h.measured) / h.measured
-        );
-    }
-}
+use sigmix::sweep::DistillReport;
 
 /// The report, as tables.
 pub fn print(r: &DistillReport) {
@@ -29,13 +15,13 @@ pub fn print(r: &DistillReport) {
         r.supervised.rows,
         100.0 * r.supervised.train_mre
     );
-    held_out_table("supervised, largest student", &r.supervised_held_out, r.supervised_mre);
+    super::held_out::print("supervised, largest student", &r.supervised_held_out, r.supervised_mre, 30);
     println!(
         "\ndistillation law (Eq. 8) fitted on {} distilled runs below the largest student (train MRE {:.2}%)",
         r.distill.rows,
         100.0 * r.distill.train_mre
     );
-    held_out_table("distilled, largest student", &r.distill_held_out, r.distill_mre);
+    super::held_out::print("distilled, largest student", &r.distill_held_out, r.distill_mre, 30);
     let helped = r.measured_gain.iter().filter(|(_, g)| *g < 0.0).count();
     println!(
         "\nmeasured at equal tokens: the teacher lowered the student's loss in {helped} of {} runs",

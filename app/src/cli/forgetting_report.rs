@@ -2,21 +2,7 @@
 //! laws' held-out predictions of the largest size, forgetting and target loss per injected
 //! fraction, and whether 1% injection stops most forgetting here.
 
-use sigmix::sweep::{ForgettingFit, ForgettingReport, HeldOutRun};
-
-fn held_out_table(title: &str, held: &[HeldOutRun], mre: f64) {
-    println!("\n{title}: held-out MRE {:.2}%", 100.0 * mre);
-    println!("{:<22} {:>9} {:>9} {:>7}", "run", "predicted", "measured", "error");
-    for h in held {
-        println!(
-            "{:<22} {:>9.4} {:>9.4} {:>6.2}%",
-            h.id,
-            h.predicted,
-            h.measured,
-            100.0 * (h.predicted - h.measured) / h.measured
-        );
-    }
-}
+use sigmix::sweep::{ForgettingFit, ForgettingReport};
 
 fn forgetting_fit(form: &str, f: &ForgettingFit) {
     println!(
@@ -24,7 +10,7 @@ fn forgetting_fit(form: &str, f: &ForgettingFit) {
         f.law.rows,
         100.0 * f.law.train_mre
     );
-    held_out_table("pretraining loss after finetuning, largest size", &f.held_out, f.mre);
+    super::held_out::print("pretraining loss after finetuning, largest size", &f.held_out, f.mre, 22);
     let by_p: Vec<String> =
         f.mre_by_injection.iter().map(|(p, e)| format!("{}%: {:.2}%", 100.0 * p, 100.0 * e)).collect();
     println!("  held-out MRE per injected fraction: {}", by_p.join(", "));
@@ -65,5 +51,10 @@ pub fn print(r: &ForgettingReport) {
         r.target_law.rows,
         100.0 * r.target_law.train_mre
     );
-    held_out_table(&format!("{} loss after finetuning, largest size", r.target), &r.target_held_out, r.target_mre);
+    super::held_out::print(
+        &format!("{} loss after finetuning, largest size", r.target),
+        &r.target_held_out,
+        r.target_mre,
+        22,
+    );
 }

@@ -11,8 +11,10 @@ mod byol;
 mod distill_report;
 mod fit;
 mod forgetting_report;
+mod held_out;
 mod info;
 mod mix;
+mod moe_report;
 mod plot;
 mod polyview;
 mod selftest;
@@ -55,7 +57,7 @@ enum Command {
     Mix(mix::Args),
     /// Draw a sweep or a fit: loss vs N and D with the law extrapolated, predicted vs measured, optimal mixture.
     Plot(plot::Args),
-    /// Train a grid of runs (sizes × tokens × mixtures, teachers and students for `--preset distill`, pretrained and finetuned models for `--preset forgetting`), then fit the law and predict the largest size.
+    /// Train a grid of runs (sizes × tokens × mixtures, teachers and students for `--preset distill`, pretrained and finetuned models for `--preset forgetting`, IsoFLOP slices over experts for `--preset moe-sparsity`), then fit the law and predict the largest size.
     Sweep(sweep::Args),
 }
 

@@ -1,7 +1,8 @@
 //! `sigmix sweep`: train a grid of runs into a JSONL file (resumable, shardable), then fit the
 //! mixture law on the smaller sizes and check its prediction of the largest (a distillation
 //! sweep: the supervised and distillation laws, and where distilling pays; a forgetting sweep:
-//! forgetting against injected pretraining data, and the forgetting law);
+//! forgetting against injected pretraining data, and the forgetting law; an MoE sparsity sweep:
+//! IsoFLOP slices over sparsity, the MoE law and the optimal sparsity per budget);
 //! `sigmix sweep merge`: join shard files.
 
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use sigmix::data::TextDomain;
 use sigmix::laws::FitOptions;
 use sigmix::sweep::{
     ParamCount, SWEEP_PRESETS, Shard, SweepEvent, SweepOptions, SweepPlan, fit_and_predict, fit_distillation,
-    fit_forgetting, merge, run_sweep,
+    fit_forgetting, fit_moe_sparsity, merge, run_sweep,
 };
 use sigmix::train::{Event, write_json_atomic};
 
@@ -212,23 +213,15 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
     if args.no_fit {
         return Ok(());
     }
+    let opts = FitOptions::default();
+    if plan.moe.is_some() {
+        return report(fit_moe_sparsity(&outcome.rows, &opts)?, super::moe_report::print, args.fit_out.as_deref());
+    }
     if plan.forgetting.is_some() {
-        let report = fit_forgetting(&outcome.rows, &FitOptions::default())?;
-        super::forgetting_report::print(&report);
-        if let Some(path) = &args.fit_out {
-            write_json_atomic(path, &report)?;
-            println!("fits written to {}", path.display());
-        }
-        return Ok(());
+        return report(fit_forgetting(&outcome.rows, &opts)?, super::forgetting_report::print, args.fit_out.as_deref());
     }
     if plan.distill.is_some() {
-        let report = fit_distillation(&outcome.rows, &FitOptions::default())?;
-        super::distill_report::print(&report);
-        if let Some(path) = &args.fit_out {
-            write_json_atomic(path, &report)?;
-            println!("fits written to {}", path.display());
-        }
-        return Ok(());
+        return report(fit_distillation(&outcome.rows, &opts)?, super::distill_report::print, args.fit_out.as_deref());
     }
     let n = if args.params == "total" { ParamCount::Total } else { ParamCount::NonEmbedding };
     let fits = fit_and_predict(&outcome.rows, n, &FitOptions::default())?;
@@ -260,6 +253,16 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
     }
     if let Some(path) = &args.fit_out {
         write_json_atomic(path, &fits)?;
+        println!("fits written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Prints a law sweep's report and writes it as JSON to `fit_out` when asked.
+fn report<R: serde::Serialize>(report: R, print: fn(&R), fit_out: Option<&std::path::Path>) -> sigmix::Result<()> {
+    print(&report);
+    if let Some(path) = fit_out {
+        write_json_atomic(path, &report)?;
         println!("fits written to {}", path.display());
     }
     Ok(())

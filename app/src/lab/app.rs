@@ -241,8 +241,8 @@ impl Lab {
                     Err(e) => self.notice = Some(e.to_string()),
                 },
                 Ok(f) => {
-                    // A distillation or forgetting sweep goes to its own fit, everything else
-                    // to the Mixture lab.
+                    // A distillation, forgetting or MoE sparsity sweep goes to its own fit,
+                    // everything else to the Mixture lab.
                     let found = f.text().ok().and_then(|t| parse_rows(std::path::Path::new(&f.name), t).ok());
                     match found.and_then(|found| LawSweep::of_rows(&found.rows).map(|kind| (kind, found))) {
                         Some((kind, found)) => {
@@ -250,6 +250,7 @@ impl Lab {
                             let fit = match kind {
                                 LawSweep::Distillation => &mut self.laws.distill_fit,
                                 LawSweep::Forgetting => &mut self.laws.forgetting_fit,
+                                LawSweep::MoeSparsity => &mut self.laws.moe_fit,
                             };
                             fit.accept(&f.name, found.rows, ctx);
                         }

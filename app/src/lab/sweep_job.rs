@@ -10,8 +10,8 @@ use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
 use sigmix::laws::{FitOptions, RunTable};
 use sigmix::sweep::{
-    DistillReport, Extrapolation, ForgettingReport, ParamCount, ReadRows, SweepEvent, SweepOptions, SweepPlan,
-    SweepRow, fit_and_predict, fit_distillation, fit_forgetting, run_sweep_async,
+    DistillReport, Extrapolation, ForgettingReport, MoeReport, ParamCount, ReadRows, SweepEvent, SweepOptions,
+    SweepPlan, SweepRow, fit_and_predict, fit_distillation, fit_forgetting, fit_moe_sparsity, run_sweep_async,
 };
 
 use crate::lab::Task;
@@ -49,6 +49,8 @@ pub enum LawSweep {
     Distillation,
     /// Pretrained models finetuned with pretraining data injected: the forgetting law.
     Forgetting,
+    /// IsoFLOP slices over the expert count: the MoE law and the optimal sparsity.
+    MoeSparsity,
 }
 
 impl LawSweep {
@@ -58,6 +60,8 @@ impl LawSweep {
             Some(LawSweep::Distillation)
         } else if plan.forgetting.is_some() {
             Some(LawSweep::Forgetting)
+        } else if plan.moe.is_some() {
+            Some(LawSweep::MoeSparsity)
         } else {
             None
         }
@@ -68,13 +72,22 @@ impl LawSweep {
         SweepPlan::preset(name).ok().as_ref().and_then(Self::of_plan)
     }
 
-    /// Which of these a sweep's rows come from, if any (a run that learns from a teacher, or
-    /// one that starts from another run).
+    /// Which of these a sweep's rows come from, if any (a run that learns from a teacher, one
+    /// that starts from another run, or MoE runs of more than one expert count).
     pub fn of_rows(rows: &[SweepRow]) -> Option<LawSweep> {
+        let experts: std::collections::BTreeSet<usize> = rows
+            .iter()
+            .filter_map(|r| match &r.config.model.ffn {
+                sigmix::models::Ffn::Moe(m) => Some(m.experts),
+                sigmix::models::Ffn::Dense => None,
+            })
+            .collect();
         if rows.iter().any(|r| r.config.distill.is_some()) {
             Some(LawSweep::Distillation)
         } else if rows.iter().any(|r| r.config.init_from.is_some()) {
             Some(LawSweep::Forgetting)
+        } else if experts.len() > 1 {
+            Some(LawSweep::MoeSparsity)
         } else {
             None
         }
@@ -93,6 +106,8 @@ pub enum LawReport {
     Distillation(Box<DistillReport>),
     /// What a forgetting sweep found.
     Forgetting(Box<ForgettingReport>),
+    /// What an MoE sparsity sweep found.
+    Moe(Box<MoeReport>),
 }
 
 /// What `follow` made of a sweep job's message.
@@ -239,7 +254,8 @@ impl SweepJob {
     }
 
     /// Fits a law sweep's rows: the supervised and distillation laws and where distilling pays,
-    /// or the forgetting and finetuning laws and what injection prevents.
+    /// the forgetting and finetuning laws and what injection prevents, or the MoE law and the
+    /// optimal sparsity per budget.
     pub fn fit_law(kind: LawSweep, rows: Vec<SweepRow>, wake: impl Fn() + Send + 'static) -> SweepJob {
         Self::spawn(
             Arc::new(AtomicBool::new(false)),
@@ -248,6 +264,7 @@ impl SweepJob {
                 let report = match kind {
                     LawSweep::Distillation => LawReport::Distillation(Box::new(fit_distillation(&rows, &opts)?)),
                     LawSweep::Forgetting => LawReport::Forgetting(Box::new(fit_forgetting(&rows, &opts)?)),
+                    LawSweep::MoeSparsity => LawReport::Moe(Box::new(fit_moe_sparsity(&rows, &opts)?)),
                 };
                 send(SweepMessage::LawFitted(report));
                 Ok(())

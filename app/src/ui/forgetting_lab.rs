@@ -7,7 +7,7 @@ use egui::Ui;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::sweep::{FinetunedRun, ForgettingReport};
 
-use crate::ui::distill_lab::points;
+use crate::ui::distill_lab::parity_plot;
 use crate::ui::widgets::colour;
 
 /// The injected fractions of the sweep, ascending: the plots' x positions are their indices,
@@ -108,32 +108,11 @@ pub fn report_ui(ui: &mut Ui, r: &ForgettingReport) {
             ui.end_row();
         }
     });
-    let all: Vec<f64> = r
-        .forgetting
-        .held_out
-        .iter()
-        .chain(&r.forgetting_tokens.held_out)
-        .chain(&r.target_held_out)
-        .flat_map(|h| [h.measured, h.predicted])
-        .collect();
-    let (lo, hi) = all.iter().fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
-    Plot::new("forget-fit")
-        .height(180.0)
-        .legend(Legend::default())
-        .x_axis_label("measured loss (largest size)")
-        .y_axis_label("predicted")
-        .show(ui, |p| {
-            if lo.is_finite() {
-                p.line(Line::new("exact", PlotPoints::from(vec![[lo, lo], [hi, hi]])).color(egui::Color32::GRAY));
-            }
-            let pretraining = [
-                ("pretraining loss, PAPERS.md's form", &r.forgetting),
-                ("pretraining loss, tokens form", &r.forgetting_tokens),
-            ];
-            for (i, (name, f)) in pretraining.into_iter().enumerate() {
-                p.points(Points::new(name, points(&f.held_out)).radius(4.0).color(colour(i)));
-            }
-            let target = Points::new(format!("{} loss", r.target), points(&r.target_held_out));
-            p.points(target.radius(4.0).color(colour(2)));
-        });
+    let target = format!("{} loss", r.target);
+    let series = [
+        ("pretraining loss, PAPERS.md's form", r.forgetting.held_out.as_slice()),
+        ("pretraining loss, tokens form", &r.forgetting_tokens.held_out),
+        (target.as_str(), &r.target_held_out),
+    ];
+    parity_plot(ui, "forget-fit", "measured loss (largest size)", &series);
 }

@@ -44,6 +44,7 @@ impl LawSweepLab {
         let preset = match kind {
             LawSweep::Distillation => "distill-smoke",
             LawSweep::Forgetting => "forgetting-smoke",
+            LawSweep::MoeSparsity => "moe-sparsity-smoke",
         };
         let mut lab = LawSweepLab {
             kind,
@@ -194,6 +195,11 @@ impl LawSweepLab {
                 "Run forgetting sweep",
                 "Train the sweep's runs not yet kept (the pretrained models first), then fit",
             ),
+            LawSweep::MoeSparsity => (
+                "Fit on these runs: train each size and budget with 2 to 32 experts, top-2 (same active parameters, so the same compute: an IsoFLOP slice over sparsity), here; fit the MoE law on all but the largest size, predict it, and find the optimal sparsity per compute budget.",
+                "Run MoE sparsity sweep",
+                "Train the sweep's runs not yet kept, then fit",
+            ),
         };
         ui.label(what);
         ui.horizontal(|ui| {
@@ -248,6 +254,7 @@ impl LawSweepLab {
         match &self.report {
             Some(LawReport::Distillation(r)) => crate::ui::distill_lab::report_ui(ui, r),
             Some(LawReport::Forgetting(r)) => crate::ui::forgetting_lab::report_ui(ui, r),
+            Some(LawReport::Moe(r)) => crate::ui::moe_sparsity_lab::report_ui(ui, r),
             None => {}
         }
     }
@@ -297,6 +304,7 @@ impl LawSweepLab {
         let json = match &self.report {
             Some(LawReport::Distillation(r)) => serde_json::to_string_pretty(r),
             Some(LawReport::Forgetting(r)) => serde_json::to_string_pretty(r),
+            Some(LawReport::Moe(r)) => serde_json::to_string_pretty(r),
             None => return Err(sigmix::Error::Config("nothing is fitted yet: run the sweep first".into())),
         }
         .map_err(|e| sigmix::Error::Config(format!("the fit did not serialise: {e}")))?;
@@ -306,7 +314,8 @@ impl LawSweepLab {
 
 /// A report as CSV, one row per run: a distillation sweep's held-out predictions and measured
 /// gains; a forgetting sweep's finetuning runs with what both forgetting forms predicted for the
-/// largest size (empty below it: those were fitted, not predicted).
+/// largest size (empty below it: those were fitted, not predicted); an MoE sparsity sweep's
+/// runs with the law's prediction of each.
 pub fn report_csv(r: &LawReport) -> String {
     let mut out = String::new();
     match r {
@@ -318,6 +327,25 @@ pub fn report_csv(r: &LawReport) -> String {
                 for h in held {
                     out.push_str(&format!("{},{law},{},{},{}\n", h.id, h.predicted, h.measured, gain(&h.id)));
                 }
+            }
+        }
+        LawReport::Moe(r) => {
+            out.push_str("run,size,experts,sparsity,n_total,n_active,tokens,flops,loss,predicted,held_out\n");
+            for x in &r.runs {
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{},{},{},{},{}\n",
+                    x.id,
+                    x.size,
+                    x.experts,
+                    x.sparsity,
+                    x.n_total,
+                    x.n_active,
+                    x.tokens,
+                    x.flops,
+                    x.loss,
+                    x.predicted,
+                    x.held_out
+                ));
             }
         }
         LawReport::Forgetting(r) => {

@@ -31,6 +31,8 @@ pub struct LawsPanel {
     pub distill_fit: LawSweepLab,
     /// The forgetting calculator's "fit on these runs".
     pub forgetting_fit: LawSweepLab,
+    /// The MoE calculator's "fit on these runs".
+    pub moe_fit: LawSweepLab,
 }
 
 impl LawsPanel {
@@ -52,6 +54,7 @@ impl LawsPanel {
             adam: true,
             distill_fit: LawSweepLab::new(LawSweep::Distillation, device),
             forgetting_fit: LawSweepLab::new(LawSweep::Forgetting, device),
+            moe_fit: LawSweepLab::new(LawSweep::MoeSparsity, device),
         }
     }
 }
@@ -76,6 +79,7 @@ impl LawsPanel {
         // A sweep started here keeps reporting while its section is folded.
         self.distill_fit.poll(&ui.ctx().clone());
         self.forgetting_fit.poll(&ui.ctx().clone());
+        self.moe_fit.poll(&ui.ctx().clone());
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 egui::CollapsingHeader::new("Chinchilla: the compute-optimal split")
@@ -154,6 +158,8 @@ impl LawsPanel {
             p.line(Line::new("L(S)", PlotPoints::from(curve)));
             p.vline(VLine::new("S*", s_best));
         });
+        ui.separator();
+        self.moe_fit.ui(ui);
     }
 
     fn distill(&mut self, ui: &mut Ui) {

@@ -9,6 +9,7 @@ pub mod law_sweep;
 pub mod laws;
 pub mod mixture;
 pub mod moe;
+pub mod moe_sparsity_lab;
 pub mod train;
 pub mod tta;
 pub mod widgets;

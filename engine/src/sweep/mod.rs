@@ -2,12 +2,14 @@
 //! results appended to a JSONL file as they finish (resumable, shardable, mergeable), then
 //! fit the mixture law on the smaller sizes and predict the largest; a distillation sweep
 //! trains teachers first and fits the supervised and distillation laws instead; a forgetting
-//! sweep pretrains, finetunes with pretraining data injected, and fits the forgetting law.
+//! sweep pretrains, finetunes with pretraining data injected, and fits the forgetting law; an
+//! MoE sparsity sweep trains IsoFLOP slices over the expert count and fits the MoE law.
 
 mod checkpoints;
 mod distill_fit;
 mod extrapolate;
 mod forgetting_fit;
+mod moe_fit;
 mod plan;
 mod runner;
 mod store;
@@ -19,6 +21,7 @@ pub use extrapolate::{
 pub use forgetting_fit::{
     FinetunedRun, ForgettingFit, ForgettingReport, InjectionSummary, PretrainedRun, fit_forgetting,
 };
+pub use moe_fit::{IsoFlopSlice, MoeReport, MoeRun, OptimalSparsity, fit_moe_sparsity};
 pub use plan::{
     DistillGrid, ForgettingGrid, MixtureDesign, ModelSize, PlannedRun, SWEEP_PRESETS, Shard, SweepPlan, TeacherSpec,
 };

@@ -4,7 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::distill::DistillLoss;
-use crate::models::GptConfig;
+use crate::models::{Ffn, GptConfig};
+use crate::nn::MoeConfig;
 use crate::optim::LrSchedule;
 use crate::rng::Rng;
 use crate::train::{DistillSpec, RunConfig};
@@ -120,6 +121,29 @@ pub struct SweepPlan {
     /// (`mixtures` is not used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forgetting: Option<ForgettingGrid>,
+    /// An MoE sparsity sweep: every size × budget trained with each expert count at a fixed
+    /// top-K, so each (size, budget) is an IsoFLOP slice over sparsity (`mixtures` uses its
+    /// first mixture only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moe: Option<MoeGrid>,
+}
+
+/// The experts of an MoE sparsity sweep (Abnar et al. 2025): at fixed top-K the active
+/// parameters, and so the compute per token, stay those of the size, while the total grows
+/// with E: sparsity S = (E − K)/E.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoeGrid {
+    /// Expert counts E, each ≥ `top_k` (E = K is the dense point, S = 0: K experts always
+    /// on, a dense FFN K times as wide).
+    pub experts: Vec<usize>,
+    /// Experts per token K.
+    pub top_k: usize,
+    /// Renormalise the K chosen gates to sum to 1. Off for top-1: its one gate would be 1
+    /// whatever the router says, and the router would get no gradient (Switch Transformer's
+    /// top-1 keeps the softmax probability as the gate).
+    #[serde(default)]
+    pub renorm: bool,
 }
 
 /// How a forgetting sweep pretrains and finetunes (Bethune et al. 2025).
@@ -210,6 +234,15 @@ impl SweepPlan {
             ..RunConfig::default()
         };
         let size = |d_model, n_layers, n_heads| ModelSize { d_model, n_layers, n_heads };
+        // The smoke presets' base: short contexts, small batches and little text (seconds).
+        let smoke = |name: &str| RunConfig {
+            name: name.into(),
+            model: GptConfig { context: 32, ..GptConfig::default() },
+            batch: 8,
+            train_bytes: 60_000,
+            eval_batches: 1,
+            ..base.clone()
+        };
         match name {
             "classroom" => Ok(SweepPlan {
                 name: name.into(),
@@ -219,6 +252,7 @@ impl SweepPlan {
                 mixtures: MixtureDesign::Dirichlet { count: 8, alpha: 1.0, floor: 0.02, seed: 7 },
                 distill: None,
                 forgetting: None,
+                moe: None,
             }),
             "distill" => Ok(SweepPlan {
                 name: name.into(),
@@ -236,17 +270,11 @@ impl SweepPlan {
                     loss: DistillLoss::default(),
                 }),
                 forgetting: None,
+                moe: None,
             }),
             "distill-smoke" => Ok(SweepPlan {
                 name: name.into(),
-                base: RunConfig {
-                    name: "distill-smoke".into(),
-                    model: GptConfig { context: 32, ..GptConfig::default() },
-                    batch: 8,
-                    train_bytes: 60_000,
-                    eval_batches: 1,
-                    ..base
-                },
+                base: smoke("distill-smoke"),
                 sizes: vec![size(16, 1, 1), size(32, 1, 2), size(48, 1, 3), size(64, 1, 4)],
                 steps: vec![10, 20, 40],
                 mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
@@ -255,6 +283,7 @@ impl SweepPlan {
                     loss: DistillLoss { temperature: 1.0, lambda: 0.9 },
                 }),
                 forgetting: None,
+                moe: None,
             }),
             "forgetting" => Ok(SweepPlan {
                 name: name.into(),
@@ -268,18 +297,31 @@ impl SweepPlan {
                     injections: vec![0.0, 0.01, 0.05, 0.2],
                     finetune: LrSchedule { lr: 1e-3, warmup: 10, min_ratio: 0.1 },
                 }),
+                moe: None,
+            }),
+            "moe-sparsity" => Ok(SweepPlan {
+                name: name.into(),
+                base: RunConfig { name: "moe-sparsity".into(), ..base },
+                sizes: vec![size(32, 2, 2), size(48, 2, 3), size(64, 2, 4), size(96, 2, 6)],
+                steps: vec![150, 300, 600],
+                mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                distill: None,
+                forgetting: None,
+                moe: Some(MoeGrid { experts: vec![2, 4, 8, 16, 32], top_k: 2, renorm: true }),
+            }),
+            "moe-sparsity-smoke" => Ok(SweepPlan {
+                name: name.into(),
+                base: smoke("moe-sparsity-smoke"),
+                sizes: vec![size(16, 1, 1), size(32, 1, 2), size(48, 1, 3)],
+                steps: vec![10, 20],
+                mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                distill: None,
+                forgetting: None,
+                moe: Some(MoeGrid { experts: vec![2, 4, 8], top_k: 2, renorm: true }),
             }),
             "forgetting-smoke" => Ok(SweepPlan {
                 name: name.into(),
-                base: RunConfig {
-                    name: "forgetting-smoke".into(),
-                    model: GptConfig { context: 32, ..GptConfig::default() },
-                    batch: 8,
-                    train_bytes: 60_000,
-                    eval_batches: 1,
-                    ..base
-                }
-                .with_dialogue_target(20_000)?,
+                base: smoke("forgetting-smoke").with_dialogue_target(20_000)?,
                 sizes: vec![size(16, 1, 1), size(32, 1, 2), size(48, 1, 3)],
                 steps: vec![10, 20],
                 mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
@@ -289,22 +331,17 @@ impl SweepPlan {
                     injections: vec![0.0, 0.05, 0.2],
                     finetune: LrSchedule { lr: 3e-3, warmup: 2, min_ratio: 0.1 },
                 }),
+                moe: None,
             }),
             "smoke" => Ok(SweepPlan {
                 name: name.into(),
-                base: RunConfig {
-                    name: "smoke".into(),
-                    model: GptConfig { context: 32, ..GptConfig::default() },
-                    batch: 8,
-                    train_bytes: 60_000,
-                    eval_batches: 1,
-                    ..base
-                },
+                base: smoke("smoke"),
                 sizes: vec![size(32, 1, 2), size(48, 1, 3), size(64, 1, 4)],
                 steps: vec![10, 20, 40],
                 mixtures: MixtureDesign::Dirichlet { count: 3, alpha: 1.0, floor: 0.05, seed: 3 },
                 distill: None,
                 forgetting: None,
+                moe: None,
             }),
             other => {
                 let names: Vec<&str> = SWEEP_PRESETS.iter().map(|(n, _)| *n).collect();
@@ -325,11 +362,17 @@ impl SweepPlan {
         if self.sizes.is_empty() || self.steps.is_empty() {
             return Err(Error::Config("a sweep needs at least one size and one token budget".into()));
         }
+        let kinds = [self.distill.is_some(), self.forgetting.is_some(), self.moe.is_some()];
+        if kinds.iter().filter(|k| **k).count() > 1 {
+            return Err(Error::Config(
+                "a sweep is one of a distillation, a forgetting or an MoE sparsity sweep, not several".into(),
+            ));
+        }
         if let Some(f) = &self.forgetting {
-            if self.distill.is_some() {
-                return Err(Error::Config("a sweep is a distillation sweep or a forgetting sweep, not both".into()));
-            }
             return self.forgetting_runs(f);
+        }
+        if let Some(m) = &self.moe {
+            return self.moe_runs(m);
         }
         // The built-in domains and any text domains the base configuration adds.
         let mixtures = self.mixtures.mixtures(self.base.domain_names().len())?;
@@ -453,6 +496,47 @@ impl SweepPlan {
                             ..self.base.clone()
                         },
                     )?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// An MoE sparsity sweep's cells: sizes, then budgets, then expert counts (one IsoFLOP
+    /// slice after another), on the first mixture.
+    fn moe_runs(&self, m: &MoeGrid) -> Result<Vec<PlannedRun>> {
+        if m.experts.is_empty() {
+            return Err(Error::Config("an MoE sparsity sweep needs at least one expert count".into()));
+        }
+        if m.top_k == 1 && m.renorm {
+            return Err(Error::Config(
+                "top_k = 1 with renorm = true: the one chosen gate would be renormalised to 1 whatever the router says, so the router would get no gradient; set renorm to false".into(),
+            ));
+        }
+        if let Some(e) = m.experts.iter().find(|e| **e < m.top_k) {
+            return Err(Error::Config(format!(
+                "{e} experts cannot route each token to top_k = {} of them: every expert count must be ≥ top_k",
+                m.top_k
+            )));
+        }
+        let mixture = self.mixtures.mixtures(self.base.domain_names().len())?.swap_remove(0);
+        let mut out: Vec<PlannedRun> = Vec::new();
+        for s in &self.sizes {
+            for &steps in &self.steps {
+                for &experts in &m.experts {
+                    let id = format!("{}-s{steps}-e{experts:02}", s.label());
+                    let ffn = Ffn::Moe(MoeConfig { experts, top_k: m.top_k, renorm: m.renorm, ..MoeConfig::default() });
+                    let config = RunConfig {
+                        name: format!("{}/{id}", self.name),
+                        model: GptConfig { ffn, ..s.apply(&self.base.model) },
+                        steps,
+                        mixture: mixture.clone(),
+                        distill: None,
+                        init_from: None,
+                        ..self.base.clone()
+                    };
+                    config.validate()?;
+                    out.push(PlannedRun { index: out.len(), id, config });
                 }
             }
         }
