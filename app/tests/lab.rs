@@ -211,6 +211,14 @@ fn the_moe_panel_trains_and_shows_every_expert_loaded() {
         m.train.config.steps = 40;
     }
     h.run_steps(2);
+    // Top-1 with renormalised gates leaves the router untrained by the loss: the panel says so.
+    let warning = "the loss gives the router no gradient";
+    assert!(h.query_by_label_contains(warning).is_none(), "top-2 is fine");
+    h.state_mut().moe.moe.top_k = 1;
+    h.run_steps(2);
+    assert!(h.query_by_label_contains(warning).is_some(), "renormalised top-1 is flagged");
+    h.state_mut().moe.moe.top_k = 2;
+    h.run_steps(2);
     h.get_by_label("Play").click();
     step_until(&mut h, 120, "the MoE run to finish", |l| l.moe.train.status != Status::Running);
     let m = &h.state().moe;

@@ -61,6 +61,12 @@ impl MoePanel {
         self.train.config.model.ffn = Ffn::Moe(self.moe.clone());
         let s = (self.moe.experts - self.moe.top_k) as f64 / self.moe.experts as f64;
         ui.label(format!("sparsity S = (E − K)/E = {s:.2}"));
+        if self.moe.top_k == 1 && self.moe.renorm && self.moe.experts > 1 {
+            ui.colored_label(
+                egui::Color32::from_rgb(200, 140, 0),
+                "top-1 with renormalised gates: the one gate is always 1, so the loss gives the router no gradient (only the balance and z-losses train it); untick renormalise for Switch-style top-1",
+            );
+        }
         let model = &self.train.config.model;
         ui.label(format!("{} parameters, {} active per token", model.param_count(), model.active_params()));
         ui.separator();
