@@ -1,5 +1,6 @@
 //! Faults a long job meets, injected into the real `sigmix` binary: a sweep killed with
-//! SIGKILL at random points, a disk that fills up under it, a training run that diverges.
+//! SIGKILL at random points, a disk that fills up under it, a folder it may not write to, a
+//! training run that diverges.
 //! Every finished run survives, none is repeated, and the error says what happened.
 
 use std::path::{Path, PathBuf};
@@ -150,6 +151,43 @@ fn a_full_disk_stops_the_sweep_with_a_clear_error_and_keeps_what_was_written() {
     let o = smoke_sweep(&moved).output().expect("runs");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(check_intact(&moved, &whole), 27);
+}
+
+#[test]
+fn a_read_only_folder_stops_the_sweep_with_a_clear_error_and_changes_nothing() {
+    let dir = scratch("ro");
+    let folder = dir.join("ro");
+    std::fs::create_dir_all(&folder).expect("mount point");
+    // Root writes through file permissions, not through a read-only mount: a tmpfs, filled
+    // with the first runs of a sweep, then remounted read-only (needs root; CI runs as root).
+    let mount = |args: &[&str]| Command::new("mount").args(args).arg(&folder).stderr(Stdio::null()).status();
+    if !mount(&["-t", "tmpfs", "-o", "size=1m", "tmpfs"]).is_ok_and(|s| s.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI must be able to mount a tmpfs for this test");
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let _guard = Mounted(folder.clone());
+    let whole = reference(&dir);
+    let text = std::fs::read_to_string(dir.join("whole.jsonl")).expect("reads");
+    let first: String = text.split_inclusive('\n').take(10).collect();
+    let path = folder.join("runs.jsonl");
+    std::fs::write(&path, &first).expect("writes before the remount");
+    assert!(mount(&["-o", "remount,ro"]).is_ok_and(|s| s.success()), "remounts read-only");
+
+    for (what, out) in [("resuming", path.clone()), ("starting", folder.join("new.jsonl"))] {
+        let o = smoke_sweep(&out).output().expect("runs");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+        assert!(
+            err.contains(".jsonl") && err.contains("Read-only file system"),
+            "{what}: names the file and the cause: {err}"
+        );
+        assert_eq!(err.trim().lines().filter(|l| l.starts_with("error:")).count(), 1, "{what}: {err}");
+        eprintln!("{what} in a read-only folder: {}", err.trim());
+    }
+    assert_eq!(std::fs::read_to_string(&path).expect("still reads"), first, "the runs written before are untouched");
+    assert_eq!(check_intact(&path, &whole), 10);
+    assert!(!folder.join("new.jsonl").exists());
 }
 
 #[test]
