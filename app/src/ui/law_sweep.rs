@@ -1,7 +1,8 @@
 //! "Fit on these runs" for a law calculator: run the law's sweep in the engine (a distillation
 //! sweep: teachers, then students supervised and distilled; a forgetting sweep: pretrained
-//! models finetuned with pretraining data injected), fit its laws on every size but the
-//! largest, and show how well they predict the largest and what the sweep found.
+//! models finetuned with pretraining data injected; an MoE sparsity sweep: IsoFLOP slices over
+//! the expert count), fit its laws on every size but the largest, show how well they predict
+//! the largest and what the sweep found, and export runs, fit, CSV and the window.
 
 use egui::Ui;
 use sigmix::DeviceChoice;
