@@ -99,8 +99,9 @@ impl LawSweep {
     }
 }
 
-/// A law sweep's fit.
-#[derive(Clone, Debug)]
+/// A law sweep's fit; serialised as the report it holds (what `sigmix sweep --fit-out` writes).
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(untagged)]
 pub enum LawReport {
     /// What a distillation sweep found.
     Distillation(Box<DistillReport>),

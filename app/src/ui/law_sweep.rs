@@ -302,13 +302,11 @@ impl LawSweepLab {
     }
 
     fn export_fit(&self) -> sigmix::Result<String> {
-        let json = match &self.report {
-            Some(LawReport::Distillation(r)) => serde_json::to_string_pretty(r),
-            Some(LawReport::Forgetting(r)) => serde_json::to_string_pretty(r),
-            Some(LawReport::Moe(r)) => serde_json::to_string_pretty(r),
-            None => return Err(sigmix::Error::Config("nothing is fitted yet: run the sweep first".into())),
-        }
-        .map_err(|e| sigmix::Error::Config(format!("the fit did not serialise: {e}")))?;
+        let Some(report) = &self.report else {
+            return Err(sigmix::Error::Config("nothing is fitted yet: run the sweep first".into()));
+        };
+        let json = serde_json::to_string_pretty(report)
+            .map_err(|e| sigmix::Error::Config(format!("the fit did not serialise: {e}")))?;
         crate::lab::files::save(&self.export_dir, &format!("{}-fit", self.preset), "json", json.as_bytes())
     }
 }

@@ -9,7 +9,8 @@ use crate::lab::LawSweep;
 use crate::ui::law_sweep::LawSweepLab;
 use egui_plot::{Line, Plot, PlotPoints, VLine};
 use sigmix::laws::{
-    Chinchilla, Distillation, Forgetting, Hyper, Law, MoeSparsity, Observation, Optimizer, scale_ema, scale_hyper,
+    Chinchilla, Distillation, Forgetting, Hyper, Law, MoeSparsity, Observation, Optimizer, golden_min, scale_ema,
+    scale_hyper,
 };
 
 /// The calculators' inputs.
@@ -251,38 +252,5 @@ impl LawsPanel {
                 "the Adam pairing (η' = √κ·η, 1 − β' = κ(1 − β), ε' = ε/√κ) follows the SDE rules; the paper's runs mostly scale η only",
             );
         }
-    }
-}
-
-/// The minimiser of a unimodal `f` on [lo, hi] (golden-section search).
-fn golden_min(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
-    let g = 0.5 * (5f64.sqrt() - 1.0);
-    let (mut a, mut b) = (hi - g * (hi - lo), lo + g * (hi - lo));
-    let (mut fa, mut fb) = (f(a), f(b));
-    for _ in 0..80 {
-        if fa < fb {
-            hi = b;
-            b = a;
-            fb = fa;
-            a = hi - g * (hi - lo);
-            fa = f(a);
-        } else {
-            lo = a;
-            a = b;
-            fa = fb;
-            b = lo + g * (hi - lo);
-            fb = f(b);
-        }
-    }
-    0.5 * (lo + hi)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn golden_section_finds_a_parabola_minimum() {
-        assert!((golden_min(|x| (x - 1.3).powi(2), -5.0, 5.0) - 1.3).abs() < 1e-6);
     }
 }

@@ -17,6 +17,7 @@ mod forgetting;
 mod mixture;
 mod moe;
 mod optimal_mixture;
+mod search;
 
 pub use bootstrap::{Bootstrap, Interval, bootstrap};
 pub use chinchilla::Chinchilla;
@@ -28,6 +29,7 @@ pub use forgetting::{Forgetting, ForgettingTokens, relative_forgetting};
 pub use mixture::{MixtureAdditive, MixtureJoint};
 pub use moe::MoeSparsity;
 pub use optimal_mixture::{MixOptions, MixTarget, MixtureLaw, OptimalMixture, mixture_law, optimal_mixture};
+pub use search::golden_min;
 
 /// A scaling law with positive parameters fitted in log space.
 pub trait Law: Sync {

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::laws::{Distillation, FitOptions, FitResult, Law, Observation, SupervisedPower, fit};
-use crate::sweep::{HeldOutRun, SweepRow};
+use crate::sweep::{HeldOutRun, SweepRow, held_out_mre};
 
 /// A teacher of the sweep: its run, size and final loss L_T.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -92,10 +92,6 @@ pub fn training_flops(params: f64, d: f64, teacher_params: Option<f64>) -> f64 {
 /// A held-out observation and its run id.
 type Named = (String, Observation);
 
-fn mre(held: &[HeldOutRun]) -> f64 {
-    held.iter().map(|h| (h.predicted - h.measured).abs() / h.measured).sum::<f64>() / held.len().max(1) as f64
-}
-
 fn mean_loss(row: &SweepRow) -> Result<f64> {
     row.columns.get("mean_loss").copied().ok_or_else(|| Error::Fit(format!("run {} has no mean_loss column", row.id)))
 }
@@ -174,8 +170,8 @@ pub fn fit_distillation(rows: &[SweepRow], opts: &FitOptions) -> Result<DistillR
 
     let crossovers = crossovers(&students, &teachers, &supervised, &law, &distill);
     Ok(DistillReport {
-        supervised_mre: mre(&supervised_held_out),
-        distill_mre: mre(&distill_held_out),
+        supervised_mre: held_out_mre(&supervised_held_out),
+        distill_mre: held_out_mre(&distill_held_out),
         teachers,
         supervised,
         supervised_held_out,

@@ -34,6 +34,12 @@ pub struct HeldOutRun {
     pub measured: f64,
 }
 
+/// Mean relative error of held-out predictions: what every sweep's fit reports for its
+/// largest size (0 for none).
+pub fn held_out_mre(held: &[HeldOutRun]) -> f64 {
+    held.iter().map(|h| (h.predicted - h.measured).abs() / h.measured).sum::<f64>() / held.len().max(1) as f64
+}
+
 /// One target's fit on the smaller sizes and its predictions for the largest.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Extrapolation {
@@ -108,9 +114,7 @@ fn extrapolate(
     let theta = f.theta();
     let held_out: Vec<HeldOutRun> =
         held.map(|(id, x)| HeldOutRun { id, predicted: law.predict(&theta, &x), measured: x.loss }).collect();
-    let mre = held_out.iter().map(|h| (h.predicted - h.measured).abs() / h.measured).sum::<f64>()
-        / held_out.len().max(1) as f64;
-    Ok(Extrapolation { target, fit: f, held_out, held_out_mre: mre })
+    Ok(Extrapolation { target, fit: f, held_out_mre: held_out_mre(&held_out), held_out })
 }
 
 /// The same extrapolation for an external table of runs (e.g. the public data-mixture CSV):

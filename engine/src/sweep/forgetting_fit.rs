@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::laws::{
     Chinchilla, FitOptions, FitResult, Forgetting, ForgettingTokens, Law, Observation, fit, relative_forgetting,
 };
-use crate::sweep::{HeldOutRun, SweepRow};
+use crate::sweep::{HeldOutRun, SweepRow, held_out_mre};
 
 /// A pretrained model of the sweep, before any finetuning.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -145,10 +145,6 @@ fn pretrain_loss(row: &SweepRow) -> Result<f64> {
     Ok(sum / DOMAINS.len() as f64)
 }
 
-fn mre(held: &[HeldOutRun]) -> f64 {
-    held.iter().map(|h| (h.predicted - h.measured).abs() / h.measured).sum::<f64>() / held.len().max(1) as f64
-}
-
 /// Injected fraction of a finetuning row: its weight on the built-in domains.
 fn injected(row: &SweepRow) -> f64 {
     let w = &row.config.mixture;
@@ -235,17 +231,17 @@ pub fn fit_forgetting(rows: &[SweepRow], opts: &FitOptions) -> Result<Forgetting
                     .filter(|h| big.iter().any(|f| f.id == h.id && (f.p - s.p).abs() < 1e-9))
                     .cloned()
                     .collect();
-                (s.p, mre(&at_p))
+                (s.p, held_out_mre(&at_p))
             })
             .collect();
-        Ok(ForgettingFit { mre: mre(&held_out), law, held_out, mre_by_injection })
+        Ok(ForgettingFit { mre: held_out_mre(&held_out), law, held_out, mre_by_injection })
     };
     let forgetting = forgetting_fit(&Forgetting)?;
     let forgetting_tokens = forgetting_fit(&ForgettingTokens)?;
     let (target_law, target_held_out) = fit_and_hold(&Chinchilla, &target_obs)?;
     Ok(ForgettingReport {
         by_injection: by_p,
-        target_mre: mre(&target_held_out),
+        target_mre: held_out_mre(&target_held_out),
         target,
         pretrained,
         finetuned,

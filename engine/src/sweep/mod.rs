@@ -16,7 +16,8 @@ mod store;
 
 pub use distill_fit::{Crossover, DistillReport, TeacherRun, fit_distillation, training_flops};
 pub use extrapolate::{
-    Extrapolation, HeldOutRun, ParamCount, fit_and_predict, fit_and_predict_table, observation, sweep_targets,
+    Extrapolation, HeldOutRun, ParamCount, fit_and_predict, fit_and_predict_table, held_out_mre, observation,
+    sweep_targets,
 };
 pub use forgetting_fit::{
     FinetunedRun, ForgettingFit, ForgettingReport, InjectionSummary, PretrainedRun, fit_forgetting,

@@ -7,9 +7,9 @@
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::laws::{FitOptions, FitResult, Law, MoeSparsity, Observation, fit};
+use crate::laws::{FitOptions, FitResult, Law, MoeSparsity, Observation, fit, golden_min};
 use crate::models::{Ffn, GptConfig};
-use crate::sweep::{HeldOutRun, SweepRow};
+use crate::sweep::{HeldOutRun, SweepRow, held_out_mre};
 
 /// One run of the sweep.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -137,20 +137,6 @@ fn active_non_embedding(cfg: &GptConfig) -> usize {
     cfg.active_params() - embeddings - head
 }
 
-fn mre(held: &[HeldOutRun]) -> f64 {
-    held.iter().map(|h| (h.predicted - h.measured).abs() / h.measured).sum::<f64>() / held.len().max(1) as f64
-}
-
-/// Minimises `f` over [lo, hi] by golden-section search (f unimodal enough there).
-fn golden_min(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
-    let r = (5f64.sqrt() - 1.0) / 2.0;
-    for _ in 0..80 {
-        let (a, b) = (hi - r * (hi - lo), lo + r * (hi - lo));
-        if f(a) < f(b) { hi = b } else { lo = a }
-    }
-    0.5 * (lo + hi)
-}
-
 /// Fits the MoE law on `rows` (a complete MoE sparsity sweep) below the largest size, predicts
 /// the largest, lays out the IsoFLOP slices and finds the law's optimal sparsity per budget.
 pub fn fit_moe_sparsity(rows: &[SweepRow], opts: &FitOptions) -> Result<MoeReport> {
@@ -219,8 +205,9 @@ pub fn fit_moe_sparsity(rows: &[SweepRow], opts: &FitOptions) -> Result<MoeRepor
         .collect();
 
     let mut slices: Vec<IsoFlopSlice> = Vec::new();
-    for r in &runs {
-        let steps = rows.iter().find(|x| x.id == r.id).map_or(0, |x| x.config.steps);
+    // One run was made per row, in row order.
+    for (r, row) in runs.iter().zip(rows) {
+        let steps = row.config.steps;
         let label = format!("{} · {steps} steps", r.size);
         let point = [r.sparsity, r.loss, r.predicted];
         match slices.iter_mut().find(|s| s.label == label) {
@@ -247,7 +234,7 @@ pub fn fit_moe_sparsity(rows: &[SweepRow], opts: &FitOptions) -> Result<MoeRepor
         .map(|i| lo * (hi / lo).powf(i as f64 / 12.0))
         .map(|c| optimum(&family, c, max_experts, &predict))
         .collect();
-    Ok(MoeReport { top_k, mre: mre(&held_out), runs, law: result, held_out, slices, optimal })
+    Ok(MoeReport { top_k, mre: held_out_mre(&held_out), runs, law: result, held_out, slices, optimal })
 }
 
 /// The law's best (S, width) at compute `c`: for each sparsity on a grid up to the most

@@ -386,9 +386,7 @@ impl SweepPlan {
                 distill,
                 ..self.base.clone()
             };
-            config.validate()?;
-            out.push(PlannedRun { index: out.len(), id, config });
-            Ok::<(), Error>(())
+            push_cell(&mut out, id, config)
         };
         // A distillation sweep trains its teachers first, so each is ready before its students.
         let teachers = self.distill.as_ref().map(|d| d.teachers.as_slice()).unwrap_or_default();
@@ -451,11 +449,7 @@ impl SweepPlan {
         let pretrain_mixture: Vec<f64> =
             (0..domains.len()).map(|i| if i < builtin { 1.0 / builtin as f64 } else { 0.0 }).collect();
         let mut out: Vec<PlannedRun> = Vec::new();
-        let mut push = |id: String, config: RunConfig| {
-            config.validate()?;
-            out.push(PlannedRun { index: out.len(), id, config });
-            Ok::<(), Error>(())
-        };
+        let mut push = |id: String, config: RunConfig| push_cell(&mut out, id, config);
         let pretrain_id = |s: &ModelSize| format!("pretrain-{}-s{}", s.label(), f.pretrain_steps);
         for s in &self.sizes {
             let id = pretrain_id(s);
@@ -535,8 +529,7 @@ impl SweepPlan {
                         init_from: None,
                         ..self.base.clone()
                     };
-                    config.validate()?;
-                    out.push(PlannedRun { index: out.len(), id, config });
+                    push_cell(&mut out, id, config)?;
                 }
             }
         }
@@ -548,6 +541,13 @@ impl SweepPlan {
     pub fn hands_on_weights(&self) -> bool {
         self.distill.is_some() || self.forgetting.is_some()
     }
+}
+
+/// Appends cell `id` to `out` once its configuration is valid; its index is its position.
+fn push_cell(out: &mut Vec<PlannedRun>, id: String, config: RunConfig) -> Result<()> {
+    config.validate()?;
+    out.push(PlannedRun { index: out.len(), id, config });
+    Ok(())
 }
 
 /// A `--shard I/N` selection: run the cells whose index is I modulo N (I counts from 0, as
