@@ -297,26 +297,32 @@ fn the_byol_presets_train_and_refuse_a_batch_of_one_and_a_kappa_that_does_not_di
     assert_eq!(t.lines().count(), 1, "one clear line, got: {t}");
 }
 
-#[test]
-fn the_distillation_sweep_trains_its_teacher_first_and_answers_the_compute_question() {
-    let dir = std::env::temp_dir().join(format!("sigmix-cli-distill-{}", std::process::id()));
+/// Runs the law sweep `preset` into a fresh folder as `<stem>.jsonl` with its fit written to
+/// `<stem>-fit.json`; hands back the folder, the printed text (after checking it succeeded),
+/// the command line's first arguments (to run the same sweep again with more) and the fit.
+fn law_sweep(preset: &str, stem: &str) -> (std::path::PathBuf, String, Vec<String>, serde_json::Value) {
+    let dir = std::env::temp_dir().join(format!("sigmix-cli-{stem}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let (runs, fits) = (dir.join("kd.jsonl"), dir.join("kd-fit.json"));
-    let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
-    let o = sigmix(&[
-        "--device",
-        "cpu",
-        "sweep",
-        "--preset",
-        "distill-smoke",
-        "--out",
-        &path(&runs),
-        "--fit-out",
-        &path(&fits),
-    ]);
+    let path = |name: String| dir.join(name).to_str().expect("utf-8 path").to_string();
+    let args: Vec<String> = ["--device", "cpu", "sweep", "--preset", preset, "--out"]
+        .map(String::from)
+        .into_iter()
+        .chain([path(format!("{stem}.jsonl"))])
+        .collect();
+    let fits = path(format!("{stem}-fit.json"));
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+    all.extend(["--fit-out", &fits]);
+    let o = sigmix(&all);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
+    let report = serde_json::from_str(&std::fs::read_to_string(&fits).expect("fit written")).expect("JSON");
+    (dir, t, args, report)
+}
+
+#[test]
+fn the_distillation_sweep_trains_its_teacher_first_and_answers_the_compute_question() {
+    let (dir, t, _, report) = law_sweep("distill-smoke", "kd");
     assert!(t.find("teacher-w64l1-s40").expect("the teacher is listed") < t.find("w16l1-s10-m00").expect("a student"));
     for want in [
         "25 of 25 planned runs",
@@ -326,23 +332,15 @@ fn the_distillation_sweep_trains_its_teacher_first_and_answers_the_compute_quest
     ] {
         assert!(t.contains(want), "missing `{want}`:\n{t}");
     }
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&fits).expect("fit written")).expect("JSON");
     assert!(report["distill_mre"].as_f64().is_some_and(f64::is_finite), "{report}");
     assert!(dir.join("kd.weights").join("teacher-w64l1-s40.f32").exists());
 }
 
 #[test]
 fn the_forgetting_sweep_pretrains_finetunes_and_reports_what_injection_prevents() {
-    let dir = std::env::temp_dir().join(format!("sigmix-cli-forgetting-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (runs, fits) = (dir.join("ft.jsonl"), dir.join("ft-fit.json"));
+    let (dir, t, args, report) = law_sweep("forgetting-smoke", "ft");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
-    let args = ["--device", "cpu", "sweep", "--preset", "forgetting-smoke", "--out", &path(&runs)];
-    let o = sigmix(&[&args[..], &["--fit-out", &path(&fits)]].concat());
-    let t = text(&o);
-    assert!(o.status.success(), "{t}");
     assert!(t.find("pretrain-w16l1-s40").expect("pretrained first") < t.find("w16l1-ft10-p0.000").expect("finetuned"));
     for want in [
         "21 of 21 planned runs",
@@ -354,8 +352,6 @@ fn the_forgetting_sweep_pretrains_finetunes_and_reports_what_injection_prevents(
     ] {
         assert!(t.contains(want), "missing `{want}`:\n{t}");
     }
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&fits).expect("fit written")).expect("JSON");
     assert!(report["forgetting"]["mre"].as_f64().is_some_and(f64::is_finite), "{report}");
     assert!(report["forgetting_tokens"]["mre"].as_f64().is_some_and(f64::is_finite), "{report}");
     assert_eq!(report["by_injection"].as_array().map(Vec::len), Some(3));
@@ -375,24 +371,7 @@ fn the_forgetting_sweep_pretrains_finetunes_and_reports_what_injection_prevents(
 
 #[test]
 fn the_moe_sparsity_sweep_prints_its_isoflop_slices_and_the_optimal_sparsity() {
-    let dir = std::env::temp_dir().join(format!("sigmix-cli-moe-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (runs, fits) = (dir.join("moe.jsonl"), dir.join("moe-fit.json"));
-    let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
-    let o = sigmix(&[
-        "--device",
-        "cpu",
-        "sweep",
-        "--preset",
-        "moe-sparsity-smoke",
-        "--out",
-        &path(&runs),
-        "--fit-out",
-        &path(&fits),
-    ]);
-    let t = text(&o);
-    assert!(o.status.success(), "{t}");
+    let (_, t, _, report) = law_sweep("moe-sparsity-smoke", "moe");
     for want in [
         "18 of 18 planned runs",
         "IsoFLOP slices (top-2 routing",
@@ -403,8 +382,6 @@ fn the_moe_sparsity_sweep_prints_its_isoflop_slices_and_the_optimal_sparsity() {
     ] {
         assert!(t.contains(want), "missing `{want}`:\n{t}");
     }
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&fits).expect("fit written")).expect("JSON");
     assert!(report["mre"].as_f64().is_some_and(f64::is_finite), "{report}");
     assert_eq!(report["optimal"].as_array().map(Vec::len), Some(13));
 }

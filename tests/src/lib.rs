@@ -82,3 +82,23 @@ pub fn sweep_counting_retrained(
     .expect("the sweep runs");
     (out, retrained)
 }
+
+/// Cuts the sweep file `path` as a run killed while writing line `whole + 1` leaves it: the
+/// first `whole` lines of `text` (the file before), then the first 20 bytes of the next.
+pub fn tear(path: &std::path::Path, text: &str, whole: usize) {
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(path, format!("{}\n{}", lines[..whole].join("\n"), &lines[whole][..20])).expect("write");
+}
+
+/// A resumed sweep's rows against an uninterrupted run of it: the first `kept` rows exactly as
+/// they were, every later one the same run again (mean loss within 0.1%).
+pub fn assert_resumed(rows: &[sigmix::sweep::SweepRow], full: &[sigmix::sweep::SweepRow], kept: usize) {
+    assert_eq!(rows.len(), full.len(), "every run once");
+    for (row, before) in rows.iter().zip(full).take(kept) {
+        assert_eq!(row, before, "finished runs are kept as they were");
+    }
+    for (redone, before) in rows.iter().zip(full).skip(kept) {
+        let (a, b) = (redone.columns["mean_loss"], before.columns["mean_loss"]);
+        assert!((a - b).abs() < 1e-3 * b, "{}: the same run gives the same loss ({a} vs {b})", redone.id);
+    }
+}

@@ -11,7 +11,7 @@ use sigmix::laws::FitOptions;
 use sigmix::models::GptConfig;
 use sigmix::sweep::{SweepOutcome, SweepPlan, fit_forgetting, read_rows};
 use sigmix::train::{RunConfig, Trainer, train_trainer_async};
-use sigmix_tests::{block_on, cpu, devices, sweep_counting_retrained, temp_path};
+use sigmix_tests::{assert_resumed, block_on, cpu, devices, sweep_counting_retrained, tear, temp_path};
 
 fn pretrain() -> RunConfig {
     RunConfig {
@@ -132,27 +132,16 @@ fn a_forgetting_sweep_fits_its_laws_and_resumes_with_its_pretrained_models() {
     // Killed while writing the 5th line (the 2nd finetuning run): resumed, the pretrained
     // models come from their files.
     let text = std::fs::read_to_string(&path).expect("read");
-    let lines: Vec<&str> = text.lines().collect();
-    let kill = || std::fs::write(&path, format!("{}\n{}", lines[..4].join("\n"), &lines[4][..20])).expect("write");
+    let kill = || tear(&path, &text, 4);
     kill();
     let (resumed, retrained) = sweep(&path, true);
     assert_eq!((resumed.trained, retrained), (17, 0));
-    let rows = read_rows(&path).expect("readable").rows;
-    for (kept, before) in rows.iter().zip(&full.rows).take(4) {
-        assert_eq!(kept, before, "finished runs are kept as they were");
-    }
-    for (redone, before) in rows.iter().zip(&full.rows).skip(4) {
-        let (a, b) = (redone.columns["mean_loss"], before.columns["mean_loss"]);
-        assert!((a - b).abs() < 1e-3 * b, "{}: the same run gives the same loss ({a} vs {b})", redone.id);
-    }
+    assert_resumed(&read_rows(&path).expect("readable").rows, &full.rows, 4);
 
     // Without the weights folder each pretrained model is trained once more, to the same runs.
     std::fs::remove_dir_all(&weights).expect("remove");
     kill();
     let (again, retrained) = sweep(&path, true);
     assert_eq!((again.trained, retrained), (17, 3));
-    for (redone, before) in again.rows.iter().zip(&full.rows).skip(4) {
-        let (a, b) = (redone.columns["mean_loss"], before.columns["mean_loss"]);
-        assert!((a - b).abs() < 1e-3 * b, "{}: the same pretrained model again ({a} vs {b})", redone.id);
-    }
+    assert_resumed(&again.rows, &full.rows, 4);
 }
