@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use sigmix::laws::FitOptions;
+use sigmix::laws::{FitOptions, MixtureForm};
 use sigmix::sweep::{
-    ParamCount, Shard, SweepOptions, SweepOutcome, SweepPlan, fit_and_predict, merge, read_rows, run_sweep,
+    ParamCount, Shard, SweepOptions, SweepOutcome, SweepPlan, fit_and_predict, merge, mixture_form_for, read_rows,
+    run_sweep,
 };
 use sigmix_tests::cpu;
 
@@ -26,9 +27,9 @@ fn sweep(path: &Path, resume: bool, shard: Shard) -> sigmix::Result<SweepOutcome
 fn a_killed_sweep_resumes_without_losing_or_repeating_a_run() {
     let path = temp("resume.jsonl");
     let full = sweep(&path, false, Shard::ALL).expect("the smoke sweep runs");
-    assert!(full.complete() && full.trained == 27, "{} of {}", full.rows.len(), full.planned);
+    assert!(full.complete() && full.trained == 28, "{} of {}", full.rows.len(), full.planned);
     let text = std::fs::read_to_string(&path).expect("read");
-    assert_eq!(text.lines().count(), 27);
+    assert_eq!(text.lines().count(), 28);
 
     // Kill it after 10 runs, in the middle of writing the 11th line.
     let lines: Vec<&str> = text.lines().collect();
@@ -39,13 +40,13 @@ fn a_killed_sweep_resumes_without_losing_or_repeating_a_run() {
     assert!(again.contains("--resume"), "{again}");
 
     let resumed = sweep(&path, true, Shard::ALL).expect("resumes");
-    assert_eq!(resumed.trained, 17);
+    assert_eq!(resumed.trained, 18);
     assert!(resumed.complete());
     let rows = read_rows(&path).expect("readable").rows;
-    assert_eq!(rows.len(), 27);
+    assert_eq!(rows.len(), 28);
     let mut ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     ids.dedup();
-    assert_eq!(ids.len(), 27, "no run repeated");
+    assert_eq!(ids.len(), 28, "no run repeated");
     for (kept, before) in rows.iter().zip(&full.rows).take(10) {
         assert_eq!(kept, before, "finished runs are kept as they were");
     }
@@ -61,9 +62,9 @@ fn shards_merge_into_the_whole_plan_and_conflicts_are_refused() {
     let first = sweep(&a, false, Shard { index: 0, count: 2 }).expect("shard 0");
     assert!(!first.complete() && first.trained == 14);
     let second = sweep(&b, false, Shard { index: 1, count: 2 }).expect("shard 1");
-    assert_eq!(second.trained, 13);
+    assert_eq!(second.trained, 14);
     let report = merge(&[a.clone(), b.clone(), a.clone()], &all).expect("merges");
-    assert_eq!((report.rows, report.duplicates), (27, 14));
+    assert_eq!((report.rows, report.duplicates), (28, 14));
     let rows = read_rows(&all).expect("readable").rows;
     assert!(rows.iter().enumerate().all(|(i, r)| r.index == i), "plan order");
 
@@ -94,17 +95,25 @@ fn a_file_of_another_sweep_is_not_resumed_into() {
 fn the_law_is_fitted_on_the_small_sizes_and_predicts_the_largest() {
     let path = temp("fit.jsonl");
     let outcome = sweep(&path, false, Shard::ALL).expect("runs");
-    let fits = fit_and_predict(
-        &outcome.rows,
-        ParamCount::NonEmbedding,
-        &FitOptions { starts: 2, hops: 2, ..Default::default() },
-    )
-    .expect("fits");
-    assert_eq!(fits.len(), 5, "four domains and the mean");
-    for f in &fits {
-        assert_eq!((f.fit.rows, f.held_out.len()), (18, 9), "{}", f.target);
-        assert!(f.held_out_mre.is_finite() && f.fit.train_mre < 0.2, "{}: {}", f.target, f.fit.train_mre);
+    // The smoke sweep's 21 runs below the largest size are just enough for the joint law's 21.
+    assert_eq!(mixture_form_for(&outcome.rows, MixtureForm::Joint), MixtureForm::Joint);
+    assert_eq!(mixture_form_for(&outcome.rows[..20], MixtureForm::Joint), MixtureForm::Additive);
+    for form in [MixtureForm::Additive, MixtureForm::Joint] {
+        let fits = fit_and_predict(
+            &outcome.rows,
+            ParamCount::NonEmbedding,
+            form,
+            &FitOptions { starts: 2, hops: 2, ..Default::default() },
+        )
+        .expect("fits");
+        assert_eq!(fits.len(), 5, "four domains and the mean");
+        for f in &fits {
+            assert_eq!(f.fit.law, form.name());
+            assert_eq!((f.fit.rows, f.held_out.len()), (21, 7), "{}", f.target);
+            assert!(f.held_out_mre.is_finite() && f.fit.train_mre < 0.2, "{}: {}", f.target, f.fit.train_mre);
+        }
     }
-    let too_few = fit_and_predict(&outcome.rows[..18], ParamCount::Total, &FitOptions::default());
+    let too_few =
+        fit_and_predict(&outcome.rows[..14], ParamCount::Total, MixtureForm::Additive, &FitOptions::default());
     assert!(too_few.expect_err("two sizes").to_string().contains("at least three"));
 }

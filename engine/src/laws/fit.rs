@@ -37,6 +37,15 @@ impl Default for FitOptions {
     }
 }
 
+impl FitOptions {
+    /// Eight times the default starts and hops: for the 13–21 parameters of a sweep's mixture
+    /// laws, where 8 + 8 left the classroom's code-loss fit in a different basin on every seed
+    /// (train MRE 1.6% to 7.9%) and 64 + 64 finds the same one each time (about 0.1 s a target).
+    pub fn thorough() -> FitOptions {
+        FitOptions { starts: 64, hops: 64, ..FitOptions::default() }
+    }
+}
+
 /// A fitted law.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FitResult {

@@ -7,7 +7,8 @@
 //! L = E + 1/Σ_i C_i·h_i^γ_i + A_h/N^α + B_h/D^β with A_h = (Σ_i C^A_i·h_i)^γ^A and
 //! B_h = (Σ_i C^B_i·h_i)^γ^B (4k + 5 parameters: 37 at k = 8, the paper's count).
 
-use crate::laws::{Law, MixtureLaw, Observation, uniform};
+use crate::error::Result;
+use crate::laws::{FitOptions, FitResult, Law, MixtureLaw, Observation, fit, fit_from, uniform};
 use crate::rng::Rng;
 
 /// The additive mixture law over `k` domains.
@@ -229,5 +230,52 @@ impl MixtureLaw for MixtureJoint {
         let (pn, pd) = ((-al * x.n.ln()).exp(), (-be * x.d.ln()).exp());
         let (da, db) = (pn * ga * sa.powf(ga - 1.0), pd * gb * sb.powf(gb - 1.0));
         bias_grad_h(&c, &gam, &x.h).iter().enumerate().map(|(i, g)| g + da * ca[i] + db * cb[i]).collect()
+    }
+}
+
+/// Which data-mixture law a sweep fits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MixtureForm {
+    /// Only the bias term depends on the mixture (2k + 5 parameters): a mixture helps or hurts
+    /// every size and budget by the same amount.
+    Additive,
+    /// A_h and B_h depend on the mixture too ([I] form, 4k + 5 parameters): a mixture's effect
+    /// may shrink as models grow, as the classroom's code loss shows (a larger model needs a
+    /// smaller share of code for the same code loss).
+    #[default]
+    Joint,
+}
+
+impl MixtureForm {
+    /// The law over `k` domains.
+    pub fn law(self, k: usize) -> Box<dyn MixtureLaw> {
+        match self {
+            MixtureForm::Additive => Box::new(MixtureAdditive { k }),
+            MixtureForm::Joint => Box::new(MixtureJoint { k }),
+        }
+    }
+
+    /// The law's name, as fits carry it (`mixture-additive`, `mixture-joint`).
+    pub fn name(self) -> &'static str {
+        match self {
+            MixtureForm::Additive => "mixture-additive",
+            MixtureForm::Joint => "mixture-joint",
+        }
+    }
+}
+
+/// Fits the mixture law of `form` over `k` domains. The joint law contains the additive one:
+/// it starts from an additive fit and hops around that (random joint starts land in worse
+/// basins than this warm start).
+pub fn fit_mixture(form: MixtureForm, k: usize, data: &[Observation], opts: &FitOptions) -> Result<FitResult> {
+    let additive = fit(&MixtureAdditive { k }, data, opts)?;
+    match form {
+        MixtureForm::Additive => Ok(additive),
+        MixtureForm::Joint => {
+            let joint = MixtureJoint { k };
+            let warm = joint.from_additive(&additive.theta());
+            fit_from(&joint, data, &FitOptions { starts: 0, ..opts.clone() }, &[warm])
+        }
     }
 }

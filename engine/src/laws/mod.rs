@@ -26,7 +26,7 @@ pub use distill::{Distillation, SupervisedPower};
 pub use ema::{Hyper, Optimizer, scale_ema, scale_hyper};
 pub use fit::{FitOptions, FitResult, fit, fit_from, mre};
 pub use forgetting::{Forgetting, ForgettingTokens, relative_forgetting};
-pub use mixture::{MixtureAdditive, MixtureJoint};
+pub use mixture::{MixtureAdditive, MixtureForm, MixtureJoint, fit_mixture};
 pub use moe::MoeSparsity;
 pub use optimal_mixture::{MixOptions, MixTarget, MixtureLaw, OptimalMixture, mixture_law, optimal_mixture};
 pub use search::golden_min;

@@ -1,8 +1,8 @@
-//! The point of a sweep: fit the additive mixture law on every size but the largest, predict
-//! the largest, and compare with what it measured.
+//! The point of a sweep: fit a mixture law (the joint one, or the additive one) on every size
+//! but the largest, predict the largest, and compare with what it measured.
 
 use crate::error::{Error, Result};
-use crate::laws::{FitOptions, FitResult, Law, MixtureAdditive, Observation, fit};
+use crate::laws::{FitOptions, FitResult, MixtureForm, Observation, fit_mixture};
 use crate::sweep::SweepRow;
 
 /// Which parameter count a fit uses as N.
@@ -67,9 +67,24 @@ pub fn observation(row: &SweepRow, target: &str, n: ParamCount) -> Option<Observ
     Some(Observation { n: n.of(row), d: row.n_tokens as f64, h: row.weights(&names), loss })
 }
 
-/// Fits the additive law to each target on the rows below the largest size and predicts the
-/// rows at the largest size.
-pub fn fit_and_predict(rows: &[SweepRow], n: ParamCount, opts: &FitOptions) -> Result<Vec<Extrapolation>> {
+/// `wanted`, unless the runs below the largest size are fewer than its parameters (the joint
+/// law's 4k + 5 need more runs than a small sweep has): then the additive law. Fits name the
+/// law they are of, so what was fitted is never hidden.
+pub fn mixture_form_for(rows: &[SweepRow], wanted: MixtureForm) -> MixtureForm {
+    let largest = rows.iter().map(|r| r.model_size).max().unwrap_or(0);
+    let below = rows.iter().filter(|r| r.model_size < largest).count();
+    let k = rows.first().map_or(1, |r| r.config.domain_names().len());
+    if below < wanted.law(k).n_params() { MixtureForm::Additive } else { wanted }
+}
+
+/// Fits the mixture law of `form` to each target on the rows below the largest size and
+/// predicts the rows at the largest size.
+pub fn fit_and_predict(
+    rows: &[SweepRow],
+    n: ParamCount,
+    form: MixtureForm,
+    opts: &FitOptions,
+) -> Result<Vec<Extrapolation>> {
     let largest = rows.iter().map(|r| r.model_size).max().unwrap_or(0);
     let sizes: std::collections::BTreeSet<usize> = rows.iter().map(|r| r.model_size).collect();
     if sizes.len() < 3 {
@@ -87,7 +102,6 @@ pub fn fit_and_predict(rows: &[SweepRow], n: ParamCount, opts: &FitOptions) -> R
             domains.join(", ")
         )));
     }
-    let law = MixtureAdditive { k: domains.len() };
     let (train_rows, held_rows): (Vec<SweepRow>, Vec<SweepRow>) =
         rows.iter().cloned().partition(|r| r.model_size < largest);
     sweep_targets(&domains)
@@ -95,21 +109,22 @@ pub fn fit_and_predict(rows: &[SweepRow], n: ParamCount, opts: &FitOptions) -> R
         .map(|target| {
             let train: Vec<Observation> = train_rows.iter().filter_map(|r| observation(r, &target, n)).collect();
             let held = held_rows.iter().filter_map(|r| Some((r.id.clone(), observation(r, &target, n)?)));
-            extrapolate(&law, target.clone(), &train, held, domains.clone(), opts)
+            extrapolate(form, target.clone(), &train, held, domains.clone(), opts)
         })
         .collect()
 }
 
-/// Fits `law` to `train` and predicts each named held-out run.
+/// Fits the law of `form` to `train` and predicts each named held-out run.
 fn extrapolate(
-    law: &MixtureAdditive,
+    form: MixtureForm,
     target: String,
     train: &[Observation],
     held: impl Iterator<Item = (String, Observation)>,
     domains: Vec<String>,
     opts: &FitOptions,
 ) -> Result<Extrapolation> {
-    let mut f = fit(law, train, opts)?;
+    let law = form.law(domains.len());
+    let mut f = fit_mixture(form, domains.len(), train, opts)?;
     f.domains = domains;
     let theta = f.theta();
     let held_out: Vec<HeldOutRun> =
@@ -118,13 +133,14 @@ fn extrapolate(
 }
 
 /// The same extrapolation for an external table of runs (e.g. the public data-mixture CSV):
-/// the additive law over the `weight_prefix` columns, fitted to every `*_loss` column on the
+/// the law of `form` over the `weight_prefix` columns, fitted to every `*_loss` column on the
 /// rows below the largest N and predicting the rows at it. Held-out runs are named by row.
 pub fn fit_and_predict_table(
     table: &crate::laws::RunTable,
     n_col: &str,
     d_col: &str,
     weight_prefix: &str,
+    form: MixtureForm,
     opts: &FitOptions,
 ) -> Result<Vec<Extrapolation>> {
     let h_cols = table.weight_columns(weight_prefix);
@@ -135,7 +151,6 @@ pub fn fit_and_predict_table(
     if targets.is_empty() {
         return Err(Error::Fit("the table has no `*_loss` columns to fit".into()));
     }
-    let law = MixtureAdditive { k: h_cols.len() };
     let domains: Vec<String> = h_cols.iter().map(|c| c.trim_start_matches(weight_prefix).to_string()).collect();
     targets
         .into_iter()
@@ -144,7 +159,7 @@ pub fn fit_and_predict_table(
             let largest = runs.iter().map(|x| x.n).fold(0.0, f64::max);
             let (train, held): (Vec<Observation>, Vec<Observation>) = runs.into_iter().partition(|x| x.n < largest);
             let held = held.into_iter().enumerate().map(|(i, x)| (format!("row {i}"), x));
-            extrapolate(&law, target.clone(), &train, held, domains.clone(), opts)
+            extrapolate(form, target.clone(), &train, held, domains.clone(), opts)
         })
         .collect()
 }

@@ -10,19 +10,21 @@ mod distill_fit;
 mod extrapolate;
 mod forgetting_fit;
 mod moe_fit;
+mod optimum;
 mod plan;
 mod runner;
 mod store;
 
 pub use distill_fit::{Crossover, DistillReport, TeacherRun, fit_distillation, training_flops};
 pub use extrapolate::{
-    Extrapolation, HeldOutRun, ParamCount, fit_and_predict, fit_and_predict_table, held_out_mre, observation,
-    sweep_targets,
+    Extrapolation, HeldOutRun, ParamCount, fit_and_predict, fit_and_predict_table, held_out_mre, mixture_form_for,
+    observation, sweep_targets,
 };
 pub use forgetting_fit::{
     FinetunedRun, ForgettingFit, ForgettingReport, InjectionSummary, PretrainedRun, fit_forgetting,
 };
 pub use moe_fit::{IsoFlopSlice, MoeReport, MoeRun, OptimalSparsity, fit_moe_sparsity};
+pub use optimum::{OPTIMUM_FLOOR, OptimumCheck, is_uniform, optimal_for, uniform_at_largest};
 pub use plan::{
     DistillGrid, ForgettingGrid, MixtureDesign, ModelSize, PlannedRun, SWEEP_PRESETS, Shard, SweepPlan, TeacherSpec,
 };

@@ -19,6 +19,11 @@ pub struct ModelSize {
     pub n_layers: usize,
     /// Attention heads.
     pub n_heads: usize,
+    /// Peak learning rate of this size (absent: the base schedule's). Smaller models want
+    /// larger steps: one rate for every width leaves the small ones undertrained and bends
+    /// the law (the classroom preset scales it as 1/width).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f32>,
 }
 
 /// How the mixtures of a sweep are chosen.
@@ -112,6 +117,13 @@ pub struct SweepPlan {
     pub steps: Vec<usize>,
     /// How the mixtures are drawn.
     pub mixtures: MixtureDesign,
+    /// A fractional design: the first mixture is trained at every budget, the others only at
+    /// these (each one of `steps`). The additive law's mixture term does not depend on N or
+    /// D, so the mixtures need not be crossed with every budget: the time goes into longer
+    /// runs instead (the joint law's mixture-dependent N term is still seen across the sizes,
+    /// its mixture-dependent D term is not). Absent: every mixture at every budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixture_steps: Option<Vec<usize>>,
     /// A distillation sweep: teachers trained first, then every student cell trained both
     /// supervised and from each teacher.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,6 +201,11 @@ impl ModelSize {
     pub fn apply(&self, base: &GptConfig) -> GptConfig {
         GptConfig { d_model: self.d_model, n_layers: self.n_layers, n_heads: self.n_heads, ..base.clone() }
     }
+
+    /// `base` with this size's peak learning rate, when it has one.
+    pub fn schedule(&self, base: &LrSchedule) -> LrSchedule {
+        LrSchedule { lr: self.lr.unwrap_or(base.lr), ..base.clone() }
+    }
 }
 
 /// One cell of the grid.
@@ -204,8 +221,14 @@ pub struct PlannedRun {
 
 /// Named sweep presets: (name, what it is for).
 pub const SWEEP_PRESETS: &[(&str, &str)] = &[
-    ("classroom", "4 sizes (35K–250K parameters) × 3 token budgets × 8 mixtures = 96 runs: minutes on the CPU backend"),
-    ("smoke", "3 sizes × 3 budgets × 3 mixtures of 1-layer models: seconds, used by the tests"),
+    (
+        "classroom",
+        "5 widths (7K–100K non-embedding parameters), the uniform mixture at 800/1600/3200 steps and 6 more mixtures at 1600: 45 runs, about 10 minutes on the CPU backend",
+    ),
+    (
+        "smoke",
+        "the classroom's design in miniature: 4 one-layer sizes, the uniform mixture at 3 budgets and 4 more at the middle one (28 runs): seconds, used by the tests",
+    ),
     (
         "distill",
         "2 teachers, then 4 student sizes × 3 budgets, each supervised and from each teacher: 38 runs, about 10 minutes on the CPU backend",
@@ -233,7 +256,7 @@ impl SweepPlan {
             log_every: 50,
             ..RunConfig::default()
         };
-        let size = |d_model, n_layers, n_heads| ModelSize { d_model, n_layers, n_heads };
+        let size = |d_model, n_layers, n_heads| ModelSize { d_model, n_layers, n_heads, lr: None };
         // The smoke presets' base: short contexts, small batches and little text (seconds).
         let smoke = |name: &str| RunConfig {
             name: name.into(),
@@ -246,10 +269,31 @@ impl SweepPlan {
         match name {
             "classroom" => Ok(SweepPlan {
                 name: name.into(),
-                base: RunConfig { name: "classroom".into(), ..base },
-                sizes: vec![size(32, 2, 2), size(48, 2, 3), size(64, 2, 4), size(96, 2, 6)],
-                steps: vec![100, 200, 400],
-                mixtures: MixtureDesign::Dirichlet { count: 8, alpha: 1.0, floor: 0.02, seed: 7 },
+                // A 100-step warmup: with 10, the high rates of the small widths now and then
+                // threw a run off (up to 15% above its neighbours, on every seed tried).
+                // 2 MB of text per domain: a run sees each byte at most about once (with 400 kB
+                // the mixtures heavy in one domain repeated it three times, and the larger
+                // models gained less than the law expects, as they do on repeated data).
+                base: RunConfig {
+                    name: "classroom".into(),
+                    schedule: LrSchedule { warmup: 100, ..base.schedule.clone() },
+                    train_bytes: 2_000_000,
+                    ..base
+                },
+                // Five widths, the peak learning rate as 1/width (0.336/C: 2.1e-2 at 16 down to
+                // 5.25e-3 at 64, each width near its best measured rate): with one rate the
+                // small models were undertrained and the law missed the largest by 4–18%.
+                sizes: [(16, 1), (24, 1), (32, 2), (48, 3), (64, 4)]
+                    .map(|(w, h)| ModelSize { lr: Some(0.336 / w as f32), ..size(w, 2, h) })
+                    .to_vec(),
+                // 800–3200 steps (13–500 tokens per parameter): past the first few hundred
+                // steps, where the loss falls in steps rather than in tokens and no law with
+                // separate N and D terms holds.
+                steps: vec![800, 1600, 3200],
+                mixtures: MixtureDesign::Dirichlet { count: 7, alpha: 1.0, floor: 0.1, seed: 7 },
+                // The uniform mixture at every budget (the N and D terms), the other six at the
+                // middle one (the mixture term): 45 runs where the full grid would be 105.
+                mixture_steps: Some(vec![1600]),
                 distill: None,
                 forgetting: None,
                 moe: None,
@@ -262,6 +306,7 @@ impl SweepPlan {
                 // student by 18% (supervised) and 8% (distilled), here by 4.5% and 2.9%.
                 steps: vec![200, 400, 800],
                 mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                mixture_steps: None,
                 distill: Some(DistillGrid {
                     teachers: vec![
                         TeacherSpec { size: size(64, 2, 4), steps: 400 },
@@ -278,6 +323,7 @@ impl SweepPlan {
                 sizes: vec![size(16, 1, 1), size(32, 1, 2), size(48, 1, 3), size(64, 1, 4)],
                 steps: vec![10, 20, 40],
                 mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                mixture_steps: None,
                 distill: Some(DistillGrid {
                     teachers: vec![TeacherSpec { size: size(64, 1, 4), steps: 40 }],
                     loss: DistillLoss { temperature: 1.0, lambda: 0.9 },
@@ -291,6 +337,7 @@ impl SweepPlan {
                 sizes: vec![size(32, 2, 2), size(48, 2, 3), size(64, 2, 4), size(96, 2, 6)],
                 steps: vec![100, 200, 400],
                 mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                mixture_steps: None,
                 distill: None,
                 forgetting: Some(ForgettingGrid {
                     pretrain_steps: 800,
@@ -305,6 +352,7 @@ impl SweepPlan {
                 sizes: vec![size(32, 2, 2), size(48, 2, 3), size(64, 2, 4), size(96, 2, 6)],
                 steps: vec![150, 300, 600],
                 mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                mixture_steps: None,
                 distill: None,
                 forgetting: None,
                 moe: Some(MoeGrid { experts: vec![2, 4, 8, 16, 32], top_k: 2, renorm: true }),
@@ -315,6 +363,7 @@ impl SweepPlan {
                 sizes: vec![size(16, 1, 1), size(32, 1, 2), size(48, 1, 3)],
                 steps: vec![10, 20],
                 mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                mixture_steps: None,
                 distill: None,
                 forgetting: None,
                 moe: Some(MoeGrid { experts: vec![2, 4, 8], top_k: 2, renorm: true }),
@@ -325,6 +374,7 @@ impl SweepPlan {
                 sizes: vec![size(16, 1, 1), size(32, 1, 2), size(48, 1, 3)],
                 steps: vec![10, 20],
                 mixtures: MixtureDesign::Dirichlet { count: 1, alpha: 1.0, floor: 0.0, seed: 0 },
+                mixture_steps: None,
                 distill: None,
                 forgetting: Some(ForgettingGrid {
                     pretrain_steps: 40,
@@ -336,9 +386,12 @@ impl SweepPlan {
             "smoke" => Ok(SweepPlan {
                 name: name.into(),
                 base: smoke("smoke"),
-                sizes: vec![size(32, 1, 2), size(48, 1, 3), size(64, 1, 4)],
+                // The classroom's design in miniature: a rate per width, the uniform mixture at
+                // every budget and the others at the middle one.
+                sizes: [16, 24, 32, 48].map(|w| ModelSize { lr: Some(0.1 / w as f32), ..size(w, 1, w / 16) }).to_vec(),
                 steps: vec![10, 20, 40],
-                mixtures: MixtureDesign::Dirichlet { count: 3, alpha: 1.0, floor: 0.05, seed: 3 },
+                mixtures: MixtureDesign::Dirichlet { count: 5, alpha: 1.0, floor: 0.05, seed: 3 },
+                mixture_steps: Some(vec![20]),
                 distill: None,
                 forgetting: None,
                 moe: None,
@@ -376,11 +429,13 @@ impl SweepPlan {
         }
         // The built-in domains and any text domains the base configuration adds.
         let mixtures = self.mixtures.mixtures(self.base.domain_names().len())?;
+        let mixed_at = self.mixture_budgets()?;
         let mut out = Vec::new();
-        let mut push = |id: String, model: GptConfig, steps: usize, mixture: &[f64], distill: Option<DistillSpec>| {
+        let mut push = |id: String, size: &ModelSize, steps: usize, mixture: &[f64], distill: Option<DistillSpec>| {
             let config = RunConfig {
                 name: format!("{}/{id}", self.name),
-                model,
+                model: size.apply(&self.base.model),
+                schedule: size.schedule(&self.base.schedule),
                 steps,
                 mixture: mixture.to_vec(),
                 distill,
@@ -395,11 +450,14 @@ impl SweepPlan {
         }
         let teacher_id = |t: &TeacherSpec| format!("teacher-{}-s{}", t.size.label(), t.steps);
         for t in teachers {
-            push(teacher_id(t), t.size.apply(&self.base.model), t.steps, &mixtures[0], None)?;
+            push(teacher_id(t), &t.size, t.steps, &mixtures[0], None)?;
         }
         for s in &self.sizes {
             for &steps in &self.steps {
                 for (m, h) in mixtures.iter().enumerate() {
+                    if m > 0 && !mixed_at.contains(&steps) {
+                        continue;
+                    }
                     let id = format!("{}-s{steps}-m{m:02}", s.label());
                     for t in teachers {
                         let spec = DistillSpec {
@@ -407,15 +465,9 @@ impl SweepPlan {
                             teacher_run: teacher_id(t),
                             loss: self.distill.as_ref().map(|d| d.loss).unwrap_or_default(),
                         };
-                        push(
-                            format!("{id}-kd-{}-s{}", t.size.label(), t.steps),
-                            s.apply(&self.base.model),
-                            steps,
-                            h,
-                            Some(spec),
-                        )?;
+                        push(format!("{id}-kd-{}-s{}", t.size.label(), t.steps), s, steps, h, Some(spec))?;
                     }
-                    push(id, s.apply(&self.base.model), steps, h, None)?;
+                    push(id, s, steps, h, None)?;
                 }
             }
         }
@@ -458,6 +510,7 @@ impl SweepPlan {
                 RunConfig {
                     name: format!("{}/{id}", self.name),
                     model: s.apply(&self.base.model),
+                    schedule: s.schedule(&self.base.schedule),
                     steps: f.pretrain_steps,
                     mixture: pretrain_mixture.clone(),
                     distill: None,
@@ -523,6 +576,7 @@ impl SweepPlan {
                     let config = RunConfig {
                         name: format!("{}/{id}", self.name),
                         model: GptConfig { ffn, ..s.apply(&self.base.model) },
+                        schedule: s.schedule(&self.base.schedule),
                         steps,
                         mixture: mixture.clone(),
                         distill: None,
@@ -534,6 +588,24 @@ impl SweepPlan {
             }
         }
         Ok(out)
+    }
+
+    /// The budgets every mixture is trained at: `mixture_steps`, each checked to be one of
+    /// `steps`, or every budget.
+    fn mixture_budgets(&self) -> Result<Vec<usize>> {
+        let Some(at) = &self.mixture_steps else { return Ok(self.steps.clone()) };
+        if at.is_empty() {
+            return Err(Error::Config(
+                "mixture_steps is empty: name at least one of the budgets, or leave it out to train every mixture at every budget".into(),
+            ));
+        }
+        if let Some(odd) = at.iter().find(|s| !self.steps.contains(s)) {
+            return Err(Error::Config(format!(
+                "mixture_steps names {odd} steps, which is not one of the plan's budgets {:?}",
+                self.steps
+            )));
+        }
+        Ok(at.clone())
     }
 
     /// Whether some run of the plan starts from, or learns from, another run's weights (a
@@ -597,13 +669,33 @@ mod tests {
     #[test]
     fn ids_are_unique_and_shards_partition_the_plan() {
         let runs = SweepPlan::preset("classroom").unwrap().runs().unwrap();
-        assert_eq!(runs.len(), 96);
+        assert_eq!(runs.len(), 45);
         let ids: std::collections::HashSet<_> = runs.iter().map(|r| r.id.clone()).collect();
         assert_eq!(ids.len(), runs.len());
         let shards: Vec<Shard> = (0..3).map(|i| Shard { index: i, count: 3 }).collect();
         for r in &runs {
             assert_eq!(shards.iter().filter(|s| s.has(r.index)).count(), 1);
         }
+    }
+
+    #[test]
+    fn a_fractional_design_trains_the_other_mixtures_at_the_named_budgets_only() {
+        let plan = SweepPlan::preset("classroom").unwrap();
+        let runs = plan.runs().unwrap();
+        assert!(runs.iter().all(|r| r.id.ends_with("-m00") || r.config.steps == 1600));
+        assert_eq!(runs.iter().filter(|r| r.id.ends_with("-m00")).count(), 15);
+        let lr = |w: usize| runs.iter().find(|r| r.config.model.d_model == w).unwrap().config.schedule.lr;
+        assert!((lr(16) / lr(64) - 4.0).abs() < 1e-5, "the rate goes as 1/width");
+        let mut bad = plan.clone();
+        bad.mixture_steps = Some(vec![1000]);
+        let e = bad.runs().unwrap_err().to_string();
+        assert!(e.contains("1000") && e.contains("[800, 1600, 3200]"), "{e}");
+        bad.mixture_steps = Some(vec![]);
+        assert!(bad.runs().unwrap_err().to_string().contains("empty"));
+        bad.mixture_steps = None;
+        assert_eq!(bad.runs().unwrap().len(), 5 * 3 * 7, "without it every mixture at every budget");
+        let smoke = SweepPlan::preset("smoke").unwrap().runs().unwrap();
+        assert_eq!(smoke.len(), 28);
     }
 
     #[test]
