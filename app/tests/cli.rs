@@ -129,11 +129,27 @@ fn a_sweep_fits_predicts_and_feeds_fit_and_mix() {
     let (runs, fits) = (dir.join("runs.jsonl"), dir.join("fits.json"));
     let _ = std::fs::remove_file(&runs);
     let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
-    let o =
-        sigmix(&["--device", "cpu", "sweep", "--preset", "smoke", "--out", &path(&runs), "--fit-out", &path(&fits)]);
+    let o = sigmix(&[
+        "--device",
+        "cpu",
+        "sweep",
+        "--preset",
+        "smoke",
+        "--out",
+        &path(&runs),
+        "--fit-out",
+        &path(&fits),
+        "--check-optimum",
+        "code_loss",
+    ]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("27 of 27 planned runs") && t.contains("| mean_loss | 18 |") && t.contains("predicted"), "{t}");
+    assert!(t.contains("28 of 28 planned runs") && t.contains("| mean_loss | 21 |") && t.contains("predicted"), "{t}");
+    // The mixtures within the held-out size's middle budget, measured and predicted.
+    assert!(t.contains("within one (N, D) group") && t.contains("| code_loss | 5120 | 5 |"), "{t}");
+    // The optimum for code trained against the uniform run at the largest size and budget.
+    assert!(t.contains("training w48l1-s40-m00 at the mixture predicted best for code_loss"), "{t}");
+    assert!(t.contains("gain predicted") && t.contains("measured"), "{t}");
 
     let o = sigmix(&["--device", "cpu", "sweep", "--preset", "smoke", "--out", &path(&runs)]);
     assert_eq!(o.status.code(), Some(1));
@@ -150,7 +166,7 @@ fn a_sweep_fits_predicts_and_feeds_fit_and_mix() {
         "--n-col",
         "non_embedding_params",
         "--fit-max-n",
-        "3e4",
+        "2e4",
         "--bootstrap",
         "4",
         "--starts",
@@ -160,7 +176,7 @@ fn a_sweep_fits_predicts_and_feeds_fit_and_mix() {
     ]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("| mean_loss | 18 |") && t.contains("bootstrap refits") && t.contains("gamma3"), "{t}");
+    assert!(t.contains("| mean_loss | 21 |") && t.contains("bootstrap refits") && t.contains("gamma3"), "{t}");
 
     let o = sigmix(&["mix", "--fit", &path(&fits), "--n", "1e5,1e6", "--d", "1e6", "--floor", "0.05"]);
     let t = text(&o);
@@ -183,8 +199,9 @@ fn a_sweep_plan_can_be_listed_and_sharded() {
     let o = sigmix(&["sweep", "--preset", "classroom", "--dry-run", "--shard", "1/4"]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert_eq!(t.lines().count(), 1 + 24, "{t}");
-    assert!(t.contains("w96l2-s400-m05") && !t.contains("-m00"), "{t}");
+    // 45 runs: every fourth from index 1 is 11; the other mixtures only at 1600 steps.
+    assert_eq!(t.lines().count(), 1 + 11, "{t}");
+    assert!(t.contains("41 w64l2-s1600-m04") && !t.contains("s800-m04"), "{t}");
     let o = sigmix(&["sweep", "--shard", "4/4", "--dry-run"]);
     assert!(!o.status.success() && text(&o).contains("I/N"), "{}", text(&o));
 }

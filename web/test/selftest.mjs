@@ -183,8 +183,8 @@ if (wanted(4)) try {
   report("the lab opens from a link, restores its state, trains on WebGPU, takes a dropped text, and draws", false, { error: String(e) });
 }
 if (wanted(5)) try {
-  // The Mixture lab in the page: `play` runs the smoke sweep (27 runs kept in the page), then
-  // the law is fitted on the two smaller sizes, all as tasks on the page's event loop.
+  // The Mixture lab in the page: `play` runs the smoke sweep (28 runs kept in the page, refitted
+  // as each size finishes), then the law is fitted on the three smaller sizes, all as tasks on the page's event loop.
   const t0 = Date.now();
   // After the fit, reload the page: the runs kept in the page's storage come back.
   let before = null, seconds = null;
@@ -198,14 +198,14 @@ if (wanted(5)) try {
     const file = await download;
     figure = file ? await readFile(await file.path(), "utf8").catch(() => "") : "";
     await page.reload();
-    await page.waitForFunction(`(${status})()?.mixture?.runs === 27`, null, { timeout: 120_000 }).catch(() => {});
+    await page.waitForFunction(`(${status})()?.mixture?.runs === 28`, null, { timeout: 120_000 }).catch(() => {});
   };
-  const r = await open(webgpu, `(${status})()?.mixture?.fits > 0 || !!(${status})()?.mixture?.error || document.title === "sigmix: error"`,
+  const r = await open(webgpu, `((${status})()?.mixture?.fits > 0 && !(${status})()?.mixture?.running) || !!(${status})()?.mixture?.error || document.title === "sigmix: error"`,
     600_000, undefined, "#tab=mixture&sweep=smoke&device=cpu&play", { width: 1280, height: 800 }, reload);
   const m = before?.mixture ?? {};
   // Four domain losses and their mean, each fitted.
-  const swept = m.runs === 27 && m.planned === 27 && m.fits === 5 && !m.error && !m.running;
-  const kept = r.lab?.mixture?.runs === 27 && r.lab?.tab === "mixture";
+  const swept = m.runs === 28 && m.planned === 28 && m.fits === 5 && !m.error && !m.running;
+  const kept = r.lab?.mixture?.runs === 28 && r.lab?.tab === "mixture";
   // An SVG with the figure's panels, their axis labels as text.
   const drawnFigure = figure.startsWith("<svg") && (figure.match(/<text/g) ?? []).length > 20 && figure.includes("loss");
   const ok = swept && kept && drawnFigure;

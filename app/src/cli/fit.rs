@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use sigmix::laws::{
     Bootstrap, Chinchilla, Distillation, FitOptions, FitResult, Forgetting, ForgettingTokens, Law, MixtureAdditive,
-    MixtureJoint, MoeSparsity, RunTable, SupervisedPower, TokensFrom, bootstrap, fit, fit_from, mre,
+    MixtureForm, MixtureJoint, MoeSparsity, RunTable, SupervisedPower, TokensFrom, bootstrap, fit, fit_mixture, mre,
 };
 use sigmix::train::write_json_atomic;
 
@@ -159,16 +159,11 @@ pub fn run(args: Args) -> sigmix::Result<()> {
         let max_n = args.fit_max_n.unwrap_or(f64::INFINITY);
         let (train, held): (Vec<_>, Vec<_>) = runs.into_iter().partition(|r| r.n <= max_n);
         let t0 = Instant::now();
-        // The joint law contains the additive one: start it from an additive fit and hop
-        // around that (random joint starts land in worse basins than this warm start).
-        let (warm, law_opts) = if args.law == "mixture-joint" {
-            let add = MixtureAdditive { k };
-            let start = MixtureJoint { k }.from_additive(&fit(&add, &train, &opts)?.theta());
-            (vec![start], FitOptions { starts: 0, ..opts.clone() })
+        let mut f = if args.law == "mixture-joint" {
+            fit_mixture(MixtureForm::Joint, k, &train, &opts)?
         } else {
-            (Vec::new(), opts.clone())
+            fit(law.as_ref(), &train, &opts)?
         };
-        let mut f = fit_from(law.as_ref(), &train, &law_opts, &warm)?;
         f.domains = domains.clone();
         let held_out_mre = (!held.is_empty()).then(|| mre(law.as_ref(), &f.theta(), &held));
         let boot = match args.bootstrap {

@@ -10,12 +10,13 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
-use sigmix::laws::FitOptions;
+use sigmix::laws::{FitOptions, MixtureForm};
 use sigmix::sweep::{
-    ParamCount, SWEEP_PRESETS, Shard, SweepEvent, SweepOptions, SweepPlan, fit_and_predict, fit_distillation,
-    fit_forgetting, fit_moe_sparsity, merge, run_sweep,
+    Extrapolation, HeldOutRun, OptimumCheck, ParamCount, SWEEP_PRESETS, Shard, SweepEvent, SweepOptions, SweepPlan,
+    SweepRow, fit_and_predict, fit_distillation, fit_forgetting, fit_moe_sparsity, held_out_mre, merge,
+    mixture_form_for, optimal_for, run_sweep, uniform_at_largest,
 };
-use sigmix::train::{Event, write_json_atomic};
+use sigmix::train::{Event, RunConfig, write_json_atomic};
 
 /// Options of `sigmix sweep`.
 #[derive(clap::Args, Debug)]
@@ -33,6 +34,18 @@ pub struct Args {
     /// after the file, its last tenth held out). A plan that names texts needs them given.
     #[arg(long = "text")]
     texts: Vec<PathBuf>,
+    /// Seed of every run's data, initialisation and sampling instead of the plan's (the
+    /// mixtures stay): another seed is another sweep, so give it its own --out file.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The mixture law whose predictions, groups, optimum and --fit-out follow the tables (both
+    /// laws' tables are printed): joint (A_h, B_h depend on the mixture) or additive.
+    #[arg(long, default_value = "joint", value_parser = ["joint", "additive"])]
+    law: String,
+    /// After the fit, train the largest model at the mixture the law predicts is best for
+    /// this loss (e.g. code_loss) and compare it with the uniform run at the same size and budget.
+    #[arg(long)]
+    check_optimum: Option<String>,
     /// Print the plan as JSON (a starting point for --plan) and exit.
     #[arg(long)]
     show_plan: bool,
@@ -106,6 +119,9 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         Some(path) => SweepPlan::from_file(path)?,
         None => SweepPlan::preset(&args.preset)?,
     };
+    if let Some(seed) = args.seed {
+        plan.base.seed = seed;
+    }
     let texts: Vec<TextDomain> = args.texts.iter().map(|p| TextDomain::read(p)).collect::<sigmix::Result<_>>()?;
     if plan.forgetting.is_some() && !texts.is_empty() {
         // A forgetting sweep finetunes on the last text: the user's own replaces the dialogue.
@@ -148,7 +164,7 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         &device,
         &plan,
         &args.out,
-        SweepOptions { resume: args.resume, shard: args.shard, stop: None, texts, weights_dir: None },
+        SweepOptions { resume: args.resume, shard: args.shard, stop: None, texts: texts.clone(), weights_dir: None },
         &mut |e| match e {
             SweepEvent::Planned { planned, in_shard, todo, torn_tail, .. } => {
                 if torn_tail {
@@ -224,22 +240,28 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         return report(fit_distillation(&outcome.rows, &opts)?, super::distill_report::print, args.fit_out.as_deref());
     }
     let n = if args.params == "total" { ParamCount::Total } else { ParamCount::NonEmbedding };
-    let fits = fit_and_predict(&outcome.rows, n, &FitOptions::default())?;
-    println!("\nadditive mixture law fitted on every size but the largest, N = {} parameters:", args.params);
-    println!("| target | fit runs | train MRE | held-out runs | held-out MRE |");
-    println!("|---|---:|---:|---:|---:|");
-    for f in &fits {
+    // Both laws, the additive one first: where they differ, a mixture's effect changes with N.
+    let wanted = if args.law == "additive" { MixtureForm::Additive } else { MixtureForm::Joint };
+    let form = mixture_form_for(&outcome.rows, wanted);
+    if form != wanted {
         println!(
-            "| {} | {} | {:.2}% | {} | {:.2}% |",
-            f.target,
-            f.fit.rows,
-            100.0 * f.fit.train_mre,
-            f.held_out.len(),
-            100.0 * f.held_out_mre
+            "\nthe runs below the largest size are fewer than the {} law's parameters: fitting the additive law only",
+            wanted.name()
         );
     }
+    let mut fits = Vec::new();
+    for f in [MixtureForm::Additive, MixtureForm::Joint] {
+        if f == MixtureForm::Joint && form == MixtureForm::Additive {
+            break;
+        }
+        fits = fit_and_predict(&outcome.rows, n, f, &FitOptions::thorough())?;
+        print_fits(&fits, f, &args.params);
+        if f == form {
+            break;
+        }
+    }
     if let Some(mean) = fits.iter().find(|f| f.target == "mean_loss") {
-        println!("\nmean loss of the largest model, predicted vs measured:");
+        println!("\nmean loss of the largest model, predicted by the {} law vs measured:", form.name());
         println!("{:<18} {:>9} {:>9} {:>7}", "run", "predicted", "measured", "error");
         for h in &mean.held_out {
             println!(
@@ -251,11 +273,116 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
             );
         }
     }
+    print_mixture_groups(&fits, &outcome.rows);
     if let Some(path) = &args.fit_out {
         write_json_atomic(path, &fits)?;
         println!("fits written to {}", path.display());
     }
+    if let Some(target) = &args.check_optimum {
+        let check = check_optimum(&device, &outcome.rows, &fits, target, n, &texts)?;
+        println!("\n{}", check.summary());
+    }
     Ok(())
+}
+
+/// The fit table of one law: train and held-out error per target.
+fn print_fits(fits: &[Extrapolation], form: MixtureForm, params: &str) {
+    println!("\n{} law fitted on every size but the largest, N = {params} parameters:", form.name());
+    println!("| target | fit runs | train MRE | held-out runs | held-out MRE |");
+    println!("|---|---:|---:|---:|---:|");
+    for f in fits {
+        println!(
+            "| {} | {} | {:.2}% | {} | {:.2}% |",
+            f.target,
+            f.fit.rows,
+            100.0 * f.fit.train_mre,
+            f.held_out.len(),
+            100.0 * f.held_out_mre
+        );
+    }
+}
+
+/// How far the mixtures move each loss within one (N, D) group of the held-out size, measured
+/// and as the law predicts: whether the law tells the mixtures apart, not only the sizes.
+fn print_mixture_groups(fits: &[Extrapolation], rows: &[SweepRow]) {
+    let tokens: std::collections::HashMap<&str, usize> = rows.iter().map(|r| (r.id.as_str(), r.n_tokens)).collect();
+    let mut printed = false;
+    for f in fits {
+        let mut groups: std::collections::BTreeMap<usize, Vec<&HeldOutRun>> = Default::default();
+        for h in &f.held_out {
+            groups.entry(tokens.get(h.id.as_str()).copied().unwrap_or(0)).or_default().push(h);
+        }
+        for (d, group) in groups.iter().filter(|(_, g)| g.len() >= 3) {
+            if !printed {
+                println!("\nwithin one (N, D) group of the largest size, the mixtures move each loss by:");
+                println!("| target | D | mixtures | measured spread | predicted spread | MRE |");
+                println!("|---|---:|---:|---:|---:|---:|");
+                printed = true;
+            }
+            let spread = |v: &dyn Fn(&HeldOutRun) -> f64| {
+                let vals: Vec<f64> = group.iter().map(|h| v(h)).collect();
+                vals.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+                    - vals.iter().copied().fold(f64::INFINITY, f64::min)
+            };
+            let owned: Vec<HeldOutRun> = group.iter().map(|h| (*h).clone()).collect();
+            println!(
+                "| {} | {d} | {} | {:.3} | {:.3} | {:.2}% |",
+                f.target,
+                group.len(),
+                spread(&|h| h.measured),
+                spread(&|h| h.predicted),
+                100.0 * held_out_mre(&owned)
+            );
+        }
+    }
+}
+
+/// Trains the largest model at the mixture the law predicts is best for `target` and
+/// compares it with the sweep's uniform run at that size and budget.
+fn check_optimum(
+    device: &sigmix::Device,
+    rows: &[SweepRow],
+    fits: &[Extrapolation],
+    target: &str,
+    n: ParamCount,
+    texts: &[TextDomain],
+) -> sigmix::Result<OptimumCheck> {
+    let Some(uniform) = uniform_at_largest(rows) else {
+        return Err(sigmix::Error::Config(
+            "--check-optimum needs the uniform mixture trained at the largest size and budget, and this sweep has no such run".into(),
+        ));
+    };
+    let params = match n {
+        ParamCount::Total => uniform.model_size,
+        ParamCount::NonEmbedding => uniform.non_embedding_params,
+    };
+    let best = optimal_for(fits, target, params as f64, uniform.n_tokens as f64)?;
+    let Some(&measured_uniform) = uniform.columns.get(target) else {
+        return Err(sigmix::Error::Config(format!("the uniform run {} has no `{target}` column", uniform.id)));
+    };
+    let weights: Vec<String> = best.weights.iter().map(|w| format!("{w:.3}")).collect();
+    println!(
+        "\ntraining {} at the mixture predicted best for {target}: {} (predicted {:.3}, uniform {:.3})",
+        uniform.id,
+        weights.join(", "),
+        best.objective,
+        best.uniform_objective
+    );
+    let config =
+        RunConfig { name: format!("optimum-for-{target}"), mixture: best.weights.clone(), ..uniform.config.clone() };
+    let record = sigmix::train::train(device, &config, texts, &mut |_| {})?;
+    let row = SweepRow::from_record("optimum", 0, &config.name, &record)?;
+    let Some(&measured) = row.columns.get(target) else {
+        return Err(sigmix::Error::Config(format!("the trained optimum has no `{target}` column")));
+    };
+    Ok(OptimumCheck {
+        target: target.into(),
+        weights: best.weights,
+        predicted: best.objective,
+        predicted_uniform: best.uniform_objective,
+        measured,
+        measured_uniform,
+    })
 }
 
 /// Prints a law sweep's report and writes it as JSON to `fit_out` when asked.

@@ -8,10 +8,11 @@ use std::sync::mpsc::{Receiver, channel};
 
 use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
-use sigmix::laws::{FitOptions, RunTable};
+use sigmix::laws::{FitOptions, MixtureForm, RunTable};
 use sigmix::sweep::{
     DistillReport, Extrapolation, ForgettingReport, MoeReport, ParamCount, ReadRows, SweepEvent, SweepOptions,
-    SweepPlan, SweepRow, fit_and_predict, fit_distillation, fit_forgetting, fit_moe_sparsity, run_sweep_async,
+    SweepPlan, SweepRow, fit_and_predict, fit_distillation, fit_forgetting, fit_moe_sparsity, mixture_form_for,
+    run_sweep_async,
 };
 
 use crate::lab::Task;
@@ -241,12 +242,15 @@ impl SweepJob {
         )
     }
 
-    /// Fits the additive law to `rows` on every size but the largest.
-    pub fn fit(rows: Vec<SweepRow>, wake: impl Fn() + Send + 'static) -> SweepJob {
+    /// Fits the mixture law of `form` to `rows` on every size but the largest (the additive
+    /// one where the runs below the largest are fewer than the joint law's parameters: the
+    /// fits name the law they are of).
+    pub fn fit(rows: Vec<SweepRow>, form: MixtureForm, wake: impl Fn() + Send + 'static) -> SweepJob {
         Self::spawn(
             Arc::new(AtomicBool::new(false)),
             async move |send: &dyn Fn(SweepMessage)| {
-                let fits = fit_and_predict(&rows, ParamCount::NonEmbedding, &FitOptions::default())?;
+                let form = mixture_form_for(&rows, form);
+                let fits = fit_and_predict(&rows, ParamCount::NonEmbedding, form, &FitOptions::thorough())?;
                 send(SweepMessage::Fitted(fits));
                 Ok(())
             },
@@ -281,7 +285,14 @@ impl SweepJob {
             Arc::new(AtomicBool::new(false)),
             async move |send: &dyn Fn(SweepMessage)| {
                 let opts = FitOptions { starts: 4, hops: 4, ..FitOptions::default() };
-                let fits = sigmix::sweep::fit_and_predict_table(&table, "model_size", "n_tokens", "weight_", &opts)?;
+                let fits = sigmix::sweep::fit_and_predict_table(
+                    &table,
+                    "model_size",
+                    "n_tokens",
+                    "weight_",
+                    MixtureForm::Additive,
+                    &opts,
+                )?;
                 send(SweepMessage::Fitted(fits));
                 Ok(())
             },

@@ -7,9 +7,10 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
 use sigmix::laws::RunTable;
-use sigmix::laws::{Law, MixOptions, MixTarget, MixtureAdditive, Observation, OptimalMixture, optimal_mixture};
+use sigmix::laws::{MixtureForm, Observation, OptimalMixture, mixture_law};
 use sigmix::sweep::{
-    Extrapolation, ParamCount, SWEEP_PRESETS, SweepPlan, SweepRow, observation, parse_rows, sweep_targets,
+    Extrapolation, OPTIMUM_FLOOR, OptimumCheck, ParamCount, SWEEP_PRESETS, SweepPlan, SweepRow, observation,
+    optimal_for, parse_rows, sweep_targets, uniform_at_largest,
 };
 use sigmix::train::RunConfig;
 
@@ -21,9 +22,9 @@ use crate::ui::widgets::colour;
 const COMMENTARY: &[(&str, &str)] = &[
     (
         "classroom",
-        "96 runs: 4 widths × 3 token budgets × 8 mixtures, about 6 minutes on a 2-core CPU. The law is fitted on the three smaller widths and predicts the largest. On the public 122M–937M runs the same law extrapolates within ~1%; here the models are far from convergence and the prediction misses by ~5%: larger models gain more per token early in training than a law with separate N and D terms allows.",
+        "45 runs, about 8 minutes on a 2-core CPU: 5 widths (7K–100K parameters, a learning rate per width), the uniform mixture at 800/1600/3200 steps and 6 more mixtures at 1600. The law is fitted on the four smaller widths as each finishes and predicts the largest. Mixtures move each domain's loss by 0.05–0.24 nats; the joint law, in which a mixture matters less to a larger model, predicts the largest width within 0.6–1.4% on the mean loss and 1–3.7% per domain (3 seeds); the additive law misses the code loss by 2.5–3.3%. Single runs differ by 2–5% between seeds at 800–1600 steps, which bounds what any law can do here.",
     ),
-    ("smoke", "27 runs of 1-layer models in seconds: for trying the buttons. Too small for a meaningful fit."),
+    ("smoke", "28 runs of 1-layer models in seconds: for trying the buttons. Too small for a meaningful fit."),
 ];
 
 /// The panel's state.
@@ -58,6 +59,13 @@ pub struct MixturePanel {
     optimum_cache: Option<(OptimumKey, OptimalMixture)>,
     /// The user's text domains, swept after the built-in ones.
     texts: Vec<TextDomain>,
+    /// Runs planned per size (the size label of the ids, e.g. `w48l2`), smallest first: what
+    /// tells that a size is finished while the sweep runs.
+    planned_sizes: Vec<(String, usize)>,
+    /// Finished sizes the shown fit was made on while the sweep ran (0: none yet).
+    live_sizes: usize,
+    /// The mixture law fitted: the joint one unless the user picks the additive one.
+    pub form: MixtureForm,
 }
 
 /// What an optimal mixture was searched for: target, fitted parameters, N and D.
@@ -86,6 +94,9 @@ impl MixturePanel {
             showing_external: false,
             optimum_cache: None,
             texts: Vec::new(),
+            planned_sizes: Vec::new(),
+            live_sizes: 0,
+            form: MixtureForm::default(),
         };
         p.load();
         p
@@ -125,7 +136,7 @@ impl MixturePanel {
     pub fn load(&mut self) {
         self.rows.clear();
         self.fits.clear();
-        self.planned = self.plan().and_then(|p| p.runs()).map_or(0, |r| r.len());
+        self.count_planned();
         let text = match crate::lab::files::read_kept(&self.path) {
             Ok(Some(text)) => text,
             Ok(None) => {
@@ -151,6 +162,55 @@ impl MixturePanel {
             }
             Err(e) => self.error = Some(e.to_string()),
         }
+    }
+
+    /// Counts the plan's runs, in all and per size.
+    fn count_planned(&mut self) {
+        let runs = self.plan().and_then(|p| p.runs()).unwrap_or_default();
+        self.planned = runs.len();
+        self.planned_sizes.clear();
+        for r in &runs {
+            let label = size_label(&r.id);
+            match self.planned_sizes.iter_mut().find(|(l, _)| l == label) {
+                Some((_, n)) => *n += 1,
+                None => self.planned_sizes.push((label.to_string(), 1)),
+            }
+        }
+        self.live_sizes = 0;
+    }
+
+    /// The runs of every size whose planned runs are all in, and how many sizes that is.
+    pub fn finished_sizes(&self) -> (usize, Vec<SweepRow>) {
+        let done: Vec<&str> = self
+            .planned_sizes
+            .iter()
+            .filter(|(l, n)| self.rows.iter().filter(|r| size_label(&r.id) == l).count() >= *n)
+            .map(|(l, _)| l.as_str())
+            .collect();
+        let rows = self.rows.iter().filter(|r| done.contains(&size_label(&r.id))).cloned().collect();
+        (done.len(), rows)
+    }
+
+    /// Refits while the sweep runs, each time one more size is finished (from three on: the
+    /// law fitted on the smaller ones predicts the largest finished so far).
+    fn refit_live(&mut self, ctx: &egui::Context) {
+        let (sizes, rows) = self.finished_sizes();
+        if sizes >= 3 && sizes > self.live_sizes && self.fit_job.is_none() {
+            self.live_sizes = sizes;
+            self.showing_external = false;
+            let ctx = ctx.clone();
+            self.fit_job = Some(SweepJob::fit(rows, self.form, move || ctx.request_repaint()));
+        }
+    }
+
+    /// Whether a fit is being made.
+    pub fn fitting(&self) -> bool {
+        self.fit_job.is_some()
+    }
+
+    /// Whether the sweep and its last fit are done and the fits are in (or something failed).
+    pub fn settled(&self) -> bool {
+        self.error.is_some() || (!self.running() && !self.fitting() && !self.fits.is_empty())
     }
 
     /// Runs in the current sweep plan.
@@ -185,7 +245,7 @@ impl MixturePanel {
     pub fn fit(&mut self, ctx: &egui::Context) {
         self.showing_external = false;
         let ctx = ctx.clone();
-        self.fit_job = Some(SweepJob::fit(self.rows.clone(), move || ctx.request_repaint()));
+        self.fit_job = Some(SweepJob::fit(self.rows.clone(), self.form, move || ctx.request_repaint()));
     }
 
     /// Fits the additive law to the external table at `self.external` in the background.
@@ -226,7 +286,7 @@ impl MixturePanel {
             if SWEEP_PRESETS.iter().any(|(p, _)| *p == first.sweep) {
                 self.preset = first.sweep.clone();
             }
-            self.planned = self.plan().and_then(|p| p.runs()).map_or(0, |r| r.len());
+            self.count_planned();
             // In the page the dropped runs are kept under the preset's name, where Run resumes.
             #[cfg(target_arch = "wasm32")]
             {
@@ -260,13 +320,14 @@ impl MixturePanel {
 
     /// Applies what the workers reported.
     pub fn poll(&mut self, ctx: &egui::Context) {
-        let mut finished = false;
+        let (mut finished, mut added) = (false, false);
         if let Some(job) = &self.job {
             for m in job.drain() {
                 match follow(m, &mut self.rows, &mut self.planned, &mut self.current) {
-                    // Natively the runner has appended it to the file already.
-                    #[cfg(target_arch = "wasm32")]
                     Followed::RowAdded => {
+                        added = true;
+                        // Natively the runner has appended it to the file already.
+                        #[cfg(target_arch = "wasm32")]
                         if let Err(e) = crate::lab::files::keep_rows_in_page(&self.path, &self.rows) {
                             self.notice = Some(e.to_string());
                         }
@@ -282,10 +343,14 @@ impl MixturePanel {
             }
             finished |= job.ended();
         }
+        if added && !finished {
+            self.refit_live(ctx);
+        }
         if finished {
             self.job = None;
             self.current = None;
             if self.rows.len() == self.planned && self.error.is_none() {
+                self.live_sizes = 0;
                 self.fit(ctx);
             }
         }
@@ -293,6 +358,8 @@ impl MixturePanel {
             for m in job.drain() {
                 match m {
                     SweepMessage::Fitted(f) => self.fits = f,
+                    // A fit made while the sweep runs may fail on too few runs; the final one counts.
+                    SweepMessage::Failed(e) if self.job.is_some() => self.notice = Some(format!("live fit: {e}")),
                     SweepMessage::Failed(e) => self.error = Some(e),
                     _ => {}
                 }
@@ -400,7 +467,7 @@ impl MixturePanel {
             }
             if ui
                 .add_enabled(!busy && self.fit_job.is_none() && !self.rows.is_empty(), egui::Button::new("Fit"))
-                .on_hover_text("Fit the additive mixture law on every size but the largest")
+                .on_hover_text("Fit the mixture law (below: joint or additive) on every size but the largest")
                 .clicked()
             {
                 self.fit(ctx);
@@ -454,9 +521,48 @@ impl MixturePanel {
             })
             .response
             .on_hover_text("The held-out loss plotted, and the one the optimal mixture minimises");
+        if !self.showing_external {
+            let before = self.form;
+            egui::ComboBox::from_label("law")
+                .selected_text(self.form.name())
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.form, MixtureForm::Joint, "mixture-joint").on_hover_text(
+                        "A_h and B_h depend on the mixture: a mixture's effect may shrink as models grow",
+                    );
+                    ui.selectable_value(&mut self.form, MixtureForm::Additive, "mixture-additive").on_hover_text(
+                        "Only the bias term depends on the mixture: the same effect at every size and budget",
+                    );
+                })
+                .response
+                .on_hover_text(
+                    "The data-mixture law fitted (Shukor et al. 2025): compare how well each predicts the largest size",
+                );
+            if self.form != before && !self.rows.is_empty() && !self.running() && self.fit_job.is_none() {
+                self.fit(ctx);
+            }
+            if let Some(f) = self.fits.first()
+                && f.fit.law != self.form.name()
+            {
+                ui.label(
+                    egui::RichText::new(format!(
+                        "fitted {}: the runs below the largest size are fewer than {}'s parameters",
+                        f.fit.law,
+                        self.form.name()
+                    ))
+                    .small(),
+                );
+            }
+        }
         if !self.fits.is_empty() {
             ui.separator();
-            ui.label("Law fitted below the largest size:");
+            if self.running() && self.live_sizes > 0 {
+                ui.label(format!(
+                    "Live fit on the {} sizes finished so far, below the largest of them (refitted as each size finishes):",
+                    self.live_sizes
+                ));
+            } else {
+                ui.label("Law fitted below the largest size:");
+            }
             egui::Grid::new("fit-table").striped(true).show(ui, |ui| {
                 ui.label("target");
                 ui.label("train MRE");
@@ -510,7 +616,6 @@ impl MixturePanel {
         }
     }
 
-    /// The optimal mixture for the target at the largest size and budget, and its check.
     /// The optimal mixture for the target at (n, d) under its fit, searched once per
     /// (target, fit, n, d) rather than on every frame.
     fn optimum(&mut self, n: usize, d: usize) -> Option<OptimalMixture> {
@@ -521,36 +626,43 @@ impl MixturePanel {
         {
             return Some(best.clone());
         }
-        let law = MixtureAdditive { k: fit.fit.domains.len().max(1) };
-        let target = [MixTarget { law: &law, theta: fit.fit.theta(), weight: 1.0 }];
-        let opts = MixOptions { floor: 0.02, starts: 2, ..Default::default() };
-        let best = optimal_mixture(&target, n as f64, d as f64, &opts).ok()?;
+        let best = optimal_for(&self.fits, &self.target, n as f64, d as f64).ok()?;
         self.optimum_cache = Some((key, best.clone()));
         Some(best)
     }
 
+    /// The optimal mixture for the target at the largest size and budget, the button that
+    /// trains it, and how it did against the uniform run there.
     fn optimum_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
         ui.separator();
         ui.heading("Optimal mixture");
-        let Some(n) = self.rows.iter().map(|r| r.non_embedding_params).max() else { return };
-        let Some(d) = self.rows.iter().map(|r| r.n_tokens).max() else { return };
+        let Some(uniform) = uniform_at_largest(&self.rows).cloned() else {
+            ui.label("(the sweep has no uniform run at its largest size and budget to compare with)");
+            return;
+        };
+        let (n, d) = (uniform.non_embedding_params, uniform.n_tokens);
         let Some(best) = self.optimum(n, d) else { return };
-        ui.label(format!("for {} at N = {n}, D = {d} (each weight ≥ 0.02):", self.target));
+        ui.label(format!("for {} at N = {n}, D = {d} (each weight ≥ {OPTIMUM_FLOOR}):", self.target)).on_hover_text(
+            "Pick another target loss above: the best mixture for one domain is not the best for the mean",
+        );
         for (dom, w) in self.domains().iter().zip(&best.weights) {
             ui.add(egui::ProgressBar::new(*w as f32).text(format!("{dom} {w:.2}")));
         }
-        ui.label(format!("predicted {:.3} nats (uniform mixture: {:.3})", best.objective, best.uniform_objective));
+        ui.label(format!(
+            "predicted {:.3} nats, uniform mixture {:.3}: a gain of {:.3}",
+            best.objective,
+            best.uniform_objective,
+            best.uniform_objective - best.objective
+        ));
         let running = self.verify.as_ref().is_some_and(|_| self.verify_result.is_some_and(|(_, m)| m.is_nan()));
         if ui
             .add_enabled(!running && !self.running(), egui::Button::new("Train this run"))
             .on_hover_text(
-                "Train the largest model at this mixture and largest budget, and compare with the prediction",
+                "Train the largest model at this mixture and largest budget, and compare with the prediction and with the uniform run",
             )
             .clicked()
-            && let Ok(plan) = self.plan()
-            && let Some(base) = plan.runs().ok().and_then(|r| r.last().map(|l| l.config.clone()))
         {
-            let cfg = RunConfig { name: "predicted-optimum".into(), mixture: best.weights.clone(), ..base };
+            let cfg = RunConfig { name: "predicted-optimum".into(), mixture: best.weights.clone(), ..uniform.config.clone() };
             let ctx = ctx.clone();
             self.verify_result = Some((best.objective, f64::NAN));
             let texts = self.texts.clone();
@@ -560,24 +672,61 @@ impl MixturePanel {
             Some((p, m)) if m.is_nan() => {
                 ui.label(format!("training… (predicted {p:.3})"));
             }
-            Some((p, m)) => {
-                ui.label(format!(
-                    "predicted {p:.3}, measured {m:.3}: {:+.1}% — the prediction {}",
-                    100.0 * (p - m) / m,
-                    if ((p - m) / m).abs() < 0.03 { "holds" } else { "misses" }
-                ));
-            }
+            Some((p, m)) => match uniform.columns.get(&self.target) {
+                Some(&u) => {
+                    let check = OptimumCheck {
+                        target: self.target.clone(),
+                        weights: best.weights.clone(),
+                        predicted: p,
+                        predicted_uniform: best.uniform_objective,
+                        measured: m,
+                        measured_uniform: u,
+                    };
+                    let colour = if check.confirmed() {
+                        egui::Color32::from_rgb(0, 150, 60)
+                    } else {
+                        egui::Color32::from_rgb(200, 140, 0)
+                    };
+                    ui.colored_label(
+                        colour,
+                        format!(
+                            "trained {m:.3} (predicted {p:.3}, {:+.1}%); the uniform run {}: {u:.3}. Gain {:+.3} nats, the law promised {:+.3}: {}",
+                            100.0 * (p - m) / m,
+                            uniform.id,
+                            check.measured_gain(),
+                            check.predicted_gain(),
+                            if check.confirmed() { "the advice holds" } else { "the advice does not hold" }
+                        ),
+                    );
+                }
+                None => {
+                    ui.label(format!("predicted {p:.3}, measured {m:.3}: {:+.1}%", 100.0 * (p - m) / m));
+                }
+            },
             None => {}
         }
     }
 
+    /// Predicted against measured for the held-out runs, one colour per mixture: within one
+    /// size and budget the points spread along the diagonal when the law tells the mixtures
+    /// apart, and lie in a flat band when it does not.
     fn prediction_plot(&self, ui: &mut Ui, f: &Extrapolation, height: f32) {
-        ui.label(format!("predicted against measured, largest size (held out): MRE {:.2}%", 100.0 * f.held_out_mre));
-        let pts: Vec<[f64; 2]> = f.held_out.iter().map(|h| [h.measured, h.predicted]).collect();
-        let (lo, hi) =
-            pts.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+        ui.label(format!(
+            "predicted against measured, largest size (held out), coloured by mixture: MRE {:.2}%",
+            100.0 * f.held_out_mre
+        ));
+        let (lo, hi) = f
+            .held_out
+            .iter()
+            .flat_map(|h| [h.measured, h.predicted])
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+        let mut groups: std::collections::BTreeMap<String, Vec<[f64; 2]>> = Default::default();
+        for h in &f.held_out {
+            groups.entry(mixture_label(&h.id)).or_default().push([h.measured, h.predicted]);
+        }
         Plot::new("mixture-pred")
             .height(height)
+            .legend(Legend::default())
             .data_aspect(1.0)
             .x_axis_label("measured")
             .y_axis_label("predicted")
@@ -585,7 +734,9 @@ impl MixturePanel {
                 if lo.is_finite() {
                     p.line(Line::new("exact", PlotPoints::from(vec![[lo, lo], [hi, hi]])).color(egui::Color32::GRAY));
                 }
-                p.points(Points::new("held-out runs", PlotPoints::from(pts)).color(egui::Color32::RED).radius(4.0));
+                for (i, (label, pts)) in groups.into_iter().enumerate() {
+                    p.points(Points::new(label, PlotPoints::from(pts)).color(colour(i)).radius(4.0));
+                }
             });
     }
 
@@ -636,6 +787,7 @@ impl MixturePanel {
         budgets.dedup();
         let fit = self.fits.iter().find(|f| f.target == self.target);
         let k = fit.map_or(1, |f| f.fit.domains.len().max(1));
+        let law = fit.and_then(|f| mixture_law(&f.fit.law, f.fit.params.len()).ok());
         if self.showing_external {
             ui.label(format!("{}: law fitted below the largest N; pick a target on the left", self.external));
             if let Some(f) = fit {
@@ -650,7 +802,8 @@ impl MixturePanel {
         Plot::new("mixture-runs")
             .legend(Legend::default())
             .height(half)
-            .x_axis_label("log10 N (non-embedding parameters)")
+            .x_axis_label("N, non-embedding parameters (log scale)")
+            .x_axis_formatter(|mark, _| count_label(10f64.powf(mark.value)))
             .y_axis_label("held-out loss")
             .show(ui, |p| {
                 for (i, d) in budgets.iter().enumerate() {
@@ -658,8 +811,7 @@ impl MixturePanel {
                     let pts: Vec<[f64; 2]> =
                         obs.iter().filter(|(x, _)| x.d == *d).map(|(x, _)| [x.n.log10(), x.loss]).collect();
                     p.points(Points::new(format!("D = {d:.0}"), PlotPoints::from(pts)).color(c).radius(3.0));
-                    if let Some(f) = fit {
-                        let law = MixtureAdditive { k };
+                    if let (Some(f), Some(law)) = (fit, &law) {
                         let theta = f.fit.theta();
                         let [lo, hi] = f.fit.n_range;
                         let hi = hi * 8.0;
@@ -681,5 +833,50 @@ impl MixturePanel {
         } else {
             ui.label("Run the sweep (or press Fit once three sizes are in) to fit the law.");
         }
+    }
+}
+
+/// The size label of a run id (`w48l2` of `w48l2-s1600-m03`).
+fn size_label(id: &str) -> &str {
+    id.split('-').next().unwrap_or(id)
+}
+
+/// The mixture of a sweep run id (`mixture 3` of `w48l2-s1600-m03`, the uniform one named as
+/// such); ids of other tables as they are.
+fn mixture_label(id: &str) -> String {
+    match id.rsplit('-').next().and_then(|m| m.strip_prefix('m')).and_then(|m| m.parse::<usize>().ok()) {
+        Some(0) => "mixture 0 (uniform)".into(),
+        Some(m) => format!("mixture {m}"),
+        None => "held-out runs".into(),
+    }
+}
+
+/// A parameter count as people read it on an axis, to two or three figures: 7K, 25K, 1.2M.
+pub fn count_label(n: f64) -> String {
+    let (v, unit) = match n.abs() {
+        a if a >= 1e9 => (n / 1e9, "G"),
+        a if a >= 1e6 => (n / 1e6, "M"),
+        a if a >= 1e3 => (n / 1e3, "K"),
+        _ => (n, ""),
+    };
+    let digits = if v.abs() >= 10.0 { format!("{v:.0}") } else { format!("{v:.1}") };
+    format!("{}{unit}", digits.strip_suffix(".0").unwrap_or(&digits))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_counts_and_run_ids_read_as_people_write_them() {
+        assert_eq!(count_label(6592.0), "6.6K");
+        assert_eq!(count_label(25119.0), "25K");
+        assert_eq!(count_label(1.0e5), "100K");
+        assert_eq!(count_label(1.25e6), "1.2M");
+        assert_eq!(count_label(3.0), "3");
+        assert_eq!(size_label("w48l2-s1600-m03"), "w48l2");
+        assert_eq!(mixture_label("w48l2-s1600-m03"), "mixture 3");
+        assert_eq!(mixture_label("w48l2-s800-m00"), "mixture 0 (uniform)");
+        assert_eq!(mixture_label("row 4"), "held-out runs");
     }
 }

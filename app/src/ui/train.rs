@@ -394,7 +394,9 @@ impl TrainPanel {
             .y_axis_label("loss (nats/byte)")
             .include_x(0.0)
             .include_x(steps)
+            // 0 to ln 256, the loss of a uniform guess over the bytes, where training starts.
             .include_y(0.0)
+            .include_y(256f64.ln())
             .show(ui, |p| {
                 p.line(Line::new("train", PlotPoints::from(curve.clone())).color(egui::Color32::GRAY));
                 for (i, d) in domains.iter().enumerate() {

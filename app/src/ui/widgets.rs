@@ -5,6 +5,12 @@ use egui::Ui;
 /// One slider per domain; moving one rescales the others so the weights always sum to 1.
 /// Returns whether anything changed.
 pub fn simplex_sliders(ui: &mut Ui, names: &[String], weights: &mut [f64]) -> bool {
+    // Weights from a link or a file may be given unnormalised (1,1,1,1): shown as proportions.
+    let sum: f64 = weights.iter().sum();
+    if (sum - 1.0).abs() > 1e-9 {
+        let shares = normalised(weights);
+        weights.copy_from_slice(&shares);
+    }
     let mut changed = None;
     for (i, (name, w)) in names.iter().zip(weights.iter_mut()).enumerate() {
         let mut v = *w;
