@@ -171,6 +171,35 @@ fn the_mixture_lab_runs_a_sweep_fits_and_predicts() {
     assert_eq!(again.mixture.rows.len(), 28);
 }
 
+/// The classroom lesson as the docs tell it, from the committed runs of one classroom sweep
+/// (`data/classroom-seed1.jsonl`): dropped onto the lab, the joint law fitted on the four
+/// smaller widths predicts the largest width's mean loss within 1%, and the mixture it finds
+/// best for code is mostly code. The docs' picture of the Mixture lab is this screen.
+#[test]
+fn the_mixture_lab_shows_the_classroom_lesson_from_its_recorded_runs() {
+    let runs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/classroom-seed1.jsonl");
+    let mut h = lab();
+    h.run_steps(2);
+    drop_file(&mut h, "classroom-seed1.jsonl", std::fs::read(&runs).expect("the recorded classroom runs"));
+    step_until(&mut h, 300, "the classroom fit", |l| l.mixture.settled());
+    let m = &h.state().mixture;
+    assert!(m.error.is_none(), "{:?}", m.error);
+    assert_eq!((h.state().tab, m.preset.as_str(), m.rows.len()), (Tab::Mixture, "classroom", 45));
+    let mean = m.fits.iter().find(|f| f.target == "mean_loss").expect("the mean loss was fitted");
+    assert_eq!(mean.fit.law, "mixture-joint");
+    assert_eq!(mean.held_out.len(), 9, "width 64 is held out");
+    assert!(mean.held_out_mre < 0.01, "the mean loss of width 64 within 1%: {:.4}", mean.held_out_mre);
+    let largest = sigmix::sweep::uniform_at_largest(&m.rows).expect("a uniform run at width 64, 3200 steps");
+    let (n, d) = (largest.non_embedding_params as f64, largest.n_tokens as f64);
+    let best = sigmix::sweep::optimal_for(&m.fits, "code_loss", n, d).expect("an optimum");
+    let code = m.domains().iter().position(|x| x == "code").expect("a code domain");
+    assert!(best.weights[code] > 0.5, "the code optimum is mostly code: {:?}", best.weights);
+    h.state_mut().mixture.target = "code_loss".into();
+    h.run_steps(3);
+    h.get_by_label_contains("Train this run");
+    write_doc_image(&mut h, "lab-mixture.png");
+}
+
 #[test]
 fn the_main_screen_renders() {
     let mut h = lab();
