@@ -16,7 +16,7 @@ pub struct Args {
     /// The law: chinchilla, supervised (E + (A/N^α + B/D^β)^γ), mixture-additive,
     /// mixture-joint ([I] A_h/B_h form), moe (needs --extra-col with S), distill (needs
     /// --extra-col with the teacher's loss and --supervised), forgetting and forgetting-tokens
-    /// ([I], PAPERS.md's form and the injected-tokens form; need --extra-col with the injected
+    /// ([I], docs/papers.md's form and the injected-tokens form; need --extra-col with the injected
     /// fraction p; the target is the rise of the pretraining loss).
     #[arg(long, value_parser = ["chinchilla", "supervised", "mixture-additive", "mixture-joint", "moe", "distill", "forgetting", "forgetting-tokens"])]
     law: String,

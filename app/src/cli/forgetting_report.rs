@@ -41,7 +41,7 @@ pub fn print(r: &ForgettingReport) {
     println!("  (progress: share of pretraining progress lost [I], ln V standing for the random initialisation)");
     println!("\n{}", r.takeaway());
     for (form, f) in [
-        ("PAPERS.md's form L_pt(before) + A'·D^β' / ((1 + B'p)·N)^α'", &r.forgetting),
+        ("docs/papers.md's form L_pt(before) + A'·D^β' / ((1 + B'p)·N)^α'", &r.forgetting),
         ("the injected-tokens form L_pt(before) + A'·D^β' / (N^α'·(1 + B'·(p·D)^δ))", &r.forgetting_tokens),
     ] {
         forgetting_fit(form, f);

@@ -76,14 +76,14 @@ fn against_p(
 pub fn report_ui(ui: &mut Ui, r: &ForgettingReport) {
     ui.label(egui::RichText::new(r.takeaway()).strong());
     ui.label(format!(
-        "largest size predicted: forgetting law {:.2}% MRE on the pretraining loss (PAPERS.md's form; the injected-tokens form {:.2}%; {} runs fitted), finetuning law {:.2}% MRE on the {} loss",
+        "largest size predicted: forgetting law {:.2}% MRE on the pretraining loss (docs/papers.md's form; the injected-tokens form {:.2}%; {} runs fitted), finetuning law {:.2}% MRE on the {} loss",
         100.0 * r.forgetting.mre,
         100.0 * r.forgetting_tokens.mre,
         r.forgetting.law.rows,
         100.0 * r.target_mre,
         r.target
     ));
-    for (form, f) in [("PAPERS.md's form", &r.forgetting), ("injected-tokens form", &r.forgetting_tokens)] {
+    for (form, f) in [("docs/papers.md's form", &r.forgetting), ("injected-tokens form", &r.forgetting_tokens)] {
         let by_p: Vec<String> =
             f.mre_by_injection.iter().map(|(p, e)| format!("{}%: {:.1}%", 100.0 * p, 100.0 * e)).collect();
         ui.label(format!("  {form}, held-out MRE per injected fraction: {}", by_p.join(", ")));
@@ -110,7 +110,7 @@ pub fn report_ui(ui: &mut Ui, r: &ForgettingReport) {
     });
     let target = format!("{} loss", r.target);
     let series = [
-        ("pretraining loss, PAPERS.md's form", r.forgetting.held_out.as_slice()),
+        ("pretraining loss, docs/papers.md's form", r.forgetting.held_out.as_slice()),
         ("pretraining loss, tokens form", &r.forgetting_tokens.held_out),
         (target.as_str(), &r.target_held_out),
     ];

@@ -32,7 +32,7 @@ pub const MAX_DIM: usize = 128;
 /// Most views per sample (the shader's private per-view arrays).
 pub const MAX_VIEWS: usize = 8;
 
-/// Which contrastive objective (PAPERS.md §7; the exact forms there are marked [I]).
+/// Which contrastive objective (docs/papers.md §7; the exact forms there are marked [I]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ContrastiveLoss {

@@ -3,7 +3,7 @@
 //! Supervised [V]: L(N, D) = E + (A/N^α + B/D^β)^γ, N non-embedding parameters.
 //! Distillation, Eq. 8 [V]: L_S = L_T + L_T^(−c0)·(1 + (L_T/(L̃_S·d1))^(1/f1))^(−c1·f1)·(A′/N_S^α′ + B′/D_S^β′)^γ′,
 //! with L̃_S = L(N_S, D_S) from a supervised fit held fixed. As written L_S ≥ L_T always
-//! (PAPERS.md notes the paper's "students beat weak teachers" window cannot come from it).
+//! (docs/papers.md notes the paper's "students beat weak teachers" window cannot come from it).
 //! Observations carry the teacher's loss L_T as `h[0]`.
 
 use crate::laws::{Law, Observation, uniform};

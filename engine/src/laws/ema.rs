@@ -1,7 +1,7 @@
 //! How to scale your EMA (Busbridge et al. 2023, arXiv 2307.13813): when the batch grows by κ,
 //! an EMA θ_ema ← ρθ_ema + (1 − ρ)θ keeps its horizon in samples with ρ̂ = ρ^κ [V]; the
 //! optimiser's hyperparameters move with it by the paper's pairing rules ([I] for Adam: the
-//! SDE rules of Malladi et al. 2022, as PAPERS.md records them).
+//! SDE rules of Malladi et al. 2022, as docs/papers.md records them).
 
 /// ρ̂ = ρ^κ. Example: ρ = 0.999, κ = 4 → 0.996006.
 pub fn scale_ema(rho: f64, kappa: f64) -> f64 {

@@ -1,6 +1,6 @@
 //! Forgetting during finetuning with pretraining-data injection (Bethune et al. 2025,
 //! arXiv 2502.06042). The paper's functional forms are not public in what we could verify:
-//! this is the structural guess of PAPERS.md, **[I] a labelled default**:
+//! this is the structural guess of docs/papers.md, **[I] a labelled default**:
 //! ΔL_pt = L_pt(after) − L_pt(before) ≈ A′·D_ft^β′ / ((1 + B′·p)·N)^α′,
 //! where (1 + B′p) reads injected data as extra effective capacity. The finetuning loss itself
 //! follows Chinchilla's form. Observations carry the injected fraction p as `h[0]` and the

@@ -1,4 +1,4 @@
-//! The EMA scaling rule as an experiment (PAPERS.md §10, Busbridge et al. 2023): BYOL at a
+//! The EMA scaling rule as an experiment (docs/papers.md §10, Busbridge et al. 2023): BYOL at a
 //! base batch B and at κ·B over the same number of samples, once with the rule (target decay
 //! ρ → ρ^κ) and once without it (ρ unchanged); both arms scale Adam by its square-root rule
 //! (`laws::scale_hyper` [I]: √κ·η, 1 − β by κ, ε/√κ), so the only difference is the target's

@@ -4,7 +4,7 @@
 //! negatives: a predictor and an EMA target).
 //!
 //! The experiments they serve: at a fixed number of encoder passes, fewer samples with more
-//! views against more samples with two (PAPERS.md §7); and the EMA scaling rule, BYOL at κ
+//! views against more samples with two (docs/papers.md §7); and the EMA scaling rule, BYOL at κ
 //! times the batch with ρ^κ against ρ unchanged (§10).
 
 mod byol;

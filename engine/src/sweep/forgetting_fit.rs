@@ -93,7 +93,7 @@ pub struct ForgettingReport {
     pub pretrained: Vec<PretrainedRun>,
     /// Every finetuning run.
     pub finetuned: Vec<FinetunedRun>,
-    /// The forgetting law of PAPERS.md [I] on L_pt(after), fitted below the largest size.
+    /// The forgetting law of docs/papers.md [I] on L_pt(after), fitted below the largest size.
     pub forgetting: ForgettingFit,
     /// The injected-tokens form [I] (`ForgettingTokens`), fitted the same way.
     pub forgetting_tokens: ForgettingFit,

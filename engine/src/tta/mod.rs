@@ -1,4 +1,4 @@
-//! Test-time adaptation (PAPERS.md §9, REALM): a classifier trained on clean shape images
+//! Test-time adaptation (docs/papers.md §9, REALM): a classifier trained on clean shape images
 //! meets a stream of corrupted ones and adapts online by minimising an objective on its own
 //! predictions' entropy, updating only its LayerNorms' affine parameters (as Tent does).
 //!
