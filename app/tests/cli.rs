@@ -1,5 +1,8 @@
 //! The command line as a user meets it: exit codes, tables, and one clear line on bad input.
 
+// Helpers of a test may panic: the panic is the failure report.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::process::{Command, Output};
 
 fn sigmix(args: &[&str]) -> Output {

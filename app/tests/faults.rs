@@ -3,6 +3,9 @@
 //! training run that diverges.
 //! Every finished run survives, none is repeated, and the error says what happened.
 
+// Helpers of a test may panic: the panic is the failure report.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -2,6 +2,9 @@
 //! trains and plots, the Mixture lab runs a sweep, fits and predicts, and the main screen
 //! renders to a non-blank image (written to docs/ with SIGMIX_WRITE_DOCS=1).
 
+// Helpers of a test may panic: the panic is the failure report.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
