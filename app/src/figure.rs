@@ -102,7 +102,7 @@ impl Figure {
         let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         if ext == "svg" {
             let svg = self.svg(size).map_err(|e| plot_error(out, e))?;
-            return sigmix::sweep::write_bytes_atomic(out, svg.as_bytes());
+            return sigmix::files::write_bytes_atomic(out, svg.as_bytes());
         }
         if ext != "png" {
             return Err(sigmix::Error::Config(format!("{}: write .png or .svg", out.display())));

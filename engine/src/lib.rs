@@ -1,7 +1,8 @@
 //! sigmix: a portable GPU compute engine on wgpu with hand-written WGSL kernels for
 //! efficient-training research, a small GPT trainer, and the scaling-law tools around it.
 //!
-//! Layout (one folder per concern): `gpu` (adapter, pipelines, GPU recorder), `cpu` (the
+//! Layout (one folder per concern): `error`, `rng`, `clock` and `files` (atomic writes) at the
+//! bottom, `gpu` (adapter, the shader registry, pipelines, GPU recorder), `cpu` (the
 //! native backend), `recorder` (what launchers record into), `tensor` (shaped buffers on a
 //! device), `kernels` (typed launchers), `reference` (the f64 oracle),
 //! `nn` (layers with explicit backward, the MoE block included), `models`, `optim`, `data`,
@@ -16,6 +17,7 @@ pub mod cpu;
 pub mod cuda;
 pub mod data;
 pub mod error;
+pub mod files;
 pub mod gpu;
 pub mod kernels;
 pub mod laws;

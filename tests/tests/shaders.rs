@@ -38,7 +38,7 @@ fn translate(name: &str, source: &str) -> Result<usize, String> {
 fn every_shader_translates_to_spirv_msl_and_hlsl() {
     let mut failures = Vec::new();
     let mut entries = 0;
-    for (name, source) in sigmix::kernels::shaders::ALL {
+    for (name, source) in sigmix::gpu::shaders::ALL {
         match translate(name, source) {
             Ok(n) => entries += n,
             Err(e) => failures.push(e),
@@ -55,11 +55,7 @@ fn every_shader_file_is_registered() {
         let path = entry.expect("readable").path();
         if path.extension().is_some_and(|e| e == "wgsl") {
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-            assert!(
-                sigmix::kernels::shaders::source(stem).is_some(),
-                "{} is not in kernels::shaders::ALL",
-                path.display()
-            );
+            assert!(sigmix::gpu::shaders::source(stem).is_some(), "{} is not in gpu::shaders::ALL", path.display());
         }
     }
 }
@@ -76,7 +72,7 @@ fn the_selftest_dispatches_every_entry_point() {
     assert!(checks.iter().all(|c| c.passed()), "a selftest row failed");
     let built = gpu.built_entry_points();
     let mut missing = Vec::new();
-    for (name, source) in sigmix::kernels::shaders::ALL {
+    for (name, source) in sigmix::gpu::shaders::ALL {
         let module = naga::front::wgsl::parse_str(source).expect("parses (checked above)");
         for ep in &module.entry_points {
             if !built.iter().any(|(s, e)| s == name && *e == ep.name) {

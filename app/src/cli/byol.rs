@@ -6,11 +6,11 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sigmix::DeviceChoice;
+use sigmix::files::write_text_atomic;
 use sigmix::selfsup::ema_rule::{
     EmaRuleConfig, EmaRuleRecord, Probed, curves_csv, rule_gains, run_ema_rule_async, spread,
 };
 use sigmix::selfsup::{ByolConfig, SelfsupEvent, train_byol};
-use sigmix::sweep::write_text_atomic;
 use sigmix::train::write_json_atomic;
 
 /// What the BYOL presets were asked for.

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sigmix::DeviceChoice;
+use sigmix::files::write_text_atomic;
 use sigmix::kernels::contrastive::ContrastiveLoss;
 use sigmix::selfsup::{PolyviewConfig, PolyviewRecord, SelfsupEvent, curves_csv, train_polyview};
-use sigmix::sweep::write_text_atomic;
 use sigmix::train::write_json_atomic;
 
 /// What `sigmix train --preset polyview` was asked for.

@@ -7,7 +7,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use sigmix::DeviceChoice;
 use sigmix::data::Corruption;
-use sigmix::sweep::write_text_atomic;
+use sigmix::files::write_text_atomic;
 use sigmix::train::write_json_atomic;
 use sigmix::tta::{TtaConfig, TtaEvent, TtaMethod, TtaRecord, curves_csv, run_tta};
 

@@ -10,7 +10,7 @@ pub fn save(dir: &std::path::Path, what: &str, ext: &str, bytes: &[u8]) -> sigmi
     #[cfg(not(target_arch = "wasm32"))]
     {
         let path = crate::lab::export_path(dir, what, ext)?;
-        sigmix::sweep::write_bytes_atomic(&path, bytes)?;
+        sigmix::files::write_bytes_atomic(&path, bytes)?;
         Ok(format!("saved {}", path.display()))
     }
     #[cfg(target_arch = "wasm32")]

@@ -6,6 +6,7 @@ mod bind_groups;
 mod pipelines;
 mod readback;
 mod recorder;
+pub mod shaders;
 
 pub use adapter::{AdapterChoice, Gpu, GpuInfo, WgpuParts};
 pub(crate) use bind_groups::{BindGroups, BindKey};

@@ -24,7 +24,7 @@ pub enum Access {
 /// entry point lists the ones it uses; launchers pass buffers in that order.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelSpec {
-    /// Shader file name in `shaders/` (without `.wgsl`), as registered in `kernels::shaders`.
+    /// Shader file name in `shaders/` (without `.wgsl`), as registered in `gpu::shaders`.
     pub shader: &'static str,
     /// Entry point in that file.
     pub entry: &'static str,
@@ -77,9 +77,9 @@ impl Gpu {
         if let Some(m) = self.modules.lock().map_err(poisoned)?.get(shader) {
             return Ok(m.clone());
         }
-        let source = crate::kernels::shaders::source(shader).ok_or_else(|| Error::Gpu {
+        let source = super::shaders::source(shader).ok_or_else(|| Error::Gpu {
             what: format!("shader `{shader}`"),
-            reason: "no such shader is registered in kernels::shaders".into(),
+            reason: "no such shader is registered in gpu::shaders".into(),
         })?;
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {

@@ -19,7 +19,6 @@ pub mod matmul;
 pub mod moe;
 pub mod norm;
 pub mod optim;
-pub mod shaders;
 pub mod softmax;
 
 use crate::error::{Error, Result};

@@ -45,7 +45,7 @@ impl Checkpoints {
                 std::fs::create_dir_all(dir).map_err(|source| crate::error::Error::Io { path: dir.into(), source })?;
             }
             let bytes: Vec<u8> = weights.iter().flat_map(|v| v.to_le_bytes()).collect();
-            crate::sweep::write_bytes_atomic(&path, &bytes)?;
+            crate::files::write_bytes_atomic(&path, &bytes)?;
         }
         self.memory.insert(id.into(), weights);
         Ok(())

@@ -31,7 +31,4 @@ pub use plan::{
 #[cfg(not(target_arch = "wasm32"))]
 pub use runner::run_sweep;
 pub use runner::{SweepEvent, SweepOptions, SweepOutcome, run_sweep_async};
-pub use store::{
-    MergeReport, ReadRows, SweepRow, SweepWriter, jsonl, merge, parse_rows, read_rows, write_bytes_atomic,
-    write_text_atomic,
-};
+pub use store::{MergeReport, ReadRows, SweepRow, SweepWriter, jsonl, merge, parse_rows, read_rows};

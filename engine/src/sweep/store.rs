@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::files::write_text_atomic;
 use crate::train::{RunConfig, RunRecord};
 
 /// One finished run of a sweep.
@@ -229,22 +230,4 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeReport> {
     write_text_atomic(out, &jsonl(rows, out)?)?;
     report.rows = by_key.len();
     Ok(report)
-}
-
-/// Writes `text` to `path` through a temporary file and a rename.
-pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
-    write_bytes_atomic(path, text.as_bytes())
-}
-
-/// Writes `bytes` to `path` through a `.partial` file that is synced and then renamed over it,
-/// so a reader never sees half a file and a crash leaves the old one whole.
-pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io { path: path.into(), source };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
 }

@@ -103,5 +103,5 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<
     let mut text =
         serde_json::to_string_pretty(value).map_err(|e| Error::Parse { path: path.into(), message: e.to_string() })?;
     text.push('\n');
-    crate::sweep::write_text_atomic(path, &text)
+    crate::files::write_text_atomic(path, &text)
 }
