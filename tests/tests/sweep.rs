@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use sigmix::laws::{FitOptions, MixtureForm};
 use sigmix::sweep::{
-    ParamCount, Shard, SweepOptions, SweepOutcome, SweepPlan, fit_and_predict, merge, mixture_form_for, read_rows,
-    run_sweep,
+    ParamCount, Shard, SweepOptions, SweepOutcome, SweepPlan, SweepWriter, fit_and_predict, merge, mixture_form_for,
+    read_rows, run_sweep,
 };
 use sigmix_tests::cpu;
 
@@ -75,6 +75,22 @@ fn shards_merge_into_the_whole_plan_and_conflicts_are_refused() {
     std::fs::write(&c, text).expect("write");
     let err = merge(&[b, c], &temp("bad.jsonl")).expect_err("conflict").to_string();
     assert!(err.contains("different results") && err.contains("conflict.jsonl"), "{err}");
+}
+
+/// Two sweeps on one file would train the same runs twice and append both: the second is
+/// refused while the first holds the file, and may resume once it lets go.
+#[test]
+fn a_second_sweep_on_a_file_being_written_is_refused() {
+    let path = temp("locked.jsonl");
+    sweep(&path, false, Shard { index: 0, count: 9 }).expect("a few runs");
+    let before = read_rows(&path).expect("rows").rows.len();
+    let (first, _) = SweepWriter::open(&path, true).expect("the first sweep opens it");
+    let err = sweep(&path, true, Shard::ALL).expect_err("the file is held").to_string();
+    assert!(err.contains("locked.jsonl") && err.contains("another sweep") && err.contains("--resume"), "{err}");
+    assert_eq!(read_rows(&path).expect("rows").rows.len(), before, "nothing was appended beside the first");
+    drop(first);
+    let done = sweep(&path, true, Shard::ALL).expect("resumes once the first let go");
+    assert!(done.complete() && done.trained == 28 - before, "{} trained", done.trained);
 }
 
 #[test]

@@ -137,21 +137,32 @@ pub struct SweepWriter {
 
 impl SweepWriter {
     /// Opens `path` for a sweep. A non-empty existing file needs `resume` (and then its rows
-    /// are returned, after cutting a torn last line); otherwise the file is created.
+    /// are returned, after cutting a torn last line); otherwise the file is created. The file
+    /// stays locked while the writer lives, so a second sweep on it (another `sigmix sweep`,
+    /// the lab) is refused instead of training the same runs again beside it.
     pub fn open(path: &Path, resume: bool) -> Result<(SweepWriter, ReadRows)> {
         let io = |source| Error::Io { path: path.into(), source };
-        let existing = std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
-        if existing && !resume {
-            return Err(Error::Config(format!(
+        let holds_runs = || std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
+        let refuse = || {
+            Err(Error::Config(format!(
                 "{} already holds runs; pass --resume to continue that sweep, or choose another --out",
                 path.display()
-            )));
+            )))
+        };
+        if holds_runs() && !resume {
+            return refuse();
         }
-        let found = if existing { read_rows(path)? } else { ReadRows::default() };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        lock_for_sweep(&file, path)?;
+        // Read under the lock: what another sweep appended before it let go is counted.
+        let existing = holds_runs();
+        if existing && !resume {
+            return refuse();
+        }
+        let found = if existing { read_rows(path)? } else { ReadRows::default() };
         if found.torn_tail {
             file.set_len(found.complete_len).map_err(io)?;
         }
@@ -169,6 +180,22 @@ impl SweepWriter {
         self.file.write_all(line.as_bytes()).map_err(io)?;
         self.file.flush().map_err(io)?;
         self.file.sync_data().map_err(io)
+    }
+}
+
+/// Takes the advisory lock a sweep holds on its file while it writes (released by the system
+/// when the process ends, even when it is killed). A file system without locks is written
+/// unlocked, as before locks existed.
+fn lock_for_sweep(file: &std::fs::File, path: &Path) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Config(format!(
+            "{} is being written by another sweep right now (a second `sigmix sweep`, or the lab): \
+             wait for it to finish and then --resume, or choose another --out",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => Ok(()),
+        Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { path: path.into(), source }),
     }
 }
 
