@@ -405,3 +405,23 @@ fn the_moe_sparsity_sweep_prints_its_isoflop_slices_and_the_optimal_sparsity() {
     assert!(report["mre"].as_f64().is_some_and(f64::is_finite), "{report}");
     assert_eq!(report["optimal"].as_array().map(Vec::len), Some(13));
 }
+
+/// `sigmix … | head`: the reader goes away before the output is written. The command ends
+/// (quietly, like any Unix tool) instead of panicking on the closed pipe.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_command_without_a_panic() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sigmix"))
+        .args(["sweep", "--preset", "classroom", "--dry-run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sigmix binary runs");
+    // Close the reading end at once: the first line printed meets a closed pipe.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("it ends");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(o.status.code(), Some(101), "a panic's exit code: {err}");
+}
