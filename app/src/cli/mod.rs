@@ -2,11 +2,6 @@
 
 mod attn_compare;
 mod bench;
-mod bench_attention;
-mod bench_contrastive;
-#[cfg(feature = "cuda")]
-mod bench_cuda;
-mod bench_moe;
 mod byol;
 mod distill_report;
 mod fit;

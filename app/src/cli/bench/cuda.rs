@@ -7,7 +7,7 @@ use sigmix::cuda::{Cuda, CudaAttnBuffers, CudaInfo, Precision};
 use sigmix::kernels::attention::{AttnKind, AttnLayout, AttnOpts};
 use sigmix::rng::Rng;
 
-use super::bench_attention::Shapes;
+use super::attention::Shapes;
 
 /// One CUDA attention row.
 #[derive(serde::Serialize, Debug)]

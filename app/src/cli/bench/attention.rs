@@ -7,7 +7,7 @@ use sigmix::kernels::softmax::{SoftmaxOpts, softmax_forward};
 use sigmix::rng::Rng;
 use sigmix::{Device, Recorder, Result, Tensor};
 
-use super::bench::{Workload, time, time_interleaved};
+use super::harness::{Workload, time, time_interleaved};
 
 /// How many sequences and heads each benchmark row runs.
 #[derive(Clone, Copy, Debug)]

@@ -9,7 +9,7 @@ use sigmix::kernels::softmax::{SoftmaxOpts, softmax_forward};
 use sigmix::rng::Rng;
 use sigmix::{DType, Device, Recorder, Result, Tensor};
 
-use super::bench::{Workload, time, time_interleaved};
+use super::harness::{Workload, time, time_interleaved};
 
 /// Embedding width and views of every row (the benchmark point: d = 128).
 const DIM: usize = 128;

@@ -6,7 +6,7 @@ use sigmix::nn::{Mlp, Moe, MoeConfig, ParamBuilder};
 use sigmix::rng::Rng;
 use sigmix::{DType, Device, Recorder, Result, Tensor};
 
-use super::bench::{Workload, time_interleaved};
+use super::harness::{Workload, time_interleaved};
 
 /// Tokens per timed step, model width and expert hidden width.
 const TOKENS: usize = 2048;
