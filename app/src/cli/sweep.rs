@@ -8,15 +8,15 @@
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
 use sigmix::laws::{FitOptions, MixtureForm};
 use sigmix::sweep::{
-    Extrapolation, HeldOutRun, OptimumCheck, ParamCount, SWEEP_PRESETS, Shard, SweepEvent, SweepOptions, SweepPlan,
-    SweepRow, fit_and_predict, fit_distillation, fit_forgetting, fit_moe_sparsity, held_out_mre, merge,
+    Extrapolation, HeldOutRun, OptimumCheck, ParamCount, SWEEP_PRESETS, Shard, SweepEvent, SweepOptions, SweepOutcome,
+    SweepPlan, SweepRow, fit_and_predict, fit_distillation, fit_forgetting, fit_moe_sparsity, held_out_mre, merge,
     mixture_form_for, optimal_for, run_sweep, uniform_at_largest,
 };
 use sigmix::train::{Event, RunConfig, write_json_atomic};
+use sigmix::{Device, DeviceChoice};
 
 /// Options of `sigmix sweep`.
 #[derive(clap::Args, Debug)]
@@ -94,20 +94,7 @@ struct MergeArgs {
 /// Runs the sweep, or the merge.
 pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
     if let Some(Action::Merge(m)) = &args.action {
-        let report = merge(&m.inputs, &m.out)?;
-        println!(
-            "{} runs from {} files written to {} ({} duplicate rows dropped{})",
-            report.rows,
-            m.inputs.len(),
-            m.out.display(),
-            report.duplicates,
-            if report.torn_inputs > 0 {
-                format!(", {} torn last lines dropped", report.torn_inputs)
-            } else {
-                String::new()
-            }
-        );
-        return Ok(());
+        return merge_files(m);
     }
     if args.list_presets {
         for (name, what) in SWEEP_PRESETS {
@@ -115,6 +102,65 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         }
         return Ok(());
     }
+    let (plan, texts) = plan_of(&args)?;
+    if args.show_plan {
+        println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+        return Ok(());
+    }
+    if args.dry_run {
+        return print_dry_run(&plan, args.shard);
+    }
+    let device = super::open_device(device)?;
+    let outcome = train_with_progress(&device, &plan, &args, &texts)?;
+    println!(
+        "{} runs trained now; {} of {} planned runs are in {}",
+        outcome.trained,
+        outcome.rows.len(),
+        outcome.planned,
+        args.out.display()
+    );
+    if !outcome.complete() {
+        println!(
+            "the sweep is not complete: run the other shards, join them with `sigmix sweep merge`, then `sigmix fit --data` the result"
+        );
+        return Ok(());
+    }
+    if args.no_fit {
+        return Ok(());
+    }
+    let opts = FitOptions::default();
+    if plan.moe.is_some() {
+        return report(fit_moe_sparsity(&outcome.rows, &opts)?, super::moe_report::print, args.fit_out.as_deref());
+    }
+    if plan.forgetting.is_some() {
+        return report(fit_forgetting(&outcome.rows, &opts)?, super::forgetting_report::print, args.fit_out.as_deref());
+    }
+    if plan.distill.is_some() {
+        return report(fit_distillation(&outcome.rows, &opts)?, super::distill_report::print, args.fit_out.as_deref());
+    }
+    fit_mixture_sweep(&device, &outcome.rows, &args, &texts)
+}
+
+/// `sigmix sweep merge`: the inputs joined, each run once, and what was dropped.
+fn merge_files(m: &MergeArgs) -> sigmix::Result<()> {
+    let report = merge(&m.inputs, &m.out)?;
+    println!(
+        "{} runs from {} files written to {} ({} duplicate rows dropped{})",
+        report.rows,
+        m.inputs.len(),
+        m.out.display(),
+        report.duplicates,
+        if report.torn_inputs > 0 {
+            format!(", {} torn last lines dropped", report.torn_inputs)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+/// The plan to run (a preset or a file, with `--seed`) and the user's texts added as domains.
+fn plan_of(args: &Args) -> sigmix::Result<(SweepPlan, Vec<TextDomain>)> {
     let mut plan = match &args.plan {
         Some(path) => SweepPlan::from_file(path)?,
         None => SweepPlan::preset(&args.preset)?,
@@ -130,27 +176,34 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
     } else {
         plan.base.add_texts(&texts, 1.0);
     }
-    if args.show_plan {
-        println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
-        return Ok(());
+    Ok((plan, texts))
+}
+
+/// `--dry-run`: the planned runs of the shard, one line each.
+fn print_dry_run(plan: &SweepPlan, shard: Shard) -> sigmix::Result<()> {
+    let runs = plan.runs()?;
+    println!("{:>4} {:<18} {:>9} {:>9}  mixture", "#", "id", "N", "D");
+    for r in runs.iter().filter(|r| shard.has(r.index)) {
+        let h: Vec<String> = r.config.mixture.iter().map(|v| format!("{v:.3}")).collect();
+        println!(
+            "{:>4} {:<18} {:>9} {:>9}  {}",
+            r.index,
+            r.id,
+            r.config.model.non_embedding_params(),
+            r.config.total_tokens(),
+            h.join(",")
+        );
     }
-    if args.dry_run {
-        let runs = plan.runs()?;
-        println!("{:>4} {:<18} {:>9} {:>9}  mixture", "#", "id", "N", "D");
-        for r in runs.iter().filter(|r| args.shard.has(r.index)) {
-            let h: Vec<String> = r.config.mixture.iter().map(|v| format!("{v:.3}")).collect();
-            println!(
-                "{:>4} {:<18} {:>9} {:>9}  {}",
-                r.index,
-                r.id,
-                r.config.model.non_embedding_params(),
-                r.config.total_tokens(),
-                h.join(",")
-            );
-        }
-        return Ok(());
-    }
-    let device = super::open_device(device)?;
+    Ok(())
+}
+
+/// Trains the plan's runs not yet in `--out`, with a progress bar that counts work.
+fn train_with_progress(
+    device: &Device,
+    plan: &SweepPlan,
+    args: &Args,
+    texts: &[TextDomain],
+) -> sigmix::Result<SweepOutcome> {
     let bar = ProgressBar::new(1);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {msg}  [{elapsed} < {eta}]")
@@ -161,10 +214,10 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
     let work = |c: &sigmix::train::RunConfig| (c.model.param_count() * c.batch * c.model.context) as u64;
     let (mut finished_work, mut step_work, mut label) = (0u64, 0u64, String::new());
     let outcome = run_sweep(
-        &device,
-        &plan,
+        device,
+        plan,
         &args.out,
-        SweepOptions { resume: args.resume, shard: args.shard, stop: None, texts: texts.clone(), weights_dir: None },
+        SweepOptions { resume: args.resume, shard: args.shard, stop: None, texts: texts.to_vec(), weights_dir: None },
         &mut |e| match e {
             SweepEvent::Planned { planned, in_shard, todo, torn_tail, .. } => {
                 if torn_tail {
@@ -213,36 +266,16 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    println!(
-        "{} runs trained now; {} of {} planned runs are in {}",
-        outcome.trained,
-        outcome.rows.len(),
-        outcome.planned,
-        args.out.display()
-    );
-    if !outcome.complete() {
-        println!(
-            "the sweep is not complete: run the other shards, join them with `sigmix sweep merge`, then `sigmix fit --data` the result"
-        );
-        return Ok(());
-    }
-    if args.no_fit {
-        return Ok(());
-    }
-    let opts = FitOptions::default();
-    if plan.moe.is_some() {
-        return report(fit_moe_sparsity(&outcome.rows, &opts)?, super::moe_report::print, args.fit_out.as_deref());
-    }
-    if plan.forgetting.is_some() {
-        return report(fit_forgetting(&outcome.rows, &opts)?, super::forgetting_report::print, args.fit_out.as_deref());
-    }
-    if plan.distill.is_some() {
-        return report(fit_distillation(&outcome.rows, &opts)?, super::distill_report::print, args.fit_out.as_deref());
-    }
+    Ok(outcome)
+}
+
+/// A mixture sweep's fits: both laws below the largest size, its predictions, the groups of one
+/// (N, D), `--fit-out`, and `--check-optimum`.
+fn fit_mixture_sweep(device: &Device, rows: &[SweepRow], args: &Args, texts: &[TextDomain]) -> sigmix::Result<()> {
     let n = if args.params == "total" { ParamCount::Total } else { ParamCount::NonEmbedding };
     // Both laws, the additive one first: where they differ, a mixture's effect changes with N.
     let wanted = if args.law == "additive" { MixtureForm::Additive } else { MixtureForm::Joint };
-    let form = mixture_form_for(&outcome.rows, wanted);
+    let form = mixture_form_for(rows, wanted);
     if form != wanted {
         println!(
             "\nthe runs below the largest size are fewer than the {} law's parameters: fitting the additive law only",
@@ -254,7 +287,7 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
         if f == MixtureForm::Joint && form == MixtureForm::Additive {
             break;
         }
-        fits = fit_and_predict(&outcome.rows, n, f, &FitOptions::thorough())?;
+        fits = fit_and_predict(rows, n, f, &FitOptions::thorough())?;
         print_fits(&fits, f, &args.params);
         if f == form {
             break;
@@ -273,13 +306,13 @@ pub fn run(args: Args, device: DeviceChoice) -> sigmix::Result<()> {
             );
         }
     }
-    print_mixture_groups(&fits, &outcome.rows);
+    print_mixture_groups(&fits, rows);
     if let Some(path) = &args.fit_out {
         write_json_atomic(path, &fits)?;
         println!("fits written to {}", path.display());
     }
     if let Some(target) = &args.check_optimum {
-        let check = check_optimum(&device, &outcome.rows, &fits, target, n, &texts)?;
+        let check = check_optimum(device, rows, &fits, target, n, texts)?;
         println!("\n{}", check.summary());
     }
     Ok(())
