@@ -131,14 +131,7 @@ fn make_law(args: &Args, k: usize) -> sigmix::Result<Box<dyn Law>> {
 /// Runs the fits and prints them.
 pub fn run(args: Args) -> sigmix::Result<()> {
     let table = RunTable::read(&args.data)?;
-    let targets: Vec<String> = if args.target.iter().any(|t| t == "all") {
-        table.columns().iter().filter(|c| c.ends_with("_loss")).cloned().collect()
-    } else {
-        args.target.clone()
-    };
-    if targets.is_empty() {
-        return Err(sigmix::Error::Config("name a loss column with --target COL (or --target all)".into()));
-    }
+    let targets = targets_of(&args, &table)?;
     let mixture = args.law.starts_with("mixture");
     let h_cols: Vec<String> =
         if mixture { table.weight_columns(&args.weight_prefix) } else { args.extra_col.iter().cloned().collect() };
@@ -180,25 +173,8 @@ pub fn run(args: Args) -> sigmix::Result<()> {
             bootstrap: boot,
         })
     };
-    // Targets are independent: fit them on all cores, keeping the printed order.
     let t0 = Instant::now();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(targets.len());
-    let mut slots: Vec<Option<sigmix::Result<TargetFit>>> = (0..targets.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        let chunks: Vec<_> = slots
-            .chunks_mut(targets.len().div_ceil(workers))
-            .zip(targets.chunks(targets.len().div_ceil(workers)))
-            .collect();
-        for (out, ts) in chunks {
-            let fit_one = &fit_one;
-            s.spawn(move || {
-                for (o, t) in out.iter_mut().zip(ts) {
-                    *o = Some(fit_one(t));
-                }
-            });
-        }
-    });
-    let fits = slots.into_iter().flatten().collect::<sigmix::Result<Vec<_>>>()?;
+    let (fits, workers) = fit_in_parallel(&targets, &fit_one)?;
     let wall = t0.elapsed().as_secs_f64();
     if let Some(path) = &args.out {
         write_json_atomic(path, &fits)?;
@@ -207,10 +183,54 @@ pub fn run(args: Args) -> sigmix::Result<()> {
         println!("{}", serde_json::to_string_pretty(&fits).unwrap_or_default());
         return Ok(());
     }
-    println!("law {} ({} parameters), data {}", law.name(), law.n_params(), args.data.display());
+    print_table(&fits, law.as_ref(), &args.data, wall, workers);
+    print_params(&fits);
+    Ok(())
+}
+
+/// The loss columns to fit: those named, or every `*_loss` column for `all`.
+fn targets_of(args: &Args, table: &RunTable) -> sigmix::Result<Vec<String>> {
+    let targets: Vec<String> = if args.target.iter().any(|t| t == "all") {
+        table.columns().iter().filter(|c| c.ends_with("_loss")).cloned().collect()
+    } else {
+        args.target.clone()
+    };
+    if targets.is_empty() {
+        return Err(sigmix::Error::Config("name a loss column with --target COL (or --target all)".into()));
+    }
+    Ok(targets)
+}
+
+/// Fits every target with `fit_one`, on all cores (targets are independent), in the order
+/// given; also says how many threads ran.
+fn fit_in_parallel(
+    targets: &[String],
+    fit_one: &(dyn Fn(&String) -> sigmix::Result<TargetFit> + Sync),
+) -> sigmix::Result<(Vec<TargetFit>, usize)> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(targets.len());
+    let mut slots: Vec<Option<sigmix::Result<TargetFit>>> = (0..targets.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let chunks: Vec<_> = slots
+            .chunks_mut(targets.len().div_ceil(workers))
+            .zip(targets.chunks(targets.len().div_ceil(workers)))
+            .collect();
+        for (out, ts) in chunks {
+            s.spawn(move || {
+                for (o, t) in out.iter_mut().zip(ts) {
+                    *o = Some(fit_one(t));
+                }
+            });
+        }
+    });
+    Ok((slots.into_iter().flatten().collect::<sigmix::Result<Vec<_>>>()?, workers))
+}
+
+/// One line per target: rows, train and held-out error, time.
+fn print_table(fits: &[TargetFit], law: &dyn Law, data: &std::path::Path, wall: f64, workers: usize) {
+    println!("law {} ({} parameters), data {}", law.name(), law.n_params(), data.display());
     println!("| target | fit rows | train MRE | held-out rows | held-out MRE | seconds |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for t in &fits {
+    for t in fits {
         let held = t.held_out_mre.map_or("—".to_string(), |m| format!("{:.2}%", 100.0 * m));
         println!(
             "| {} | {} | {:.2}% | {} | {} | {:.1} |",
@@ -226,6 +246,11 @@ pub fn run(args: Args) -> sigmix::Result<()> {
         }
     }
     println!("{} targets fitted in {wall:.1} s on {workers} threads", fits.len());
+}
+
+/// Each fit's parameters (every target's when there is one, or when bootstrapped), with their
+/// intervals.
+fn print_params(fits: &[TargetFit]) {
     for t in fits.iter().filter(|t| fits.len() == 1 || t.bootstrap.is_some()) {
         if fits.len() > 1 {
             println!("{}:", t.target);
@@ -243,5 +268,4 @@ pub fn run(args: Args) -> sigmix::Result<()> {
             println!("  ({:.0}% intervals from {} bootstrap refits{held})", 100.0 * b.level, b.resamples);
         }
     }
-    Ok(())
 }
