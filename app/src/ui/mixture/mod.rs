@@ -24,7 +24,7 @@ use plots::size_label;
 const COMMENTARY: &[(&str, &str)] = &[
     (
         "classroom",
-        "45 runs, about 8 minutes on a 2-core CPU: 5 widths (7K–100K parameters, a learning rate per width), the uniform mixture at 800/1600/3200 steps and 6 more mixtures at 1600. The law is fitted on the four smaller widths as each finishes and predicts the largest. Mixtures move each domain's loss by 0.05–0.24 nats; the joint law, in which a mixture matters less to a larger model, predicts the largest width within 0.6–1.4% on the mean loss and 1–3.7% per domain (3 seeds); the additive law misses the code loss by 2.5–3.3%. Single runs differ by 2–5% between seeds at 800–1600 steps, which bounds what any law can do here.",
+        "45 runs, about 8 minutes on a 2-core CPU: 5 widths (7K–100K parameters, a learning rate per width), the uniform mixture at 800/1600/3200 steps and 6 more mixtures at 1600. The law is fitted on the four smaller widths as each finishes and predicts the largest. Mixtures move each domain's loss by 0.05–0.24 nats; the joint law, in which a mixture matters less to a larger model, predicts the largest width within 0.6–1.1% on the mean loss and 1–2.4% per domain (3 seeds); the additive law misses the code loss by 2.2–2.6%. Single runs differ by 2–5% between seeds at 800–1600 steps, which bounds what any law can do here.",
     ),
     ("smoke", "28 runs of 1-layer models in seconds: for trying the buttons. Too small for a meaningful fit."),
 ];
