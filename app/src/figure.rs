@@ -10,7 +10,7 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 use sigmix::data::DOMAINS;
 use sigmix::laws::{
-    FitResult, MixOptions, MixTarget, MixtureForm, Observation, mixture_law, optimal_mixture, read_fits,
+    FitResult, MixOptions, MixTarget, MixtureForm, MixtureLaw, Observation, mixture_law, optimal_mixture, read_fits,
 };
 use sigmix::sweep::{Extrapolation, ParamCount, SweepRow, fit_and_predict, mixture_form_for, observation, read_rows};
 
@@ -143,6 +143,58 @@ fn register_bundled_font() -> Result<(), String> {
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
+/// What every panel reads: the target's law at the uniform mixture and the axes' ranges.
+struct View<'a> {
+    f: &'a Figure,
+    law: Box<dyn MixtureLaw>,
+    theta: Vec<f64>,
+    k: usize,
+    n_lo: f64,
+    n_hi: f64,
+    n_max: f64,
+    d_lo: f64,
+    d_hi: f64,
+    /// The budgets and sizes measured (or three spread over the fitted range).
+    d_values: Vec<f64>,
+    n_values: Vec<f64>,
+    /// Every measured loss, so the curves' panels show all points.
+    measured: Vec<f64>,
+}
+
+impl View<'_> {
+    fn of(f: &Figure) -> sigmix::Result<View<'_>> {
+        let law = mixture_law(&f.fit.law, f.fit.params.len())?;
+        let k = law.domains();
+        let [n_lo, n_hi] = f.fit.n_range;
+        let [d_lo, d_hi] = f.fit.d_range;
+        let (n_lo, n_hi) = if n_lo > 0.0 && n_hi.is_finite() { (n_lo, n_hi) } else { (1e5, 1e9) };
+        let (d_lo, d_hi) = if d_lo > 0.0 && d_hi.is_finite() { (d_lo, d_hi) } else { (1e8, 1e11) };
+        Ok(View {
+            f,
+            theta: f.fit.theta(),
+            law,
+            k,
+            n_lo,
+            n_hi,
+            n_max: f.runs.iter().map(|(x, _)| x.n).fold(n_hi, f64::max) * 4.0,
+            d_lo,
+            d_hi,
+            d_values: distinct(f.runs.iter().map(|(x, _)| x.d)).unwrap_or_else(|| geometric(d_lo, d_hi, 3)),
+            n_values: distinct(f.runs.iter().map(|(x, _)| x.n)).unwrap_or_else(|| geometric(n_lo, n_hi, 3)),
+            measured: f.runs.iter().map(|(x, _)| x.loss).collect(),
+        })
+    }
+
+    /// The law's loss at (n, d) for the uniform mixture.
+    fn predict(&self, n: f64, d: f64) -> f64 {
+        self.law.predict(&self.theta, &Observation { n, d, h: vec![1.0 / self.k as f64; self.k], loss: 0.0 })
+    }
+
+    fn on_uniform(&self, x: &Observation) -> bool {
+        x.h.iter().all(|w| (w - 1.0 / self.k as f64).abs() < 1e-3)
+    }
+}
+
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Figure) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -150,111 +202,125 @@ where
     root.fill(&WHITE)?;
     let root = root.titled(&f.title, ("sans-serif", 22))?;
     let panels = root.split_evenly((2, 2));
-    let law = mixture_law(&f.fit.law, f.fit.params.len())?;
-    let k = law.domains();
-    let uniform = vec![1.0 / k as f64; k];
-    let theta = f.fit.theta();
-    let predict = |n: f64, d: f64| law.predict(&theta, &Observation { n, d, h: uniform.clone(), loss: 0.0 });
-    let on_uniform = |x: &Observation| x.h.iter().all(|w| (w - 1.0 / k as f64).abs() < 1e-3);
-    let [n_lo, n_hi] = f.fit.n_range;
-    let [d_lo, d_hi] = f.fit.d_range;
-    let (n_lo, n_hi) = if n_lo > 0.0 && n_hi.is_finite() { (n_lo, n_hi) } else { (1e5, 1e9) };
-    let (d_lo, d_hi) = if d_lo > 0.0 && d_hi.is_finite() { (d_lo, d_hi) } else { (1e8, 1e11) };
-    let n_max = f.runs.iter().map(|(x, _)| x.n).fold(n_hi, f64::max) * 4.0;
-    let d_values: Vec<f64> = distinct(f.runs.iter().map(|(x, _)| x.d)).unwrap_or_else(|| geometric(d_lo, d_hi, 3));
-    let n_values: Vec<f64> = distinct(f.runs.iter().map(|(x, _)| x.n)).unwrap_or_else(|| geometric(n_lo, n_hi, 3));
+    let v = View::of(f)?;
+    loss_against_n(&panels[0], &v)?;
+    loss_against_d(&panels[1], &v)?;
+    predicted_against_measured(&panels[2], &v)?;
+    optimal_mixture_trajectory(&panels[3], &v)
+}
 
-    // Loss against N, one curve per D; past the fitted sizes the curve is a prediction.
-    let ys: Vec<f64> = d_values.iter().flat_map(|d| [predict(n_lo / 2.0, *d), predict(n_max, *d)]).collect();
-    let meas: Vec<f64> = f.runs.iter().map(|(x, _)| x.loss).collect();
-    let (y_lo, y_hi) = bounds(ys.iter().chain(&meas).copied());
-    let mut c = ChartBuilder::on(&panels[0])
+/// Loss against N, one curve per D; past the fitted sizes the curve is a prediction.
+fn loss_against_n<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, v: &View<'_>) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let (f, n_lo, n_hi, n_max) = (v.f, v.n_lo, v.n_hi, v.n_max);
+    let ys: Vec<f64> = v.d_values.iter().flat_map(|d| [v.predict(n_lo / 2.0, *d), v.predict(n_max, *d)]).collect();
+    let (y_lo, y_hi) = bounds(ys.iter().chain(&v.measured).copied());
+    let mut c = ChartBuilder::on(area)
         .caption(format!("{} vs N (uniform mixture; dashed: extrapolation)", f.target), ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(55)
         .build_cartesian_2d((n_lo / 2.0..n_max).log_scale(), y_lo..y_hi)?;
     mesh(&mut c, "N (parameters)", "loss (nats)")?;
-    for (i, d) in d_values.iter().enumerate() {
+    for (i, d) in v.d_values.iter().enumerate() {
         let colour = colour_of(i);
         let fitted = geometric(n_lo / 2.0, n_hi, 40);
         let beyond = geometric(n_hi, n_max, 20);
-        c.draw_series(LineSeries::new(fitted.iter().map(|n| (*n, predict(*n, *d))), colour.stroke_width(2)))?
+        c.draw_series(LineSeries::new(fitted.iter().map(|n| (*n, v.predict(*n, *d))), colour.stroke_width(2)))?
             .label(format!("D = {}", si(*d)))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
         c.draw_series(DashedLineSeries::new(
-            beyond.iter().map(|n| (*n, predict(*n, *d))),
+            beyond.iter().map(|n| (*n, v.predict(*n, *d))),
             6,
             4,
             colour.stroke_width(2),
         ))?;
-        let pts = f.runs.iter().filter(|(x, _)| x.d == *d && on_uniform(x));
+        let pts = f.runs.iter().filter(|(x, _)| x.d == *d && v.on_uniform(x));
         c.draw_series(pts.map(|(x, held)| {
             let style = if *held { colour.filled() } else { colour.stroke_width(2) };
             Circle::new((x.n, x.loss), 5, style)
         }))?;
     }
     c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    Ok(())
+}
 
-    // Loss against D, one curve per N.
-    let d_max = d_hi * 4.0;
-    let ys: Vec<f64> = n_values.iter().flat_map(|n| [predict(*n, d_lo / 2.0), predict(*n, d_max)]).collect();
-    let (y_lo, y_hi) = bounds(ys.iter().chain(&meas).copied());
-    let mut c = ChartBuilder::on(&panels[1])
+/// Loss against D, one curve per N.
+fn loss_against_d<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, v: &View<'_>) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let (f, d_lo) = (v.f, v.d_lo);
+    let d_max = v.d_hi * 4.0;
+    let ys: Vec<f64> = v.n_values.iter().flat_map(|n| [v.predict(*n, d_lo / 2.0), v.predict(*n, d_max)]).collect();
+    let (y_lo, y_hi) = bounds(ys.iter().chain(&v.measured).copied());
+    let mut c = ChartBuilder::on(area)
         .caption(format!("{} vs D (uniform mixture)", f.target), ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(55)
         .build_cartesian_2d((d_lo / 2.0..d_max).log_scale(), y_lo..y_hi)?;
     mesh(&mut c, "D (tokens)", "loss (nats)")?;
-    for (i, n) in n_values.iter().enumerate() {
+    for (i, n) in v.n_values.iter().enumerate() {
         let colour = colour_of(i);
         let ds = geometric(d_lo / 2.0, d_max, 40);
-        c.draw_series(LineSeries::new(ds.iter().map(|d| (*d, predict(*n, *d))), colour.stroke_width(2)))?
+        c.draw_series(LineSeries::new(ds.iter().map(|d| (*d, v.predict(*n, *d))), colour.stroke_width(2)))?
             .label(format!("N = {}", si(*n)))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
-        let pts = f.runs.iter().filter(|(x, _)| x.n == *n && on_uniform(x));
+        let pts = f.runs.iter().filter(|(x, _)| x.n == *n && v.on_uniform(x));
         c.draw_series(pts.map(|(x, _)| Circle::new((x.d, x.loss), 5, colour.filled())))?;
     }
     c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    Ok(())
+}
 
-    // Predicted against measured, every mixture: the held-out largest size in red.
+/// Predicted against measured, every mixture: the held-out largest size in red.
+fn predicted_against_measured<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, v: &View<'_>) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let f = v.f;
     if f.runs.is_empty() {
-        panels[2].draw(&Text::new(
-            "(predicted vs measured needs runs: plot a .jsonl)",
-            (30, 30),
-            ("sans-serif", 16),
-        ))?;
-    } else {
-        let pairs: Vec<(f64, f64, bool)> =
-            f.runs.iter().map(|(x, held)| (x.loss, law.predict(&theta, x), *held)).collect();
-        let (lo, hi) = bounds(pairs.iter().flat_map(|(m, p, _)| [*m, *p]));
-        let mre_held = mean(pairs.iter().filter(|p| p.2).map(|(m, p, _)| (p - m).abs() / m));
-        let mut c = ChartBuilder::on(&panels[2])
-            .caption(
-                format!("predicted vs measured (held-out MRE {:.2}%)", 100.0 * mre_held.unwrap_or(f64::NAN)),
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(lo..hi, lo..hi)?;
-        c.configure_mesh()
-            .x_desc("measured loss")
-            .y_desc("predicted loss")
-            .light_line_style(RGBColor(238, 238, 238))
-            .draw()?;
-        c.draw_series(LineSeries::new([(lo, lo), (hi, hi)], BLACK.mix(0.4)))?;
-        c.draw_series(pairs.iter().filter(|p| !p.2).map(|(m, p, _)| Circle::new((*m, *p), 4, BLUE.mix(0.6).filled())))?
-            .label("fitted sizes")
-            .legend(|(x, y)| Circle::new((x + 8, y), 4, BLUE.filled()));
-        c.draw_series(pairs.iter().filter(|p| p.2).map(|(m, p, _)| Circle::new((*m, *p), 5, RED.filled())))?
-            .label("largest size (held out)")
-            .legend(|(x, y)| Circle::new((x + 8, y), 5, RED.filled()));
-        c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        area.draw(&Text::new("(predicted vs measured needs runs: plot a .jsonl)", (30, 30), ("sans-serif", 16)))?;
+        return Ok(());
     }
+    let pairs: Vec<(f64, f64, bool)> =
+        f.runs.iter().map(|(x, held)| (x.loss, v.law.predict(&v.theta, x), *held)).collect();
+    let (lo, hi) = bounds(pairs.iter().flat_map(|(m, p, _)| [*m, *p]));
+    let mre_held = mean(pairs.iter().filter(|p| p.2).map(|(m, p, _)| (p - m).abs() / m));
+    let mut c = ChartBuilder::on(area)
+        .caption(
+            format!("predicted vs measured (held-out MRE {:.2}%)", 100.0 * mre_held.unwrap_or(f64::NAN)),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(lo..hi, lo..hi)?;
+    c.configure_mesh()
+        .x_desc("measured loss")
+        .y_desc("predicted loss")
+        .light_line_style(RGBColor(238, 238, 238))
+        .draw()?;
+    c.draw_series(LineSeries::new([(lo, lo), (hi, hi)], BLACK.mix(0.4)))?;
+    c.draw_series(pairs.iter().filter(|p| !p.2).map(|(m, p, _)| Circle::new((*m, *p), 4, BLUE.mix(0.6).filled())))?
+        .label("fitted sizes")
+        .legend(|(x, y)| Circle::new((x + 8, y), 4, BLUE.filled()));
+    c.draw_series(pairs.iter().filter(|p| p.2).map(|(m, p, _)| Circle::new((*m, *p), 5, RED.filled())))?
+        .label("largest size (held out)")
+        .legend(|(x, y)| Circle::new((x + 8, y), 5, RED.filled()));
+    c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    Ok(())
+}
 
-    // Optimal mixture for the mean of the domain targets, as N grows at the largest D.
+/// Optimal mixture for the mean of the domain targets, as N grows at the largest D.
+fn optimal_mixture_trajectory<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, v: &View<'_>) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let (f, k, n_lo, n_max, d_hi) = (v.f, v.k, v.n_lo, v.n_max, v.d_hi);
     let domain_fits: Vec<&(String, FitResult)> = f.fits.iter().filter(|(t, _)| t != "mean_loss").collect();
     let laws = domain_fits
         .iter()
@@ -273,7 +339,7 @@ where
         _ if k == DOMAINS.len() => DOMAINS.iter().map(|d| d.name().to_string()).collect(),
         _ => (0..k).map(|i| format!("h{i}")).collect(),
     };
-    let mut c = ChartBuilder::on(&panels[3])
+    let mut c = ChartBuilder::on(area)
         .caption(format!("optimal mixture for the mean domain loss, D = {}", si(d_hi)), ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(40)
