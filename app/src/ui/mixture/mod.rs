@@ -304,6 +304,11 @@ impl MixturePanel {
             self.showing_external = false;
             self.error = None;
             self.notice = Some(format!("{}: {} runs of the `{}` sweep", file.name, self.rows.len(), self.preset));
+            // Natively a drop brings bytes, not a path: Run trains into the panel's own file.
+            #[cfg(not(target_arch = "wasm32"))]
+            if let Some(n) = self.notice.as_mut() {
+                n.push_str(&format!(" (shown, not resumed: Run trains into {})", self.path));
+            }
             self.fit(ctx);
             return;
         }
