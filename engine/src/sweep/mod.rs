@@ -12,6 +12,7 @@ mod forgetting_fit;
 mod moe_fit;
 mod optimum;
 mod plan;
+mod presets;
 mod runner;
 mod store;
 
@@ -25,9 +26,8 @@ pub use forgetting_fit::{
 };
 pub use moe_fit::{IsoFlopSlice, MoeReport, MoeRun, OptimalSparsity, fit_moe_sparsity};
 pub use optimum::{OPTIMUM_FLOOR, OptimumCheck, is_uniform, optimal_for, uniform_at_largest};
-pub use plan::{
-    DistillGrid, ForgettingGrid, MixtureDesign, ModelSize, PlannedRun, SWEEP_PRESETS, Shard, SweepPlan, TeacherSpec,
-};
+pub use plan::{DistillGrid, ForgettingGrid, MixtureDesign, ModelSize, PlannedRun, Shard, SweepPlan, TeacherSpec};
+pub use presets::SWEEP_PRESETS;
 #[cfg(not(target_arch = "wasm32"))]
 pub use runner::run_sweep;
 pub use runner::{SweepEvent, SweepOptions, SweepOutcome, run_sweep_async};
