@@ -12,7 +12,7 @@ use sigmix::data::DOMAINS;
 use sigmix::laws::{
     FitResult, MixOptions, MixTarget, MixtureForm, MixtureLaw, Observation, mixture_law, optimal_mixture, read_fits,
 };
-use sigmix::sweep::{Extrapolation, ParamCount, SweepRow, fit_and_predict, mixture_form_for, observation, read_rows};
+use sigmix::sweep::{Extrapolation, ParamCount, SweepRow, fit_sweep, observation, read_rows};
 
 /// What the four panels show.
 pub struct Figure {
@@ -34,9 +34,7 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> sigmix::Error {
 impl Figure {
     /// The figure of `rows` (a sweep), fitting the law on all but the largest size.
     pub fn from_runs(rows: &[SweepRow], title: String, target: &str) -> sigmix::Result<Figure> {
-        let form = mixture_form_for(rows, MixtureForm::default());
-        let fits: Vec<Extrapolation> =
-            fit_and_predict(rows, ParamCount::NonEmbedding, form, &sigmix::laws::FitOptions::thorough())?;
+        let fits = fit_sweep(rows, MixtureForm::default())?;
         Figure::from_fitted_runs(rows, &fits, title, target)
     }
 

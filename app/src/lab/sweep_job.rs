@@ -10,9 +10,8 @@ use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
 use sigmix::laws::{FitOptions, MixtureForm, RunTable};
 use sigmix::sweep::{
-    DistillReport, Extrapolation, ForgettingReport, MoeReport, ParamCount, ReadRows, SweepEvent, SweepOptions,
-    SweepPlan, SweepRow, fit_and_predict, fit_distillation, fit_forgetting, fit_moe_sparsity, mixture_form_for,
-    run_sweep_async,
+    DistillReport, Extrapolation, ForgettingReport, MoeReport, ReadRows, SweepEvent, SweepOptions, SweepPlan, SweepRow,
+    fit_distillation, fit_forgetting, fit_moe_sparsity, fit_sweep, run_sweep_async,
 };
 
 use crate::lab::Task;
@@ -249,9 +248,7 @@ impl SweepJob {
         Self::spawn(
             Arc::new(AtomicBool::new(false)),
             async move |send: &dyn Fn(SweepMessage)| {
-                let form = mixture_form_for(&rows, form);
-                let fits = fit_and_predict(&rows, ParamCount::NonEmbedding, form, &FitOptions::thorough())?;
-                send(SweepMessage::Fitted(fits));
+                send(SweepMessage::Fitted(fit_sweep(&rows, form)?));
                 Ok(())
             },
             wake,

@@ -77,6 +77,13 @@ pub fn mixture_form_for(rows: &[SweepRow], wanted: MixtureForm) -> MixtureForm {
     if below < wanted.law(k).n_params() { MixtureForm::Additive } else { wanted }
 }
 
+/// A sweep's fits as the lab and its figures show them: the law of `wanted` (the additive one
+/// where the runs are too few for it, see `mixture_form_for`), N counted outside the
+/// embeddings, the thorough fitter.
+pub fn fit_sweep(rows: &[SweepRow], wanted: MixtureForm) -> Result<Vec<Extrapolation>> {
+    fit_and_predict(rows, ParamCount::NonEmbedding, mixture_form_for(rows, wanted), &FitOptions::thorough())
+}
+
 /// Fits the mixture law of `form` to each target on the rows below the largest size and
 /// predicts the rows at the largest size.
 pub fn fit_and_predict(

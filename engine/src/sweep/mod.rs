@@ -18,8 +18,8 @@ mod store;
 
 pub use distill_fit::{Crossover, DistillReport, TeacherRun, fit_distillation, training_flops};
 pub use extrapolate::{
-    Extrapolation, HeldOutRun, ParamCount, fit_and_predict, fit_and_predict_table, held_out_mre, mixture_form_for,
-    observation, sweep_targets,
+    Extrapolation, HeldOutRun, ParamCount, fit_and_predict, fit_and_predict_table, fit_sweep, held_out_mre,
+    mixture_form_for, observation, sweep_targets,
 };
 pub use forgetting_fit::{
     FinetunedRun, ForgettingFit, ForgettingReport, InjectionSummary, PretrainedRun, fit_forgetting,
