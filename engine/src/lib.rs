@@ -4,7 +4,8 @@
 //! Layout (one folder per concern): `error`, `rng`, `clock` and `files` (atomic writes) at the
 //! bottom, `gpu` (adapter, the shader registry, pipelines, GPU recorder), `cpu` (the
 //! native backend), `recorder` (what launchers record into), `tensor` (shaped buffers on a
-//! device), `kernels` (typed launchers), `reference` (the f64 oracle),
+//! device), `ops` (the descriptors a launcher, its CPU twin and the oracle share), `kernels`
+//! (typed launchers), `reference` (the f64 oracle),
 //! `nn` (layers with explicit backward, the MoE block included), `models`, `optim`, `data`,
 //! `train` (the trainer, one step at a time), `laws` (scaling laws, their fitter, bootstrap and
 //! the optimal mixture), `sweep` (grids of runs to JSONL, resumable and shardable), `selfsup` (contrastive learning),
@@ -23,6 +24,7 @@ pub mod kernels;
 pub mod laws;
 pub mod models;
 pub mod nn;
+pub mod ops;
 pub mod optim;
 pub mod recorder;
 pub mod reference;

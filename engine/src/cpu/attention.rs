@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::cpu::matmul::{Mat, block_product};
 use crate::cpu::{kernel, rows};
 use crate::error::Result;
-use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts};
+use crate::ops::attention::{AttnKind, AttnLayout, AttnOpts};
 use crate::tensor::Tensor;
 
 /// Query rows per block.

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use crate::cpu::kernel;
 use crate::error::Result;
-use crate::kernels::augment::{AugmentShape, VIEW_PARAMS, noise};
+use crate::ops::augment::{AugmentShape, VIEW_PARAMS, noise};
 use crate::tensor::Tensor;
 
 fn texel(img: &[f32], size: usize, x: i64, y: i64) -> [f32; 3] {

@@ -19,7 +19,7 @@ use crate::cpu::matmul::{Mat, block_product};
 use crate::cpu::scratch::Scratch;
 use crate::cpu::{kernel, rows};
 use crate::error::Result;
-use crate::kernels::contrastive::{ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState, shared_shift};
+use crate::ops::contrastive::{ContrastiveLoss, ContrastiveOpts, ContrastiveShape, ContrastiveState, shared_shift};
 use crate::tensor::Tensor;
 
 /// Rows per task in the per-row passes (cold τ; their scratch is BLOCK × N floats).

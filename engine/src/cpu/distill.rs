@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::cpu::{kernel, rows};
 use crate::error::Result;
-use crate::kernels::distill::DistillLoss;
+use crate::ops::distill::DistillLoss;
 use crate::tensor::Tensor;
 
 /// `losses[r]` and `dstudent[r]` of every row; a target ≥ vocab gives a zero row.

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::cpu::{kernel, rows};
 use crate::error::Result;
-use crate::kernels::entropy::TtaObjective;
+use crate::ops::entropy::TtaObjective;
 use crate::tensor::Tensor;
 
 /// (ρ(H), ρ′(H)) as the shader computes them (its mode table, in f32).

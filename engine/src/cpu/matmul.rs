@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::cpu::kernel;
 use crate::error::Result;
-use crate::kernels::matmul::MatmulLayout;
+use crate::ops::matmul::MatmulLayout;
 use crate::tensor::Tensor;
 
 /// Below this many multiply-adds per batch, batches run in parallel with single-threaded
@@ -25,7 +25,7 @@ unsafe impl Send for Ptrs {}
 // SAFETY: as above.
 unsafe impl Sync for Ptrs {}
 
-fn base(s: &crate::kernels::matmul::Strides, z1: usize, z2: usize) -> usize {
+fn base(s: &crate::ops::matmul::Strides, z1: usize, z2: usize) -> usize {
     s.offset + z1 * s.batch1 + z2 * s.batch2
 }
 

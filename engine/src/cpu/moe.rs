@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::cpu::kernel;
 use crate::error::Result;
-use crate::kernels::moe::{MoeRouting, NONE, RouteParams};
+use crate::ops::moe::{MoeRouting, NONE, RouteParams};
 use crate::tensor::Tensor;
 
 /// Gate probabilities, top-K, counts, offsets and the grouping, as the four shader passes do.

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::cpu::{SharedOut, kernel, rows};
 use crate::error::Result;
-use crate::kernels::norm::{NormKind, RowLayout};
+use crate::ops::norm::{NormKind, RowLayout};
 use crate::tensor::Tensor;
 
 /// Runs `f(row)` for every row, in parallel when rows are disjoint (so writes to them are).

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use crate::cpu::{kernel, rows};
 use crate::error::Result;
-use crate::kernels::optim::AdamWStep;
+use crate::ops::optim::AdamWStep;
 use crate::tensor::Tensor;
 
 /// Elements per rayon task.

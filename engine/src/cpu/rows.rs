@@ -8,7 +8,7 @@
 use multiversion::multiversion;
 
 use crate::cpu::math::{exp, exp_m1, gelu, gelu_grad, sigmoid};
-use crate::kernels::optim::AdamWStep;
+use crate::ops::optim::AdamWStep;
 
 const LANES: usize = 8;
 

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use crate::cpu::{kernel, rows, rows_per_task};
 use crate::error::Result;
-use crate::kernels::softmax::SoftmaxOpts;
+use crate::ops::softmax::SoftmaxOpts;
 use crate::tensor::Tensor;
 
 /// Keys row `r` may see: all of them, or under the causal mask those up to its query

@@ -5,6 +5,7 @@ use crate::cpu;
 use crate::error::{Error, Result};
 use crate::gpu::{Access, KernelSpec};
 use crate::kernels::{expect_shape, groups_for, u32_of};
+pub use crate::ops::augment::{AugmentShape, VIEW_PARAMS, noise, pcg};
 use crate::recorder::{Exec, Recorder};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
@@ -14,9 +15,6 @@ const AUGMENT: KernelSpec = KernelSpec {
     entry: "augment",
     storage: &[(1, Access::Read), (2, Access::Read), (3, Access::Read), (4, Access::ReadWrite)],
 };
-
-/// Floats per view in the parameter tensor.
-pub const VIEW_PARAMS: usize = 8;
 
 /// One view's augmentation: crop box (source pixels), flip and colour multipliers.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -96,21 +94,6 @@ impl AugmentConfig {
     }
 }
 
-/// Sizes and noise of one augmentation launch.
-#[derive(Clone, Copy, Debug)]
-pub struct AugmentShape {
-    /// Views to produce.
-    pub views: usize,
-    /// Source image side, pixels.
-    pub in_size: usize,
-    /// Output view side, pixels.
-    pub out_size: usize,
-    /// Noise standard deviation.
-    pub noise_std: f32,
-    /// Noise seed (change it every step).
-    pub seed: u32,
-}
-
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
@@ -164,17 +147,4 @@ pub fn augment(
         }
         Exec::Cpu => cpu::augment::augment(images, src, view, out, s),
     }
-}
-
-/// The shader's hash, for the CPU twin and the reference.
-pub fn pcg(v: u32) -> u32 {
-    let state = v.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
-    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
-    (word >> 22) ^ word
-}
-
-/// The shader's noise variate ν for output element `e` (mean 0, variance 1/4).
-pub fn noise(seed: u32, e: u32) -> f32 {
-    let u = |draw: u32| (pcg(seed ^ pcg(e.wrapping_mul(3).wrapping_add(draw))) >> 8) as f32 / 16_777_216.0;
-    u(0) + u(1) + u(2) - 1.5
 }

@@ -17,6 +17,7 @@ pub mod embedding;
 pub mod entropy;
 pub mod matmul;
 pub mod moe;
+pub mod moe_matmul;
 pub mod norm;
 pub mod optim;
 pub mod softmax;

@@ -4,6 +4,7 @@ use crate::cpu;
 use crate::error::{Error, Result};
 use crate::gpu::{Access, KernelSpec};
 use crate::kernels::{expect_shape, groups_for, u32_of};
+pub use crate::ops::optim::AdamWStep;
 use crate::recorder::{Exec, Recorder};
 use crate::tensor::Tensor;
 
@@ -51,27 +52,6 @@ pub fn global_norm(rec: &mut Recorder, x: &Tensor, partials: &Tensor, norm: &Ten
         }
         Exec::Cpu => cpu::optim::global_norm(x, partials, norm),
     }
-}
-
-/// One AdamW step's hyper-parameters (bias corrections included).
-#[derive(Clone, Copy, Debug)]
-pub struct AdamWStep {
-    /// Learning rate for this step.
-    pub lr: f32,
-    /// First-moment decay.
-    pub beta1: f32,
-    /// Second-moment decay.
-    pub beta2: f32,
-    /// Denominator epsilon.
-    pub eps: f32,
-    /// Decoupled weight decay (applied to the first `n_decay` elements).
-    pub weight_decay: f32,
-    /// Clip the global gradient norm to this (0 disables).
-    pub clip: f32,
-    /// 1-based step number, for the bias corrections.
-    pub t: u32,
-    /// How many leading elements receive weight decay.
-    pub n_decay: usize,
 }
 
 /// AdamW over flat `param`, `grad`, `m`, `v`; `norm` holds ‖grad‖ from `global_norm`.

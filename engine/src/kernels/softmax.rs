@@ -4,6 +4,7 @@ use crate::cpu;
 use crate::error::{Error, Result};
 use crate::gpu::{Access, KernelSpec};
 use crate::kernels::{expect_shape, groups_for, u32_of};
+pub use crate::ops::softmax::SoftmaxOpts;
 use crate::recorder::{Exec, Recorder};
 use crate::tensor::Tensor;
 
@@ -24,17 +25,6 @@ struct Params {
     causal: u32,
     scale: f32,
     _pad: [u32; 3],
-}
-
-/// Row softmax settings.
-#[derive(Clone, Copy, Debug)]
-pub struct SoftmaxOpts {
-    /// Multiplies the inputs before the softmax.
-    pub scale: f32,
-    /// Causal mask: rows are queries (row mod `q_len`), keys aligned to the end.
-    pub causal: bool,
-    /// Queries per block of rows (the sequence length for attention scores).
-    pub q_len: usize,
 }
 
 fn params(op: &'static str, x: &Tensor, o: &SoftmaxOpts) -> Result<Params> {

@@ -6,8 +6,8 @@
 
 use crate::error::Result;
 use crate::kernels::moe::{
-    AuxCoefs, MoeRouting, RouteOpts, moe_combine, moe_combine_backward, moe_gather, moe_matmul, moe_matmul_wgrad,
-    moe_route, moe_route_backward, moe_scatter_back,
+    AuxCoefs, GroupedOpts, MoeRouting, RouteOpts, moe_combine, moe_combine_backward, moe_gather, moe_matmul,
+    moe_matmul_wgrad, moe_route, moe_route_backward, moe_scatter_back,
 };
 use crate::kernels::{elementwise, matmul};
 use crate::nn::params::{Init, ParamBuilder, ParamId, Weights};
@@ -152,9 +152,9 @@ impl Moe {
         matmul::matmul(rec, x, &w.value(self.router), &self.logits, trans_b)?;
         moe_route(rec, &self.logits, r, &self.opts)?;
         moe_gather(rec, x, r, &self.xs)?;
-        moe_matmul(rec, &self.xs, &w.value(self.w1), Some(&w.value(self.b1)), &self.h, r, false, false)?;
+        moe_matmul(rec, &self.xs, &w.value(self.w1), Some(&w.value(self.b1)), &self.h, r, GroupedOpts::default())?;
         elementwise::bias_gelu(rec, &self.h, &self.zero_bias, &self.act, &self.pre)?;
-        moe_matmul(rec, &self.act, &w.value(self.w2), Some(&w.value(self.b2)), &self.ys, r, false, false)?;
+        moe_matmul(rec, &self.act, &w.value(self.w2), Some(&w.value(self.b2)), &self.ys, r, GroupedOpts::default())?;
         moe_combine(rec, &self.ys, r, y)
     }
 
@@ -172,10 +172,26 @@ impl Moe {
         moe_combine_backward(rec, dy, &self.ys, r, &self.dys, &self.dgates)?;
         moe_matmul_wgrad(rec, &self.act, &self.dys, &w.grad(self.w2), Some(&w.grad(self.b2)), r, true)?;
         // d(act) goes into `act`'s own buffer once W2's gradient has read it, then d(pre) into `h`.
-        moe_matmul(rec, &self.dys, &w.value(self.w2), None, &self.act, r, true, false)?;
+        moe_matmul(
+            rec,
+            &self.dys,
+            &w.value(self.w2),
+            None,
+            &self.act,
+            r,
+            GroupedOpts { trans_w: true, accumulate: false },
+        )?;
         elementwise::gelu_backward(rec, &self.pre, &self.act, &self.h)?;
         moe_matmul_wgrad(rec, &self.xs, &self.h, &w.grad(self.w1), Some(&w.grad(self.b1)), r, true)?;
-        moe_matmul(rec, &self.h, &w.value(self.w1), None, &self.dxs, r, true, false)?;
+        moe_matmul(
+            rec,
+            &self.h,
+            &w.value(self.w1),
+            None,
+            &self.dxs,
+            r,
+            GroupedOpts { trans_w: true, accumulate: false },
+        )?;
         moe_scatter_back(rec, &self.dxs, r, dx, accumulate)?;
         moe_route_backward(rec, &self.logits, r, &self.dgates, &self.dlogits, &self.opts, self.cfg.aux)?;
         let acc = |ta| matmul::MatmulOpts { trans_a: ta, accumulate: true, ..Default::default() };

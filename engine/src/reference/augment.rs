@@ -1,6 +1,6 @@
 //! f64 oracle for the augmentation kernel, written straight from its definition.
 
-use crate::kernels::augment::{VIEW_PARAMS, noise};
+use crate::ops::augment::{VIEW_PARAMS, noise};
 
 /// Views (views × out_size² × 3) of `images` (n × in_size² × 3) through `src` and `view`.
 pub fn augment(

@@ -2,7 +2,7 @@
 //! from its definition term by term (anchor, positive, candidate set), and the gradient by
 //! the chain rule over those terms. A different road from the kernels' per-row statistics.
 
-use crate::kernels::contrastive::ContrastiveLoss;
+use crate::ops::contrastive::ContrastiveLoss;
 
 fn log_sum_exp(v: impl Iterator<Item = f64> + Clone) -> f64 {
     let m = v.clone().fold(f64::NEG_INFINITY, f64::max);

@@ -1,7 +1,7 @@
 //! Reference test-time adaptation objectives on the prediction entropy (Tent, SAR's filter,
 //! REALM's robust entropy [I]), written from their definitions in f64.
 
-use crate::kernels::entropy::TtaObjective;
+use crate::ops::entropy::TtaObjective;
 
 /// Barron's robust loss ρ(x; α, c) and its derivative in x, with α = 2, 0 and −∞ as limits.
 pub fn barron(x: f64, alpha: f64, c: f64) -> (f64, f64) {

@@ -25,7 +25,7 @@ fn linear(params: &Params, name: &str, x: &[f64], rows: usize, inp: usize, out: 
 }
 
 fn layer_norm(params: &Params, name: &str, x: &[f64], cfg: &GptConfig) -> Vec<f64> {
-    let rms = cfg.norm == crate::kernels::norm::NormKind::RmsNorm;
+    let rms = cfg.norm == crate::ops::norm::NormKind::RmsNorm;
     norm::norm_forward(x, p(params, &format!("{name}.weight")), p(params, &format!("{name}.bias")), rms, 1e-5).0
 }
 

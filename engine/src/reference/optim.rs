@@ -1,6 +1,6 @@
 //! Reference AdamW with global-norm clipping, and EMA.
 
-use crate::kernels::optim::AdamWStep;
+use crate::ops::optim::AdamWStep;
 
 /// One AdamW step in place (hyper-parameters as the kernel gets them); returns the gradient
 /// norm before clipping.

@@ -107,7 +107,7 @@ fn distillation_gradient_and_limits() {
 
 #[test]
 fn entropy_objectives_gradients_and_robust_limits() {
-    use crate::kernels::entropy::TtaObjective;
+    use crate::ops::entropy::TtaObjective;
     let mut rng = Rng::new(14);
     let (rows, classes) = (5, 7);
     let logits: Vec<f64> = randn(&mut rng, rows * classes).iter().map(|v| 2.0 * v).collect();
@@ -192,7 +192,7 @@ fn attention_gradients() {
 #[test]
 fn adamw_clips_to_the_global_norm() {
     let (mut p, g, mut m, mut v) = (vec![1.0, 1.0], vec![3.0, 4.0], vec![0.0; 2], vec![0.0; 2]);
-    let step = crate::kernels::optim::AdamWStep {
+    let step = crate::ops::optim::AdamWStep {
         lr: 0.1,
         beta1: 0.9,
         beta2: 0.999,

@@ -175,9 +175,9 @@ pub async fn check_moe_matmul(
     let db = poisoned(device, &[experts, n])?;
     let mut rec = Recorder::new(device);
     moe::moe_route(&mut rec, &lt, &r, &RouteOpts { capacity, ..Default::default() })?;
-    moe::moe_matmul(&mut rec, &a, &w, Some(&bias), &c, &r, false, false)?;
+    moe::moe_matmul(&mut rec, &a, &w, Some(&bias), &c, &r, moe::GroupedOpts::default())?;
     // The input gradient's product: the same weights, transposed.
-    moe::moe_matmul(&mut rec, &g, &w, None, &c2, &r, true, true)?;
+    moe::moe_matmul(&mut rec, &g, &w, None, &c2, &r, moe::GroupedOpts { trans_w: true, accumulate: true })?;
     moe::moe_matmul_wgrad(&mut rec, &a, &g, &dw, None, &r, true)?;
     moe::moe_matmul_wgrad(&mut rec, &a, &g, &poisoned(device, &[experts, k_in, n])?, Some(&db), &r, false)?;
     rec.submit()?;
