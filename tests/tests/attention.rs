@@ -1,9 +1,9 @@
 //! Flash sigmoid and softmax attention, forward and all three gradients, against the
 //! materialised f64 reference at awkward sizes, with and without causal mask and ALiBi.
 
-use sigmix::kernels::attention::AttnKind;
+use sigmix::kernels::attention::{AttnKind, AttnOpts};
 use sigmix::rng::Rng;
-use sigmix::selftest::{check_attention, check_attention_tiled};
+use sigmix::selftest::check_attention;
 use sigmix_tests::{assert_all_pass, block_on, devices};
 
 fn sweep(kind: AttnKind, seed: u64) {
@@ -15,10 +15,9 @@ fn sweep(kind: AttnKind, seed: u64) {
                 for alibi in [false, true] {
                     // Batch and heads vary too, so (b, h) indexing is exercised.
                     let (batch, heads) = if n > 100 { (1, 2) } else { (2, 3) };
-                    checks.extend(
-                        block_on(check_attention(&dev, &mut rng, kind, batch, heads, n, d, causal, alibi))
-                            .expect("runs"),
-                    );
+                    let opts = AttnOpts { kind, causal, alibi, bias: None, tile: None };
+                    checks
+                        .extend(block_on(check_attention(&dev, &mut rng, [batch, heads, n, d], &opts)).expect("runs"));
                 }
             }
         }
@@ -44,14 +43,10 @@ fn small_and_browser_sized_tiles_give_the_same_results() {
     let mut checks = Vec::new();
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
         for tile in [64, 480] {
-            checks.extend(
-                block_on(check_attention_tiled(&gpu, &mut rng, kind, [1, 2, 45, 128], true, false, Some(tile)))
-                    .expect("runs"),
-            );
-            checks.extend(
-                block_on(check_attention_tiled(&gpu, &mut rng, kind, [2, 1, 70, 16], false, true, Some(tile)))
-                    .expect("runs"),
-            );
+            let opts = |causal, alibi| AttnOpts { kind, causal, alibi, bias: None, tile: Some(tile) };
+            checks
+                .extend(block_on(check_attention(&gpu, &mut rng, [1, 2, 45, 128], &opts(true, false))).expect("runs"));
+            checks.extend(block_on(check_attention(&gpu, &mut rng, [2, 1, 70, 16], &opts(false, true))).expect("runs"));
         }
     }
     assert_all_pass(&gpu, &checks);
@@ -61,9 +56,9 @@ fn small_and_browser_sized_tiles_give_the_same_results() {
 fn unsupported_head_dims_are_refused() {
     for dev in devices() {
         let mut rng = Rng::new(1);
-        let err = block_on(check_attention(&dev, &mut rng, AttnKind::Sigmoid, 1, 1, 8, 12, false, false))
-            .expect_err("d = 12 must fail")
-            .to_string();
+        let opts = AttnOpts { kind: AttnKind::Sigmoid, causal: false, alibi: false, bias: None, tile: None };
+        let err =
+            block_on(check_attention(&dev, &mut rng, [1, 1, 8, 12], &opts)).expect_err("d = 12 must fail").to_string();
         assert!(err.contains("head dimension 12"), "{err}");
     }
 }

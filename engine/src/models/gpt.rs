@@ -9,7 +9,9 @@ use crate::kernels::elementwise::add;
 use crate::kernels::matmul::{MatmulOpts, matmul};
 use crate::kernels::moe::{MAX_EXPERTS, MAX_TOP_K};
 use crate::kernels::norm::NormKind;
-use crate::nn::{Attention, AttentionKind, Embedding, Init, Mlp, Moe, MoeConfig, Norm, ParamBuilder, ParamId, Weights};
+use crate::nn::{
+    Attention, AttentionKind, AttentionSpec, Embedding, Init, Mlp, Moe, MoeConfig, Norm, ParamBuilder, ParamId, Weights,
+};
 use crate::recorder::Recorder;
 use crate::tensor::Device;
 use crate::tensor::{DType, Tensor};
@@ -233,25 +235,21 @@ impl Gpt {
         let mut pb = ParamBuilder::default();
         let wte = Embedding::new(&mut pb, "wte", config.vocab, c, std);
         let wpe = Embedding::new(&mut pb, "wpe", t, c, std);
+        let attention = AttentionSpec {
+            kind: config.attention,
+            sigmoid_bias: config.sigmoid_bias,
+            qk_norm: config.qk_norm,
+            batch,
+            seq: t,
+            dim: c,
+            heads: config.n_heads,
+        };
         let mut blocks = Vec::new();
         for l in 0..config.n_layers {
             let n = |s: &str| format!("h{l}.{s}");
             blocks.push(Block {
                 ln1: Norm::new(device, &mut pb, &n("ln1"), config.norm, rows, c)?,
-                attn: Attention::new(
-                    device,
-                    &mut pb,
-                    &n("attn"),
-                    config.attention,
-                    config.sigmoid_bias,
-                    config.qk_norm,
-                    batch,
-                    t,
-                    c,
-                    config.n_heads,
-                    std,
-                    proj_std,
-                )?,
+                attn: Attention::new(device, &mut pb, &n("attn"), &attention, std, proj_std)?,
                 ln2: Norm::new(device, &mut pb, &n("ln2"), config.norm, rows, c)?,
                 mlp: match &config.ffn {
                     Ffn::Dense => FfnBlock::Dense(Box::new(Mlp::new(

@@ -127,24 +127,38 @@ pub struct Attention {
     qk_norm: Option<QkNorm>,
 }
 
+/// What an attention layer computes and over what: named fields where `Attention::new` took
+/// three flags and four sizes in a row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttentionSpec {
+    /// Materialised softmax, flash softmax or flash sigmoid.
+    pub kind: AttentionKind,
+    /// The sigmoid logit bias (`None` = −ln T).
+    pub sigmoid_bias: Option<f32>,
+    /// LayerNorm over each head's q and k.
+    pub qk_norm: bool,
+    /// Sequences per batch.
+    pub batch: usize,
+    /// Tokens per sequence T.
+    pub seq: usize,
+    /// Model width (heads × head dimension).
+    pub dim: usize,
+    /// Attention heads.
+    pub heads: usize,
+}
+
 impl Attention {
-    /// Builds a layer for `batch` sequences of `seq` tokens, width `dim`, `heads` heads;
-    /// `sigmoid_bias` is the sigmoid logit bias (`None` = −ln T).
-    #[allow(clippy::too_many_arguments)]
+    /// Builds a layer of shape and kind `spec`; `std` initialises the qkv projection and
+    /// `proj_std` the output projection.
     pub fn new(
         device: &Device,
         pb: &mut ParamBuilder,
         name: &str,
-        kind: AttentionKind,
-        sigmoid_bias: Option<f32>,
-        qk_norm: bool,
-        batch: usize,
-        seq: usize,
-        dim: usize,
-        heads: usize,
+        spec: &AttentionSpec,
         std: f32,
         proj_std: f32,
     ) -> Result<Attention> {
+        let AttentionSpec { kind, sigmoid_bias, qk_norm, batch, seq, dim, heads } = *spec;
         if heads == 0 || !dim.is_multiple_of(heads) {
             return Err(Error::Config(format!("{name}: width {dim} is not divisible by {heads} heads")));
         }

@@ -13,7 +13,7 @@ mod moe;
 mod norm;
 mod params;
 
-pub use attention::{Attention, AttentionKind};
+pub use attention::{Attention, AttentionKind, AttentionSpec};
 pub use embedding::Embedding;
 pub use linear::Linear;
 pub use mlp::Mlp;

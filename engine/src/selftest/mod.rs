@@ -4,7 +4,7 @@
 //! Outputs are poisoned with NaN before each run, so an element a kernel forgets to write
 //! makes the check fail rather than pass on stale data.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels::attention::{AttnKind, AttnLayout, AttnOpts, SoftmaxStats, attention_backward, attention_forward};
 use crate::kernels::augment::{self as aug, AugmentConfig};
 use crate::kernels::contrastive::{
@@ -389,32 +389,15 @@ pub async fn check_optim(device: &Device, rng: &mut Rng, n: usize) -> Result<Vec
 }
 
 /// Flash attention forward (O) and backward (dQ, dK, dV) against the materialised f64
-/// reference, for one kind, mask and ALiBi setting.
-#[allow(clippy::too_many_arguments)]
-pub async fn check_attention(
-    device: &Device,
-    rng: &mut Rng,
-    kind: AttnKind,
-    batch: usize,
-    heads: usize,
-    n: usize,
-    d: usize,
-    causal: bool,
-    alibi: bool,
-) -> Result<Vec<Check>> {
-    check_attention_tiled(device, rng, kind, [batch, heads, n, d], causal, alibi, None).await
-}
-
-/// `check_attention` with an explicit shared-tile size in vec4s; shape = [batch, heads, n, d].
-pub async fn check_attention_tiled(
-    device: &Device,
-    rng: &mut Rng,
-    kind: AttnKind,
-    shape: [usize; 4],
-    causal: bool,
-    alibi: bool,
-    tile: Option<usize>,
-) -> Result<Vec<Check>> {
+/// reference; shape = [batch, heads, n, d], `opts` the kind, mask, ALiBi and tile (its bias
+/// must be `None`: the reference uses the paper's −ln n).
+pub async fn check_attention(device: &Device, rng: &mut Rng, shape: [usize; 4], opts: &AttnOpts) -> Result<Vec<Check>> {
+    if opts.bias.is_some() {
+        return Err(Error::Config(
+            "check_attention: the reference uses the default bias −ln n; pass bias: None".into(),
+        ));
+    }
+    let AttnOpts { kind, causal, alibi, .. } = *opts;
     let [batch, heads, n, d] = shape;
     let l = AttnLayout::packed(batch, heads, n, d);
     let one = batch * heads * n * d;
@@ -422,11 +405,10 @@ pub async fn check_attention_tiled(
     let (dout, dout_d) = random(device, rng, &[one])?;
     let (o, dqkv) = (poisoned(device, &[one])?, poisoned(device, &[3 * one])?);
     let (lse, delta) = (poisoned(device, &[l.stats_len()])?, poisoned(device, &[l.stats_len()])?);
-    let opts = AttnOpts { kind, causal, alibi, bias: None, tile };
     let mut rec = Recorder::new(device);
-    attention_forward(&mut rec, &qkv, &o, Some(&lse), &l, &opts)?;
+    attention_forward(&mut rec, &qkv, &o, Some(&lse), &l, opts)?;
     let stats = (kind == AttnKind::Softmax).then_some(SoftmaxStats { lse: &lse, delta: &delta });
-    attention_backward(&mut rec, &qkv, &o, &dout, &dqkv, stats, &l, &opts)?;
+    attention_backward(&mut rec, &qkv, &o, &dout, &dqkv, stats, &l, opts)?;
     rec.submit()?;
     let spec = refr::flash::AttnSpec {
         bh: batch * heads,
@@ -569,8 +551,9 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
     out.extend(check_moe_matmul(device, &mut rng, 67, 5, 2, 21, 133, 0).await?);
     out.extend(check_moe_backward(device, &mut rng, 41, 7, 2, 11, RouteOpts::default()).await?);
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
-        out.extend(check_attention(device, &mut rng, kind, 2, 3, 65, 16, true, false).await?);
-        out.extend(check_attention(device, &mut rng, kind, 1, 2, 7, 32, false, true).await?);
+        let opts = |causal, alibi| AttnOpts { kind, causal, alibi, bias: None, tile: None };
+        out.extend(check_attention(device, &mut rng, [2, 3, 65, 16], &opts(true, false)).await?);
+        out.extend(check_attention(device, &mut rng, [1, 2, 7, 32], &opts(false, true)).await?);
     }
     out.push(check_augment(device, &mut rng, 3, 11, 7, 9).await?);
     let shapes = [(9, 2, 13), (5, 3, 17), (37, 4, 33), (7, 8, 128)];
