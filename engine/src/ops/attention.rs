@@ -1,4 +1,5 @@
-//! Attention's kind, the layout of Q/K/V and O, and its options, shared by the launchers, the CPU twin and the f64 reference.
+//! Attention's kind, the layout of Q/K/V and O, and its options, shared by the launchers, the CPU
+//! twin and the f64 reference.
 
 /// Which normalisation of the attention weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,4 +1,5 @@
-//! The augmentation's shape, its per-view parameter count and its counter-based noise, shared by the launcher, the CPU twin and the f64 reference.
+//! The augmentation's shape, its per-view parameter count and its counter-based noise, shared by
+//! the launcher, the CPU twin and the f64 reference.
 
 /// Floats per view in the parameter tensor.
 pub const VIEW_PARAMS: usize = 8;

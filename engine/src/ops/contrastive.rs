@@ -1,4 +1,5 @@
-//! The contrastive losses' kinds, shapes, options and the buffers they fill, shared by the launchers, the CPU twin and the f64 reference.
+//! The contrastive losses' kinds, shapes, options and the buffers they fill, shared by the
+//! launchers, the CPU twin and the f64 reference.
 
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Device, Tensor};

@@ -1,4 +1,5 @@
-//! The test-time adaptation objectives (Tent, SAR's filter, REALM), shared by the launcher, the CPU twin and the f64 reference.
+//! The test-time adaptation objectives (Tent, SAR's filter, REALM), shared by the launcher, the
+//! CPU twin and the f64 reference.
 
 use crate::error::{Error, Result};
 

@@ -1,4 +1,5 @@
-//! Where a matrix product's operands live (strides, batch, transposes), shared by the launcher and the CPU twin.
+//! Where a matrix product's operands live (strides, batch, transposes), shared by the launcher
+//! and the CPU twin.
 
 /// Where one operand's elements are: a base offset and the steps per row, column and the
 /// two batch levels (all in elements).

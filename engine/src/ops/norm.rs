@@ -1,4 +1,5 @@
-//! Which normalisation and where its rows live, shared by the launchers, the CPU twin and the f64 reference.
+//! Which normalisation and where its rows live, shared by the launchers, the CPU twin and the f64
+//! reference.
 
 /// Which elements form the rows: row r starts at `offset + (r / group)·outer + (r % group)·cols`.
 /// `RowLayout::contiguous` is the plain (rows, cols) matrix.
