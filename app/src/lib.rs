@@ -2,5 +2,6 @@
 //! explains them. The `sigmix` binary opens it when given no subcommand.
 
 pub mod figure;
+pub mod jobs;
 pub mod lab;
 pub mod ui;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use sigmix::DeviceChoice;
-use sigmix_app::lab::{Lab, LawReport, LawSweep, Tab};
+use sigmix_app::jobs::{LawReport, LawSweep};
+use sigmix_app::lab::{Lab, Tab};
 use sigmix_app::ui::attention::MapSource;
 use sigmix_app::ui::train::Status;
 
@@ -514,7 +515,7 @@ fn a_lost_gpu_device_keeps_the_curve_shows_the_banner_and_restarts() {
     step_until(&mut h, 120, "a few steps on the GPU", |l| {
         l.train.curve.len() >= 2 || l.train.status != Status::Running
     });
-    let Ok(sigmix::Device::Gpu(gpu)) = sigmix_app::lab::device(DeviceChoice::Gpu) else { panic!("the lab's GPU") };
+    let Ok(sigmix::Device::Gpu(gpu)) = sigmix_app::jobs::device(DeviceChoice::Gpu) else { panic!("the lab's GPU") };
     gpu.destroy();
     step_until(&mut h, 120, "the run to stop on the lost device", |l| l.train.status != Status::Running);
     let t = &h.state().train;
@@ -522,11 +523,11 @@ fn a_lost_gpu_device_keeps_the_curve_shows_the_banner_and_restarts() {
     assert!(t.error.as_deref().is_some_and(|e| e.contains("lost")), "{:?}", t.error);
     let kept = t.curve.len();
     assert!(kept >= 1, "the curve recorded before the loss stays");
-    assert!(sigmix_app::lab::gpu_lost().is_some());
+    assert!(sigmix_app::jobs::gpu_lost().is_some());
     h.get_by_label_contains("The GPU device was lost");
     h.get_by_label("Restart GPU").click();
     h.run_steps(2);
-    assert!(sigmix_app::lab::gpu_lost().is_none(), "the banner's button forgets the lost device");
+    assert!(sigmix_app::jobs::gpu_lost().is_none(), "the banner's button forgets the lost device");
     h.get_by_label("Play").click();
     step_until(&mut h, 300, "the restarted run", |l| l.train.status != Status::Running);
     let t = &h.state().train;

@@ -1,6 +1,6 @@
-//! The engine's layering (docs/architecture.md), checked on the source: each module may only
-//! import the layers below it. A `use crate::kernels::…` in the CPU backend, say, fails here
-//! with the file and line, before it grows into an import cycle.
+//! The layering of the engine and the app (docs/architecture.md), checked on the source: each
+//! module may only import the layers below it. A `use crate::kernels::…` in the CPU backend,
+//! say, fails here with the file and line, before it grows into an import cycle.
 
 use std::path::{Path, PathBuf};
 
@@ -22,10 +22,10 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The lines of `module` (a folder or a file of engine/src) that name `crate::<f>` for any
+/// The lines of `module` (a folder or a file of `<krate>/src`) that name `crate::<f>` for any
 /// forbidden `f`, as "file:line: text".
-fn forbidden_imports(module: &str, forbidden: &[&str]) -> Vec<String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/src");
+fn forbidden_imports(krate: &str, module: &str, forbidden: &[&str]) -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(krate).join("src");
     let dir = src.join(module);
     let files = if dir.is_dir() { rust_files(&dir) } else { vec![src.join(format!("{module}.rs"))] };
     assert!(!files.is_empty(), "no source files for module {module}");
@@ -50,10 +50,14 @@ fn forbidden_imports(module: &str, forbidden: &[&str]) -> Vec<String> {
 }
 
 fn assert_layer(module: &str, forbidden: &[&str]) {
-    let hits = forbidden_imports(module, forbidden);
+    assert_layer_in("engine", module, forbidden);
+}
+
+fn assert_layer_in(krate: &str, module: &str, forbidden: &[&str]) {
+    let hits = forbidden_imports(krate, module, forbidden);
     assert!(
         hits.is_empty(),
-        "`{module}` imports a layer above it (docs/architecture.md; shared descriptors belong in `ops`):\n{}",
+        "{krate}: `{module}` imports a layer above it (docs/architecture.md; shared descriptors belong in `ops`):\n{}",
         hits.join("\n")
     );
 }
@@ -117,4 +121,10 @@ fn the_laws_depend_on_the_foundation_only() {
 #[test]
 fn the_gpu_device_never_imports_the_launchers() {
     assert_layer("gpu", &["kernels", "reference", "selftest", "nn", "models", "train", "sweep"]);
+}
+
+#[test]
+fn the_lab_panels_never_import_the_window_and_the_jobs_never_import_either() {
+    assert_layer_in("app", "ui", &["lab", "cli"]);
+    assert_layer_in("app", "jobs", &["lab", "ui", "cli"]);
 }

@@ -4,8 +4,8 @@ use sigmix::DeviceChoice;
 use sigmix::data::TextDomain;
 use sigmix::sweep::parse_rows;
 
-use crate::lab::LawSweep;
-use crate::lab::files::DropKind;
+use crate::jobs::LawSweep;
+use crate::jobs::files::DropKind;
 
 use crate::ui::attention::AttentionPanel;
 use crate::ui::byol::ByolPanel;
@@ -89,7 +89,7 @@ pub struct Lab {
     pub tta: TtaPanel,
     /// The BYOL / EMA scaling rule runs.
     pub byol: ByolPanel,
-    inbox: crate::lab::files::Inbox,
+    inbox: crate::jobs::files::Inbox,
     /// The user's own text domains (dropped files), shared by every panel that trains.
     pub texts: Vec<TextDomain>,
     /// What the last link applied could not use, shown until dismissed.
@@ -102,7 +102,7 @@ pub struct Lab {
     /// panel's streams, the BYOL panel's runs, else the Train panel's.
     pub play_on_open: bool,
     /// Where the last frame drew its main buttons (`targets`), for scripts that click them.
-    buttons: crate::lab::targets::Targets,
+    buttons: crate::jobs::targets::Targets,
 }
 
 impl Lab {
@@ -205,7 +205,7 @@ impl Lab {
             },
             "texts": self.texts.iter().map(|t| t.name()).collect::<Vec<_>>(),
             "notice": self.notice,
-            "gpu_lost": crate::lab::gpu_lost(),
+            "gpu_lost": crate::jobs::gpu_lost(),
             "buttons": self.buttons,
         })
     }
@@ -298,7 +298,7 @@ impl Lab {
     /// Draws the whole window.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        crate::lab::targets::begin_frame(&ctx);
+        crate::jobs::targets::begin_frame(&ctx);
         self.take_drops(&ctx);
         if std::mem::take(&mut self.play_on_open) {
             match self.tab {
@@ -356,13 +356,13 @@ impl Lab {
             Tab::Tta => self.tta.ui(ui),
             Tab::Byol => self.byol.ui(ui),
         }
-        self.buttons = crate::lab::targets::drawn(&ctx);
+        self.buttons = crate::jobs::targets::drawn(&ctx);
         self.write_link();
     }
 
     /// One-line messages over the panels: a lost GPU, a link that was partly unusable, a copy.
     fn banners(&mut self, ui: &mut egui::Ui) {
-        if let Some(why) = crate::lab::gpu_lost() {
+        if let Some(why) = crate::jobs::gpu_lost() {
             ui.horizontal(|ui| {
                 ui.colored_label(
                     egui::Color32::from_rgb(230, 90, 60),
@@ -370,9 +370,9 @@ impl Lab {
                 );
                 let restart =
                     ui.button("Restart GPU").on_hover_text("Open a new GPU device; runs started afterwards use it");
-                crate::lab::targets::mark(ui, "Restart GPU", &restart);
+                crate::jobs::targets::mark(ui, "Restart GPU", &restart);
                 if restart.clicked() {
-                    crate::lab::reset_gpu();
+                    crate::jobs::reset_gpu();
                     // The banner goes: draw the frame without it now, not at the next input.
                     ui.ctx().request_repaint();
                 }

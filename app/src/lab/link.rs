@@ -151,7 +151,7 @@ fn set(lab: &mut Lab, key: &str, value: &str) -> Result<(), String> {
             }
             if lab.mixture.preset != value {
                 lab.mixture.preset = value.to_string();
-                lab.mixture.path = format!("{}/{value}.jsonl", crate::lab::LAB_DIR);
+                lab.mixture.path = format!("{}/{value}.jsonl", crate::jobs::LAB_DIR);
                 lab.mixture.load();
             }
         }

@@ -13,7 +13,7 @@ use sigmix::reference::flash::{AttnSpec, forward};
 use sigmix::rng::Rng;
 use sigmix::{DType, DeviceChoice, Recorder, Tensor};
 
-use crate::lab::{Task, TrainedAttention};
+use crate::jobs::{Task, TrainedAttention};
 
 /// Milliseconds of one flash forward: (sigmoid, softmax), or the error.
 type Timing = Result<(f64, f64), String>;
@@ -296,7 +296,7 @@ fn heatmap(ui: &mut Ui, map: &[f64], n: usize, side: f32) {
 
 /// Times one forward of each flash kernel: (sigmoid ms, softmax ms).
 async fn time_kernels(choice: DeviceChoice, n: usize, d: usize) -> sigmix::Result<(f64, f64)> {
-    let device = crate::lab::device_async(choice).await?;
+    let device = crate::jobs::device_async(choice).await?;
     let bh = (4096 / n).max(1);
     let l = AttnLayout::packed(1, bh, n, d);
     let one = bh * n * d;

@@ -10,7 +10,7 @@ use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
 use sigmix::DeviceChoice;
 use sigmix::selfsup::ema_rule::{EmaRuleConfig, EmaRuleRecord, EmaRuleRun, Probed, curves_csv, spread};
 
-use crate::lab::{ByolJob, ByolMessage};
+use crate::jobs::{ByolJob, ByolMessage};
 use crate::ui::widgets::{RunButton, colour, start_or_stop};
 
 /// The batch multipliers offered (1, the reference, always runs; Adam's rule 1 − β̂ = κ(1 − β)
@@ -67,7 +67,7 @@ impl ByolPanel {
             job: None,
             device_label: String::new(),
             message: None,
-            export_dir: crate::lab::LAB_DIR.into(),
+            export_dir: crate::jobs::LAB_DIR.into(),
         }
     }
 
@@ -187,7 +187,7 @@ impl ByolPanel {
                 .clicked()
             {
                 let saved =
-                    crate::lab::files::save(&self.export_dir, "ema-rule", "csv", curves_csv(&self.records).as_bytes());
+                    crate::jobs::files::save(&self.export_dir, "ema-rule", "csv", curves_csv(&self.records).as_bytes());
                 self.message = Some(saved.unwrap_or_else(|e| e.to_string()));
             }
         });

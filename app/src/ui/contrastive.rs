@@ -11,7 +11,7 @@ use sigmix::kernels::contrastive::ContrastiveLoss;
 use sigmix::selfsup::{PolyviewConfig, PolyviewRecord, ViewPreview, curves_csv, preview_views};
 use sigmix::{Device, DeviceChoice};
 
-use crate::lab::{ContrastiveJob, ContrastiveMessage};
+use crate::jobs::{ContrastiveJob, ContrastiveMessage};
 use crate::ui::widgets::{RunButton, colour, start_or_stop};
 
 /// The views the panel can compare.
@@ -70,7 +70,7 @@ impl ContrastivePanel {
             job: None,
             device_label: String::new(),
             message: None,
-            export_dir: crate::lab::LAB_DIR.into(),
+            export_dir: crate::jobs::LAB_DIR.into(),
             preview_seed: 1,
             preview: None,
         }
@@ -218,7 +218,7 @@ impl ContrastivePanel {
     }
 
     fn export(&self) -> sigmix::Result<String> {
-        crate::lab::files::save(&self.export_dir, "polyview", "csv", curves_csv(&self.records).as_bytes())
+        crate::jobs::files::save(&self.export_dir, "polyview", "csv", curves_csv(&self.records).as_bytes())
     }
 
     fn views_strip(&mut self, ui: &mut Ui, ctx: &egui::Context) {

@@ -8,7 +8,7 @@ use egui::Ui;
 use sigmix::DeviceChoice;
 use sigmix::sweep::{SweepPlan, SweepRow, parse_rows};
 
-use crate::lab::{Followed, LawReport, LawSweep, SweepJob, SweepMessage, SweepStore, follow};
+use crate::jobs::{Followed, LawReport, LawSweep, SweepJob, SweepMessage, SweepStore, follow};
 use crate::ui::widgets::{RunButton, start_or_stop};
 
 /// A law sweep run from the lab, and its fit.
@@ -58,7 +58,7 @@ impl LawSweepLab {
             report: None,
             error: None,
             notice: None,
-            export_dir: crate::lab::LAB_DIR.into(),
+            export_dir: crate::jobs::LAB_DIR.into(),
             job: None,
             fit_job: None,
         };
@@ -68,7 +68,7 @@ impl LawSweepLab {
     }
 
     fn default_path(&self) -> String {
-        format!("{}/{}.jsonl", crate::lab::LAB_DIR, self.preset)
+        format!("{}/{}.jsonl", crate::jobs::LAB_DIR, self.preset)
     }
 
     /// Reads the runs already kept for the preset (a finished sweep is fitted on the next frame).
@@ -76,7 +76,7 @@ impl LawSweepLab {
         self.rows.clear();
         self.report = None;
         self.planned = SweepPlan::preset(&self.preset).and_then(|p| p.runs()).map_or(0, |r| r.len());
-        match crate::lab::files::read_kept(&self.path) {
+        match crate::jobs::files::read_kept(&self.path) {
             Ok(Some(text)) => match parse_rows(std::path::Path::new(&self.path), &text) {
                 Ok(found) => self.rows = found.rows.into_iter().filter(|r| r.sweep == self.preset).collect(),
                 Err(e) => self.error = Some(e.to_string()),
@@ -144,7 +144,7 @@ impl LawSweepLab {
                 match follow(m, &mut self.rows, &mut self.planned, &mut self.current) {
                     #[cfg(target_arch = "wasm32")]
                     Followed::RowAdded => {
-                        if let Err(e) = crate::lab::files::keep_rows_in_page(&self.path, &self.rows) {
+                        if let Err(e) = crate::jobs::files::keep_rows_in_page(&self.path, &self.rows) {
                             self.error = Some(e.to_string());
                         }
                     }
@@ -282,12 +282,12 @@ impl LawSweepLab {
             if csv.clicked()
                 && let Some(r) = &self.report
             {
-                let saved = crate::lab::files::save(&self.export_dir, &self.preset, "csv", report_csv(r).as_bytes());
+                let saved = crate::jobs::files::save(&self.export_dir, &self.preset, "csv", report_csv(r).as_bytes());
                 self.notice = Some(saved.unwrap_or_else(|e| e.to_string()));
             }
             let png = ui.add_enabled(fitted, egui::Button::new("Save PNG")).on_hover_text("The lab's window as a picture");
             if png.clicked() {
-                crate::lab::files::save_screen(ui.ctx(), self.export_dir.clone(), "law-sweep");
+                crate::jobs::files::save_screen(ui.ctx(), self.export_dir.clone(), "law-sweep");
                 self.notice = Some("the window is saved as it is drawn next".into());
             }
         });
@@ -298,7 +298,7 @@ impl LawSweepLab {
 
     fn export_rows(&self) -> sigmix::Result<String> {
         let text = sigmix::sweep::jsonl(&self.rows, std::path::Path::new(&self.path))?;
-        crate::lab::files::save(&self.export_dir, &self.preset, "jsonl", text.as_bytes())
+        crate::jobs::files::save(&self.export_dir, &self.preset, "jsonl", text.as_bytes())
     }
 
     fn export_fit(&self) -> sigmix::Result<String> {
@@ -307,7 +307,7 @@ impl LawSweepLab {
         };
         let json = serde_json::to_string_pretty(report)
             .map_err(|e| sigmix::Error::Config(format!("the fit did not serialise: {e}")))?;
-        crate::lab::files::save(&self.export_dir, &format!("{}-fit", self.preset), "json", json.as_bytes())
+        crate::jobs::files::save(&self.export_dir, &format!("{}-fit", self.preset), "json", json.as_bytes())
     }
 }
 

@@ -5,7 +5,7 @@
 use egui::Ui;
 use sigmix::DeviceChoice;
 
-use crate::lab::LawSweep;
+use crate::jobs::LawSweep;
 use crate::ui::law_sweep::LawSweepLab;
 use egui_plot::{Line, Plot, PlotPoints, VLine};
 use sigmix::laws::{

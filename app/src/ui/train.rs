@@ -8,7 +8,7 @@ use sigmix::data::{DOMAINS, TextDomain};
 use sigmix::nn::AttentionKind;
 use sigmix::train::{EvalPoint, RunConfig};
 
-use crate::lab::{Command, Message, TrainJob};
+use crate::jobs::{Command, Message, TrainJob};
 use crate::ui::widgets::{colour, normalised, simplex_sliders};
 
 /// Where a run stands.
@@ -51,7 +51,7 @@ pub struct TrainPanel {
     /// MoE runs: per layer, each expert's share of the routed slots (last logged steps).
     pub expert_load: Vec<Vec<f64>>,
     /// The model's attention inputs at its last evaluation or pause.
-    pub attention: Option<crate::lab::TrainedAttention>,
+    pub attention: Option<crate::jobs::TrainedAttention>,
     /// The last error, shown until the next run.
     pub error: Option<String>,
     notice: Option<String>,
@@ -99,7 +99,7 @@ impl TrainPanel {
             attention: None,
             error: None,
             notice: None,
-            export_dir: crate::lab::LAB_DIR.into(),
+            export_dir: crate::jobs::LAB_DIR.into(),
             texts: Vec::new(),
         }
     }
@@ -333,7 +333,7 @@ impl TrainPanel {
         ui.horizontal(|ui| {
             let running = self.status == Status::Running;
             let play = ui.add_enabled(!running, egui::Button::new("Play")).on_hover_text("Train continuously");
-            crate::lab::targets::mark(ui, "Play", &play);
+            crate::jobs::targets::mark(ui, "Play", &play);
             if play.clicked() {
                 self.play(ctx);
             }
@@ -434,12 +434,12 @@ impl TrainPanel {
                 csv.push_str(&format!("eval,{},{d},{l}\n", e.step));
             }
         }
-        crate::lab::files::save(&self.export_dir, "curves", "csv", csv.as_bytes())
+        crate::jobs::files::save(&self.export_dir, "curves", "csv", csv.as_bytes())
     }
 
     fn export_config(&self) -> sigmix::Result<String> {
         let json = serde_json::to_string_pretty(&self.config)
             .map_err(|e| sigmix::Error::Config(format!("the configuration did not serialise: {e}")))?;
-        crate::lab::files::save(&self.export_dir, "config", "json", json.as_bytes())
+        crate::jobs::files::save(&self.export_dir, "config", "json", json.as_bytes())
     }
 }

@@ -11,7 +11,7 @@ use sigmix::DeviceChoice;
 use sigmix::data::{Corruption, MAX_SEVERITY, SHAPE_CLASSES, ShapeImages, corrupt};
 use sigmix::tta::{TtaConfig, TtaEvent, TtaMethod, TtaRecord, curves_csv};
 
-use crate::lab::{TtaJob, TtaMessage};
+use crate::jobs::{TtaJob, TtaMessage};
 use crate::ui::widgets::{RunButton, colour, start_or_stop};
 
 /// The test batch sizes offered.
@@ -75,7 +75,7 @@ impl TtaPanel {
             job: None,
             device_label: String::new(),
             message: None,
-            export_dir: crate::lab::LAB_DIR.into(),
+            export_dir: crate::jobs::LAB_DIR.into(),
             samples: None,
         }
     }
@@ -214,7 +214,7 @@ impl TtaPanel {
                 .clicked()
                 && let Some(r) = &self.record
             {
-                let saved = crate::lab::files::save(&self.export_dir, "tta", "csv", curves_csv(r).as_bytes());
+                let saved = crate::jobs::files::save(&self.export_dir, "tta", "csv", curves_csv(r).as_bytes());
                 self.message = Some(saved.unwrap_or_else(|e| e.to_string()));
             }
         });

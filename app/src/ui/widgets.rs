@@ -64,7 +64,7 @@ pub enum RunButton {
 pub fn start_or_stop(ui: &mut Ui, idle: bool, label: &'static str, start_tip: &str, stop_tip: &str) -> RunButton {
     if idle {
         let start = ui.button(label).on_hover_text(start_tip);
-        crate::lab::targets::mark(ui, label, &start);
+        crate::jobs::targets::mark(ui, label, &start);
         if start.clicked() { RunButton::Start } else { RunButton::Nothing }
     } else if ui.button("Stop").on_hover_text(stop_tip).clicked() {
         RunButton::Stop

@@ -17,7 +17,7 @@ impl MixturePanel {
                 .selected_text(&preset)
                 .show_ui(ui, |ui| {
                     // Distillation sweeps fit other laws: they run from Laws → Distillation.
-                    for (name, what) in SWEEP_PRESETS.iter().filter(|(n, _)| crate::lab::LawSweep::of_preset(n).is_none()) {
+                    for (name, what) in SWEEP_PRESETS.iter().filter(|(n, _)| crate::jobs::LawSweep::of_preset(n).is_none()) {
                         ui.selectable_value(&mut preset, name.to_string(), *name).on_hover_text(*what);
                     }
                 })
@@ -199,7 +199,7 @@ impl MixturePanel {
                 // In the page plotters cannot draw text into a bitmap: the screen as drawn instead.
                 #[cfg(target_arch = "wasm32")]
                 if ui.button("Download PNG").on_hover_text("The Mixture lab as shown, as a PNG image").clicked() {
-                    crate::lab::files::save_screen(ui.ctx(), self.export_dir.clone(), "mixture-lab");
+                    crate::jobs::files::save_screen(ui.ctx(), self.export_dir.clone(), "mixture-lab");
                     self.notice = Some("downloading the Mixture lab's screen as PNG".into());
                 }
                 #[cfg(target_arch = "wasm32")]
@@ -207,7 +207,7 @@ impl MixturePanel {
                     let svg = ui.button("Download figure SVG").on_hover_text(
                         "The sweep's figure (law, extrapolation, prediction, optimal mixture) as an SVG image",
                     );
-                    crate::lab::targets::mark(ui, "Download figure SVG", &svg);
+                    crate::jobs::targets::mark(ui, "Download figure SVG", &svg);
                     if svg.clicked() {
                         self.notice = Some(self.export_plot().unwrap_or_else(|e| e.to_string()));
                     }

@@ -9,13 +9,13 @@ impl MixturePanel {
     }
 
     pub(super) fn export_rows(&self) -> sigmix::Result<String> {
-        crate::lab::files::save(&self.export_dir, &self.preset, "jsonl", self.rows_jsonl()?.as_bytes())
+        crate::jobs::files::save(&self.export_dir, &self.preset, "jsonl", self.rows_jsonl()?.as_bytes())
     }
 
     pub(super) fn export_fits(&self) -> sigmix::Result<String> {
         let json = serde_json::to_string_pretty(&self.fits)
             .map_err(|e| sigmix::Error::Config(format!("the fits did not serialise: {e}")))?;
-        crate::lab::files::save(&self.export_dir, "fits", "json", json.as_bytes())
+        crate::jobs::files::save(&self.export_dir, "fits", "json", json.as_bytes())
     }
 
     /// The sweep's figure: a PNG file natively, an SVG download in the page.
@@ -24,7 +24,7 @@ impl MixturePanel {
         let figure = crate::figure::Figure::from_fitted_runs(&self.rows, &self.fits, title, &self.target)?;
         #[cfg(not(target_arch = "wasm32"))]
         {
-            let path = crate::lab::export_path(&self.export_dir, "sweep", "png")?;
+            let path = crate::jobs::export_path(&self.export_dir, "sweep", "png")?;
             figure.write(&path, (1400, 1000))?;
             Ok(format!("saved {}", path.display()))
         }
@@ -33,7 +33,7 @@ impl MixturePanel {
             let svg = figure
                 .svg((1400, 1000))
                 .map_err(|e| sigmix::Error::Config(format!("the sweep's figure could not be drawn: {e}")))?;
-            crate::lab::files::save(&self.export_dir, "sweep", "svg", svg.as_bytes())
+            crate::jobs::files::save(&self.export_dir, "sweep", "svg", svg.as_bytes())
         }
     }
 }

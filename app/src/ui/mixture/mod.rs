@@ -9,8 +9,8 @@ use sigmix::laws::RunTable;
 use sigmix::laws::{MixtureForm, OptimalMixture};
 use sigmix::sweep::{Extrapolation, SWEEP_PRESETS, SweepPlan, SweepRow, parse_rows};
 
-use crate::lab::files::Dropped;
-use crate::lab::{Followed, Message, SweepJob, SweepMessage, SweepStore, TrainJob, follow};
+use crate::jobs::files::Dropped;
+use crate::jobs::{Followed, Message, SweepJob, SweepMessage, SweepStore, TrainJob, follow};
 
 mod controls;
 mod exports;
@@ -91,7 +91,7 @@ impl MixturePanel {
             verify_result: None,
             error: None,
             notice: None,
-            export_dir: crate::lab::LAB_DIR.into(),
+            export_dir: crate::jobs::LAB_DIR.into(),
             external: String::new(),
             showing_external: false,
             optimum_cache: None,
@@ -122,7 +122,7 @@ impl MixturePanel {
     fn default_path(&self) -> String {
         let names: Vec<&str> = self.texts.iter().map(|t| t.name()).collect();
         let suffix = if names.is_empty() { String::new() } else { format!("+{}", names.join("+")) };
-        format!("{}/{}{suffix}.jsonl", crate::lab::LAB_DIR, self.preset)
+        format!("{}/{}{suffix}.jsonl", crate::jobs::LAB_DIR, self.preset)
     }
 
     /// The domains of the runs shown (those of a loaded sweep, else the plan's), in mixture
@@ -139,7 +139,7 @@ impl MixturePanel {
         self.rows.clear();
         self.fits.clear();
         self.count_planned();
-        let text = match crate::lab::files::read_kept(&self.path) {
+        let text = match crate::jobs::files::read_kept(&self.path) {
             Ok(Some(text)) => text,
             Ok(None) => {
                 self.notice = None;
@@ -297,7 +297,7 @@ impl MixturePanel {
             self.rows = found.rows;
             self.rows.sort_by_key(|r| r.index);
             #[cfg(target_arch = "wasm32")]
-            if let Err(e) = crate::lab::files::keep_in_page(&self.path, text) {
+            if let Err(e) = crate::jobs::files::keep_in_page(&self.path, text) {
                 self.error = Some(e.to_string());
             }
             self.fits.clear();
@@ -335,7 +335,7 @@ impl MixturePanel {
                         added = true;
                         // Natively the runner has appended it to the file already.
                         #[cfg(target_arch = "wasm32")]
-                        if let Err(e) = crate::lab::files::keep_rows_in_page(&self.path, &self.rows) {
+                        if let Err(e) = crate::jobs::files::keep_rows_in_page(&self.path, &self.rows) {
                             self.notice = Some(e.to_string());
                         }
                     }

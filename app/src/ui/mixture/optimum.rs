@@ -6,7 +6,7 @@ use sigmix::laws::OptimalMixture;
 use sigmix::sweep::{OPTIMUM_FLOOR, OptimumCheck, optimal_for, uniform_at_largest};
 use sigmix::train::RunConfig;
 
-use crate::lab::TrainJob;
+use crate::jobs::TrainJob;
 
 use super::MixturePanel;
 

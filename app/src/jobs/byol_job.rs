@@ -10,7 +10,7 @@ use sigmix::DeviceChoice;
 use sigmix::selfsup::SelfsupEvent;
 use sigmix::selfsup::ema_rule::{EmaRuleConfig, EmaRuleRecord, run_ema_rule_async};
 
-use crate::lab::Task;
+use crate::jobs::Task;
 
 /// What a BYOL job reports; `run` indexes the experiment's plan.
 #[derive(Clone, Debug)]
@@ -64,7 +64,7 @@ impl ByolJob {
                 wake();
             };
             let result = async {
-                let device = crate::lab::device_async(choice).await?;
+                let device = crate::jobs::device_async(choice).await?;
                 send(ByolMessage::Started(device.label()));
                 run_ema_rule_async(
                     &device,

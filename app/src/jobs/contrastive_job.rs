@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, channel};
 use sigmix::DeviceChoice;
 use sigmix::selfsup::{PolyviewConfig, PolyviewRecord, SelfsupEvent, train_polyview_async};
 
-use crate::lab::Task;
+use crate::jobs::Task;
 
 /// What a contrastive job reports.
 #[derive(Clone, Debug)]
@@ -102,7 +102,7 @@ async fn run(
     stop: &AtomicBool,
     send: &dyn Fn(ContrastiveMessage),
 ) -> sigmix::Result<()> {
-    let device = crate::lab::device_async(choice).await?;
+    let device = crate::jobs::device_async(choice).await?;
     for cfg in configs {
         let views = cfg.views;
         send(ContrastiveMessage::Started { views, device: device.label() });

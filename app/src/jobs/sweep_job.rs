@@ -14,7 +14,7 @@ use sigmix::sweep::{
     fit_distillation, fit_forgetting, fit_moe_sparsity, fit_sweep, run_sweep_async,
 };
 
-use crate::lab::Task;
+use crate::jobs::Task;
 
 /// What a sweep or fit job reports.
 #[derive(Debug)]
@@ -183,7 +183,7 @@ impl SweepJob {
         Self::spawn(
             stop,
             async move |send: &dyn Fn(SweepMessage)| {
-                let device = crate::lab::device_async(choice).await?;
+                let device = crate::jobs::device_async(choice).await?;
                 // The weights a sweep hands on (teachers, pretrained models) are kept beside its
                 // file, as `sigmix sweep` keeps them (the page keeps them in memory).
                 #[cfg(not(target_arch = "wasm32"))]

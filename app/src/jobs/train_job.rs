@@ -9,7 +9,7 @@ use sigmix::data::TextDomain;
 use sigmix::nn::AttentionKind;
 use sigmix::train::{EvalPoint, RunConfig, RunRecord, StepOutcome, Trainer};
 
-use crate::lab::Task;
+use crate::jobs::Task;
 
 /// What the UI asks of a running job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +115,7 @@ async fn run(
     commands: &async_channel::Receiver<Command>,
     send: &dyn Fn(Message),
 ) -> sigmix::Result<()> {
-    let device = crate::lab::device_async(choice).await?;
+    let device = crate::jobs::device_async(choice).await?;
     let mut trainer = Trainer::with_texts(&device, cfg, texts)?;
     send(Message::Started {
         device: device.label(),

@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, channel};
 use sigmix::DeviceChoice;
 use sigmix::tta::{TtaConfig, TtaEvent, TtaRecord, run_tta_async};
 
-use crate::lab::Task;
+use crate::jobs::Task;
 
 /// What a test-time adaptation job reports.
 #[derive(Clone, Debug)]
@@ -44,7 +44,7 @@ impl TtaJob {
                 wake();
             };
             let result = async {
-                let device = crate::lab::device_async(choice).await?;
+                let device = crate::jobs::device_async(choice).await?;
                 send(TtaMessage::Started(device.label()));
                 run_tta_async(&device, &config, &flag, &mut |e| send(TtaMessage::Event(e.clone()))).await
             }

@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 pub fn save(dir: &std::path::Path, what: &str, ext: &str, bytes: &[u8]) -> sigmix::Result<String> {
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let path = crate::lab::export_path(dir, what, ext)?;
+        let path = crate::jobs::export_path(dir, what, ext)?;
         sigmix::files::write_bytes_atomic(&path, bytes)?;
         Ok(format!("saved {}", path.display()))
     }
