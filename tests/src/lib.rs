@@ -1,5 +1,7 @@
 //! Shared helpers for the integration tests.
 
+pub mod inputs;
+
 use std::sync::{Arc, OnceLock};
 
 use sigmix::{Cpu, Device, Gpu};
