@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::cpu::kernel;
 use crate::error::Result;
-use crate::ops::moe::{MoeRouting, NONE, RouteParams};
+use crate::ops::moe::{GroupedOpts, MoeRouting, NONE, RouteParams};
 use crate::tensor::Tensor;
 
 /// Gate probabilities, top-K, counts, offsets and the grouping, as the four shader passes do.
@@ -187,19 +187,17 @@ fn gemm_into(
 }
 
 /// The grouped rows of each expert times its weights (see `kernels::moe::moe_matmul`): one
-/// `gemm` per expert over its rows.
-#[allow(clippy::too_many_arguments)]
+/// `gemm` per expert over its rows; `(k_in, n)` are A's and C's widths.
 pub(crate) fn grouped_matmul(
     a: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
     c: &Tensor,
     offsets: &Tensor,
-    k_in: usize,
-    n: usize,
-    trans_w: bool,
-    accumulate: bool,
+    (k_in, n): (usize, usize),
+    opts: GroupedOpts,
 ) -> Result<()> {
+    let GroupedOpts { trans_w, accumulate } = opts;
     let body = |a: &[f32], w: &[f32], bias: &[f32], offsets: &[f32], c: &mut [f32]| {
         let offsets: &[u32] = bytemuck::cast_slice(offsets);
         let experts = offsets.len() - 2;

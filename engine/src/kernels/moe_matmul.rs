@@ -5,6 +5,7 @@ use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Access, KernelSpec};
 use crate::kernels::{expect_shape, u32_of};
+pub use crate::ops::moe::GroupedOpts;
 use crate::ops::moe::MoeRouting;
 use crate::recorder::{Exec, Recorder};
 use crate::tensor::Tensor;
@@ -75,15 +76,6 @@ fn grouped_params(op: &'static str, r: &MoeRouting, k_in: usize, n: usize, flags
     })
 }
 
-/// How the grouped product reads W and writes C (named, so a call says which it means).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GroupedOpts {
-    /// W is stored (E, n, k_in) and read transposed (the backward pass through a layer).
-    pub trans_w: bool,
-    /// Add into C instead of overwriting it.
-    pub accumulate: bool,
-}
-
 /// The expert FFN matmul over tokens grouped by `r`: for each grouped row of expert e,
 /// c (+)= a · op(W_e) (+ bias_e). `w` is (E, k_in, n), or (E, n, k_in) with `trans_w`;
 /// `a` is (T·K, k_in), `c` (T·K, n); rows past the kept total are not touched.
@@ -132,7 +124,7 @@ pub fn moe_matmul(
                 g.dispatch(&GROUPED, &[], &p, &b, groups)
             }
         }
-        Exec::Cpu => cpu::moe::grouped_matmul(a, w, bias, c, &r.offsets, k_in, n, trans_w, accumulate),
+        Exec::Cpu => cpu::moe::grouped_matmul(a, w, bias, c, &r.offsets, (k_in, n), opts),
     }
 }
 

@@ -1,4 +1,5 @@
-//! The routing's buffers and uniform parameters, shared by the MoE launchers and the CPU twin.
+//! The routing's buffers and uniform parameters and the grouped product's options, shared by
+//! the MoE launchers, the CPU twin and the f64 reference.
 
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Device, Tensor};
@@ -81,4 +82,13 @@ impl MoeRouting {
     pub fn dropped(&self) -> Result<u32> {
         Ok(self.offsets.to_u32()?[self.experts_n + 1])
     }
+}
+
+/// How the grouped product reads W and writes C (named, so a call says which it means).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupedOpts {
+    /// W is stored (E, n, k_in) and read transposed (the backward pass through a layer).
+    pub trans_w: bool,
+    /// Add into C instead of overwriting it.
+    pub accumulate: bool,
 }

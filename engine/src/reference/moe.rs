@@ -119,16 +119,14 @@ pub fn combine(ys: &[f64], r: &Routing, tokens: usize, top_k: usize, dim: usize)
 }
 
 /// c[r] (+)= a[r] · op(W_e) (+ bias_e) for every grouped row r of expert e; W_e is (k_in, n),
-/// or (n, k_in) used transposed when `trans_w`.
-#[allow(clippy::too_many_arguments)]
+/// or (n, k_in) used transposed when `trans_w`; `(k_in, n)` are a's and c's widths.
 pub fn grouped_matmul(
     a: &[f64],
     w: &[f64],
     bias: Option<&[f64]>,
     c0: &[f64],
     offsets: &[u32],
-    k_in: usize,
-    n: usize,
+    (k_in, n): (usize, usize),
     trans_w: bool,
 ) -> Vec<f64> {
     let mut c = c0.to_vec();
@@ -280,9 +278,9 @@ pub fn layer_forward(
     let r = route(&logits, tokens, experts, top_k, sigmoid, renorm, 0);
     let slots = tokens * top_k;
     let xs = gather(x, &r, top_k, dim);
-    let h = grouped_matmul(&xs, p.w1, Some(p.b1), &vec![0.0; slots * hidden], &r.offsets, dim, hidden, false);
+    let h = grouped_matmul(&xs, p.w1, Some(p.b1), &vec![0.0; slots * hidden], &r.offsets, (dim, hidden), false);
     let act: Vec<f64> = h.iter().map(|v| crate::reference::elementwise::gelu(*v)).collect();
-    let ys = grouped_matmul(&act, p.w2, Some(p.b2), &vec![0.0; slots * dim], &r.offsets, hidden, dim, false);
+    let ys = grouped_matmul(&act, p.w2, Some(p.b2), &vec![0.0; slots * dim], &r.offsets, (hidden, dim), false);
     (combine(&ys, &r, tokens, top_k, dim), r, logits)
 }
 
@@ -302,10 +300,10 @@ mod tests {
         let offsets = [0, rows as u32, rows as u32, 0];
         let mut want = vec![0.0; rows * n];
         matmul(&a, &w, &mut want, rows, n, k_in, false, false, 1.0, false);
-        assert_eq!(grouped_matmul(&a, &w, None, &vec![0.0; rows * n], &offsets, k_in, n, false), want);
+        assert_eq!(grouped_matmul(&a, &w, None, &vec![0.0; rows * n], &offsets, (k_in, n), false), want);
         let mut dx = vec![0.0; rows * k_in];
         matmul(&g, &w, &mut dx, rows, k_in, n, false, true, 1.0, false);
-        assert_eq!(grouped_matmul(&g, &w, None, &vec![0.0; rows * k_in], &offsets, n, k_in, true), dx);
+        assert_eq!(grouped_matmul(&g, &w, None, &vec![0.0; rows * k_in], &offsets, (n, k_in), true), dx);
         let mut dw = vec![0.0; k_in * n];
         matmul(&a, &g, &mut dw, k_in, n, rows, true, false, 1.0, false);
         let (got, db) = grouped_wgrad(&a, &g, &offsets, k_in, n);

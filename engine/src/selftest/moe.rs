@@ -185,8 +185,8 @@ pub async fn check_moe_matmul(
     let kept = offsets[experts] as usize;
     let zeros = vec![0.0; rows * n];
     let fwd =
-        refr::moe::grouped_matmul(&to_f64(&ad), &to_f64(&wd), Some(&to_f64(&bd)), &zeros, &offsets, k_in, n, false);
-    let bwd = refr::moe::grouped_matmul(&to_f64(&gd), &to_f64(&wd), None, &to_f64(&c2d), &offsets, n, k_in, true);
+        refr::moe::grouped_matmul(&to_f64(&ad), &to_f64(&wd), Some(&to_f64(&bd)), &zeros, &offsets, (k_in, n), false);
+    let bwd = refr::moe::grouped_matmul(&to_f64(&gd), &to_f64(&wd), None, &to_f64(&c2d), &offsets, (n, k_in), true);
     let (dw_ref, db_ref) = refr::moe::grouped_wgrad(&to_f64(&ad), &to_f64(&gd), &offsets, k_in, n);
     let dw_acc: Vec<f64> = dw_ref.iter().zip(&dwd).map(|(a, b)| a + *b as f64).collect();
     let sh =
