@@ -180,7 +180,17 @@ fn moe_routing_grouping_gather_and_combine() {
             (1000, 5, 1, 3, RouteOpts { sigmoid: true, ..Default::default() }, MoeCase::Spread),
         ];
         for (t, e, k, c, opts, case) in cases {
-            assert_all_pass(&dev, &block_on(st::check_moe(&dev, &mut rng, t, e, k, c, opts, case)).expect("runs"));
+            assert_all_pass(
+                &dev,
+                &block_on(st::check_moe(
+                    &dev,
+                    &mut rng,
+                    st::MoeSizes { tokens: t, experts: e, top_k: k, dim: c },
+                    opts,
+                    case,
+                ))
+                .expect("runs"),
+            );
         }
     }
 }
@@ -225,7 +235,14 @@ fn moe_grouped_matmuls_forward_and_gradients() {
         ] {
             assert_all_pass(
                 &dev,
-                &block_on(st::check_moe_matmul(&dev, &mut rng, t, e, k, k_in, n, cap)).expect("runs"),
+                &block_on(st::check_moe_matmul(
+                    &dev,
+                    &mut rng,
+                    st::MoeSizes { tokens: t, experts: e, top_k: k, dim: k_in },
+                    n,
+                    cap,
+                ))
+                .expect("runs"),
             );
         }
     }
@@ -243,7 +260,16 @@ fn moe_backward_through_combine_and_routing() {
             (64, 4, 2, 7, RouteOpts { capacity: 9, ..Default::default() }),
         ];
         for (t, e, k, c, opts) in cases {
-            assert_all_pass(&dev, &block_on(st::check_moe_backward(&dev, &mut rng, t, e, k, c, opts)).expect("runs"));
+            assert_all_pass(
+                &dev,
+                &block_on(st::check_moe_backward(
+                    &dev,
+                    &mut rng,
+                    st::MoeSizes { tokens: t, experts: e, top_k: k, dim: c },
+                    opts,
+                ))
+                .expect("runs"),
+            );
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::tensor::{Device, Tensor};
 mod distill;
 mod moe;
 pub use distill::check_distill;
-pub use moe::{MoeCase, check_moe, check_moe_backward, check_moe_matmul};
+pub use moe::{MoeCase, MoeSizes, check_moe, check_moe_backward, check_moe_matmul};
 
 /// Relative-error bar for f32 kernels against the f64 reference.
 pub const TOLERANCE: f64 = 1e-5;
@@ -541,15 +541,41 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
     out.extend(check_byol(device, &mut rng, 5, 8, 130).await?);
     out.extend(check_optim(device, &mut rng, 3001).await?);
     let dropless = RouteOpts::default();
-    out.extend(check_moe(device, &mut rng, 301, 13, 2, 19, dropless, MoeCase::Spread).await?);
+    out.extend(
+        check_moe(
+            device,
+            &mut rng,
+            MoeSizes { tokens: 301, experts: 13, top_k: 2, dim: 19 },
+            dropless,
+            MoeCase::Spread,
+        )
+        .await?,
+    );
     let capped = RouteOpts { sigmoid: true, renorm: false, capacity: 7 };
-    out.extend(check_moe(device, &mut rng, 45, 8, 2, 5, capped, MoeCase::AllToOne).await?);
-    out.extend(check_moe_matmul(device, &mut rng, 53, 6, 2, 19, 37, 0).await?);
+    out.extend(
+        check_moe(device, &mut rng, MoeSizes { tokens: 45, experts: 8, top_k: 2, dim: 5 }, capped, MoeCase::AllToOne)
+            .await?,
+    );
+    out.extend(
+        check_moe_matmul(device, &mut rng, MoeSizes { tokens: 53, experts: 6, top_k: 2, dim: 19 }, 37, 0).await?,
+    );
     // Widths that are multiples of 4: the vec4 entry points.
-    out.extend(check_moe_matmul(device, &mut rng, 41, 5, 2, 20, 12, 0).await?);
+    out.extend(
+        check_moe_matmul(device, &mut rng, MoeSizes { tokens: 41, experts: 5, top_k: 2, dim: 20 }, 12, 0).await?,
+    );
     // C 128 wide or more over 128 grouped rows or more: the 8×16 tiles (`moe_matmul_wide`).
-    out.extend(check_moe_matmul(device, &mut rng, 67, 5, 2, 21, 133, 0).await?);
-    out.extend(check_moe_backward(device, &mut rng, 41, 7, 2, 11, RouteOpts::default()).await?);
+    out.extend(
+        check_moe_matmul(device, &mut rng, MoeSizes { tokens: 67, experts: 5, top_k: 2, dim: 21 }, 133, 0).await?,
+    );
+    out.extend(
+        check_moe_backward(
+            device,
+            &mut rng,
+            MoeSizes { tokens: 41, experts: 7, top_k: 2, dim: 11 },
+            RouteOpts::default(),
+        )
+        .await?,
+    );
     for kind in [AttnKind::Sigmoid, AttnKind::Softmax] {
         let opts = |causal, alibi| AttnOpts { kind, causal, alibi, bias: None, tile: None };
         out.extend(check_attention(device, &mut rng, [2, 3, 65, 16], &opts(true, false)).await?);

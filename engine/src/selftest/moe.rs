@@ -15,6 +15,20 @@ fn check_exact(kernel: impl Into<String>, shape: impl Into<String>, out: &[u32],
     Check { kernel: kernel.into(), shape: shape.into(), rel_err, tolerance: TOLERANCE }
 }
 
+/// The sizes of a MoE check, named (they were four positional numbers): `tokens` routed each
+/// to `top_k` of `experts` experts, with rows `dim` wide (the grouped product's input width).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MoeSizes {
+    /// Tokens T.
+    pub tokens: usize,
+    /// Experts E.
+    pub experts: usize,
+    /// Experts per token K.
+    pub top_k: usize,
+    /// Width of each token's row.
+    pub dim: usize,
+}
+
 /// How the router logits of an MoE check are drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MoeCase {
@@ -42,17 +56,14 @@ fn router_logits(rng: &mut Rng, tokens: usize, experts: usize, case: MoeCase) ->
 }
 
 /// Routing, grouping, gather and combine against the reference; integer outputs exactly.
-#[allow(clippy::too_many_arguments)]
 pub async fn check_moe(
     device: &Device,
     rng: &mut Rng,
-    tokens: usize,
-    experts: usize,
-    top_k: usize,
-    dim: usize,
+    sizes: MoeSizes,
     opts: RouteOpts,
     case: MoeCase,
 ) -> Result<Vec<Check>> {
+    let MoeSizes { tokens, experts, top_k, dim } = sizes;
     let logits = router_logits(rng, tokens, experts, case);
     let lt = Tensor::from_f32(device, "logits", &[tokens, experts], &logits)?;
     let r = MoeRouting::new(device, tokens, experts, top_k)?;
@@ -103,12 +114,10 @@ pub async fn check_moe(
 pub async fn check_moe_backward(
     device: &Device,
     rng: &mut Rng,
-    tokens: usize,
-    experts: usize,
-    top_k: usize,
-    dim: usize,
+    sizes: MoeSizes,
     opts: RouteOpts,
 ) -> Result<Vec<Check>> {
+    let MoeSizes { tokens, experts, top_k, dim } = sizes;
     let logits = router_logits(rng, tokens, experts, MoeCase::Spread);
     let lt = Tensor::from_f32(device, "logits", &[tokens, experts], &logits)?;
     let r = MoeRouting::new(device, tokens, experts, top_k)?;
@@ -154,13 +163,11 @@ pub async fn check_moe_backward(
 pub async fn check_moe_matmul(
     device: &Device,
     rng: &mut Rng,
-    tokens: usize,
-    experts: usize,
-    top_k: usize,
-    k_in: usize,
+    sizes: MoeSizes,
     n: usize,
     capacity: usize,
 ) -> Result<Vec<Check>> {
+    let MoeSizes { tokens, experts, top_k, dim: k_in } = sizes;
     let logits = rng.uniform_vec(tokens * experts, -2.0, 2.0);
     let lt = Tensor::from_f32(device, "logits", &[tokens, experts], &logits)?;
     let r = MoeRouting::new(device, tokens, experts, top_k)?;
