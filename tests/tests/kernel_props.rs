@@ -98,4 +98,37 @@ proptest! {
             assert_all_pass(&dev, &block_on(st::check_distill(&dev, &mut rng, rows, vocab.max(3), loss, near)).expect("runs"));
         }
     }
+
+    #[test]
+    fn flash_attention_matches_the_reference(
+        batch in 1usize..=2, heads in 1usize..=3, n in side(130),
+        d in prop::sample::select(vec![16usize, 20, 28, 32, 44, 64, 100, 128]),
+        softmax in any::<bool>(), causal in any::<bool>(), alibi in any::<bool>(), seed in any::<u64>(),
+    ) {
+        use sigmix::kernels::attention::{AttnKind, AttnOpts};
+        let kind = if softmax { AttnKind::Softmax } else { AttnKind::Sigmoid };
+        let opts = AttnOpts { kind, causal, alibi, bias: None, tile: None };
+        for dev in devices() {
+            let mut rng = Rng::new(seed);
+            assert_all_pass(&dev, &block_on(st::check_attention(&dev, &mut rng, [batch, heads, n, d], &opts)).expect("runs"));
+        }
+    }
+
+    #[test]
+    fn moe_routing_and_grouped_products_match_the_reference(
+        tokens in side(300), experts in 1usize..=16, k in 1usize..=4, dim in side(40), n in side(140),
+        capacity in prop_oneof![Just(0usize), 1usize..64], sigmoid in any::<bool>(), renorm in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        use sigmix::kernels::moe::RouteOpts;
+        let sizes = st::MoeSizes { tokens, experts, top_k: k.min(experts), dim };
+        let opts = RouteOpts { sigmoid, renorm, capacity };
+        for dev in devices() {
+            let mut rng = Rng::new(seed);
+            let mut checks = block_on(st::check_moe(&dev, &mut rng, sizes, opts, st::MoeCase::Spread)).expect("runs");
+            checks.extend(block_on(st::check_moe_matmul(&dev, &mut rng, sizes, n, capacity)).expect("runs"));
+            checks.extend(block_on(st::check_moe_backward(&dev, &mut rng, sizes, RouteOpts { capacity: 0, ..opts })).expect("runs"));
+            assert_all_pass(&dev, &checks);
+        }
+    }
 }
