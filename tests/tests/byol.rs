@@ -86,3 +86,80 @@ fn bad_settings_are_refused_before_any_work() {
     let err = cfg.plan().expect_err("refused").to_string();
     assert!(err.contains("κ = 3") && err.contains("40 base steps"), "{err}");
 }
+
+/// The Bayes-by-Backprop layer's gradients (means, scales, bias, input; the KL term's included)
+/// against central differences of the f64 reference layer, on both backends.
+#[test]
+fn the_bayes_by_backprop_layer_gradient_matches_finite_differences() {
+    use sigmix::kernels::bayes::BayesOpts;
+    use sigmix::nn::{BayesInit, BayesLinear, ParamBuilder};
+    use sigmix::reference::bayes as rb;
+    use sigmix::rng::Rng;
+    use sigmix::{DType, Recorder, Tensor};
+    let (rows, inp, out) = (5, 4, 3);
+    let o = BayesOpts { seed: 9, prior_std: 0.8, kl_weight: 0.05 };
+    let mut rng = Rng::new(3);
+    let mut draw =
+        |n: usize, lo: f64, hi: f64| -> Vec<f64> { (0..n).map(|_| lo + (hi - lo) * rng.uniform()).collect() };
+    let (x, dy) = (draw(rows * inp, -1.0, 1.0), draw(rows * out, -1.0, 1.0));
+    let (mu, rho, b) = (draw(out * inp, -0.5, 0.5), draw(out * inp, -3.0, 0.5), draw(out, -0.2, 0.2));
+    // Σ dy·y + k·KL, y = x·Wᵀ + b with W the reference's draw.
+    let objective = |x: &[f64], mu: &[f64], rho: &[f64], b: &[f64]| {
+        let w = rb::sample(mu, rho, o.seed);
+        let mut total = f64::from(o.kl_weight) * rb::kl(mu, rho, f64::from(o.prior_std));
+        for r in 0..rows {
+            for j in 0..out {
+                let y = b[j] + (0..inp).map(|i| x[r * inp + i] * w[j * inp + i]).sum::<f64>();
+                total += dy[r * out + j] * y;
+            }
+        }
+        total
+    };
+    let base = [x.clone(), mu.clone(), rho.clone(), b.clone()];
+    let fd = |which: usize, i: usize| {
+        let h = 1e-6;
+        let (mut up, mut dn) = (base.clone(), base.clone());
+        up[which][i] += h;
+        dn[which][i] -= h;
+        (objective(&up[0], &up[1], &up[2], &up[3]) - objective(&dn[0], &dn[1], &dn[2], &dn[3])) / (2.0 * h)
+    };
+    let f32s = |v: &[f64]| v.iter().map(|v| *v as f32).collect::<Vec<_>>();
+    for dev in devices() {
+        let mut pb = ParamBuilder::default();
+        let layer = BayesLinear::new(&dev, &mut pb, "bbb", (rows, inp, out), BayesInit::default()).expect("builds");
+        let w = pb.build(&dev, 1).expect("weights");
+        for (id, v) in [(layer.mu, &mu), (layer.rho, &rho), (layer.b, &b)] {
+            w.value(id).write_f32(&f32s(v)).expect("upload");
+        }
+        let xt = Tensor::from_f32(&dev, "x", &[rows, inp], &f32s(&x)).expect("x");
+        let dyt = Tensor::from_f32(&dev, "dy", &[rows, out], &f32s(&dy)).expect("dy");
+        let y = Tensor::empty(&dev, "y", &[rows, out], DType::F32).expect("y");
+        let dx = Tensor::empty(&dev, "dx", &[rows, inp], DType::F32).expect("dx");
+        let mut rec = Recorder::new(&dev);
+        rec.clear(w.grads()).expect("clear");
+        layer.sample(&mut rec, &w, &o).expect("sample");
+        layer.forward(&mut rec, &w, &xt, &y).expect("forward");
+        layer.backward(&mut rec, &w, (&xt, &dyt), Some(&dx), false, &o).expect("backward");
+        let kl = layer.kl(&mut rec, &w, &o).expect("kl");
+        rec.submit().expect("runs");
+        let want_kl = rb::kl(&mu, &rho, f64::from(o.prior_std));
+        let got_kl = f64::from(kl.to_f32().expect("reads")[0]);
+        assert!((got_kl - want_kl).abs() < 1e-5 * want_kl.abs(), "{}: KL {got_kl} vs {want_kl}", dev.label());
+        for (name, got, which) in [
+            ("dx", dx.to_f32().expect("reads"), 0),
+            ("dμ", w.grad(layer.mu).to_f32().expect("reads"), 1),
+            ("dρ", w.grad(layer.rho).to_f32().expect("reads"), 2),
+            ("db", w.grad(layer.b).to_f32().expect("reads"), 3),
+        ] {
+            let want: Vec<f64> = (0..got.len()).map(|i| fd(which, i)).collect();
+            let num: f64 = got.iter().zip(&want).map(|(g, w)| (f64::from(*g) - w).powi(2)).sum::<f64>().sqrt();
+            let den: f64 = want.iter().map(|w| w * w).sum::<f64>().sqrt();
+            assert!(
+                num <= 1e-4 * den.max(1e-6),
+                "{} {name}: rel. error {} ({got:?} vs {want:?})",
+                dev.label(),
+                num / den
+            );
+        }
+    }
+}

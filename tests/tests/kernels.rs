@@ -151,6 +151,25 @@ fn adamw_global_norm_and_ema() {
 }
 
 #[test]
+fn bayes_by_backprop_draw_gradients_and_kl() {
+    use sigmix::kernels::bayes::BayesOpts;
+    for dev in devices() {
+        let mut rng = Rng::new(18);
+        // One weight, a workgroup ± 1, past the KL's 256 partials (300,001 > 256 · 1024).
+        for (n, seed) in [(1, 0), (255, 3), (257, 4), (4099, 9), (300_001, 77)] {
+            let o = BayesOpts { seed, prior_std: 0.3 + n as f32 % 1.7, kl_weight: 1.0 / n as f32 };
+            assert_all_pass(&dev, &block_on(st::check_bayes(&dev, &mut rng, n, &o)).expect("runs"));
+        }
+        // A bad prior is refused with the value.
+        let t = sigmix::Tensor::from_f32(&dev, "mu", &[3], &[0.0; 3]).expect("upload");
+        let bad = BayesOpts { prior_std: 0.0, ..BayesOpts::default() };
+        let err = sigmix::kernels::bayes::bayes_sample(&mut sigmix::Recorder::new(&dev), &t, &t, &t, &bad)
+            .expect_err("a zero prior std");
+        assert!(err.to_string().contains("prior's std") && err.to_string().contains(" 0 "), "{err}");
+    }
+}
+
+#[test]
 fn the_full_selftest_passes() {
     for dev in devices() {
         assert_all_pass(&dev, &sigmix::selftest::run_all(&dev, 2024).expect("runs"));

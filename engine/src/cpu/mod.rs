@@ -14,6 +14,7 @@
 
 pub(crate) mod attention;
 pub(crate) mod augment;
+pub(crate) mod bayes;
 pub(crate) mod byol;
 pub(crate) mod contrastive;
 pub(crate) mod cross_entropy;

@@ -30,6 +30,7 @@ pub const ALL: &[(&str, &str)] = &[
         concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/cross_entropy.wgsl")),
     ),
     ("byol", concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/byol.wgsl"))),
+    ("bayes", concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/bayes.wgsl"))),
     (
         "distill",
         concat!(include_str!("../../../shaders/row_reduce.wgsl"), include_str!("../../../shaders/distill.wgsl")),

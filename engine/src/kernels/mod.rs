@@ -7,6 +7,7 @@
 
 pub mod attention;
 pub mod augment;
+pub mod bayes;
 pub mod byol;
 pub mod contrastive;
 mod contrastive_pairs;

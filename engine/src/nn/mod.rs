@@ -6,6 +6,7 @@
 //! Parameter gradients accumulate (`+=`): the trainer clears them once per step.
 
 mod attention;
+mod bayes_linear;
 mod embedding;
 mod linear;
 mod mlp;
@@ -14,6 +15,7 @@ mod norm;
 mod params;
 
 pub use attention::{Attention, AttentionKind, AttentionSpec};
+pub use bayes_linear::{BayesInit, BayesLinear};
 pub use embedding::Embedding;
 pub use linear::Linear;
 pub use mlp::Mlp;

@@ -8,6 +8,7 @@
 
 pub mod attention;
 pub mod augment;
+pub mod bayes;
 pub mod contrastive;
 pub mod distill;
 pub mod entropy;

@@ -5,6 +5,7 @@
 
 pub mod attention;
 pub mod augment;
+pub mod bayes;
 pub mod byol;
 pub mod contrastive;
 pub mod cross_entropy;

@@ -13,7 +13,7 @@ use crate::kernels::contrastive::{
 use crate::kernels::entropy::{self as ent, TtaObjective};
 use crate::kernels::moe::RouteOpts;
 use crate::kernels::{
-    cross_entropy as ce, elementwise as ew, embedding as emb, matmul as mm, norm, optim, softmax as sm,
+    bayes, cross_entropy as ce, elementwise as ew, embedding as emb, matmul as mm, norm, optim, softmax as sm,
 };
 use crate::recorder::Recorder;
 use crate::reference::{self as refr, rel_err, to_f64};
@@ -388,6 +388,35 @@ pub async fn check_optim(device: &Device, rng: &mut Rng, n: usize) -> Result<Vec
     ])
 }
 
+/// Bayes-by-Backprop: the draw, the gradients of μ and ρ through it and the KL term (added to
+/// random gradients already there), and the KL sum, against the f64 reference.
+pub async fn check_bayes(device: &Device, rng: &mut Rng, n: usize, o: &bayes::BayesOpts) -> Result<Vec<Check>> {
+    let (mu, mu_d) = random(device, rng, &[n])?;
+    // ρ from −5 (σ ≈ 0.007, where BBB starts) to 2.
+    let rho_d = rng.uniform_vec(n, -5.0, 2.0);
+    let rho = Tensor::from_f32(device, "rho", &[n], &rho_d)?;
+    let (dw, dw_d) = random(device, rng, &[n])?;
+    let (dmu, dmu0) = random(device, rng, &[n])?;
+    let (drho, drho0) = random(device, rng, &[n])?;
+    let (w, partials, kl) =
+        (poisoned(device, &[n])?, poisoned(device, &[bayes::KL_PARTIALS])?, poisoned(device, &[1])?);
+    let mut rec = Recorder::new(device);
+    bayes::bayes_sample(&mut rec, &mu, &rho, &w, o)?;
+    bayes::bayes_backward(&mut rec, &mu, &rho, &dw, &dmu, &drho, o)?;
+    bayes::bayes_kl(&mut rec, &mu, &rho, &partials, &kl, o)?;
+    rec.submit()?;
+    let (m, r) = (to_f64(&mu_d), to_f64(&rho_d));
+    let (gm, gr) = refr::bayes::backward(&m, &r, &to_f64(&dw_d), o);
+    let plus = |a: &[f32], b: &[f64]| a.iter().zip(b).map(|(a, b)| f64::from(*a) + b).collect::<Vec<_>>();
+    let s = format!("{n}");
+    Ok(vec![
+        check("bayes_sample", &s, &w.read_f32().await?, &refr::bayes::sample(&m, &r, o.seed)),
+        check("bayes_backward (dμ)", &s, &dmu.read_f32().await?, &plus(&dmu0, &gm)),
+        check("bayes_backward (dρ)", &s, &drho.read_f32().await?, &plus(&drho0, &gr)),
+        check("bayes_kl", &s, &kl.read_f32().await?, &[refr::bayes::kl(&m, &r, f64::from(o.prior_std))]),
+    ])
+}
+
 /// Flash attention forward (O) and backward (dQ, dK, dV) against the materialised f64
 /// reference; shape = [batch, heads, n, d], `opts` the kind, mask, ALiBi and tile (its bias
 /// must be `None`: the reference uses the paper's −ln n).
@@ -540,6 +569,8 @@ pub async fn run_all_async(device: &Device, seed: u64) -> Result<Vec<Check>> {
     out.extend(check_byol(device, &mut rng, 13, 2, 37).await?);
     out.extend(check_byol(device, &mut rng, 5, 8, 130).await?);
     out.extend(check_optim(device, &mut rng, 3001).await?);
+    let bbb = bayes::BayesOpts { seed: 5, prior_std: 0.5, kl_weight: 0.01 };
+    out.extend(check_bayes(device, &mut rng, 3001, &bbb).await?);
     let dropless = RouteOpts::default();
     out.extend(
         check_moe(

@@ -2,7 +2,7 @@
 //! (forward and backward), augment, and the tiny preset's training steps.
 
 use sigmix::kernels::{
-    augment, byol, cross_entropy, distill, elementwise, embedding, entropy, matmul, norm, optim, softmax,
+    augment, bayes, byol, cross_entropy, distill, elementwise, embedding, entropy, matmul, norm, optim, softmax,
 };
 use sigmix::rng::Rng;
 use sigmix::train::RunConfig;
@@ -129,6 +129,14 @@ pub(super) fn bench_kernels(device: &Device, rows: &mut Vec<Row>) -> Result<()> 
             optim::adamw(rec, &p, &gr, &m, &v, &norm_t, &step)
         })?,
     );
+    // Bayes-by-Backprop over the same 1M weights: μ and ρ read, w written; then μ, ρ, dw read
+    // and dμ, dρ read and written; the KL reads μ and ρ.
+    let (dmu, drho) = (random(device, &mut rng, &[n])?, random(device, &mut rng, &[n])?);
+    let bbb = bayes::BayesOpts { seed: 1, prior_std: 1.0, kl_weight: 1e-6 };
+    add_row("bayes_sample", 3.0 * mb, time(device, |rec| bayes::bayes_sample(rec, &p, &m, &gr, &bbb))?);
+    add_row("bayes_backward", 7.0 * mb, time(device, |rec| bayes::bayes_backward(rec, &p, &m, &v, &dmu, &drho, &bbb))?);
+    let kl_partials = Tensor::from_f32(device, "partials", &[bayes::KL_PARTIALS], &[0.0; bayes::KL_PARTIALS])?;
+    add_row("bayes_kl", 2.0 * mb, time(device, |rec| bayes::bayes_kl(rec, &p, &m, &kl_partials, &norm_t, &bbb))?);
     bench_augment(device, &mut rng, rows)
 }
 

@@ -21,7 +21,8 @@ pub enum Suite {
     /// Square matmuls of 256, 512 and 1024.
     Matmul,
     /// The memory-bound kernels (softmax, norms, GELU and their backward passes, embeddings,
-    /// cross-entropy, the entropy and BYOL losses, AdamW, augment).
+    /// cross-entropy, the entropy and BYOL losses, AdamW, the Bayes-by-Backprop draw, backward and
+    /// KL, augment).
     Kernels,
     /// Training tokens/s of the tiny preset.
     Train,
