@@ -4,7 +4,7 @@
 //! coverage-guided fuzz targets (fuzz/, cargo-fuzz) call the same functions, so both check one
 //! contract. `Err` describes a broken contract; a panic is one too.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sigmix::data::TextDomain;
 use sigmix::laws::{RunTable, TokensFrom, read_fits};
@@ -21,18 +21,10 @@ fn text(data: &[u8]) -> String {
     String::from_utf8_lossy(data).into_owned()
 }
 
-/// A scratch file of this process for `name` (loaders of whole files take a path).
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sigmix-inputs-{}", std::process::id()));
-    // A failure to create it shows as the write's error below.
-    let _ = std::fs::create_dir_all(&dir);
-    dir.join(name)
-}
-
 /// Writes `data` to a scratch file `name` and loads it with `load`: a refusal that speaks of a
 /// line must name the file.
 fn through_file<T>(name: &str, data: &[u8], load: impl Fn(&Path) -> sigmix::Result<T>) -> Result<(), Broken> {
-    let path = scratch(name);
+    let path = crate::temp_path("sigmix-inputs", name);
     std::fs::write(&path, data).map_err(|e| format!("could not write the scratch file {}: {e}", path.display()))?;
     match load(&path) {
         Ok(_) => Ok(()),

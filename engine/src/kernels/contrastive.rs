@@ -99,8 +99,8 @@ pub(crate) fn tiled_grid(op: &'static str, gpu: &crate::Gpu, n: usize, block: us
 }
 
 fn check_state(op: &'static str, st: &ContrastiveState, s: &ContrastiveShape) -> Result<()> {
-    if st.shape != *s {
-        return Err(Error::Config(format!("{op}: the state was made for {:?}, the call is for {s:?}", st.shape)));
+    if st.shape() != *s {
+        return Err(Error::Config(format!("{op}: the state was made for {:?}, the call is for {s:?}", st.shape())));
     }
     Ok(())
 }

@@ -140,7 +140,7 @@ pub struct ContrastiveState {
     /// zᵀ on a GPU, d × N rounded up to whole 64-row blocks (zero past N), which the pair passes
     /// read four columns at a time (d × 0 on the CPU backend).
     pub zt: Tensor,
-    pub(crate) shape: ContrastiveShape,
+    shape: ContrastiveShape,
 }
 
 impl ContrastiveState {
